@@ -1,0 +1,250 @@
+"""The programme, each child's plan, appointments and their outcomes (facts only)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from helsestasjon.dates import add_period
+from helsestasjon.models import Child, Station
+
+
+class PeriodUnit(models.TextChoices):
+    DAY = "day", _("dager")
+    WEEK = "week", _("uker")
+    MONTH = "month", _("måneder")
+    YEAR = "year", _("år")
+
+
+class ProgrammeStep(models.Model):
+    """One of the 14 consultations of the national programme (data, editable in the admin)."""
+
+    code = models.CharField(_("kode"), max_length=8, unique=True)
+    name = models.CharField(_("navn"), max_length=60)
+    order = models.PositiveSmallIntegerField(_("rekkefølge"), unique=True)
+    target_age = models.CharField(_("målalder"), max_length=40)
+    opens_after = models.PositiveSmallIntegerField(_("vinduet åpner etter"))
+    opens_unit = models.CharField(_("enhet"), max_length=5, choices=PeriodUnit.choices)
+    closes_after = models.PositiveSmallIntegerField(_("vinduet lukkes etter"))
+    closes_unit = models.CharField(_("enhet"), max_length=5, choices=PeriodUnit.choices)
+    professionals = models.CharField(_("fagpersoner"), max_length=80)
+    is_home_visit = models.BooleanField(_("hjemmebesøk"), default=False)
+    default_duration_minutes = models.PositiveSmallIntegerField(_("varighet (min)"), default=30)
+    notes = models.CharField(_("merknad"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("konsultasjon i programmet")
+        verbose_name_plural = _("programmet (14 konsultasjoner)")
+        ordering = ["order"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def window_for(self, birth_date: date) -> tuple[date, date]:
+        """Inclusive opening day and exclusive closing day for a child born on ``birth_date``."""
+        return (
+            add_period(birth_date, self.opens_after, self.opens_unit),
+            add_period(birth_date, self.closes_after, self.closes_unit),
+        )
+
+
+class ConsultationState(models.TextChoices):
+    PLANNED = "planned", _("Planlagt")
+    DUE = "due", _("Aktuell")
+    BOOKED = "booked", _("Timebestilt")
+    COMPLETED = "completed", _("Gjennomført")
+    EXPIRED = "expired", _("Utløpt")
+    NOT_APPLICABLE = "not_applicable", _("Ikke aktuell (kom etter vinduet)")
+
+
+OPEN_STATES = (ConsultationState.PLANNED, ConsultationState.DUE, ConsultationState.BOOKED)
+
+
+class ConsultationQuerySet(models.QuerySet):
+    def needing_booking(self, station_ids):
+        """Due consultations without a booked appointment, oldest window first."""
+        return (
+            self.filter(state=ConsultationState.DUE, child__station_id__in=station_ids, child__status="active")
+            .select_related("child", "step", "child__station")
+            .order_by("window_opens", "id")
+        )
+
+
+class Consultation(models.Model):
+    """One programme step for one child: the plan item."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="consultations", verbose_name=_("barn"))
+    step = models.ForeignKey(ProgrammeStep, on_delete=models.PROTECT, related_name="+", verbose_name=_("konsultasjon"))
+    state = models.CharField(_("status"), max_length=16, choices=ConsultationState.choices, default=ConsultationState.PLANNED)
+    window_opens = models.DateField(_("vindu åpner"))
+    window_closes = models.DateField(_("vindu lukkes"))
+    planned_at = models.DateTimeField(_("planlagt"), default=timezone.now)
+    due_at = models.DateTimeField(_("aktuell fra"), null=True, blank=True)
+    booked_at = models.DateTimeField(_("timebestilt"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("gjennomført"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("utløpt"), null=True, blank=True)
+    not_applicable_at = models.DateTimeField(_("ikke aktuell fra"), null=True, blank=True)
+    state_changed_at = models.DateTimeField(_("status endret"), default=timezone.now)
+
+    objects = ConsultationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("konsultasjon")
+        verbose_name_plural = _("konsultasjoner")
+        ordering = ["child", "step__order"]
+        constraints = [
+            models.UniqueConstraint(fields=["child", "step"], name="consultation_unique_child_step"),
+            models.CheckConstraint(condition=Q(window_opens__lt=models.F("window_closes")), name="consultation_window_order"),
+        ]
+        indexes = [
+            # The daily state task: planned/due consultations whose window opened or closed.
+            models.Index(fields=["state", "window_opens"], name="consultation_state_opens"),
+            models.Index(fields=["state", "window_closes"], name="consultation_state_closes"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step} – {self.child_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class Place(models.TextChoices):
+    STATION = "station", _("Helsestasjonen")
+    HOME = "home", _("Hjemmebesøk")
+
+
+class Outcome(models.TextChoices):
+    ATTENDED = "attended", _("Møtt")
+    NOT_BROUGHT = "not_brought", _("Ikke møtt (uteblitt)")
+    CANCELLED_BY_GUARDIAN = "cancelled_by_guardian", _("Avbestilt av foresatte")
+    CANCELLED_BY_SERVICE = "cancelled_by_service", _("Avlyst av helsestasjonen")
+    NO_ACCESS = "no_access", _("Ingen hjemme (hjemmebesøk)")
+    RESCHEDULED = "rescheduled", _("Flyttet")
+
+
+# Outcomes that count against the family when a nurse looks at a child's history.
+MISSED_OUTCOMES = (Outcome.NOT_BROUGHT, Outcome.NO_ACCESS, Outcome.CANCELLED_BY_GUARDIAN)
+
+
+class Reason(models.TextChoices):
+    FORGOT = "forgot", _("Glemt timen")
+    ILLNESS = "illness", _("Sykdom")
+    LANGUAGE = "language", _("Forsto ikke innkallingen / språk, lese- og skrivevansker")
+    MOVED_DOMESTIC = "moved_domestic", _("Flyttet innenlands")
+    ABROAD = "abroad", _("Oppholder seg i utlandet")
+    EMIGRATED_UNREPORTED = "emigrated_unreported", _("Flyttet ut av landet uten å melde flytting")
+    LOGISTICS = "logistics", _("Transport / tid")
+    SPECIALIST_CARE = "specialist_care", _("Følges opp av spesialisthelsetjenesten")
+    GP_FOLLOWUP = "gp_followup", _("Ønsker oppfølging hos fastlege")
+    UNKNOWN = "unknown", _("Ukjent")
+
+
+REASON_OUTCOMES = (Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS)
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", _("Bestilt")
+    ATTENDED = Outcome.ATTENDED.value, Outcome.ATTENDED.label
+    NOT_BROUGHT = Outcome.NOT_BROUGHT.value, Outcome.NOT_BROUGHT.label
+    CANCELLED_BY_GUARDIAN = Outcome.CANCELLED_BY_GUARDIAN.value, Outcome.CANCELLED_BY_GUARDIAN.label
+    CANCELLED_BY_SERVICE = Outcome.CANCELLED_BY_SERVICE.value, Outcome.CANCELLED_BY_SERVICE.label
+    NO_ACCESS = Outcome.NO_ACCESS.value, Outcome.NO_ACCESS.label
+    RESCHEDULED = Outcome.RESCHEDULED.value, Outcome.RESCHEDULED.label
+
+
+class AppointmentQuerySet(models.QuerySet):
+    def for_professional_day(self, professional_id: int, day: date):
+        start = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time()))
+        end = start + timezone.timedelta(days=1)
+        return self.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
+
+
+class Appointment(models.Model):
+    """A booked slot for a consultation. Its status mirrors the newest outcome event."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="appointments", verbose_name=_("konsultasjon"))
+    # Denormalised from the consultation so day lists and histories filter without a join.
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="appointments", verbose_name=_("barn"))
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="+", verbose_name=_("helsestasjon"))
+    starts_at = models.DateTimeField(_("tidspunkt"))
+    duration_minutes = models.PositiveSmallIntegerField(_("varighet (min)"), default=30)
+    place = models.CharField(_("sted"), max_length=10, choices=Place.choices, default=Place.STATION)
+    room = models.CharField(_("rom"), max_length=60, blank=True)
+    professional = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("fagperson")
+    )
+    status = models.CharField(_("status"), max_length=24, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    rescheduled_to = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_from", verbose_name=_("flyttet til")
+    )
+    booked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("bestilt av"))
+    booked_at = models.DateTimeField(_("bestilt"), default=timezone.now)
+
+    objects = AppointmentQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("time")
+        verbose_name_plural = _("timer")
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_minutes__gt=0) & Q(duration_minutes__lte=480), name="appointment_duration_range"),
+        ]
+        indexes = [
+            # The nurse's day: one professional's appointments in one day.
+            models.Index(fields=["professional", "starts_at"], name="appointment_prof_day"),
+            # The 12-month missed/cancelled count per child on the day list.
+            models.Index(fields=["child", "status", "starts_at"], name="appointment_child_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.starts_at:%Y-%m-%d %H:%M} {self.child_id}"
+
+    @property
+    def ends_at(self):
+        return self.starts_at + timezone.timedelta(minutes=self.duration_minutes)
+
+
+class OutcomeEvent(models.Model):
+    """A recorded outcome. Nothing is overwritten: a correction is a new event
+    that points to the one it replaces.
+
+    Constraints make recording race-safe: an appointment has at most one
+    original event, and an event is replaced at most once, so of two nurses
+    recording at once exactly one insert succeeds.
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events", verbose_name=_("time"))
+    outcome = models.CharField(_("utfall"), max_length=24, choices=Outcome.choices)
+    reason = models.CharField(_("årsak"), max_length=24, choices=Reason.choices, blank=True)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", verbose_name=_("erstatter")
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("registrert av"))
+    recorded_at = models.DateTimeField(_("registrert"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("utfall")
+        verbose_name_plural = _("utfall")
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment"], condition=Q(replaces__isnull=True), name="outcome_one_original_per_appointment"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason="") | Q(outcome__in=[o.value for o in REASON_OUTCOMES]), name="outcome_reason_only_when_missed"
+            ),
+        ]
+        indexes = [
+            # Follow-up reads outcomes "recorded since" its last sweep.
+            models.Index(fields=["recorded_at", "id"], name="outcome_recorded_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} ({self.recorded_at:%Y-%m-%d %H:%M})"

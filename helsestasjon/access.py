@@ -1,0 +1,30 @@
+"""The one access helper every child-related view goes through.
+
+Staff see only the children of the stations they work at. Another station's
+child is a 404, so a guessed id does not reveal that the child exists.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from helsestasjon.models import AccessAction, Child, Role
+from helsestasjon.services import access_log_record
+
+
+def child_for_request(request, child_id, *, what: str, action: str = AccessAction.VIEW_RECORD, queryset=None) -> Child:
+    """Return the child the user may see and write the access log, or raise 404."""
+    qs = (queryset if queryset is not None else Child.objects.select_related("station")).visible_to(request.user)
+    try:
+        child = qs.get(pk=child_id)
+    except (Child.DoesNotExist, ValueError, TypeError):
+        raise Http404("Fant ikke barnet.") from None
+    access_log_record(user=request.user, child=child, action=action, what=what, path=request.get_full_path())
+    return child
+
+
+def require_role(user, *roles: str) -> None:
+    """Raise 403 unless the user has one of the roles (admin always passes)."""
+    if not user.is_authenticated or (user.role not in roles and user.role != Role.ADMIN):
+        raise PermissionDenied("Du har ikke tilgang til denne siden.")

@@ -1,0 +1,35 @@
+"""Navigation entries for the logged-in user's role."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+
+from helsestasjon.models import Role
+
+# (url name, label, roles that see it). Entries whose URL does not exist yet
+# are left out, so an app can add its pages without touching this file twice.
+NAVIGATION = [
+    ("attendance:day", "Min dag", {Role.NURSE, Role.LEADER}),
+    ("attendance:booking_worklist", "Timebestilling", {Role.CLERK, Role.NURSE, Role.LEADER}),
+    ("followup:nurse_worklist", "Mine oppfølgingssaker", {Role.NURSE}),
+    ("followup:clerk_worklist", "Oppgaver merkantil", {Role.CLERK}),
+    ("followup:letters", "Brev", {Role.CLERK}),
+    ("followup:leader_queue", "Lederkø", {Role.LEADER}),
+    ("registry_sync:worklist", "Folkeregisteret", {Role.CLERK, Role.LEADER}),
+    ("children", "Barn", {Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN}),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    for name, label, roles in NAVIGATION:
+        if user.role not in roles and user.role != Role.ADMIN:
+            continue
+        try:
+            items.append({"url": reverse(name), "label": label, "name": name})
+        except NoReverseMatch:
+            continue
+    return {"nav_items": items}

@@ -1,0 +1,318 @@
+"""The shared domain: stations, staff and roles, children, guardians, access log."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from helsestasjon.national_id import validator_from_settings
+
+municipality_number_validator = RegexValidator(r"^\d{4}$", _("Kommunenummer har fire sifre."))
+
+
+class Municipality(models.Model):
+    number = models.CharField(_("kommunenummer"), max_length=4, unique=True, validators=[municipality_number_validator])
+    name = models.CharField(_("navn"), max_length=100)
+
+    class Meta:
+        verbose_name = _("kommune")
+        verbose_name_plural = _("kommuner")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class LetterLanguage(models.TextChoices):
+    BOKMAAL = "nb", _("Bokmål")
+    NYNORSK = "nn", _("Nynorsk")
+
+
+class Station(models.Model):
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="stations", verbose_name=_("kommune"))
+    name = models.CharField(_("navn"), max_length=120)
+    # Empty when the station serves the whole municipality; otherwise the
+    # register's urban district (bydel) codes it serves, e.g. ["030101"].
+    urban_district_codes = models.JSONField(_("bydelskoder"), default=list, blank=True)
+    street_address = models.CharField(_("besøksadresse"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postnummer"), max_length=4, blank=True)
+    city = models.CharField(_("poststed"), max_length=100, blank=True)
+    phone = models.CharField(_("telefon"), max_length=20, blank=True)
+    email = models.EmailField(_("e-post"), blank=True)
+    letter_language = models.CharField(_("målform i brev"), max_length=2, choices=LetterLanguage.choices, default=LetterLanguage.BOKMAAL)
+    sms_reminder_days_before = models.PositiveSmallIntegerField(_("SMS-påminnelse dager før"), default=2)
+    send_invitation_letters = models.BooleanField(_("send innkallingsbrev ved booking"), default=False)
+
+    class Meta:
+        verbose_name = _("helsestasjon")
+        verbose_name_plural = _("helsestasjoner")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["municipality", "name"], name="station_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    NURSE = "nurse", _("Helsesykepleier")
+    CLERK = "clerk", _("Merkantil")
+    LEADER = "leader", _("Leder")
+    ADMIN = "admin", _("Administrator")
+
+
+class User(AbstractUser):
+    role = models.CharField(_("rolle"), max_length=10, choices=Role.choices, default=Role.NURSE)
+    stations = models.ManyToManyField(Station, blank=True, related_name="staff", verbose_name=_("helsestasjoner"))
+    may_see_protected_addresses = models.BooleanField(
+        _("kan se beskyttede adresser"),
+        default=False,
+        help_text=_("Gir tilgang til adresser med fortrolig adressebeskyttelse. Strengt fortrolige adresser vises aldri."),
+    )
+
+    class Meta:
+        verbose_name = _("ansatt")
+        verbose_name_plural = _("ansatte")
+
+    @property
+    def is_nurse(self) -> bool:
+        return self.role == Role.NURSE
+
+    @property
+    def is_clerk(self) -> bool:
+        return self.role == Role.CLERK
+
+    @property
+    def is_leader(self) -> bool:
+        return self.role == Role.LEADER
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def sees_clinical_details(self) -> bool:
+        """Clerks handle letters and bookings; they never see clinical notes."""
+        return self.role in (Role.NURSE, Role.LEADER)
+
+    def station_ids(self) -> list[int]:
+        # Cached on the instance: one query per request however many checks ask.
+        if not hasattr(self, "_station_ids"):
+            if self.role == Role.ADMIN:
+                self._station_ids = list(Station.objects.values_list("id", flat=True))
+            else:
+                self._station_ids = list(self.stations.values_list("id", flat=True))
+        return self._station_ids
+
+
+class AddressProtection(models.TextChoices):
+    UNCLASSIFIED = "Unclassified", _("Ingen")
+    CLIENT_ADDRESS = "ClientAddress", _("Klientadresse")
+    CONFIDENTIAL = "Confidential", _("Fortrolig")
+    STRICTLY_CONFIDENTIAL = "StrictlyConfidential", _("Strengt fortrolig")
+
+PROTECTED_LEVELS = (AddressProtection.CONFIDENTIAL, AddressProtection.STRICTLY_CONFIDENTIAL)
+
+
+class ChildStatus(models.TextChoices):
+    ACTIVE = "active", _("Aktiv")
+    MOVED = "moved", _("Flyttet")
+    EMIGRATED = "emigrated", _("Utvandret")
+    DECEASED = "deceased", _("Død")
+    AGED_OUT = "aged_out", _("Avsluttet (over 6 år)")
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("Jente")
+    MALE = "male", _("Gutt")
+    UNKNOWN = "unknown", _("Ukjent")
+
+
+class ChildQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ChildQuerySet":
+        """Children of the stations the user works at (the one place that rule lives)."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(station_id__in=user.station_ids())
+
+
+class Child(models.Model):
+    national_id = models.CharField(_("fødselsnummer"), max_length=11, unique=True, validators=[validator_from_settings])
+    given_name = models.CharField(_("fornavn"), max_length=100)
+    family_name = models.CharField(_("etternavn"), max_length=100)
+    birth_date = models.DateField(_("fødselsdato"))
+    sex = models.CharField(_("kjønn"), max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="children", verbose_name=_("helsestasjon"))
+    special_attention = models.BooleanField(_("særlig oppfølging"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=ChildStatus.choices, default=ChildStatus.ACTIVE)
+    status_changed_at = models.DateTimeField(_("status endret"), default=timezone.now)
+    register_person_id = models.UUIDField(_("register-ID"), null=True, blank=True, unique=True)
+    # The child's residential address, from the register (or entered by hand).
+    street_address = models.CharField(_("adresse"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postnummer"), max_length=4, blank=True)
+    city = models.CharField(_("poststed"), max_length=100, blank=True)
+    municipality_number = models.CharField(_("kommunenummer"), max_length=4, blank=True)
+    urban_district_code = models.CharField(_("bydelskode"), max_length=6, blank=True)
+    address_protection = models.CharField(
+        _("adressebeskyttelse"), max_length=24, choices=AddressProtection.choices, default=AddressProtection.UNCLASSIFIED
+    )
+    created_at = models.DateTimeField(_("opprettet"), auto_now_add=True)
+
+    objects = ChildQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("barn")
+        verbose_name_plural = _("barn")
+        ordering = ["family_name", "given_name"]
+        indexes = [models.Index(fields=["station", "status"], name="child_station_status")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_text(self, on=None) -> str:
+        from helsestasjon.dates import age_text
+
+        return age_text(self.birth_date, on or timezone.localdate())
+
+
+
+
+class Language(models.TextChoices):
+    NB = "nb", "Norsk (bokmål)"
+    NN = "nn", "Norsk (nynorsk)"
+    EN = "en", "English"
+    PL = "pl", "Polski"
+    UK = "uk", "Українська"
+    AR = "ar", "العربية"
+    SO = "so", "Soomaali"
+
+
+class Guardian(models.Model):
+    national_id = models.CharField(
+        _("fødselsnummer"), max_length=11, unique=True, null=True, blank=True, validators=[validator_from_settings]
+    )
+    given_name = models.CharField(_("fornavn"), max_length=100, blank=True)
+    family_name = models.CharField(_("etternavn / navn"), max_length=150)
+    organisation = models.BooleanField(
+        _("virksomhet"), default=False, help_text=_("Barneverntjeneste eller institusjon, ikke en person.")
+    )
+    mobile = models.CharField(_("mobilnummer"), max_length=20, blank=True)
+    preferred_language = models.CharField(_("foretrukket språk"), max_length=5, choices=Language.choices, default=Language.NB)
+    interpreter_needed = models.BooleanField(_("trenger tolk"), default=False)
+    sms_reserved = models.BooleanField(_("reservert mot digital kontakt"), default=False)
+    street_address = models.CharField(_("adresse"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postnummer"), max_length=4, blank=True)
+    city = models.CharField(_("poststed"), max_length=100, blank=True)
+    municipality_number = models.CharField(_("kommunenummer"), max_length=4, blank=True)
+    address_protection = models.CharField(
+        _("adressebeskyttelse"), max_length=24, choices=AddressProtection.choices, default=AddressProtection.UNCLASSIFIED
+    )
+    register_person_id = models.UUIDField(_("register-ID"), null=True, blank=True, unique=True)
+
+    class Meta:
+        verbose_name = _("foresatt")
+        verbose_name_plural = _("foresatte")
+        ordering = ["family_name", "given_name"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def address_is_protected(self) -> bool:
+        return self.address_protection in PROTECTED_LEVELS
+
+    def address_visible_to(self, user) -> bool:
+        """Strictly confidential addresses are never shown; confidential ones only with the permission."""
+        if self.address_protection == AddressProtection.STRICTLY_CONFIDENTIAL:
+            return False
+        if self.address_protection == AddressProtection.CONFIDENTIAL:
+            return bool(getattr(user, "may_see_protected_addresses", False))
+        return True
+
+    def address_lines(self) -> list[str]:
+        lines = [self.street_address] if self.street_address else []
+        if self.postal_code or self.city:
+            lines.append(f"{self.postal_code} {self.city}".strip())
+        return lines
+
+
+class Relation(models.TextChoices):
+    MOTHER = "mother", _("Mor")
+    FATHER = "father", _("Far")
+    CO_MOTHER = "co_mother", _("Medmor")
+    OTHER = "other", _("Annen")
+    FOSTER_HOME = "foster_home", _("Fosterhjem")
+    EMERGENCY_FOSTER_HOME = "emergency_foster_home", _("Beredskapshjem")
+    INSTITUTION = "institution", _("Institusjon")
+
+
+CARETAKER_RELATIONS = (Relation.FOSTER_HOME, Relation.EMERGENCY_FOSTER_HOME, Relation.INSTITUTION)
+
+
+class GuardianshipQuerySet(models.QuerySet):
+    def with_responsibility(self):
+        return self.filter(parental_responsibility=True)
+
+
+class Guardianship(models.Model):
+    """A guardian's (or caretaker's) relation to one child."""
+
+    child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="guardianships", verbose_name=_("barn"))
+    guardian = models.ForeignKey(Guardian, on_delete=models.CASCADE, related_name="guardianships", verbose_name=_("foresatt"))
+    relation = models.CharField(_("relasjon"), max_length=24, choices=Relation.choices)
+    parental_responsibility = models.BooleanField(_("foreldreansvar"), default=False)
+    # A placed child's daily caretaker receives the practical letters even
+    # without parental responsibility (see docs/decisions.md).
+    is_caretaker = models.BooleanField(_("daglig omsorg"), default=False)
+
+    objects = GuardianshipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("foresatt-relasjon")
+        verbose_name_plural = _("foresatt-relasjoner")
+        constraints = [models.UniqueConstraint(fields=["child", "guardian"], name="guardianship_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.guardian} → {self.child} ({self.get_relation_display()})"
+
+
+class AccessAction(models.TextChoices):
+    VIEW_RECORD = "view_record", _("Så journal")
+    VIEW_PDF = "view_pdf", _("Lastet ned PDF")
+    VIEW_LETTER = "view_letter", _("Lastet ned brev")
+    EXPORT = "export", _("Eksport")
+    VIEW_LIST = "view_list", _("Så barnet i en liste")
+
+
+class AccessLog(models.Model):
+    """Append-only: a database trigger rejects UPDATE and DELETE (migration 0002)."""
+
+    at = models.DateTimeField(_("tidspunkt"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", verbose_name=_("bruker"))
+    username = models.CharField(_("brukernavn"), max_length=150)
+    role = models.CharField(_("rolle"), max_length=10, choices=Role.choices)
+    child = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="access_log", verbose_name=_("barn"))
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="+", verbose_name=_("helsestasjon"))
+    action = models.CharField(_("handling"), max_length=20, choices=AccessAction.choices)
+    what = models.CharField(_("hva"), max_length=200)
+    path = models.CharField(_("adresse"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("tilgangslogg")
+        verbose_name_plural = _("tilgangslogg")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["child", "-at"], name="accesslog_child_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.child_id}"

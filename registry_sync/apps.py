@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class RegistrySyncConfig(AppConfig):
+    name = "registry_sync"

@@ -1,0 +1,100 @@
+"""The fixed cast: a nurse, a clerk and a leader at station A, a nurse at station B.
+
+Every permission test reads the same way because it uses these users.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helsestasjon.models import Role
+from tests.factories import PASSWORD, ChildFactory, MunicipalityFactory, StationFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    settings.ALLOW_SYNTHETIC_IDS = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SMS_BACKEND = "followup.sms.backends.MemoryBackend"
+    # Plain static storage: tests do not run collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(settings):
+    from helsestasjon.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def municipality(db):
+    return MunicipalityFactory()
+
+
+@pytest.fixture
+def station_a(municipality):
+    return StationFactory(municipality=municipality, name="Helsestasjon A")
+
+
+@pytest.fixture
+def station_b(municipality):
+    return StationFactory(municipality=municipality, name="Helsestasjon B")
+
+
+@pytest.fixture
+def nurse_a(station_a):
+    return UserFactory(username="sykepleier_a", first_name="Nora", last_name="Nilsen", role=Role.NURSE, stations=[station_a])
+
+
+@pytest.fixture
+def clerk_a(station_a):
+    return UserFactory(username="merkantil_a", first_name="Kari", last_name="Kvam", role=Role.CLERK, stations=[station_a])
+
+
+@pytest.fixture
+def leader_a(station_a):
+    return UserFactory(
+        username="leder_a", first_name="Lise", last_name="Lund", role=Role.LEADER, stations=[station_a],
+        may_see_protected_addresses=True,
+    )
+
+
+@pytest.fixture
+def nurse_b(station_b):
+    return UserFactory(username="sykepleier_b", first_name="Berit", last_name="Berg", role=Role.NURSE, stations=[station_b])
+
+
+@pytest.fixture
+def child_a(station_a):
+    return ChildFactory(station=station_a, given_name="Ola", family_name="Nordmann")
+
+
+@pytest.fixture
+def child_b(station_b):
+    return ChildFactory(station=station_b, given_name="Per", family_name="Pettersen")
+
+
+
+
+@pytest.fixture
+def login(db):
+    """login(user) -> a Django test client logged in as that user."""
+    from django.test import Client
+
+    def _login(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return _login

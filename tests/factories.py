@@ -1,0 +1,123 @@
+"""factory_boy factories shared by every test module."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+import factory
+
+from helsestasjon.models import (
+    Child,
+    Guardian,
+    Guardianship,
+    Municipality,
+    Relation,
+    Role,
+    Station,
+    User,
+)
+from helsestasjon.national_id import make_synthetic
+
+PASSWORD = "korrekt-hest-batteri-42"
+
+
+def _synthetic_ids(d_number: bool = False):
+    """An endless supply of distinct valid synthetic national ids."""
+    for year2 in itertools.cycle(range(0, 100)):
+        for individual in range(100, 1000):
+            for day in range(1, 29):
+                number = make_synthetic(day, (individual % 12) + 1, year2, individual, d_number=d_number)
+                if number:
+                    yield number
+
+
+_ids = _synthetic_ids()
+_seen: set[str] = set()
+
+
+def next_national_id() -> str:
+    while True:
+        number = next(_ids)
+        if number not in _seen:
+            _seen.add(number)
+            return number
+
+
+class MunicipalityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Municipality
+        django_get_or_create = ("number",)
+
+    number = "4601"
+    name = "Bergen"
+
+
+class StationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Station
+
+    municipality = factory.SubFactory(MunicipalityFactory)
+    name = factory.Sequence(lambda n: f"Helsestasjon {n}")
+    street_address = "Helseveien 1"
+    postal_code = "5003"
+    city = "Bergen"
+    phone = "55 00 00 00"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"ansatt{n}")
+    first_name = "Kari"
+    last_name = factory.Sequence(lambda n: f"Ansatt{n}")
+    role = Role.NURSE
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def stations(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.stations.set(extracted)
+        if create:
+            self.save()
+
+
+class ChildFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Child
+
+    national_id = factory.LazyFunction(next_national_id)
+    given_name = factory.Sequence(lambda n: f"Barn{n}")
+    family_name = "Hansen"
+    birth_date = date(2025, 1, 15)
+    station = factory.SubFactory(StationFactory)
+    street_address = "Barneveien 2"
+    postal_code = "5003"
+    city = "Bergen"
+    municipality_number = "4601"
+
+
+class GuardianFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Guardian
+
+    national_id = factory.LazyFunction(next_national_id)
+    given_name = factory.Sequence(lambda n: f"Forelder{n}")
+    family_name = "Hansen"
+    mobile = factory.Sequence(lambda n: f"4{n % 10000000:07d}")
+    street_address = "Barneveien 2"
+    postal_code = "5003"
+    city = "Bergen"
+    municipality_number = "4601"
+
+
+class GuardianshipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Guardianship
+
+    child = factory.SubFactory(ChildFactory)
+    guardian = factory.SubFactory(GuardianFactory)
+    relation = Relation.MOTHER
+    parental_responsibility = True
