@@ -11,9 +11,11 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from helsestasjon.models import (
     AddressProtection,
@@ -116,11 +118,16 @@ def seed_demo(*, children: int = 300, seed: int = 1, today: date | None = None) 
         )
         result.users.append(("admin", DEMO_PASSWORD, Role.ADMIN.label, "alle"))
 
-        _seed_children(rng, ids, result, children, today)
+        new_children = _seed_children(rng, ids, result, children, today)
+        # Later parts (plans and appointments, cases, register data) add their
+        # demo data through the hooks listed in settings.DEMO_SEEDERS, so the
+        # core never imports them.
+        for path in settings.DEMO_SEEDERS:
+            import_string(path)(children=new_children, result=result, rng=random.Random(f"{seed}:{path}"), today=today)
     return result
 
 
-def _seed_children(rng: random.Random, ids: _Ids, result: DemoResult, count: int, today: date) -> None:
+def _seed_children(rng: random.Random, ids: _Ids, result: DemoResult, count: int, today: date) -> list[Child]:
     existing = set(Child.objects.values_list("national_id", flat=True)) | set(
         Guardian.objects.exclude(national_id=None).values_list("national_id", flat=True)
     )
@@ -209,3 +216,4 @@ def _seed_children(rng: random.Random, ids: _Ids, result: DemoResult, count: int
     )
     result.children = len(child_rows)
     result.guardians = len(guardian_rows)
+    return child_rows

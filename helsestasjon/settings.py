@@ -238,6 +238,11 @@ SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
 SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 
+# Demo data hooks, called in order by `manage.py seed_demo` after the core
+# demo (children, guardians, staff) exists. Each is a function taking
+# children=, result=, rng= and today= keyword arguments.
+DEMO_SEEDERS: list[str] = []
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
