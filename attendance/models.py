@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helsestasjon.dates import add_period
-from helsestasjon.models import Child, Station
+from helsestasjon.models import Child, Guardianship, Station
 
 
 class PeriodUnit(models.TextChoices):
@@ -159,11 +160,53 @@ class AppointmentStatus(models.TextChoices):
     RESCHEDULED = Outcome.RESCHEDULED.value, Outcome.RESCHEDULED.label
 
 
+def local_day_bounds(day: date):
+    """The aware start and end of a calendar day in the current (Oslo) time zone.
+
+    Both ends are computed from local midnight, so a daylight-saving day is 23 or
+    25 hours long, as the nurse's calendar is.
+    """
+    start = timezone.make_aware(datetime.combine(day, time.min))
+    end = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+    return start, end
+
+
 class AppointmentQuerySet(models.QuerySet):
     def for_professional_day(self, professional_id: int, day: date):
-        start = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time()))
-        end = start + timezone.timedelta(days=1)
+        start, end = local_day_bounds(day)
         return self.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
+
+    def with_missed_last_12_months(self, *, now=None):
+        """Annotate ``missed_12m``: the child's missed or guardian-cancelled appointments in the last 12 months."""
+        now = now or timezone.now()
+        since = now - timedelta(days=365)
+        missed = (
+            Appointment.objects.filter(
+                child_id=models.OuterRef("child_id"), status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=since, starts_at__lt=now
+            )
+            .order_by()
+            .values("child_id")
+            .annotate(n=models.Count("id"))
+            .values("n")
+        )
+        return self.annotate(missed_12m=Coalesce(models.Subquery(missed, output_field=models.IntegerField()), 0))
+
+    def for_nurse_day(self, *, professional_id: int, day: date, station_ids):
+        """The rows of the nurse's day list: a constant number of queries for any number of rows."""
+        return (
+            self.for_professional_day(professional_id, day)
+            .filter(station_id__in=station_ids)
+            .select_related("child", "consultation__step")
+            .with_missed_last_12_months()
+            .prefetch_related(
+                models.Prefetch(
+                    "child__guardianships",
+                    queryset=Guardianship.objects.select_related("guardian").order_by("-parental_responsibility", "id"),
+                ),
+                models.Prefetch("events", queryset=OutcomeEvent.objects.select_related("recorded_by").order_by("recorded_at", "id")),
+            )
+            .order_by("starts_at", "id")
+        )
 
 
 class Appointment(models.Model):
@@ -195,6 +238,8 @@ class Appointment(models.Model):
         ordering = ["starts_at"]
         constraints = [
             models.CheckConstraint(condition=Q(duration_minutes__gt=0) & Q(duration_minutes__lte=480), name="appointment_duration_range"),
+            # A double-clicked "Bestill" books once: a consultation has at most one open booking.
+            models.UniqueConstraint(fields=["consultation"], condition=Q(status="booked"), name="appointment_one_booked_per_consultation"),
         ]
         indexes = [
             # The nurse's day: one professional's appointments in one day.
@@ -208,7 +253,35 @@ class Appointment(models.Model):
 
     @property
     def ends_at(self):
-        return self.starts_at + timezone.timedelta(minutes=self.duration_minutes)
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
+
+    @property
+    def is_booked(self) -> bool:
+        return self.status == AppointmentStatus.BOOKED
+
+    def event_history(self) -> list["OutcomeEvent"]:
+        """All outcome events, oldest first (uses prefetched events when present)."""
+        return sorted(self.events.all(), key=lambda e: (e.recorded_at, e.id))
+
+    def current_event(self) -> "OutcomeEvent | None":
+        """The event no correction replaces: the outcome that counts now."""
+        events = self.event_history()
+        replaced = {e.replaces_id for e in events if e.replaces_id}
+        current = [e for e in events if e.id not in replaced]
+        return current[-1] if current else None
+
+
+class OutcomeEventQuerySet(models.QuerySet):
+    def recorded_since(self, since):
+        """Events recorded at or after ``since`` (originals and corrections), oldest first.
+
+        The follow-up sweep reads this to derive its cases from attendance facts.
+        """
+        return self.filter(recorded_at__gte=since).order_by("recorded_at", "id")
+
+    def current(self):
+        """Events that no later correction replaces (the outcome that counts now)."""
+        return self.filter(replaced_by__isnull=True)
 
 
 class OutcomeEvent(models.Model):
@@ -226,8 +299,16 @@ class OutcomeEvent(models.Model):
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by", verbose_name=_("erstatter")
     )
-    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("registrert av"))
+    # Empty only for events the system records itself (the register reports a
+    # death or a move and every future appointment is cancelled).
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("registrert av")
+    )
     recorded_at = models.DateTimeField(_("registrert"), default=timezone.now)
+    # Why the system recorded the event, e.g. "Død ifølge Folkeregisteret". Not clinical.
+    note = models.CharField(_("merknad"), max_length=200, blank=True)
+
+    objects = OutcomeEventQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("utfall")

@@ -1,0 +1,467 @@
+"""Attendance business rules: plans, bookings, outcomes and their corrections.
+
+Attendance records facts only. The follow-up part derives its cases from these
+facts (``OutcomeEvent.objects.recorded_since``, ``Consultation.expired_at``) and is
+never called from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from attendance.models import (
+    REASON_OUTCOMES,
+    Appointment,
+    AppointmentStatus,
+    Consultation,
+    ConsultationState,
+    Outcome,
+    OutcomeEvent,
+    Place,
+    ProgrammeStep,
+    Reason,
+)
+from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Relation, Role, Station, User
+
+
+class AttendanceError(Exception):
+    """A rule was broken; ``message`` is shown to the user as it is (Norwegian)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class BookingError(AttendanceError):
+    pass
+
+
+class OutcomeError(AttendanceError):
+    pass
+
+
+class OutcomeConflict(OutcomeError):
+    """Someone else recorded or corrected the outcome first.
+
+    ``current`` is the event that counts now, so the view can show it.
+    """
+
+    def __init__(self, message: str, *, appointment: Appointment, current: OutcomeEvent | None):
+        super().__init__(message)
+        self.appointment = appointment
+        self.current = current
+
+
+# --- Plans ------------------------------------------------------------------------------------
+
+
+def _initial_state(*, opens: date, closes: date, today: date) -> ConsultationState:
+    if closes <= today:
+        return ConsultationState.NOT_APPLICABLE
+    if opens <= today:
+        return ConsultationState.DUE
+    return ConsultationState.PLANNED
+
+
+def consultation_for_step(*, child: Child, step: ProgrammeStep, today: date, now: datetime) -> Consultation:
+    """An unsaved plan item for one step, in the state the child's arrival gives it.
+
+    A window that closed before the child arrived is *not applicable*, never missed.
+    """
+    opens, closes = step.window_for(child.birth_date)
+    state = _initial_state(opens=opens, closes=closes, today=today)
+    return Consultation(
+        child=child,
+        step=step,
+        state=state,
+        window_opens=opens,
+        window_closes=closes,
+        planned_at=now,
+        due_at=now if state == ConsultationState.DUE else None,
+        not_applicable_at=now if state == ConsultationState.NOT_APPLICABLE else None,
+        state_changed_at=now,
+    )
+
+
+@transaction.atomic
+def child_plan(*, child: Child, today: date | None = None) -> list[Consultation]:
+    """Create the consultations the child does not have yet. Safe to run twice or concurrently.
+
+    Returns the consultations created by this call.
+    """
+    today = today or timezone.localdate()
+    now = timezone.now()
+    existing = set(Consultation.objects.filter(child=child).values_list("step_id", flat=True))
+    rows = [
+        consultation_for_step(child=child, step=step, today=today, now=now)
+        for step in ProgrammeStep.objects.order_by("order")
+        if step.pk not in existing
+    ]
+    # A concurrent plan of the same child inserts the same (child, step) pairs;
+    # the unique constraint keeps one of each.
+    Consultation.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
+
+
+def _guardian_from(data: Mapping) -> tuple[Guardian, dict]:
+    data = dict(data)
+    link = {
+        "relation": data.pop("relation", Relation.OTHER),
+        "parental_responsibility": data.pop("parental_responsibility", True),
+        "is_caretaker": data.pop("is_caretaker", False),
+    }
+    guardian = data.pop("guardian", None)
+    if guardian is not None:
+        return guardian, link
+    national_id = data.get("national_id") or None
+    if national_id:
+        found = Guardian.objects.filter(national_id=national_id).first()
+        if found is not None:
+            return found, link
+    guardian = Guardian(**{**data, "national_id": national_id})
+    guardian.full_clean()
+    guardian.save()
+    return guardian, link
+
+
+@transaction.atomic
+def child_register(
+    *,
+    national_id: str,
+    given_name: str,
+    family_name: str,
+    birth_date: date,
+    sex: str,
+    station: Station,
+    guardians: Iterable[Mapping] = (),
+    registered_by: User | None = None,
+    today: date | None = None,
+    **details,
+) -> Child:
+    """Create a child (birth notice, move-in, demo or register) and plan the programme.
+
+    ``guardians`` are mappings of Guardian fields plus ``relation``,
+    ``parental_responsibility`` and ``is_caretaker``; an existing guardian can be
+    passed as ``guardian=<Guardian>``, and one with a known national id is reused.
+    ``details`` are further Child fields (address, register_person_id, ...).
+    Raises ValidationError with Norwegian messages on bad input.
+    """
+    today = today or timezone.localdate()
+    if birth_date > today:
+        raise ValidationError({"birth_date": "Fødselsdatoen kan ikke være i fremtiden."})
+    child = Child(
+        national_id=national_id,
+        given_name=given_name.strip(),
+        family_name=family_name.strip(),
+        birth_date=birth_date,
+        sex=sex,
+        station=station,
+        **details,
+    )
+    child.full_clean()
+    try:
+        with transaction.atomic():
+            child.save()
+    except IntegrityError:
+        raise ValidationError({"national_id": "Et barn med dette fødselsnummeret er allerede registrert."}) from None
+    for data in guardians:
+        guardian, link = _guardian_from(data)
+        Guardianship.objects.get_or_create(child=child, guardian=guardian, defaults=link)
+    child_plan(child=child, today=today)
+    return child
+
+
+# --- Consultation state ------------------------------------------------------------------------
+
+
+def _set_state(consultation: Consultation, state: str, now: datetime) -> None:
+    if consultation.state == state:
+        return
+    if consultation.state == ConsultationState.COMPLETED:
+        # A corrected outcome undid the attendance.
+        consultation.completed_at = None
+    consultation.state = state
+    consultation.state_changed_at = now
+    if state == ConsultationState.DUE and consultation.due_at is None:
+        consultation.due_at = now
+    elif state == ConsultationState.BOOKED:
+        consultation.booked_at = now
+    elif state == ConsultationState.COMPLETED:
+        consultation.completed_at = now
+    elif state == ConsultationState.EXPIRED and consultation.expired_at is None:
+        # The first expiry is kept: follow-up counts from when the window closed unattended.
+        consultation.expired_at = now
+
+
+def consultation_refresh(*, consultation: Consultation, today: date | None = None) -> Consultation:
+    """Derive the consultation's state from its appointments and its window.
+
+    Completed by the first attended appointment; booked while an appointment is
+    open; otherwise planned, due or expired by the window. Call with the row locked.
+    """
+    today = today or timezone.localdate()
+    now = timezone.now()
+    statuses = set(consultation.appointments.values_list("status", flat=True))
+    if AppointmentStatus.ATTENDED in statuses:
+        state = ConsultationState.COMPLETED
+    elif AppointmentStatus.BOOKED in statuses:
+        state = ConsultationState.BOOKED
+    elif consultation.state == ConsultationState.NOT_APPLICABLE:
+        state = ConsultationState.NOT_APPLICABLE
+    elif today < consultation.window_opens:
+        state = ConsultationState.PLANNED
+    elif today < consultation.window_closes or consultation.child.status != ChildStatus.ACTIVE:
+        # A child who has left is not followed up, so its consultations never expire.
+        state = ConsultationState.DUE
+    else:
+        state = ConsultationState.EXPIRED
+    if state != consultation.state:
+        _set_state(consultation, state, now)
+        consultation.save(
+            update_fields=["state", "state_changed_at", "due_at", "booked_at", "completed_at", "expired_at"]
+        )
+    return consultation
+
+
+def consultations_advance_states(*, today: date | None = None) -> dict[str, int]:
+    """Planned -> due when the window opens, planned/due -> expired when it closes.
+
+    Each step is one conditional UPDATE whose WHERE names the old state on the row
+    itself, so two runs at once (or one run twice) move every row exactly once, and
+    a consultation booked meanwhile is left alone.
+    """
+    today = today or timezone.localdate()
+    now = timezone.now()
+    active = Child.objects.filter(status=ChildStatus.ACTIVE).values("id")
+    due = Consultation.objects.filter(
+        state=ConsultationState.PLANNED, window_opens__lte=today, window_closes__gt=today, child_id__in=active
+    ).update(state=ConsultationState.DUE, due_at=now, state_changed_at=now)
+    expired = Consultation.objects.filter(
+        state__in=[ConsultationState.PLANNED, ConsultationState.DUE], window_closes__lte=today, child_id__in=active
+    ).update(state=ConsultationState.EXPIRED, expired_at=now, state_changed_at=now)
+    return {"due": due, "expired": expired}
+
+
+# --- Appointments --------------------------------------------------------------------------------
+
+
+BOOKABLE_STATES = (ConsultationState.PLANNED, ConsultationState.DUE, ConsultationState.EXPIRED)
+
+
+def professionals_for(station_id: int):
+    """Staff who can hold consultations at the station (everyone but clerks)."""
+    return (
+        User.objects.filter(is_active=True, stations__id=station_id)
+        .exclude(role=Role.CLERK)
+        .order_by("first_name", "last_name", "id")
+    )
+
+
+def _check_slot(*, starts_at: datetime, duration_minutes: int, place: str) -> None:
+    if timezone.is_naive(starts_at):
+        raise BookingError("Tidspunktet mangler tidssone.")
+    if not 0 < int(duration_minutes) <= 480:
+        raise BookingError("Varigheten må være mellom 1 og 480 minutter.")
+    if place not in Place.values:
+        raise BookingError("Ukjent sted.")
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    consultation: Consultation,
+    starts_at: datetime,
+    duration_minutes: int,
+    place: str,
+    room: str = "",
+    professional: User,
+    booked_by: User,
+) -> Appointment:
+    """Book a concrete appointment for a consultation; the consultation becomes booked."""
+    _check_slot(starts_at=starts_at, duration_minutes=duration_minutes, place=place)
+    consultation = Consultation.objects.select_for_update().select_related("child", "step").get(pk=consultation.pk)
+    child = consultation.child
+    if child.status != ChildStatus.ACTIVE:
+        raise BookingError("Barnet er ikke lenger aktivt ved helsestasjonen.")
+    if consultation.state == ConsultationState.BOOKED:
+        raise BookingError("Konsultasjonen har allerede en bestilt time.")
+    if consultation.state not in BOOKABLE_STATES:
+        raise BookingError(f"Konsultasjonen kan ikke bestilles ({consultation.get_state_display().lower()}).")
+    if professional.role == Role.CLERK or child.station_id not in professional.station_ids():
+        raise BookingError("Fagpersonen arbeider ikke ved barnets helsestasjon.")
+    try:
+        with transaction.atomic():
+            appointment = Appointment.objects.create(
+                consultation=consultation,
+                child=child,
+                station_id=child.station_id,
+                starts_at=starts_at,
+                duration_minutes=duration_minutes,
+                place=place,
+                room=room[:60],
+                professional=professional,
+                booked_by=booked_by,
+                booked_at=timezone.now(),
+            )
+    except IntegrityError:
+        raise BookingError("Konsultasjonen har allerede en bestilt time.") from None
+    _set_state(consultation, ConsultationState.BOOKED, timezone.now())
+    consultation.save(update_fields=["state", "state_changed_at", "booked_at", "due_at", "completed_at", "expired_at"])
+    return appointment
+
+
+def _check_outcome(*, appointment: Appointment, outcome: str, reason: str) -> None:
+    if outcome not in Outcome.values:
+        raise OutcomeError("Ukjent utfall.")
+    if reason and reason not in Reason.values:
+        raise OutcomeError("Ukjent årsak.")
+    if reason and outcome not in REASON_OUTCOMES:
+        raise OutcomeError("Årsak kan bare oppgis når barnet ikke møtte, timen ble avbestilt eller ingen var hjemme.")
+    if outcome == Outcome.NO_ACCESS and appointment.place != Place.HOME:
+        raise OutcomeError("«Ingen hjemme» gjelder bare hjemmebesøk.")
+
+
+def _apply_status(*, appointment: Appointment, outcome: str) -> None:
+    appointment.status = outcome
+    appointment.save(update_fields=["status"])
+
+
+def _current_event(appointment: Appointment) -> OutcomeEvent | None:
+    return appointment.events.current().order_by("-recorded_at", "-id").first()
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return Appointment.objects.select_for_update().select_related("consultation__child").get(pk=appointment.pk)
+
+
+@transaction.atomic
+def appointment_record_outcome(
+    *,
+    appointment: Appointment,
+    outcome: str,
+    reason: str = "",
+    recorded_by: User | None,
+    new_starts_at: datetime | None = None,
+    note: str = "",
+) -> OutcomeEvent:
+    """Record what happened at a booked appointment.
+
+    Of two recordings at once (a double click, two nurses) exactly one succeeds:
+    the appointment row is locked and must still be booked, and the partial
+    unique constraint "one original per appointment" backs that up. The loser gets
+    OutcomeConflict carrying the event that won.
+    """
+    reason = reason or ""
+    appointment = _locked(appointment)
+    _check_outcome(appointment=appointment, outcome=outcome, reason=reason)
+    if outcome == Outcome.RESCHEDULED:
+        if new_starts_at is None:
+            raise OutcomeError("Velg ny tid for timen som flyttes.")
+        _check_slot(starts_at=new_starts_at, duration_minutes=appointment.duration_minutes, place=appointment.place)
+    if appointment.status != AppointmentStatus.BOOKED:
+        current = _current_event(appointment)
+        raise OutcomeConflict(
+            f"Utfallet er allerede registrert: {appointment.get_status_display()}.", appointment=appointment, current=current
+        )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            event = OutcomeEvent.objects.create(
+                appointment=appointment, outcome=outcome, reason=reason, recorded_by=recorded_by, recorded_at=now, note=note[:200]
+            )
+    except IntegrityError:
+        appointment.refresh_from_db()
+        raise OutcomeConflict(
+            "Utfallet ble nettopp registrert av en annen.", appointment=appointment, current=_current_event(appointment)
+        ) from None
+    _apply_status(appointment=appointment, outcome=outcome)
+    consultation = Consultation.objects.select_for_update().select_related("child").get(pk=appointment.consultation_id)
+    if outcome == Outcome.RESCHEDULED:
+        new = Appointment.objects.create(
+            consultation=consultation,
+            child_id=appointment.child_id,
+            station_id=appointment.station_id,
+            starts_at=new_starts_at,
+            duration_minutes=appointment.duration_minutes,
+            place=appointment.place,
+            room=appointment.room,
+            professional_id=appointment.professional_id,
+            booked_by=recorded_by or appointment.booked_by,
+            booked_at=now,
+        )
+        appointment.rescheduled_to = new
+        appointment.save(update_fields=["rescheduled_to"])
+    consultation_refresh(consultation=consultation)
+    return event
+
+
+@transaction.atomic
+def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", recorded_by: User) -> OutcomeEvent:
+    """Correct a recorded outcome with a new event that replaces it (nothing is overwritten).
+
+    Only the outcome that counts now can be corrected; if someone corrected it
+    first, OutcomeConflict tells the user and carries the current event.
+    """
+    reason = reason or ""
+    appointment = _locked(event.appointment)
+    _check_outcome(appointment=appointment, outcome=outcome, reason=reason)
+    if outcome == Outcome.RESCHEDULED:
+        raise OutcomeError("En time kan ikke flyttes ved retting. Bestill en ny time i stedet.")
+    current = _current_event(appointment)
+    if current is None or current.pk != event.pk:
+        raise OutcomeConflict(
+            "Utfallet er allerede rettet av en annen. Se gjeldende utfall under.", appointment=appointment, current=current
+        )
+    if outcome == event.outcome and reason == event.reason:
+        raise OutcomeError("Rettingen endrer ingenting.")
+    try:
+        with transaction.atomic():
+            correction = OutcomeEvent.objects.create(
+                appointment=appointment, outcome=outcome, reason=reason, recorded_by=recorded_by,
+                recorded_at=timezone.now(), replaces=event,
+            )
+    except IntegrityError:
+        raise OutcomeConflict(
+            "Utfallet ble nettopp rettet av en annen.", appointment=appointment, current=_current_event(appointment)
+        ) from None
+    _apply_status(appointment=appointment, outcome=outcome)
+    if event.outcome == Outcome.RESCHEDULED and appointment.rescheduled_to_id:
+        # The time it was moved to no longer stands; the station cancels it.
+        moved_to = Appointment.objects.filter(pk=appointment.rescheduled_to_id, status=AppointmentStatus.BOOKED).first()
+        if moved_to is not None:
+            appointment_record_outcome(
+                appointment=moved_to, outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=recorded_by,
+                note="Flyttingen ble rettet bort",
+            )
+    consultation = Consultation.objects.select_for_update().select_related("child").get(pk=appointment.consultation_id)
+    consultation_refresh(consultation=consultation)
+    return correction
+
+
+@transaction.atomic
+def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None = None) -> int:
+    """Cancel every future booked appointment of the child as cancelled by the station.
+
+    Used when the register reports a death or a move. ``reason`` is stored as the
+    events' note. Safe to run twice: only appointments still booked are touched.
+    Returns how many were cancelled.
+    """
+    now = timezone.now()
+    future = list(
+        Appointment.objects.filter(child=child, status=AppointmentStatus.BOOKED, starts_at__gte=now).values_list("pk", flat=True)
+    )
+    cancelled = 0
+    for pk in future:
+        try:
+            appointment_record_outcome(
+                appointment=Appointment(pk=pk), outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=recorded_by, note=reason
+            )
+            cancelled += 1
+        except OutcomeConflict:
+            continue  # Recorded meanwhile by someone else.
+    return cancelled
