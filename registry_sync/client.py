@@ -1,0 +1,400 @@
+"""The population register client (../shared/spec/register-api.md).
+
+One small client for the real service and the fake alike: base URL, bearer
+token and timeout are settings. It retries what can succeed on a second try
+(429 honouring ``Retry-After``, 5xx, timeouts, dropped connections) with
+exponential backoff, and turns every other failure, and every answer that is
+not the shape the interface promises, into a ``RegisterError`` that the sync
+records instead of applying.
+
+``PersonRecord`` is the small internal value the reconciliation compares with
+the journal, always read from the versions with ``isValid: true``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Iterator
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+MAX_EVENTS_PER_PAGE = 1000
+MAX_BULK = 100
+SEARCH_PAGE_SIZE = 5000
+# A Retry-After longer than this is not waited for inside one sync run: the
+# run fails, is recorded, and the next scheduled run tries again.
+MAX_RETRY_AFTER_SECONDS = 60
+
+RESIDENT_STATUSES = ("Resident",)
+KNOWN_EVENT_TYPES = frozenset({
+    "PersonIsCreated", "PersonIsUpdated", "PersonIsDeceased", "PersonIsResident", "PersonIsEmigrated",
+    "ChangeInResidentialAddress", "ChangeInResidentialAddressWithoutRelocation", "ChangeInAddressProtection",
+    "ChangeInParentalResponsibility", "ChangeInFamilyRelation", "ChangeInImmigrationToNorway",
+    "ChangeInEmigrationFromNorway", "ChangeInNorwegianIdentificationNumber", "ChangeInName", "ChangeInDeath",
+    "ChangeInSharedResidence", "ChangeInStatus", "ChangeInCommonContactRegisterInformation",
+    "PersonIsDiscontinuedAsDuplicate", "PersonIsContinuedAsValidUponMerger",
+})
+
+
+class RegisterError(Exception):
+    """The register could not give a usable answer; nothing may be applied."""
+
+
+class RegisterUnavailable(RegisterError):
+    """Timeouts, 429 or 5xx that outlasted the retries, or a refused connection."""
+
+
+class RegisterRefused(RegisterError):
+    """400/401/403/other 4xx: retrying the same request cannot help."""
+
+
+class RegisterProtocolError(RegisterError):
+    """Malformed, truncated or unexpected JSON."""
+
+
+@dataclass(frozen=True)
+class Event:
+    sequence_number: int
+    person_id: str
+    event_type: str
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[Event]
+    start_index: int
+    end_index: int
+
+
+@dataclass(frozen=True)
+class Responsibility:
+    national_id: str | None
+    organisation: str | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    person_id: str
+    sequence_number: int | None
+    national_id: str
+    id_type: str
+    former_national_ids: tuple[str, ...]
+    status: str
+    birth_date: date
+    given_name: str
+    family_name: str
+    sex: str
+    municipality_number: str | None
+    urban_district_code: str
+    street_address: str
+    postal_code: str
+    city: str
+    move_date: str | None
+    # The previous address version's move date; equal to move_date when the
+    # current address is a correction without a move.
+    previous_move_date: str | None
+    protection: str
+    guardians: tuple[Responsibility, ...] = field(default_factory=tuple)
+    parents: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    emigrated_to: str | None = None
+    deceased_date: str | None = None
+    phone: str | None = None
+    language: str | None = None
+    reserved: bool = False
+
+    @property
+    def is_deceased(self) -> bool:
+        return self.status == "Deceased" or self.deceased_date is not None
+
+    @property
+    def has_address(self) -> bool:
+        return self.municipality_number is not None
+
+    def summary(self) -> dict:
+        """A JSON-safe copy for a finding's details."""
+        data = asdict(self)
+        data["birth_date"] = self.birth_date.isoformat()
+        return data
+
+
+def _current(versions) -> list[dict]:
+    if versions is None:
+        return []
+    if not isinstance(versions, list):
+        raise RegisterProtocolError("Expected a list of versions")
+    return [v for v in versions if isinstance(v, dict) and v.get("isValid") is True]
+
+
+def _one(versions) -> dict | None:
+    current = _current(versions)
+    return current[-1] if current else None
+
+
+def parse_person(doc) -> PersonRecord:
+    """Turn a Person document into a PersonRecord, or raise RegisterProtocolError."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
+        raise RegisterProtocolError("A person document without an id")
+    try:
+        ids = doc.get("norwegianIdentificationNumber")
+        current_id = _one(ids)
+        if current_id is None or not str(current_id.get("identificationNumber", "")).isdigit():
+            raise RegisterProtocolError(f"Person {doc['id']} has no current identification number")
+        former = tuple(
+            str(v["identificationNumber"]) for v in ids
+            if isinstance(v, dict) and not v.get("isValid") and v.get("identificationNumber")
+        )
+        status = (_one(doc.get("status")) or {}).get("status") or ""
+        birth = _one(doc.get("birth"))
+        if not birth or not birth.get("birthDate"):
+            raise RegisterProtocolError(f"Person {doc['id']} has no birth date")
+        birth_date = date.fromisoformat(str(birth["birthDate"])[:10])  # The time part is ignored.
+        name = _one(doc.get("name")) or {}
+        given = " ".join(p for p in (name.get("givenName"), name.get("middleName")) if p)
+        gender = (_one(doc.get("gender")) or {}).get("gender") or ""
+        sex = {"Female": "female", "Male": "male"}.get(gender, "unknown")
+
+        protection_version = _one(doc.get("addressProtection"))
+        protection = (protection_version or {}).get("protectionLevel") or "Unclassified"
+        addresses = doc.get("residentialAddress") or []
+        address = _one(addresses)
+        municipality = None
+        street = postal = city = district = ""
+        move_date = previous_move_date = None
+        if address:
+            district = address.get("urbanDistrictCode") or ""
+            move_date = address.get("moveDate")
+            if address.get("streetAddress"):
+                sa = address["streetAddress"]
+                municipality = sa.get("municipalityNumber")
+                number = sa.get("addressNumber") or {}
+                street = " ".join(str(p) for p in (sa.get("addressName"), number.get("houseNumber")) if p)
+                street += number.get("houseLetter") or ""
+                postal = (sa.get("city") or {}).get("postalCode") or ""
+                city = (sa.get("city") or {}).get("cityName") or ""
+            elif address.get("cadastralAddress"):
+                ca = address["cadastralAddress"]
+                municipality = (ca.get("cadastralNumber") or {}).get("municipalityNumber")
+                postal = (ca.get("city") or {}).get("postalCode") or ""
+                city = (ca.get("city") or {}).get("cityName") or ""
+            elif address.get("unknownResidence"):
+                municipality = address["unknownResidence"].get("municipalityNumber")
+            if address.get("addressConfidentiality") and protection == "Unclassified":
+                protection = address["addressConfidentiality"]
+            closed = [a for a in addresses if isinstance(a, dict) and not a.get("isValid")]
+            if closed:
+                previous_move_date = closed[-1].get("moveDate")
+
+        guardians = tuple(
+            Responsibility(
+                national_id=str(v["responsible"]) if v.get("responsible") else None,
+                organisation=v.get("responsibleOrganization") or None,
+                kind=v.get("responsibilityType") or "Unknown",
+            )
+            for v in _current(doc.get("parentalResponsibility"))
+        )
+        parents = tuple(
+            (str(v.get("relatedPerson")), str(v.get("relatedPersonsRole")))
+            for v in _current(doc.get("familyRelation"))
+            if v.get("relatedPersonsRole") in ("Mother", "Father", "CoMother")
+        )
+        emigration = _one(doc.get("emigrationFromNorway"))
+        death = doc.get("death")
+        deceased = death.get("deceasedDate") if isinstance(death, dict) and death.get("isValid", True) else None
+        contact = doc.get("commonContactRegisterInformation") or {}
+        phone = ((contact.get("contactInformation") or {}).get("phoneNumber")) or None
+        if phone and phone.startswith("+47"):
+            phone = phone[3:]
+        seq = doc.get("sequenceNumber")
+        return PersonRecord(
+            person_id=doc["id"],
+            sequence_number=int(seq) if seq not in (None, "") else None,
+            national_id=str(current_id["identificationNumber"]),
+            id_type=current_id.get("identificationNumberType") or "",
+            former_national_ids=former,
+            status=status,
+            birth_date=birth_date,
+            given_name=given,
+            family_name=name.get("familyName") or "",
+            sex=sex,
+            municipality_number=municipality,
+            urban_district_code=district,
+            street_address=street,
+            postal_code=postal,
+            city=city,
+            move_date=move_date,
+            previous_move_date=previous_move_date,
+            protection=protection,
+            guardians=guardians,
+            parents=parents,
+            emigrated_to=(emigration or {}).get("emigratedToCountry") if status == "Emigrated" else None,
+            deceased_date=deceased,
+            phone=phone,
+            language=contact.get("language") or None,
+            reserved=bool(contact.get("reservation")),
+        )
+    except RegisterProtocolError:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise RegisterProtocolError(f"Unexpected person document {doc.get('id')}: {exc!r}") from exc
+
+
+class RegisterClient:
+    def __init__(self, base_url: str, *, token: str = "", timeout: float = 10, max_attempts: int = 4,
+                 backoff_seconds: float = 0.5, session: requests.Session | None = None, sleep=time.sleep):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.session = session or requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        self._sleep = sleep
+        self.requests_made = 0
+
+    @classmethod
+    def from_settings(cls, **kwargs) -> "RegisterClient":
+        from django.conf import settings
+
+        return cls(settings.REGISTER_BASE_URL, token=settings.REGISTER_TOKEN or "",
+                   timeout=settings.REGISTER_TIMEOUT_SECONDS, **kwargs)
+
+    # ------------------------------------------------------------- transport
+    def _request(self, method: str, path: str, *, json_body=None, params=None, allow_404: bool = False):
+        url = f"{self.base_url}{path}"
+        for attempt in range(1, self.max_attempts + 1):
+            delay = self.backoff_seconds * (2 ** (attempt - 1))
+            try:
+                self.requests_made += 1
+                response = self.session.request(method, url, json=json_body, params=params, timeout=self.timeout)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                problem = f"{method} {path}: {exc.__class__.__name__}"
+                if attempt == self.max_attempts:
+                    raise RegisterUnavailable(problem) from exc
+                logger.warning("Register %s, retrying in %.1f s", problem, delay)
+                self._sleep(delay)
+                continue
+            if response.status_code == 404 and allow_404:
+                return None
+            if response.status_code == 429 or response.status_code >= 500:
+                problem = f"{method} {path}: HTTP {response.status_code}"
+                if response.status_code == 429:
+                    delay = max(delay, _retry_after(response.headers.get("Retry-After")))
+                if attempt == self.max_attempts or delay > MAX_RETRY_AFTER_SECONDS:
+                    raise RegisterUnavailable(problem)
+                logger.warning("Register %s, retrying in %.1f s", problem, delay)
+                self._sleep(delay)
+                continue
+            if response.status_code >= 400:
+                raise RegisterRefused(f"{method} {path}: HTTP {response.status_code} {_problem_title(response)}")
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise RegisterProtocolError(f"{method} {path}: the answer is not valid JSON ({len(response.content)} bytes)") from exc
+        raise RegisterUnavailable(f"{method} {path}: no attempts left")  # pragma: no cover - the loop always returns or raises
+
+    # ----------------------------------------------------------------- calls
+    def latest_event(self) -> Event | None:
+        data = self._request("GET", "/event/latest", allow_404=True)
+        if data is None:
+            return None
+        return _event(data)
+
+    def events(self, sequence_number: int) -> EventPage:
+        """Events from ``sequence_number`` (inclusive), oldest first, at most 1000."""
+        data = self._request("GET", "/event", params={"sequenceNumber": sequence_number})
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise RegisterProtocolError("The event page has no results list")
+        events = [_event(e) for e in data["results"]]
+        if len(events) > MAX_EVENTS_PER_PAGE:
+            raise RegisterProtocolError(f"The event page has {len(events)} events, more than {MAX_EVENTS_PER_PAGE}")
+        seqs = [e.sequence_number for e in events]
+        if seqs != sorted(seqs):
+            raise RegisterProtocolError("The event page is not in sequence order")
+        return EventPage(events=events, start_index=_int(data.get("startIndex", sequence_number)),
+                         end_index=_int(data.get("endIndex", sequence_number)))
+
+    def persons_by_id(self, person_ids) -> list[dict]:
+        return self._bulk("/person/bulk-by-id", "personIds", person_ids)
+
+    def persons_by_nin(self, nins) -> list[dict]:
+        return self._bulk("/person/bulk-by-nin", "nins", nins)
+
+    def person_by_nin(self, nin: str) -> dict | None:
+        data = self._request("POST", "/person/get-by-nin", json_body={"nin": nin}, allow_404=True)
+        if data is not None and not isinstance(data, dict):
+            raise RegisterProtocolError("get-by-nin did not answer with a person")
+        return data
+
+    def _bulk(self, path: str, key: str, values) -> list[dict]:
+        values = list(dict.fromkeys(values))
+        documents: list[dict] = []
+        for start in range(0, len(values), MAX_BULK):
+            data = self._request("POST", path, json_body={key: values[start : start + MAX_BULK]})
+            if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+                raise RegisterProtocolError(f"{path} did not answer with a list of persons")
+            documents.extend(data)
+        return documents
+
+    def search_ids(self, *, municipality_number: str, birth_from: date, birth_to: date,
+                   statuses=RESIDENT_STATUSES, page_size: int = SEARCH_PAGE_SIZE) -> Iterator[str]:
+        """Every person id the paged municipality search returns, page by page."""
+        offset = 0
+        while True:
+            data = self._request("POST", "/search/paged-match-list", json_body={
+                "MunicipalityNumber": municipality_number,
+                "BirthDateFrom": birth_from.isoformat(),
+                "BirthDateTo": birth_to.isoformat(),
+                "PersonStatuses": list(statuses),
+                "PageSize": page_size,
+                "IndexOffset": offset,
+            })
+            if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+                raise RegisterProtocolError("The search page has no results list")
+            results = data["results"]
+            if not all(isinstance(r, str) for r in results):
+                raise RegisterProtocolError("The search page holds something other than person ids")
+            yield from results
+            if len(results) < page_size:
+                return
+            offset += len(results)
+
+
+def _event(data) -> Event:
+    if not isinstance(data, dict):
+        raise RegisterProtocolError("An event is not an object")
+    try:
+        return Event(sequence_number=int(data["sequenceNumber"]), person_id=str(data["personId"]),
+                     event_type=str(data["eventType"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RegisterProtocolError(f"Malformed event {data!r:.200}") from exc
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise RegisterProtocolError(f"Expected a number, got {value!r:.50}") from exc
+
+
+def _retry_after(value: str | None) -> float:
+    if not value:
+        return 1.0
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 5.0  # An HTTP date: wait a moment rather than parse it.
+
+
+def _problem_title(response) -> str:
+    try:
+        data = response.json()
+        return str(data.get("title") or data.get("detail") or "")[:200]
+    except ValueError:
+        return ""

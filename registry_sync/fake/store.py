@@ -1,0 +1,494 @@
+"""The fake register's data: Person documents with version history, and events.
+
+It behaves like the real register in the ways the client depends on: every
+change closes the current version of an element (``isValid: false``,
+``validTo`` set) and appends a new one, and every change appends one or more
+events with increasing sequence numbers. Documents are kept serialised (the
+form they are served in), so an Oslo-size population fits in memory and bulk
+answers are a join of byte strings.
+
+This module knows nothing about Django; it is used by the fake HTTP server,
+the demo seeder, the tests and the benchmark.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import threading
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+RESIDENT = "Resident"
+STRICTLY_CONFIDENTIAL = "StrictlyConfidential"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _version(**fields) -> dict:
+    now = _now()
+    return {"isValid": True, "validFrom": now, "validTo": None, "registeredAt": now, "source": "Skatteetaten", "reason": None, **fields}
+
+
+def _close_current(versions: list[dict]) -> None:
+    now = _now()
+    for v in versions:
+        if v.get("isValid"):
+            v["isValid"] = False
+            v["validTo"] = now
+
+
+def _current(versions: list[dict]) -> dict | None:
+    for v in versions or []:
+        if v.get("isValid"):
+            return v
+    return None
+
+
+def street_address(*, municipality: str, street: str = "", house_number: int | None = None, postal_code: str = "",
+                   city: str = "", municipality_name: str = "") -> dict:
+    return {
+        "municipalityNumber": municipality,
+        "municipalityName": municipality_name,
+        "addressName": street,
+        "addressNumber": {"houseNumber": str(house_number) if house_number else None, "houseLetter": None},
+        "separatelyOccupiedUnitNumber": None,
+        "city": {"postalCode": postal_code, "cityName": city},
+        "coAddressName": None,
+    }
+
+
+class UnknownPerson(KeyError):
+    pass
+
+
+class FakeRegister:
+    """Persons and events in memory, optionally persisted to a JSON file."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.lock = threading.RLock()
+        self.path = Path(path) if path else None
+        self._docs: dict[str, bytes] = {}  # person id -> served JSON document
+        self._full: dict[str, bytes] = {}  # person id -> the register's own (unredacted) document
+        self._index: dict[str, tuple[str, str, str]] = {}  # id -> (municipality, birth date, status)
+        self._by_nin: dict[str, str] = {}
+        self._event_seqs: list[int] = []
+        self._events: list[tuple[int, str, str]] = []
+        self._search_cache: tuple[int, tuple, list[str]] | None = None
+        self._version = 0
+        self.token: str | None = None
+        self.faults = Faults()
+        if self.path and self.path.exists():
+            self.load()
+
+    # ----------------------------------------------------------------- reading
+    def latest_event(self) -> tuple[int, str, str] | None:
+        with self.lock:
+            return self._events[-1] if self._events else None
+
+    def events_from(self, sequence_number: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+        with self.lock:
+            start = bisect.bisect_left(self._event_seqs, sequence_number)
+            return self._events[start : start + limit]
+
+    def documents(self, person_ids) -> list[bytes]:
+        with self.lock:
+            return [self._docs[pid] for pid in person_ids if pid in self._docs]
+
+    def document_by_nin(self, nin: str) -> bytes | None:
+        with self.lock:
+            pid = self._by_nin.get(nin)
+            return self._docs.get(pid) if pid else None
+
+    def person(self, person_id: str) -> dict:
+        """The register's own copy (for scenarios and tests; not what is served)."""
+        with self.lock:
+            try:
+                return json.loads(self._full[person_id])
+            except KeyError:
+                raise UnknownPerson(person_id) from None
+
+    def person_id_for(self, nin: str) -> str:
+        try:
+            return self._by_nin[nin]
+        except KeyError:
+            raise UnknownPerson(nin) from None
+
+    def search(self, municipality: str, birth_from: str, birth_to: str, statuses: list[str]) -> list[str]:
+        key = (municipality, birth_from, birth_to, tuple(sorted(statuses)))
+        with self.lock:
+            if self._search_cache and self._search_cache[0] == self._version and self._search_cache[1] == key:
+                return self._search_cache[2]
+            wanted = set(statuses)
+            found = sorted(
+                pid for pid, (mun, born, status) in self._index.items()
+                if mun == municipality and birth_from <= born <= birth_to and (not wanted or status in wanted)
+            )
+            self._search_cache = (self._version, key, found)
+            return found
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    # ----------------------------------------------------------------- writing
+    def _emit(self, person_id: str, *event_types: str) -> list[dict]:
+        emitted = []
+        for event_type in event_types:
+            seq = (self._event_seqs[-1] + 1) if self._event_seqs else 1
+            self._event_seqs.append(seq)
+            self._events.append((seq, person_id, event_type))
+            emitted.append({"sequenceNumber": str(seq), "personId": person_id, "eventType": event_type})
+        return emitted
+
+    def _next_seq(self) -> int:
+        return (self._event_seqs[-1] + 1) if self._event_seqs else 1
+
+    def _store(self, doc: dict) -> None:
+        pid = doc["id"]
+        self._full[pid] = _encode(doc)
+        protection = _current(doc.get("addressProtection", []))
+        if protection and protection.get("protectionLevel") == STRICTLY_CONFIDENTIAL:
+            # A strictly confidential person has no address in what the register gives out.
+            self._docs[pid] = _encode({**doc, "residentialAddress": [], "presentAddress": []})
+        else:
+            self._docs[pid] = self._full[pid]
+        address = _current(doc.get("residentialAddress", []))
+        municipality = ""
+        if address:
+            for kind in ("streetAddress", "unknownResidence"):
+                if address.get(kind):
+                    municipality = address[kind].get("municipalityNumber") or ""
+            if address.get("cadastralAddress"):
+                municipality = address["cadastralAddress"].get("cadastralNumber", {}).get("municipalityNumber") or ""
+        birth = _current(doc.get("birth", []))
+        status = _current(doc.get("status", []))
+        self._index[pid] = (municipality, (birth or {}).get("birthDate", "")[:10], (status or {}).get("status", ""))
+        for nin_version in doc.get("norwegianIdentificationNumber", []):
+            self._by_nin[nin_version["identificationNumber"]] = pid
+        self._version += 1
+
+    def _change(self, person_id: str, mutate, *event_types: str, save: bool = True) -> list[dict]:
+        with self.lock:
+            if person_id not in self._full:
+                raise UnknownPerson(person_id)
+            doc = json.loads(self._full[person_id])
+            mutate(doc)
+            doc["sequenceNumber"] = str(self._next_seq() + len(event_types) - 1)
+            self._store(doc)
+            events = self._emit(person_id, *event_types)
+        if save:
+            self.save()
+        return events
+
+    def add_person(
+        self, *, nin: str, given_name: str, family_name: str, birth_date: date | str, sex: str = "female",
+        municipality: str | None = None, urban_district: str = "", street: str = "", house_number: int | None = None,
+        postal_code: str = "", city: str = "", status: str = RESIDENT, protection: str = "Unclassified",
+        phone: str | None = None, language: str = "nb", reserved: bool = False, person_id: str | None = None,
+        responsible: list[tuple[str, str]] | None = None, parents: list[tuple[str, str]] | None = None,
+        immigrated_from: str | None = None, event_type: str = "PersonIsCreated", save: bool = True,
+    ) -> str:
+        """Create a person; ``responsible`` is [(id number, responsibilityType)], ``parents`` [(id number, role)]."""
+        person_id = person_id or str(uuid.uuid4())
+        born = birth_date.isoformat() if isinstance(birth_date, date) else str(birth_date)[:10]
+        id_type = "DNumber" if int(nin[0]) >= 4 else "NationalIdentityNumber"
+        doc: dict = {
+            "id": person_id,
+            "sequenceNumber": None,
+            "norwegianIdentificationNumber": [_version(identificationNumber=nin, identificationNumberType=id_type, status="InUse")],
+            "status": [_version(status=status)],
+            "name": [_version(givenName=given_name, middleName=None, familyName=family_name)],
+            "birth": [_version(birthDate=f"{born}T00:00:00", birthYear=born[:4], birthCountry="NOR")],
+            "gender": [_version(gender="Female" if sex == "female" else "Male")],
+            "residentialAddress": [],
+            "addressProtection": [],
+            "parentalResponsibility": [],
+            "familyRelation": [],
+            "immigrationToNorway": [_version(immigratedFromCountry=immigrated_from)] if immigrated_from else [],
+            "emigrationFromNorway": [],
+            "death": None,
+            "sharedResidence": [],
+            "presentAddress": [],
+            "commonContactRegisterInformation": None,
+        }
+        if municipality:
+            doc["residentialAddress"].append(
+                _version(
+                    addressConfidentiality=protection, moveDate=f"{born}T00:00:00", urbanDistrictCode=urban_district or None,
+                    urbanDistrictName=None,
+                    streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
+                                                 postal_code=postal_code, city=city),
+                )
+            )
+        if protection != "Unclassified":
+            doc["addressProtection"].append(_version(protectionLevel=protection))
+        for responsible_nin, kind in responsible or []:
+            doc["parentalResponsibility"].append(
+                _version(responsibilityType=kind, responsible=responsible_nin, responsibleOrganization=None, subjectOfResponsibility=nin)
+            )
+        for parent_nin, role in parents or []:
+            doc["familyRelation"].append(_version(relatedPerson=parent_nin, relatedPersonsRole=role, myRoleForRelatedPerson="Child"))
+        if phone is not None or reserved:
+            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved)
+        with self.lock:
+            doc["sequenceNumber"] = str(self._next_seq())
+            self._store(doc)
+            self._emit(person_id, event_type)
+        if save:
+            self.save()
+        return person_id
+
+    # Scenarios: each closes the old version and appends events like the real register.
+    def birth(self, *, nin: str, given_name: str, family_name: str, birth_date: date | str, sex: str = "female",
+              mother: str | None = None, father: str | None = None, **address) -> str:
+        responsible = [(p, "Joint" if (mother and father) else ("Mother" if p == mother else "Father")) for p in (mother, father) if p]
+        parents = [(p, role) for p, role in ((mother, "Mother"), (father, "Father")) if p]
+        pid = self.add_person(nin=nin, given_name=given_name, family_name=family_name, birth_date=birth_date, sex=sex,
+                              responsible=responsible, parents=parents, save=False, **address)
+        with self.lock:
+            for parent_nin, role in parents:
+                parent_id = self._by_nin.get(parent_nin)
+                if parent_id:
+                    self._change(parent_id, lambda doc, role=role: doc["familyRelation"].append(
+                        _version(relatedPerson=nin, relatedPersonsRole="Child", myRoleForRelatedPerson=role)
+                    ), "ChangeInFamilyRelation", save=False)
+        self.save()
+        return pid
+
+    def move(self, person_id: str, *, municipality: str, urban_district: str = "", street: str = "", house_number: int | None = None,
+             postal_code: str = "", city: str = "", move_date: date | None = None) -> list[dict]:
+        def mutate(doc):
+            old = _current(doc["residentialAddress"])
+            _close_current(doc["residentialAddress"])
+            confidentiality = (old or {}).get("addressConfidentiality") or _protection_level(doc)
+            doc["residentialAddress"].append(
+                _version(addressConfidentiality=confidentiality,
+                         moveDate=f"{(move_date or date.today()).isoformat()}T00:00:00",
+                         urbanDistrictCode=urban_district or None, urbanDistrictName=None,
+                         streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
+                                                      postal_code=postal_code, city=city))
+            )
+        return self._change(person_id, mutate, "ChangeInResidentialAddress")
+
+    def correct_address(self, person_id: str, *, street: str, house_number: int | None = None, postal_code: str | None = None) -> list[dict]:
+        """Same dwelling, corrected address (same move date)."""
+        def mutate(doc):
+            old = _current(doc["residentialAddress"])
+            if old is None:
+                raise ValueError("person has no address to correct")
+            new = json.loads(json.dumps(old))
+            _close_current(doc["residentialAddress"])
+            new.update(_version())
+            new["moveDate"] = old["moveDate"]
+            new["streetAddress"]["addressName"] = street
+            new["streetAddress"]["addressNumber"]["houseNumber"] = str(house_number) if house_number else None
+            if postal_code:
+                new["streetAddress"]["city"]["postalCode"] = postal_code
+            doc["residentialAddress"].append(new)
+        return self._change(person_id, mutate, "ChangeInResidentialAddressWithoutRelocation")
+
+    def emigrate(self, person_id: str, *, country: str = "SWE", when: date | None = None) -> list[dict]:
+        def mutate(doc):
+            _set_status(doc, "Emigrated")
+            _close_current(doc["emigrationFromNorway"])
+            doc["emigrationFromNorway"].append(
+                _version(emigratedToCountry=country, emigratedMoveDate=(when or date.today()).isoformat())
+            )
+            _close_current(doc["residentialAddress"])
+        return self._change(person_id, mutate, "PersonIsEmigrated", "ChangeInEmigrationFromNorway", "ChangeInStatus")
+
+    def immigrate(self, person_id: str, *, country: str = "SWE", municipality: str, urban_district: str = "",
+                  street: str = "", house_number: int | None = None, postal_code: str = "", city: str = "") -> list[dict]:
+        def mutate(doc):
+            _set_status(doc, RESIDENT)
+            _close_current(doc["immigrationToNorway"])
+            doc["immigrationToNorway"].append(_version(immigratedFromCountry=country))
+            _close_current(doc["residentialAddress"])
+            doc["residentialAddress"].append(
+                _version(addressConfidentiality=_protection_level(doc), moveDate=f"{date.today().isoformat()}T00:00:00",
+                         urbanDistrictCode=urban_district or None, urbanDistrictName=None,
+                         streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
+                                                      postal_code=postal_code, city=city))
+            )
+        return self._change(person_id, mutate, "ChangeInImmigrationToNorway", "PersonIsResident", "ChangeInStatus")
+
+    def die(self, person_id: str, *, when: date | None = None) -> list[dict]:
+        def mutate(doc):
+            _set_status(doc, "Deceased")
+            doc["death"] = {"deceasedDate": (when or date.today()).isoformat(), "isValid": True}
+        return self._change(person_id, mutate, "PersonIsDeceased", "ChangeInStatus")
+
+    def annul_death(self, person_id: str) -> list[dict]:
+        def mutate(doc):
+            doc["death"] = None
+            _set_status(doc, RESIDENT)
+        return self._change(person_id, mutate, "ChangeInDeath", "ChangeInStatus")
+
+    def set_protection(self, person_id: str, level: str) -> list[dict]:
+        def mutate(doc):
+            _close_current(doc["addressProtection"])
+            if level != "Unclassified":
+                doc["addressProtection"].append(_version(protectionLevel=level))
+            for address in doc["residentialAddress"]:
+                if address.get("isValid"):
+                    address["addressConfidentiality"] = level
+        return self._change(person_id, mutate, "ChangeInAddressProtection")
+
+    def set_responsibility(self, person_id: str, *, responsible: list[tuple[str, str]] = (), organisation: str | None = None) -> list[dict]:
+        """Replace the parental responsibility: [(id number, type)] and/or an organisation (a placement)."""
+        def mutate(doc):
+            subject = _current(doc["norwegianIdentificationNumber"])["identificationNumber"]
+            _close_current(doc["parentalResponsibility"])
+            for nin, kind in responsible:
+                doc["parentalResponsibility"].append(
+                    _version(responsibilityType=kind, responsible=nin, responsibleOrganization=None, subjectOfResponsibility=subject)
+                )
+            if organisation:
+                doc["parentalResponsibility"].append(
+                    _version(responsibilityType="Other", responsible=None, responsibleOrganization=organisation,
+                             subjectOfResponsibility=subject)
+                )
+        return self._change(person_id, mutate, "ChangeInParentalResponsibility")
+
+    def change_id(self, person_id: str, new_nin: str) -> list[dict]:
+        """E.g. a D-number replaced by a fødselsnummer; the old number stays as a closed version."""
+        def mutate(doc):
+            for v in doc["norwegianIdentificationNumber"]:
+                if v.get("isValid"):
+                    v["status"] = "Ceased"
+            _close_current(doc["norwegianIdentificationNumber"])
+            doc["norwegianIdentificationNumber"].append(
+                _version(identificationNumber=new_nin, identificationNumberType="NationalIdentityNumber", status="InUse")
+            )
+        return self._change(person_id, mutate, "ChangeInNorwegianIdentificationNumber")
+
+    def rename(self, person_id: str, *, given_name: str | None = None, family_name: str | None = None) -> list[dict]:
+        def mutate(doc):
+            old = _current(doc["name"]) or {}
+            _close_current(doc["name"])
+            doc["name"].append(_version(givenName=given_name or old.get("givenName"), middleName=old.get("middleName"),
+                                        familyName=family_name or old.get("familyName")))
+        return self._change(person_id, mutate, "ChangeInName")
+
+    def set_status(self, person_id: str, status: str) -> list[dict]:
+        return self._change(person_id, lambda doc: _set_status(doc, status), "ChangeInStatus")
+
+    def set_contact(self, person_id: str, *, phone: str | None, language: str = "nb", reserved: bool = False) -> list[dict]:
+        def mutate(doc):
+            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved)
+        return self._change(person_id, mutate, "ChangeInCommonContactRegisterInformation")
+
+    def touch(self, person_id: str, event_type: str) -> list[dict]:
+        """An event without a change (e.g. an event type the application does not know)."""
+        with self.lock:
+            if person_id not in self._full:
+                raise UnknownPerson(person_id)
+            return self._emit(person_id, event_type)
+
+    def respool(self) -> None:
+        """The register was re-spooled: events start again from 1, one per person."""
+        with self.lock:
+            self._event_seqs, self._events = [], []
+            for pid in sorted(self._full):
+                self._emit(pid, "PersonIsCreated")
+        self.save()
+
+    # ------------------------------------------------------------- persistence
+    def dump(self) -> dict:
+        with self.lock:
+            return {"persons": [json.loads(d) for d in self._full.values()], "events": [list(e) for e in self._events]}
+
+    def save(self) -> None:
+        if not self.path:
+            return
+        with self.lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write('{"events":')
+                json.dump([list(e) for e in self._events], fh, separators=(",", ":"))
+                fh.write(',"persons":[')
+                fh.write(",\n".join(d.decode() for d in self._full.values()))
+                fh.write("]}")
+            os.replace(tmp, self.path)
+
+    def load(self) -> None:
+        with open(self.path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        with self.lock:
+            for doc in data["persons"]:
+                self._store(doc)
+            self._events = [(int(s), p, t) for s, p, t in data["events"]]
+            self._event_seqs = [e[0] for e in self._events]
+
+    def bulk(self):
+        """Context manager: make many changes without writing the file after each."""
+        return _Bulk(self)
+
+
+class _Bulk:
+    def __init__(self, register: FakeRegister):
+        self.register = register
+
+    def __enter__(self):
+        self.path = self.register.path
+        self.register.path = None
+        return self.register
+
+    def __exit__(self, *exc):
+        self.register.path = self.path
+        if exc[0] is None:
+            self.register.save()
+
+
+def _encode(doc: dict) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _set_status(doc: dict, status: str) -> None:
+    _close_current(doc["status"])
+    doc["status"].append(_version(status=status))
+
+
+def _protection_level(doc: dict) -> str:
+    current = _current(doc.get("addressProtection", []))
+    return current["protectionLevel"] if current else "Unclassified"
+
+
+def _contact(phone: str | None, language: str, reserved: bool) -> dict:
+    return {
+        "reservation": reserved,
+        "status": "Active",
+        "contactInformation": {"phoneNumber": f"+47{phone}" if phone else None, "email": None},
+        "digitalPost": None,
+        "language": language,
+    }
+
+
+class Faults:
+    """Fault injection for tests: the next responses fail in the ways the real service can."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self._queue: list[dict] = []
+
+    def add(self, kind: str, *, count: int = 1, path: str = "", **options) -> None:
+        """kind: "status" (status=, retry_after=), "slow" (seconds=), "truncate", "garbage"."""
+        with self.lock:
+            for _ in range(count):
+                self._queue.append({"kind": kind, "path": path, **options})
+
+    def clear(self) -> None:
+        with self.lock:
+            self._queue.clear()
+
+    def take(self, path: str) -> dict | None:
+        with self.lock:
+            for i, fault in enumerate(self._queue):
+                if fault["path"] in path:
+                    return self._queue.pop(i)
+        return None
