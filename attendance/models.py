@@ -182,7 +182,7 @@ class AppointmentQuerySet(models.QuerySet):
         since = now - timedelta(days=365)
         missed = (
             Appointment.objects.filter(
-                child_id=models.OuterRef("child_id"), status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=since, starts_at__lt=now
+                child_id=models.OuterRef("child_id"), status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=since
             )
             .order_by()
             .values("child_id")
@@ -193,10 +193,12 @@ class AppointmentQuerySet(models.QuerySet):
 
     def for_nurse_day(self, *, professional_id: int, day: date, station_ids):
         """The rows of the nurse's day list: a constant number of queries for any number of rows."""
+        return self.for_professional_day(professional_id, day).filter(station_id__in=station_ids).for_day_rows()
+
+    def for_day_rows(self):
+        """Everything a day-list row shows: child, consultation, guardians, outcome history, missed count."""
         return (
-            self.for_professional_day(professional_id, day)
-            .filter(station_id__in=station_ids)
-            .select_related("child", "consultation__step")
+            self.select_related("child", "consultation__step", "rescheduled_to")
             .with_missed_last_12_months()
             .prefetch_related(
                 models.Prefetch(

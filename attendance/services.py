@@ -124,7 +124,10 @@ def _guardian_from(data: Mapping) -> tuple[Guardian, dict]:
         if found is not None:
             return found, link
     guardian = Guardian(**{**data, "national_id": national_id})
-    guardian.full_clean()
+    try:
+        guardian.full_clean()
+    except ValidationError as exc:
+        raise ValidationError({f"guardian_{field}": errors for field, errors in exc.message_dict.items()}) from None
     guardian.save()
     return guardian, link
 

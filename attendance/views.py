@@ -1,12 +1,338 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+"""Views of attendance: the nurse's day, the booking worklist, the child's page, registering a child."""
 
-from helsestasjon.access import child_for_request
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
+from attendance.models import Appointment, Consultation, OutcomeEvent, Place, Reason
+from attendance.services import (
+    BOOKABLE_STATES,
+    AttendanceError,
+    OutcomeConflict,
+    appointment_book,
+    appointment_record_outcome,
+    child_register,
+    outcome_correct,
+)
+from helsestasjon.access import child_for_request, require_role
+from helsestasjon.models import AccessAction, Child, Guardianship, Role, Station, User
+from helsestasjon.services import access_log_record_many
+
+CLINICAL_ROLES = (Role.NURSE, Role.LEADER)
+BOOKING_ROLES = (Role.CLERK, Role.NURSE, Role.LEADER)
+
+
+def _colleagues(user):
+    """Staff who hold consultations at the user's stations (for "another colleague's day")."""
+    return list(
+        User.objects.filter(is_active=True, stations__id__in=user.station_ids())
+        .exclude(role=Role.CLERK)
+        .distinct()
+        .order_by("first_name", "last_name", "id")
+    )
+
+
+def _day_url(day, professional_id, user, anchor=""):
+    params = {"dato": day.isoformat()}
+    if professional_id and professional_id != user.pk:
+        params["fagperson"] = professional_id
+    return f"{reverse('attendance:day')}?{urlencode(params)}{anchor}"
+
+
+def _day_row(appointment_id, user) -> Appointment:
+    """One day-list row, with everything the row shows, limited to the user's stations."""
+    try:
+        return Appointment.objects.filter(pk=appointment_id, station_id__in=user.station_ids()).for_day_rows().get()
+    except (Appointment.DoesNotExist, ValueError, TypeError):
+        raise Http404("Fant ikke timen.") from None
+
+
+@login_required
+@require_GET
+def day(request):
+    """The nurse's day: her (or a colleague's) appointments for one day."""
+    require_role(request.user, *CLINICAL_ROLES)
+    form = DayForm(request.GET)
+    today = timezone.localdate()
+    shown_day, professional_id = today, request.user.pk
+    if form.is_valid():
+        shown_day = form.cleaned_data["dato"] or today
+        professional_id = form.cleaned_data["fagperson"] or request.user.pk
+    else:
+        messages.error(request, "Ugyldig dato. Viser dagens liste.")
+    colleagues = _colleagues(request.user)
+    professional = next((c for c in colleagues if c.pk == professional_id), None)
+    if professional is None:
+        if professional_id != request.user.pk:
+            messages.error(request, "Fant ikke fagpersonen ved din helsestasjon. Viser din egen liste.")
+        professional = request.user
+    rows = list(
+        Appointment.objects.for_nurse_day(professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids())
+    )
+    if rows:
+        access_log_record_many(
+            user=request.user, children=[row.child for row in rows], action=AccessAction.VIEW_LIST,
+            what=f"Dagsliste {shown_day:%d.%m.%Y}", path=request.get_full_path(),
+        )
+    context = {
+        "rows": rows,
+        "day": shown_day,
+        "today": today,
+        "previous_day": shown_day - timedelta(days=1),
+        "next_day": shown_day + timedelta(days=1),
+        "professional": professional,
+        "colleagues": colleagues,
+        "own": professional.pk == request.user.pk,
+        "reasons": Reason.choices,
+    }
+    return render(request, "attendance/day.html", context)
+
+
+@login_required
+@require_POST
+def record_outcome(request, appointment_id: int):
+    """One click on a day-list row: record (or correct) the outcome; htmx swaps the row."""
+    require_role(request.user, *CLINICAL_ROLES)
+    appointment = _day_row(appointment_id, request.user)
+    form = OutcomeForm(request.POST)
+    error = ""
+    if not form.is_valid():
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    else:
+        data = form.cleaned_data
+        try:
+            if data["replaces"]:
+                event = OutcomeEvent.objects.filter(appointment=appointment, pk=data["replaces"]).first()
+                if event is None:
+                    raise Http404("Fant ikke utfallet.")
+                outcome_correct(event=event, outcome=data["outcome"], reason=data["reason"], recorded_by=request.user)
+            else:
+                appointment_record_outcome(
+                    appointment=appointment, outcome=data["outcome"], reason=data["reason"],
+                    recorded_by=request.user, new_starts_at=data["new_starts_at"],
+                )
+        except OutcomeConflict as conflict:
+            current = conflict.current
+            if (
+                current is not None
+                and not data["replaces"]
+                and current.outcome == data["outcome"]
+                and current.reason == data["reason"]
+                and current.recorded_by_id == request.user.pk
+            ):
+                pass  # A double click or a repeated POST: the first one counts, nothing to tell.
+            else:
+                error = _conflict_message(conflict)
+        except AttendanceError as exc:
+            error = exc.message
+    if request.htmx:
+        row = _day_row(appointment_id, request.user)
+        return render(request, "attendance/day.html#row", {"row": row, "error": error, "reasons": Reason.choices})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, "Utfallet er registrert.")
+    local_day = timezone.localtime(appointment.starts_at).date()
+    return redirect(_day_url(local_day, appointment.professional_id, request.user, f"#time-{appointment.pk}"))
+
+
+def _conflict_message(conflict: OutcomeConflict) -> str:
+    current = conflict.current
+    if current is None:
+        return conflict.message
+    who = current.recorded_by.get_full_name() if current.recorded_by else "systemet"
+    when = timezone.localtime(current.recorded_at)
+    return (
+        f"{who} registrerte «{current.get_outcome_display()}» kl. {when:%H:%M} før deg. "
+        "Ditt valg ble ikke lagret. Rett utfallet om det er feil."
+    )
+
+
+def _professionals_by_station(station_ids) -> dict[int, list[User]]:
+    by_station: dict[int, list[User]] = {sid: [] for sid in station_ids}
+    through = User.stations.through.objects.filter(station_id__in=station_ids, user__is_active=True).exclude(
+        user__role=Role.CLERK
+    ).select_related("user").order_by("user__first_name", "user__last_name", "user_id")
+    for link in through:
+        by_station[link.station_id].append(link.user)
+    return by_station
+
+
+def _booking_initial(consultation: Consultation, user) -> dict:
+    today = timezone.localdate()
+    start = max(consultation.window_opens, today + timedelta(days=1))
+    return {
+        "date": start,
+        "time": "09:00",
+        "duration_minutes": consultation.step.default_duration_minutes,
+        "place": Place.HOME if consultation.step.is_home_visit else Place.STATION,
+        "professional": user.pk if user.role != Role.CLERK else None,
+    }
+
+
+@login_required
+@require_GET
+def booking_worklist(request):
+    """Due consultations without a booked appointment, oldest first, each bookable in one step."""
+    require_role(request.user, *BOOKING_ROLES)
+    station_ids = request.user.station_ids()
+    qs = Consultation.objects.needing_booking(station_ids)
+    page = Paginator(qs, 50).get_page(request.GET.get("side"))
+    consultations = list(page.object_list)
+    professionals = _professionals_by_station(station_ids)
+    rows = [
+        {
+            "consultation": c,
+            "form": BookingForm(initial=_booking_initial(c, request.user), professionals=professionals.get(c.child.station_id, []),
+                                prefix=f"c{c.pk}"),
+        }
+        for c in consultations
+    ]
+    if consultations:
+        access_log_record_many(
+            user=request.user, children=[c.child for c in consultations], action=AccessAction.VIEW_LIST,
+            what="Timebestilling", path=request.get_full_path(),
+        )
+    return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows})
+
+
+@login_required
+@require_POST
+def book(request, consultation_id: int):
+    """Book one consultation from the worklist (htmx swaps the row) or from the child's page."""
+    require_role(request.user, *BOOKING_ROLES)
+    try:
+        consultation = (
+            Consultation.objects.select_related("child", "step", "child__station")
+            .filter(child__station_id__in=request.user.station_ids())
+            .get(pk=consultation_id)
+        )
+    except (Consultation.DoesNotExist, ValueError):
+        raise Http404("Fant ikke konsultasjonen.") from None
+    professionals = _professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
+    form = BookingForm(request.POST, professionals=professionals, prefix=f"c{consultation.pk}")
+    appointment, error = None, ""
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            appointment = appointment_book(
+                consultation=consultation, starts_at=data["starts_at"], duration_minutes=data["duration_minutes"],
+                place=data["place"], room=data["room"], professional=data["professional"], booked_by=request.user,
+            )
+        except AttendanceError as exc:
+            error = exc.message
+    else:
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    back_to_child = request.POST.get("fra") == "barn"
+    if request.htmx and not back_to_child:
+        consultation.refresh_from_db(fields=["state"])
+        row = {"consultation": consultation, "form": form, "appointment": appointment}
+        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        when = timezone.localtime(appointment.starts_at)
+        messages.success(request, f"Time bestilt {when:%d.%m.%Y kl. %H:%M} for {consultation.child.full_name}.")
+    if back_to_child:
+        return redirect("attendance:child", child_id=consultation.child_id)
+    return redirect("attendance:booking_worklist")
 
 
 @login_required
 @require_GET
 def child_detail(request, child_id: int):
-    child = child_for_request(request, child_id, what="Barnets side")
-    return render(request, "attendance/child.html", {"child": child})
+    """The child's page: the programme as a timeline, appointments and outcomes, guardians."""
+    child = child_for_request(
+        request, child_id, what="Barnets side",
+        queryset=Child.objects.select_related("station").prefetch_related(
+            Prefetch("guardianships", queryset=Guardianship.objects.select_related("guardian").order_by("-parental_responsibility", "id"))
+        ),
+    )
+    consultations = list(Consultation.objects.filter(child=child).select_related("step").order_by("step__order"))
+    appointments = list(
+        Appointment.objects.filter(child=child)
+        .select_related("consultation__step", "professional", "rescheduled_to")
+        .prefetch_related(Prefetch("events", queryset=OutcomeEvent.objects.select_related("recorded_by", "replaces")))
+        .order_by("-starts_at", "-id")
+    )
+    may_book = request.user.role in BOOKING_ROLES or request.user.role == Role.ADMIN
+    bookable = []
+    if may_book and child.status == "active":
+        professionals = _professionals_by_station([child.station_id])[child.station_id]
+        bookable = [
+            {"consultation": c, "form": BookingForm(initial=_booking_initial(c, request.user), professionals=professionals, prefix=f"c{c.pk}")}
+            for c in consultations
+            if c.state in BOOKABLE_STATES and c.window_opens <= timezone.localdate() + timedelta(days=60)
+        ]
+    guardianships = [
+        {"link": g, "guardian": g.guardian, "address_visible": g.guardian.address_visible_to(request.user)}
+        for g in child.guardianships.all()
+    ]
+    return render(
+        request,
+        "attendance/child.html",
+        {
+            "child": child,
+            "consultations": consultations,
+            "appointments": appointments,
+            "guardianships": guardianships,
+            "bookable": bookable,
+            "clinical": request.user.sees_clinical_details,
+            "child_address_visible": child.address_protection not in ("Confidential", "StrictlyConfidential")
+            or (child.address_protection == "Confidential" and request.user.may_see_protected_addresses),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def child_new(request):
+    """Register a child by hand (birth notice or move-in); the programme is planned at once."""
+    require_role(request.user, *BOOKING_ROLES)
+    stations = list(Station.objects.filter(pk__in=request.user.station_ids()).order_by("name"))
+    form = ChildRegistrationForm(request.POST or None, stations=stations)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        guardian = {
+            "national_id": d["guardian_national_id"] or None,
+            "given_name": d["guardian_given_name"],
+            "family_name": d["guardian_family_name"],
+            "mobile": d["guardian_mobile"],
+            "preferred_language": d["guardian_language"],
+            "interpreter_needed": d["guardian_interpreter"],
+            "street_address": d["street_address"],
+            "postal_code": d["postal_code"],
+            "city": d["city"],
+            "relation": d["guardian_relation"],
+            "parental_responsibility": True,
+        }
+        try:
+            child = child_register(
+                national_id=d["national_id"], given_name=d["given_name"], family_name=d["family_name"],
+                birth_date=d["birth_date"], sex=d["sex"], station=d["station"], guardians=[guardian],
+                registered_by=request.user, street_address=d["street_address"], postal_code=d["postal_code"],
+                city=d["city"], municipality_number=d["station"].municipality.number,
+            )
+        except ValidationError as exc:
+            for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+                target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)
+                for message in errors:
+                    form.add_error(target, message)
+        else:
+            messages.success(request, f"{child.full_name} er registrert, og programmet er planlagt.")
+            return redirect("attendance:child", child_id=child.pk)
+    return render(request, "attendance/child_new.html", {"form": form})
+

@@ -243,7 +243,9 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 # Demo data hooks, called in order by `manage.py seed_demo` after the core
 # demo (children, guardians, staff) exists. Each is a function taking
 # children=, result=, rng= and today= keyword arguments.
-DEMO_SEEDERS: list[str] = []
+DEMO_SEEDERS: list[str] = [
+    "attendance.demo.seed",
+]
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,142 @@
+"""Forms of attendance: input parsing and validation only (rules live in services)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django import forms
+from django.utils import timezone
+
+from attendance.models import REASON_OUTCOMES, Outcome, Place, Reason
+from helsestasjon.models import Language, Relation, Sex
+from helsestasjon.national_id import validator_from_settings
+
+
+def aware(day, at: time) -> datetime:
+    """A local (Oslo) wall-clock time made aware; on the autumn DST night the first 02:30 wins."""
+    return timezone.make_aware(datetime.combine(day, at))
+
+
+class DayForm(forms.Form):
+    dato = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    fagperson = forms.IntegerField(required=False, min_value=1)
+
+
+class OutcomeForm(forms.Form):
+    outcome = forms.ChoiceField(choices=Outcome.choices, error_messages={"required": "Velg et utfall.", "invalid_choice": "Ukjent utfall."})
+    reason = forms.ChoiceField(choices=[("", "Årsak (valgfritt)")] + Reason.choices, required=False,
+                               error_messages={"invalid_choice": "Ukjent årsak."})
+    # The event the user saw as current when the form was drawn ("" = none yet).
+    # Recording against a stale state is a conflict, not a silent overwrite.
+    replaces = forms.IntegerField(required=False, min_value=1)
+    new_date = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], error_messages={"invalid": "Ugyldig dato."})
+    new_time = forms.TimeField(required=False, input_formats=["%H:%M"], error_messages={"invalid": "Ugyldig klokkeslett."})
+
+    def clean(self):
+        data = super().clean()
+        outcome = data.get("outcome")
+        if outcome and outcome not in REASON_OUTCOMES:
+            # The reason picker sits beside every button; it only means something for missed outcomes.
+            data["reason"] = ""
+        data["new_starts_at"] = None
+        if outcome == Outcome.RESCHEDULED:
+            if not data.get("new_date") or not data.get("new_time"):
+                raise forms.ValidationError("Velg ny dato og tid for timen som flyttes.")
+            data["new_starts_at"] = aware(data["new_date"], data["new_time"])
+        return data
+
+
+class BookingForm(forms.Form):
+    date = forms.DateField(label="Dato", input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+                           error_messages={"required": "Velg dato.", "invalid": "Ugyldig dato."})
+    time = forms.TimeField(label="Tid", input_formats=["%H:%M"],
+                           error_messages={"required": "Velg klokkeslett.", "invalid": "Ugyldig klokkeslett."})
+    duration_minutes = forms.IntegerField(label="Varighet (min)", min_value=5, max_value=480,
+                                          error_messages={"min_value": "Minst 5 minutter.", "max_value": "Høyst 480 minutter."})
+    place = forms.ChoiceField(label="Sted", choices=Place.choices)
+    room = forms.CharField(label="Rom", max_length=60, required=False)
+    professional = forms.TypedChoiceField(label="Fagperson", coerce=int, error_messages={"invalid_choice": "Velg en fagperson ved helsestasjonen."})
+
+    def __init__(self, *args, professionals=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["professional"].choices = [(p.pk, p.get_full_name() or p.username) for p in professionals]
+        self.professionals = {p.pk: p for p in professionals}
+
+    def clean_date(self):
+        day = self.cleaned_data["date"]
+        today = timezone.localdate()
+        if day < today:
+            raise forms.ValidationError("Datoen har passert.")
+        if (day - today).days > 400:
+            raise forms.ValidationError("Datoen er mer enn ett år fram i tid.")
+        return day
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date") and data.get("time"):
+            data["starts_at"] = aware(data["date"], data["time"])
+        if data.get("professional"):
+            data["professional"] = self.professionals[data["professional"]]
+        return data
+
+
+class ChildRegistrationForm(forms.Form):
+    """Registering a child by hand: from a birth notice or a move-in."""
+
+    ARRIVAL = [("birth", "Fødselsmelding"), ("move_in", "Innflytting")]
+
+    arrival = forms.ChoiceField(label="Grunnlag", choices=ARRIVAL, widget=forms.RadioSelect, initial="birth")
+    national_id = forms.CharField(label="Fødselsnummer", max_length=13, validators=[validator_from_settings],
+                                  error_messages={"required": "Skriv inn fødselsnummer.", "max_length": "Fødselsnummeret har 11 sifre."})
+    given_name = forms.CharField(label="Fornavn", max_length=100, error_messages={"required": "Skriv inn fornavn."})
+    family_name = forms.CharField(label="Etternavn", max_length=100, error_messages={"required": "Skriv inn etternavn."})
+    birth_date = forms.DateField(label="Fødselsdato", input_formats=["%Y-%m-%d", "%d.%m.%Y"], help_text="dd.mm.åååå",
+                                 error_messages={"required": "Skriv inn fødselsdato.", "invalid": "Ugyldig dato. Bruk dd.mm.åååå."})
+    sex = forms.ChoiceField(label="Kjønn", choices=Sex.choices)
+    station = forms.TypedChoiceField(label="Helsestasjon", coerce=int)
+    street_address = forms.CharField(label="Adresse", max_length=200, required=False)
+    postal_code = forms.RegexField(label="Postnummer", regex=r"^\d{4}$", required=False,
+                                   error_messages={"invalid": "Postnummeret har fire sifre."})
+    city = forms.CharField(label="Poststed", max_length=100, required=False)
+    guardian_national_id = forms.CharField(label="Foresattes fødselsnummer", max_length=13, required=False,
+                                           validators=[validator_from_settings])
+    guardian_given_name = forms.CharField(label="Foresattes fornavn", max_length=100)
+    guardian_family_name = forms.CharField(label="Foresattes etternavn", max_length=150)
+    guardian_relation = forms.ChoiceField(label="Relasjon", choices=Relation.choices, initial=Relation.MOTHER)
+    guardian_mobile = forms.RegexField(label="Mobilnummer", regex=r"^(\+47)?[49]\d{7}$", required=False,
+                                       error_messages={"invalid": "Skriv et norsk mobilnummer med 8 sifre."})
+    guardian_language = forms.ChoiceField(label="Foretrukket språk", choices=Language.choices, initial=Language.NB)
+    guardian_interpreter = forms.BooleanField(label="Trenger tolk", required=False)
+
+    def __init__(self, *args, stations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stations = {s.pk: s for s in stations}
+        self.fields["station"].choices = [(s.pk, s.name) for s in stations]
+        self.fields["guardian_given_name"].error_messages["required"] = "Skriv inn foresattes fornavn."
+        self.fields["guardian_family_name"].error_messages["required"] = "Skriv inn foresattes etternavn."
+
+    def clean_national_id(self):
+        return self.cleaned_data["national_id"].replace(" ", "")
+
+    def clean_guardian_national_id(self):
+        return self.cleaned_data["guardian_national_id"].replace(" ", "")
+
+    def clean_birth_date(self):
+        born = self.cleaned_data["birth_date"]
+        today = timezone.localdate()
+        if born > today:
+            raise forms.ValidationError("Fødselsdatoen kan ikke være i fremtiden.")
+        if (today - born).days > 6 * 366:
+            raise forms.ValidationError("Helsestasjonen følger barn til og med fem år.")
+        return born
+
+    def clean(self):
+        data = super().clean()
+        if data.get("arrival") == "birth" and data.get("birth_date"):
+            if (timezone.localdate() - data["birth_date"]).days > 60:
+                self.add_error("arrival", "En fødselsmelding gjelder et nyfødt barn. Velg innflytting for eldre barn.")
+        if data.get("station"):
+            data["station"] = self.stations[data["station"]]
+        if data.get("guardian_national_id") and data["guardian_national_id"] == data.get("national_id"):
+            self.add_error("guardian_national_id", "Foresatt og barn kan ikke ha samme fødselsnummer.")
+        return data
