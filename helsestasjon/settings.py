@@ -219,7 +219,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "attendance.tasks.advance_consultation_states",
         "schedule": crontab(minute=5, hour="*/1"),
     },
+    # Open, join, close and advance follow-up cases from the attendance facts.
+    # Also enqueued after each recorded outcome (ATTENDANCE_OUTCOME_HOOKS); this
+    # entry catches lost messages, expired consultations and passed deadlines.
+    "followup-sweep": {
+        "task": "followup.tasks.sweep",
+        "schedule": crontab(minute="*/15"),
+    },
 }
+
+# Called (by dotted path, inside transaction.on_commit) after attendance records
+# or corrects an outcome, so attendance never imports followup.
+ATTENDANCE_OUTCOME_HOOKS: list[str] = ["followup.tasks.enqueue_sweep"]
+
+# Repeated cancelling opens a follow-up case: the same consultation cancelled or
+# moved this many times, or this many guardian cancellations within the window.
+FOLLOWUP_SAME_CONSULTATION_REBOOKINGS = env_int("FOLLOWUP_SAME_CONSULTATION_REBOOKINGS", 3, minimum=1)
+FOLLOWUP_GUARDIAN_CANCELLATIONS = env_int("FOLLOWUP_GUARDIAN_CANCELLATIONS", 4, minimum=1)
+FOLLOWUP_CANCELLATION_WINDOW_DAYS = env_int("FOLLOWUP_CANCELLATION_WINDOW_DAYS", 183, minimum=1)
 
 # The population register (Persontjenesten or the fake register).
 REGISTER_BASE_URL = env_str("REGISTER_BASE_URL", "http://127.0.0.1:8089/api/legal-basis")
@@ -245,6 +262,7 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 # children=, result=, rng= and today= keyword arguments.
 DEMO_SEEDERS: list[str] = [
     "attendance.demo.seed",
+    "followup.demo.seed",
 ]
 
 LOGGING = {
@@ -253,5 +271,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }

@@ -121,3 +121,64 @@ class GuardianshipFactory(factory.django.DjangoModelFactory):
     guardian = factory.SubFactory(GuardianFactory)
     relation = Relation.MOTHER
     parental_responsibility = True
+
+
+# --- Attendance facts and follow-up (used by tests/followup) -----------------
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _programme_step(n: int):
+    from attendance.models import ProgrammeStep
+
+    steps = list(ProgrammeStep.objects.order_by("order"))
+    return steps[n % len(steps)]
+
+
+class ConsultationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "attendance.Consultation"
+
+    child = factory.SubFactory(ChildFactory)
+    step = factory.Sequence(_programme_step)
+    state = "due"
+    window_opens = date(2025, 1, 1)
+    window_closes = date(2025, 3, 1)
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    """An appointment with its status; give ``outcome=`` to OutcomeEventFactory to record one."""
+
+    class Meta:
+        model = "attendance.Appointment"
+
+    consultation = factory.SubFactory(ConsultationFactory)
+    child = factory.LazyAttribute(lambda o: o.consultation.child)
+    station = factory.LazyAttribute(lambda o: o.consultation.child.station)
+    starts_at = factory.LazyFunction(_now)
+    professional = factory.SubFactory(UserFactory)
+    booked_by = factory.SelfAttribute("professional")
+    status = "booked"
+
+
+class OutcomeEventFactory(factory.django.DjangoModelFactory):
+    """An outcome event; the appointment's status follows it, as the attendance service does."""
+
+    class Meta:
+        model = "attendance.OutcomeEvent"
+        skip_postgeneration_save = True
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    outcome = "not_brought"
+    recorded_by = factory.SelfAttribute("appointment.professional")
+    recorded_at = factory.LazyAttribute(lambda o: o.appointment.starts_at)
+
+    @factory.post_generation
+    def mirror_status(self, create, extracted, **kwargs):
+        if create:
+            type(self.appointment).objects.filter(pk=self.appointment_id).update(status=self.outcome)
+            self.appointment.status = self.outcome

@@ -1,0 +1,753 @@
+"""Follow-up services: the sweep that derives cases from attendance facts, the
+ladder's step actions, closing and reopening.
+
+Everything here is safe to run twice. The sweep serialises itself on its cursor
+row (SELECT ... FOR UPDATE inside each chunk's transaction) and relies on unique
+constraints (one open case per child, one trigger per fact, one step per
+case/round/number, one active step per case); people's actions claim a step with
+a conditional UPDATE and go on only when it changed a row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max, Q, Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from attendance.models import Appointment, AppointmentStatus, Consultation, ConsultationState, Outcome, OutcomeEvent
+from helsestasjon.models import Child, ChildStatus, Guardianship, Station, User
+from followup.models import (
+    DEFAULT_LADDER,
+    CallLog,
+    CallResult,
+    Case,
+    CaseLogEntry,
+    CaseLogKind,
+    CaseStatus,
+    CaseStep,
+    CaseTrigger,
+    CloseReason,
+    Decision,
+    LadderStep,
+    LeaderDecision,
+    SmsMessage,
+    SmsStatus,
+    StepKind,
+    StepStatus,
+    SweepCursor,
+    TriggerKind,
+)
+from followup.workdays import add_working_days
+
+logger = logging.getLogger(__name__)
+
+SWEEP_NAME = "followup"
+# Facts recorded up to this long before the cursor are read again, so an
+# outcome whose transaction committed late is never missed. Re-reading is
+# harmless: every trigger is keyed by its fact.
+OVERLAP = timedelta(minutes=15)
+CHUNK = 5000
+
+REBOOK_OUTCOMES = (Outcome.CANCELLED_BY_GUARDIAN, Outcome.RESCHEDULED)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+# --------------------------------------------------------------------------- ladder
+
+
+def ladder_for_municipality(*, municipality_id: int) -> list[LadderStep]:
+    """The municipality's ladder, created from the spec's default on first use."""
+    steps = list(LadderStep.objects.filter(municipality_id=municipality_id).order_by("order"))
+    if not steps:
+        LadderStep.objects.bulk_create(
+            [
+                LadderStep(
+                    municipality_id=municipality_id, order=index, kind=kind, name=kind.label, owner_role=role,
+                    deadline_working_days=days,
+                )
+                for index, (kind, role, days) in enumerate(DEFAULT_LADDER, start=1)
+            ],
+            ignore_conflicts=True,
+        )
+        steps = list(LadderStep.objects.filter(municipality_id=municipality_id).order_by("order"))
+    return steps
+
+
+class _Ladders:
+    """Ladders by station, read once per sweep or action."""
+
+    def __init__(self):
+        self._by_municipality: dict[int, list[LadderStep]] = {}
+        self._municipality_of: dict[int, int] = {}
+
+    def for_station(self, station_id: int) -> list[LadderStep]:
+        if station_id not in self._municipality_of:
+            self._municipality_of.update(dict(Station.objects.values_list("id", "municipality_id")))
+        municipality_id = self._municipality_of[station_id]
+        if municipality_id not in self._by_municipality:
+            self._by_municipality[municipality_id] = ladder_for_municipality(municipality_id=municipality_id)
+        return self._by_municipality[municipality_id]
+
+    def first(self, station_id: int, special_attention: bool) -> LadderStep:
+        steps = self.for_station(station_id)
+        if special_attention:
+            # A child the station is already concerned about goes straight to the leader.
+            for step in steps:
+                if step.kind == StepKind.LEADER_DECISION:
+                    return step
+            return steps[-1]
+        return steps[0]
+
+    def after(self, station_id: int, order: int) -> LadderStep | None:
+        for step in self.for_station(station_id):
+            if step.order > order:
+                return step
+        return None
+
+    def of_kind(self, station_id: int, kind: str) -> LadderStep | None:
+        for step in self.for_station(station_id):
+            if step.kind == kind:
+                return step
+        return None
+
+
+def _build_step(*, case: Case, cycle: int, seq: int, ladder_step: LadderStep, now: datetime) -> CaseStep:
+    return CaseStep(
+        case=case, cycle=cycle, seq=seq, ladder_step=ladder_step, order=ladder_step.order, kind=ladder_step.kind,
+        name=ladder_step.name, owner_role=ladder_step.owner_role, started_at=now,
+        deadline=add_working_days(timezone.localdate(now), ladder_step.deadline_working_days),
+    )
+
+
+def _start_step(*, case: Case, ladder_step: LadderStep, now: datetime, new_cycle: bool = False) -> CaseStep:
+    """Make ``ladder_step`` the case's active step (the previous one must have ended)."""
+    if new_cycle:
+        case.cycle += 1
+        seq = 1
+    else:
+        last = CaseStep.objects.filter(case=case, cycle=case.cycle).aggregate(m=Max("seq"))["m"] or 0
+        seq = last + 1
+    step = _build_step(case=case, cycle=case.cycle, seq=seq, ladder_step=ladder_step, now=now)
+    step.save()
+    case.current_step = step
+    case.risk = case.compute_risk(step.kind)
+    case.save(update_fields=["cycle", "current_step", "risk", "overdue_since"])
+    return step
+
+
+# --------------------------------------------------------------------------- the sweep
+
+
+@dataclass
+class SweepReport:
+    events_read: int = 0
+    expired_read: int = 0
+    triggers_added: int = 0
+    cases_opened: int = 0
+    cases_reopened: int = 0
+    cases_closed: int = 0
+    steps_passed: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Fact:
+    child_id: int
+    at: datetime
+    order: int  # tie-breaker: the event or consultation id
+    kind: str  # a TriggerKind, or "attended"
+    key: str = ""
+    event_id: int | None = None
+    consultation_id: int | None = None
+
+
+@dataclass
+class _Pending:
+    """Writes collected while one chunk is applied, done in bulk at the end."""
+
+    new_cases: list[Case] = field(default_factory=list)
+    first_steps: dict[int, tuple[Case, LadderStep]] = field(default_factory=dict)  # id(case) -> ...
+    triggers: list[CaseTrigger] = field(default_factory=list)
+    log: list[CaseLogEntry] = field(default_factory=list)
+
+
+def followup_sweep(*, now: datetime | None = None) -> SweepReport:
+    """Open, join, close and advance cases from the attendance facts (idempotent)."""
+    now = _now(now)
+    report = SweepReport()
+    SweepCursor.objects.get_or_create(name=SWEEP_NAME)
+    _sweep_outcome_events(now, report)
+    _sweep_expired_consultations(now, report)
+    _sweep_deadlines(now, report)
+    return report
+
+
+def _sweep_outcome_events(now: datetime, report: SweepReport) -> None:
+    cursor = SweepCursor.objects.get(name=SWEEP_NAME)
+    since = Q(id__gt=cursor.last_event_id)
+    if cursor.last_event_recorded_at is not None:
+        since |= Q(recorded_at__gte=cursor.last_event_recorded_at - OVERLAP)
+    ids = list(OutcomeEvent.objects.filter(since).order_by("id").values_list("id", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        with transaction.atomic():
+            # The claim: sweeps running at once take chunks one after the other.
+            SweepCursor.objects.select_for_update().get(name=SWEEP_NAME)
+            latest = _apply_outcome_events(chunk, now, report)
+            updates = {"last_event_id": Greatest(F("last_event_id"), Value(chunk[-1])), "updated_at": now}
+            if latest is not None:
+                updates["last_event_recorded_at"] = Greatest(Coalesce(F("last_event_recorded_at"), Value(latest)), Value(latest))
+            SweepCursor.objects.filter(name=SWEEP_NAME).update(**updates)
+
+
+def _fact_time(row: dict) -> datetime:
+    # When it happened: the appointment's time for an outcome recorded after it,
+    # the recording time for a cancellation made before the appointment.
+    return min(row["appointment__starts_at"], row["recorded_at"])
+
+
+def _apply_outcome_events(chunk: list[int], now: datetime, report: SweepReport) -> datetime | None:
+    rows = list(
+        OutcomeEvent.objects.filter(id__in=chunk).values(
+            "id", "outcome", "recorded_at", "replaces_id", "replaced_by", "appointment__child_id",
+            "appointment__consultation_id", "appointment__starts_at",
+        )
+    )
+    report.events_read += len(rows)
+    if not rows:
+        return None
+    latest = max(r["recorded_at"] for r in rows)
+    current = [r for r in rows if r["replaced_by"] is None]
+    facts: list[_Fact] = []
+    for r in current:
+        child_id = r["appointment__child_id"]
+        if r["outcome"] == Outcome.ATTENDED:
+            facts.append(_Fact(child_id, r["appointment__starts_at"], r["id"], "attended"))
+        elif r["outcome"] in (Outcome.NOT_BROUGHT, Outcome.NO_ACCESS):
+            kind = TriggerKind.NOT_BROUGHT if r["outcome"] == Outcome.NOT_BROUGHT else TriggerKind.NO_ACCESS
+            facts.append(_Fact(child_id, _fact_time(r), r["id"], kind, f"event:{r['id']}", r["id"], r["appointment__consultation_id"]))
+    facts.extend(_repeated_cancelling_facts([r for r in current if r["outcome"] in REBOOK_OUTCOMES]))
+    _apply_facts(facts, now, report)
+    corrections = [r for r in current if r["replaces_id"]]
+    if corrections:
+        _withdraw_corrected_triggers(corrections, now, report)
+    return latest
+
+
+def _repeated_cancelling_facts(rows: list[dict]) -> list[_Fact]:
+    """The spec's repeated-cancelling triggers, judged as of each cancellation."""
+    if not rows:
+        return []
+    same_limit = settings.FOLLOWUP_SAME_CONSULTATION_REBOOKINGS
+    period_limit = settings.FOLLOWUP_GUARDIAN_CANCELLATIONS
+    window = timedelta(days=settings.FOLLOWUP_CANCELLATION_WINDOW_DAYS)
+    current = OutcomeEvent.objects.filter(replaced_by__isnull=True)
+
+    by_consultation: dict[int, list[tuple]] = defaultdict(list)
+    for e in current.filter(
+        outcome__in=REBOOK_OUTCOMES, appointment__consultation_id__in={r["appointment__consultation_id"] for r in rows}
+    ).values("id", "appointment__consultation_id", "appointment__starts_at", "recorded_at"):
+        by_consultation[e["appointment__consultation_id"]].append((_fact_time(e), e["id"]))
+
+    guardian_rows = [r for r in rows if r["outcome"] == Outcome.CANCELLED_BY_GUARDIAN]
+    by_child: dict[int, list[tuple]] = defaultdict(list)
+    if guardian_rows:
+        earliest = min(_fact_time(r) for r in guardian_rows) - window
+        for e in current.filter(
+            outcome=Outcome.CANCELLED_BY_GUARDIAN,
+            appointment__child_id__in={r["appointment__child_id"] for r in guardian_rows},
+            recorded_at__gte=earliest,
+        ).values("id", "appointment__child_id", "appointment__starts_at", "recorded_at"):
+            by_child[e["appointment__child_id"]].append((_fact_time(e), e["id"]))
+
+    facts = []
+    for r in rows:
+        mine = (_fact_time(r), r["id"])
+        same = sum(1 for other in by_consultation[r["appointment__consultation_id"]] if other <= mine)
+        kind = None
+        if same >= same_limit:
+            kind = TriggerKind.REPEATED_REBOOKING
+        elif r["outcome"] == Outcome.CANCELLED_BY_GUARDIAN:
+            recent = sum(1 for other in by_child[r["appointment__child_id"]] if mine[0] - window < other[0] and other <= mine)
+            if recent >= period_limit:
+                kind = TriggerKind.REPEATED_CANCELLING
+        if kind:
+            facts.append(
+                _Fact(r["appointment__child_id"], mine[0], r["id"], kind, f"event:{r['id']}", r["id"], r["appointment__consultation_id"])
+            )
+    return facts
+
+
+def _sweep_expired_consultations(now: datetime, report: SweepReport) -> None:
+    cursor = SweepCursor.objects.get(name=SWEEP_NAME)
+    qs = Consultation.objects.filter(state=ConsultationState.EXPIRED, expired_at__isnull=False)
+    if cursor.last_expired_at is not None:
+        qs = qs.filter(expired_at__gte=cursor.last_expired_at - OVERLAP)
+    rows = list(qs.order_by("expired_at", "id").values_list("id", "child_id", "expired_at"))
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        report.expired_read += len(chunk)
+        with transaction.atomic():
+            SweepCursor.objects.select_for_update().get(name=SWEEP_NAME)
+            facts = [
+                _Fact(child_id, expired_at, cid, TriggerKind.CONSULTATION_EXPIRED, f"expired:{cid}", None, cid)
+                for cid, child_id, expired_at in chunk
+            ]
+            _apply_facts(facts, now, report)
+            latest = chunk[-1][2]
+            SweepCursor.objects.filter(name=SWEEP_NAME).update(
+                last_expired_at=Greatest(Coalesce(F("last_expired_at"), Value(latest)), Value(latest)), updated_at=now
+            )
+
+
+def _apply_facts(facts: list[_Fact], now: datetime, report: SweepReport) -> None:
+    """Apply one chunk's facts child by child, in the order they happened."""
+    if not facts:
+        return
+    trigger_facts = [f for f in facts if f.kind != "attended"]
+    child_ids = {f.child_id for f in facts}
+    known = set(CaseTrigger.objects.filter(source_key__in=[f.key for f in trigger_facts]).values_list("source_key", flat=True))
+    trigger_children = {f.child_id for f in trigger_facts if f.key not in known}
+    attended_children = {f.child_id for f in facts if f.kind == "attended"}
+
+    open_cases = {c.child_id: c for c in Case.objects.filter(child_id__in=child_ids, status=CaseStatus.OPEN)}
+    relevant = trigger_children | (attended_children & set(open_cases))
+    if not relevant:
+        return
+    children = {
+        c["id"]: c
+        for c in Child.objects.filter(id__in=trigger_children).values("id", "station_id", "special_attention", "status")
+    }
+    last_attended = dict(
+        Appointment.objects.filter(child_id__in=trigger_children, status=AppointmentStatus.ATTENDED)
+        .values("child_id")
+        .annotate(last=Max("starts_at"))
+        .values_list("child_id", "last")
+    )
+    closed_ids = (
+        Case.objects.filter(child_id__in=trigger_children - set(open_cases), status=CaseStatus.CLOSED)
+        .values("child_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    latest_closed = {c.child_id: c for c in Case.objects.filter(id__in=list(closed_ids))}
+
+    ladders = _Ladders()
+    pending = _Pending()
+    by_child: dict[int, list[_Fact]] = defaultdict(list)
+    for f in facts:
+        if f.child_id in relevant:
+            by_child[f.child_id].append(f)
+    for child_id in sorted(by_child):
+        case = open_cases.get(child_id)
+        for f in sorted(by_child[child_id], key=lambda f: (f.at, f.order)):
+            if f.kind == "attended":
+                if case is not None and case.pk and f.at > case.triggered_at:
+                    if _close(case, reason=CloseReason.ATTENDED, by=None, note="", now=now):
+                        report.cases_closed += 1
+                    latest_closed[child_id] = case
+                    case = None
+                continue
+            if f.key in known:
+                continue
+            child = children.get(child_id)
+            if child is None or child["status"] != ChildStatus.ACTIVE:
+                continue
+            if last_attended.get(child_id) and last_attended[child_id] > f.at:
+                # The child has come to a consultation since: nothing to follow up.
+                continue
+            if case is None:
+                case = _open_or_reopen(child, latest_closed.get(child_id), f, now, ladders, pending, report)
+            known.add(f.key)
+            pending.triggers.append(
+                CaseTrigger(
+                    case=case, kind=f.kind, source_key=f.key, outcome_event_id=f.event_id, consultation_id=f.consultation_id,
+                    occurred_at=f.at, created_at=now,
+                )
+            )
+            report.triggers_added += 1
+    _flush(pending, now)
+
+
+def _open_or_reopen(child: dict, closed: Case | None, fact: _Fact, now, ladders: _Ladders, pending: _Pending, report) -> Case:
+    special = bool(child["special_attention"])
+    first = ladders.first(child["station_id"], special)
+    if closed is not None:
+        # A new trigger reopens the child's last case: a new round of the ladder.
+        updated = Case.objects.filter(id=closed.id, status=CaseStatus.CLOSED).update(
+            status=CaseStatus.OPEN, cycle=F("cycle") + 1, triggered_at=fact.at, special_attention=special,
+            overdue_since=None, closed_at=None, closed_by=None, close_reason="", close_note="",
+        )
+        closed.refresh_from_db()
+        if updated:
+            pending.log.append(CaseLogEntry(case=closed, kind=CaseLogKind.REOPENED, text=TriggerKind(fact.kind).label, at=now))
+            step = _build_step(case=closed, cycle=closed.cycle, seq=1, ladder_step=first, now=now)
+            step.save()
+            closed.current_step = step
+            closed.risk = closed.compute_risk(step.kind)
+            closed.save(update_fields=["current_step", "risk"])
+            report.cases_reopened += 1
+        return closed
+    case = Case(
+        child_id=child["id"], station_id=child["station_id"], status=CaseStatus.OPEN, opened_at=now, triggered_at=fact.at,
+        special_attention=special,
+    )
+    pending.new_cases.append(case)
+    pending.first_steps[id(case)] = (case, first)
+    pending.log.append(CaseLogEntry(case=case, kind=CaseLogKind.OPENED, text=TriggerKind(fact.kind).label, at=now))
+    report.cases_opened += 1
+    return case
+
+
+def _flush(pending: _Pending, now: datetime) -> None:
+    if pending.new_cases:
+        Case.objects.bulk_create(pending.new_cases, batch_size=1000)
+        steps = [
+            _build_step(case=case, cycle=1, seq=1, ladder_step=ladder_step, now=now)
+            for case, ladder_step in pending.first_steps.values()
+        ]
+        CaseStep.objects.bulk_create(steps, batch_size=1000)
+        for step in steps:
+            step.case.current_step = step
+            step.case.risk = step.case.compute_risk(step.kind)
+        Case.objects.bulk_update(pending.new_cases, ["current_step", "risk"], batch_size=1000)
+    if pending.triggers:
+        CaseTrigger.objects.bulk_create(pending.triggers, batch_size=1000, ignore_conflicts=True)
+    if pending.log:
+        CaseLogEntry.objects.bulk_create(pending.log, batch_size=1000)
+
+
+def _withdraw_corrected_triggers(corrections: list[dict], now: datetime, report: SweepReport) -> None:
+    """An outcome corrected to one that is not a trigger withdraws the trigger it made.
+
+    A case left with no live trigger, and no work done on it, was opened by mistake and closes.
+    """
+    replaced_keys = [f"event:{r['replaces_id']}" for r in corrections]
+    for trigger in CaseTrigger.objects.filter(source_key__in=replaced_keys, withdrawn_at__isnull=True).select_related("case"):
+        CaseTrigger.objects.filter(id=trigger.id, withdrawn_at__isnull=True).update(withdrawn_at=now)
+        CaseLogEntry.objects.create(case=trigger.case, kind=CaseLogKind.TRIGGER_WITHDRAWN, text=trigger.get_kind_display(), at=now)
+        case = trigger.case
+        if case.is_open and not case.triggers.filter(withdrawn_at__isnull=True, occurred_at__gte=case.triggered_at).exists():
+            if _close(case, reason=CloseReason.OUTCOME_CORRECTED, by=None, note="", now=now):
+                report.cases_closed += 1
+
+
+def _sweep_deadlines(now: datetime, report: SweepReport) -> None:
+    """Steps whose deadline passed move the case on and mark it overdue."""
+    today = timezone.localdate(now)
+    ladders = _Ladders()
+    while True:
+        with transaction.atomic():
+            steps = list(
+                CaseStep.objects.filter(status=StepStatus.ACTIVE, overdue=False, deadline__lt=today)
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("id")[:500]
+            )
+            if not steps:
+                return
+            cases = Case.objects.in_bulk([s.case_id for s in steps])
+            for step in steps:
+                case = cases[step.case_id]
+                following = ladders.after(case.station_id, step.order)
+                if following is None:
+                    # The last step stays where it is, shown as overdue.
+                    CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(overdue=True)
+                    case.overdue_since = case.overdue_since or now
+                    case.risk = case.compute_risk(step.kind)
+                    case.save(update_fields=["overdue_since", "risk"])
+                    report.steps_passed += 1
+                    continue
+                changed = CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(
+                    status=StepStatus.PASSED, overdue=True, ended_at=now
+                )
+                if changed:
+                    case.overdue_since = case.overdue_since or now
+                    _start_step(case=case, ladder_step=following, now=now)
+                    report.steps_passed += 1
+
+
+# --------------------------------------------------------------------------- closing
+
+
+def _close(case: Case, *, reason: str, by: User | None, note: str, now: datetime) -> bool:
+    changed = Case.objects.filter(id=case.id, status=CaseStatus.OPEN).update(
+        status=CaseStatus.CLOSED, closed_at=now, closed_by=by, close_reason=reason, close_note=note
+    )
+    if not changed:
+        return False
+    CaseStep.objects.filter(case_id=case.id, status=StepStatus.ACTIVE).update(status=StepStatus.CLOSED, ended_at=now)
+    CaseLogEntry.objects.create(case_id=case.id, kind=CaseLogKind.CLOSED, text=CloseReason(reason).label, by=by, at=now)
+    case.status, case.closed_at, case.closed_by, case.close_reason, case.close_note = CaseStatus.CLOSED, now, by, reason, note
+    return True
+
+
+@transaction.atomic
+def case_close(*, case: Case, reason: str, closed_by: User | None, note: str = "", now: datetime | None = None) -> bool:
+    """Close an open case; every close records why and by whom. False if it was already closed."""
+    if reason not in CloseReason.values:
+        raise ValidationError("Ukjent årsak til avslutning.")
+    if reason == CloseReason.LEADER_CLOSED and not note.strip():
+        raise ValidationError("Skriv en begrunnelse for å avslutte saken.")
+    return _close(case, reason=reason, by=closed_by, note=note.strip(), now=_now(now))
+
+
+@transaction.atomic
+def case_close_for_child(*, child: Child, reason: str, closed_by: User | None = None, note: str = "", now: datetime | None = None) -> Case | None:
+    """Close the child's open case, if any (the register calls this: moved out, emigrated, deceased)."""
+    case = Case.objects.select_for_update().filter(child=child, status=CaseStatus.OPEN).first()
+    if case is None:
+        return None
+    case_close(case=case, reason=reason, closed_by=closed_by, note=note, now=now)
+    return case
+
+
+def case_gp_confirmed(*, case: Case, user: User, note: str = "", now: datetime | None = None) -> bool:
+    """A confirmed follow-up by the child's GP closes the case."""
+    return case_close(case=case, reason=CloseReason.GP_CONFIRMED, closed_by=user, note=note, now=now)
+
+
+# --------------------------------------------------------------------------- step actions
+
+
+class StepNotActive(ValidationError):
+    """The step was already done, skipped or passed (someone else got there first)."""
+
+
+def _lock_active_step(step: CaseStep) -> Case:
+    case = Case.objects.select_for_update().get(id=step.case_id)
+    if not case.is_open or case.current_step_id != step.id:
+        raise StepNotActive("Saken har allerede gått videre fra dette trinnet.")
+    return case
+
+
+def _end_step(*, case: Case, step: CaseStep, status: str, user: User, evidence: str = "", skip_reason: str = "", now: datetime) -> None:
+    changed = CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(
+        status=status, ended_at=now, ended_by=user, evidence=evidence, skip_reason=skip_reason
+    )
+    if not changed:
+        raise StepNotActive("Saken har allerede gått videre fra dette trinnet.")
+    step.status, step.ended_at, step.ended_by, step.evidence, step.skip_reason = status, now, user, evidence, skip_reason
+    # Someone is acting on the case again.
+    case.overdue_since = None
+
+
+def _advance(*, case: Case, step: CaseStep, now: datetime) -> CaseStep | None:
+    ladders = _Ladders()
+    following = ladders.after(case.station_id, step.order)
+    if following is None:
+        # Past the last step only a leader's decision moves the case; wait at the leader.
+        following = ladders.of_kind(case.station_id, StepKind.LEADER_DECISION) or ladders.for_station(case.station_id)[-1]
+    return _start_step(case=case, ladder_step=following, now=now)
+
+
+def _contact(case: Case, text: str, now: datetime) -> None:
+    case.last_contact_at = now
+    case.last_contact = text[:120]
+    case.save(update_fields=["last_contact_at", "last_contact"])
+
+
+@transaction.atomic
+def case_step_complete(*, step: CaseStep, user: User, evidence: str, now: datetime | None = None) -> CaseStep | None:
+    """The step's work is done (with its evidence): the case moves to the next step."""
+    now = _now(now)
+    evidence = (evidence or "").strip()
+    if not evidence:
+        raise ValidationError("Skriv hva som ble gjort.")
+    case = _lock_active_step(step)
+    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=evidence, now=now)
+    return _advance(case=case, step=step, now=now)
+
+
+@transaction.atomic
+def case_step_skip(*, step: CaseStep, user: User, reason: str, now: datetime | None = None) -> CaseStep | None:
+    """Skipping a step needs a written reason."""
+    now = _now(now)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Skriv en begrunnelse for å hoppe over trinnet.")
+    case = _lock_active_step(step)
+    _end_step(case=case, step=step, status=StepStatus.SKIPPED, user=user, skip_reason=reason, now=now)
+    return _advance(case=case, step=step, now=now)
+
+
+@transaction.atomic
+def case_call_log(
+    *, step: CaseStep, user: User, result: str, note: str = "", call_again_on: date | None = None, now: datetime | None = None
+) -> CallLog:
+    """Log a phone call. Every result but "call again" completes the call step."""
+    now = _now(now)
+    if result not in CallResult.values:
+        raise ValidationError("Velg resultatet av samtalen.")
+    if result == CallResult.CALL_AGAIN:
+        if call_again_on is None:
+            raise ValidationError("Velg datoen du skal ringe igjen.")
+        if call_again_on < timezone.localdate(now):
+            raise ValidationError("Datoen for å ringe igjen kan ikke være tilbake i tid.")
+    case = _lock_active_step(step)
+    call = CallLog.objects.create(
+        case=case, step=step, result=result, call_again_on=call_again_on if result == CallResult.CALL_AGAIN else None,
+        note=note.strip(), called_by=user, called_at=now,
+    )
+    label = CallResult(result).label
+    _contact(case, f"Telefon: {label}", now)
+    if result == CallResult.CALL_AGAIN:
+        # The nurse's plan moves the deadline to the day she will call again.
+        CaseStep.objects.filter(id=step.id).update(follow_up_on=call_again_on, deadline=max(step.deadline, call_again_on))
+        return call
+    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Telefon: {label}", now=now)
+    _advance(case=case, step=step, now=now)
+    return call
+
+
+def next_booked_appointment(*, child_id: int, now: datetime | None = None) -> Appointment | None:
+    return (
+        Appointment.objects.filter(child_id=child_id, status=AppointmentStatus.BOOKED, starts_at__gt=_now(now))
+        .select_related("station", "consultation__step")
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def sms_recipients(*, child_id: int) -> list:
+    """Guardians with parental responsibility, a mobile number and no reservation."""
+    return [
+        g.guardian
+        for g in Guardianship.objects.with_responsibility()
+        .filter(child_id=child_id, guardian__sms_reserved=False)
+        .exclude(guardian__mobile="")
+        .select_related("guardian")
+        .order_by("id")
+    ]
+
+
+def sms_text_for_appointment(appointment: Appointment) -> str:
+    """Time, place and how to change it; no health information."""
+    station = appointment.station
+    when = timezone.localtime(appointment.starts_at)
+    place = ", ".join(p for p in [station.name, station.street_address] if p)
+    change = f" Ring {station.phone} for å endre timen." if station.phone else " Kontakt helsestasjonen for å endre timen."
+    return f"Du har fått en ny time {when:%d.%m.%Y} kl. {when:%H:%M} på {place}.{change}"
+
+
+@transaction.atomic
+def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) -> list[SmsMessage]:
+    """Step 1: a new appointment is booked; an SMS goes to each guardian with a mobile number."""
+    now = _now(now)
+    case = _lock_active_step(step)
+    if step.kind != StepKind.SMS_REBOOK:
+        raise ValidationError("Dette trinnet sender ikke SMS.")
+    appointment = next_booked_appointment(child_id=case.child_id, now=now)
+    if appointment is None:
+        raise ValidationError("Barnet har ingen ny time. Bestill en ny time først.")
+    text = sms_text_for_appointment(appointment)
+    messages = []
+    for guardian in sms_recipients(child_id=case.child_id):
+        message, created = SmsMessage.objects.get_or_create(
+            case_step=step, guardian=guardian, defaults={"to": guardian.mobile, "text": text, "created_by": user, "created_at": now}
+        )
+        if created:
+            messages.append(message)
+            transaction.on_commit(lambda pk=message.pk: _enqueue_sms(pk))
+    when = timezone.localtime(appointment.starts_at)
+    if messages:
+        evidence = f"Ny time {when:%d.%m.%Y %H:%M}. SMS sendt til {len(messages)} foresatt(e)."
+        _contact(case, "SMS om ny time", now)
+    else:
+        evidence = f"Ny time {when:%d.%m.%Y %H:%M}. Ingen mobilnummer kjent (eller reservert), ingen SMS sendt."
+    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=evidence, now=now)
+    _advance(case=case, step=step, now=now)
+    return messages
+
+
+def _enqueue_sms(sms_id: int) -> None:
+    from followup.tasks import send_sms
+
+    send_sms.delay(sms_id)
+
+
+def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
+    """Hand one queued SMS to the gateway, at most once (claimed by setting sent_at)."""
+    from followup.sms.backends import get_backend
+
+    now = _now(now)
+    claimed = SmsMessage.objects.filter(id=sms_id, status=SmsStatus.QUEUED, sent_at__isnull=True).update(sent_at=now)
+    if not claimed:
+        return None
+    message = SmsMessage.objects.get(id=sms_id)
+    try:
+        result = get_backend().send(message.to, message.text)
+        status, gateway_id, error = result.status, result.id, result.error
+    except Exception as exc:  # The gateway's failure is the message's state, not a crash.
+        logger.exception("SMS %s failed", sms_id)
+        status, gateway_id, error = SmsStatus.FAILED, "", str(exc)[:300]
+    SmsMessage.objects.filter(id=sms_id).update(status=status, gateway_id=gateway_id, error=error[:300])
+    message.status, message.gateway_id, message.error = status, gateway_id, error
+    return message
+
+
+@transaction.atomic
+def case_leader_decide(
+    *,
+    case: Case,
+    user: User,
+    decision: str,
+    note: str,
+    concern_report_date: date | None = None,
+    concern_report_reference: str = "",
+    now: datetime | None = None,
+) -> LeaderDecision:
+    """The leader's decision on a case at any step (step 8, or from the queue)."""
+    now = _now(now)
+    note = (note or "").strip()
+    concern_report_reference = (concern_report_reference or "").strip()
+    if decision not in Decision.values:
+        raise ValidationError("Velg en beslutning.")
+    if not note:
+        raise ValidationError("Skriv en begrunnelse for beslutningen.")
+    if decision == Decision.CONCERN_REPORT and (concern_report_date is None or not concern_report_reference):
+        raise ValidationError("En bekymringsmelding må ha dato og referanse.")
+    case = Case.objects.select_for_update().select_related("current_step").get(id=case.id)
+    if not case.is_open:
+        raise StepNotActive("Saken er allerede avsluttet.")
+    step = case.current_step
+    record = LeaderDecision.objects.create(
+        case=case, step=step, decision=decision, note=note,
+        concern_report_date=concern_report_date if decision == Decision.CONCERN_REPORT else None,
+        concern_report_reference=concern_report_reference if decision == Decision.CONCERN_REPORT else "",
+        decided_by=user, decided_at=now,
+    )
+    label = Decision(decision).label
+    if decision == Decision.CLOSE:
+        _close(case, reason=CloseReason.LEADER_CLOSED, by=user, note=note, now=now)
+        return record
+    if decision == Decision.CONCERN_REPORT:
+        case.concern_reported_on = concern_report_date
+        case.save(update_fields=["concern_reported_on"])
+    ladders = _Ladders()
+    case.overdue_since = None
+    if decision == Decision.HOME_VISIT:
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
+        target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or ladders.after(case.station_id, step.order)
+        _start_step(case=case, ladder_step=target or ladders.first(case.station_id, False), now=now)
+    elif step.kind == StepKind.LEADER_DECISION:
+        # Continuing after the leader's step starts a new round of the ladder.
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
+        _start_step(case=case, ladder_step=ladders.first(case.station_id, False), now=now, new_cycle=True)
+    else:
+        # A decision on a case at an earlier step leaves the step where it is.
+        case.risk = case.compute_risk(step.kind)
+        case.save(update_fields=["overdue_since", "risk"])
+    return record
