@@ -214,6 +214,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # The beat schedule. Every entry is a safety net as well as a timer: each task
 # re-derives its work from the database, so a lost message is picked up here.
 CELERY_BEAT_SCHEDULE = {
+    # Follow the population register's events from the stored cursor (registry_sync).
+    "register-sync": {
+        "task": "registry_sync.tasks.sync_register",
+        "schedule": timedelta(minutes=10),
+    },
+    # The weekly safety net: compare every child in scope with the register.
+    "register-full-reconciliation": {
+        "task": "registry_sync.tasks.full_reconciliation",
+        "schedule": crontab(minute=30, hour=2, day_of_week="sunday"),
+    },
     # Planned -> due -> expired for every consultation (attendance).
     "advance-consultation-states": {
         "task": "attendance.tasks.advance_consultation_states",
@@ -242,6 +252,8 @@ FOLLOWUP_CANCELLATION_WINDOW_DAYS = env_int("FOLLOWUP_CANCELLATION_WINDOW_DAYS",
 REGISTER_BASE_URL = env_str("REGISTER_BASE_URL", "http://127.0.0.1:8089/api/legal-basis")
 REGISTER_TOKEN = env_str("REGISTER_TOKEN", "")
 REGISTER_TIMEOUT_SECONDS = env_int("REGISTER_TIMEOUT_SECONDS", 10, minimum=1)
+# The fake register's data file (written by the demo seeder, served by `manage.py fake_register`).
+FAKE_REGISTER_DATA = env_str("FAKE_REGISTER_DATA", str(BASE_DIR / "var" / "fake_register.json"))
 
 # SMS gateway backend, chosen like Django's e-mail backends.
 SMS_BACKEND = env_choice(
@@ -263,6 +275,7 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 DEMO_SEEDERS: list[str] = [
     "attendance.demo.seed",
     "followup.demo.seed",
+    "registry_sync.demo.seed",
 ]
 
 LOGGING = {
