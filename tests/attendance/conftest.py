@@ -1,0 +1,51 @@
+"""Helpers for attendance tests: children with a plan, and booked appointments."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from attendance.models import Consultation, Place
+from attendance.services import appointment_book, child_plan
+from helsestasjon.models import Language, Relation
+from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
+
+
+def local(day: date, hour: int = 9, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+@pytest.fixture
+def planned_child():
+    """planned_child(station, birth_date=..., today=...) -> a child with guardians and a plan."""
+
+    def make(station, *, birth_date=None, today=None, **fields):
+        today = today or timezone.localdate()
+        child = ChildFactory(station=station, birth_date=birth_date or today - timedelta(days=200), **fields)
+        GuardianshipFactory(child=child, guardian=GuardianFactory(given_name="Mona"), relation=Relation.MOTHER)
+        GuardianshipFactory(
+            child=child,
+            guardian=GuardianFactory(given_name="Ali", preferred_language=Language.AR, interpreter_needed=True),
+            relation=Relation.FATHER,
+        )
+        child_plan(child=child, today=today)
+        return child
+
+    return make
+
+
+@pytest.fixture
+def booked():
+    """booked(child, professional, starts_at=..., step_code=None) -> an appointment for an open consultation."""
+
+    def make(child, professional, *, starts_at=None, step_code=None, place=Place.STATION, booked_by=None):
+        qs = Consultation.objects.filter(child=child, state__in=["due", "planned", "expired"]).order_by("step__order")
+        consultation = qs.filter(step__code=step_code).get() if step_code else qs.first()
+        return appointment_book(
+            consultation=consultation, starts_at=starts_at or local(timezone.localdate(), 10), duration_minutes=30,
+            place=place, room="Rom 1", professional=professional, booked_by=booked_by or professional,
+        )
+
+    return make
