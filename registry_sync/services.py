@@ -1,0 +1,813 @@
+"""Register sync: follow events, reconcile the journals, record findings, run effects.
+
+The flow (docs/architecture.md, "The register changes"): an event page is
+fetched, the persons it names are re-fetched in bulk, each person is compared
+with the journal (``_Reconciliation``), and the findings and the cursor are
+saved in one transaction. Comparing the register's current state with the
+journal's makes processing idempotent: a page applied twice finds nothing new
+the second time, because the journal already agrees, and the unique constraint
+on (kind, person, register values) keeps every finding single.
+
+Effects reach the other parts only through their services: attendance
+(``child_register``, ``child_plan``, ``child_cancel_future``) and followup
+(``case_close_for_child``). Fields of the shared domain that mirror the
+register (name, address, protection, status, guardians) are updated here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from helsestasjon.dates import add_period
+from helsestasjon.models import (
+    AddressProtection,
+    Child,
+    ChildStatus,
+    Guardian,
+    Guardianship,
+    Language,
+    Relation,
+    Station,
+    User,
+)
+from registry_sync.client import (
+    KNOWN_EVENT_TYPES,
+    MAX_EVENTS_PER_PAGE,
+    PersonRecord,
+    RegisterClient,
+    RegisterError,
+    RegisterProtocolError,
+    parse_person,
+)
+from registry_sync.models import (
+    Finding,
+    FindingKind,
+    FindingStatus,
+    NationalIdAlias,
+    Resolution,
+    SyncCursor,
+    SyncError,
+    SyncRunKind,
+)
+
+logger = logging.getLogger(__name__)
+
+PROGRAMME_YEARS = 6
+# Full reconciliation works through the population in chunks, one transaction each.
+FULL_CHUNK = 1000
+# Statuses under which a child is followed in the programme.
+NORMAL_STATUSES = ("Resident",)
+# Journals the reconciliation compares with the register (aged-out ones are closed for good).
+COMPARED_STATUSES = (ChildStatus.ACTIVE, ChildStatus.DECEASED, ChildStatus.EMIGRATED, ChildStatus.MOVED)
+ADDRESS_FIELDS = ("street_address", "postal_code", "city", "municipality_number", "urban_district_code")
+RELATION_FOR_ROLE = {"Mother": Relation.MOTHER, "Father": Relation.FATHER, "CoMother": Relation.CO_MOTHER}
+LANGUAGES = {choice.value for choice in Language}
+# Kinds that need a person; the others are applied and logged as resolved.
+AUTOMATIC_KINDS = {FindingKind.ADDRESS_CORRECTED, FindingKind.NAME_CHANGED, FindingKind.AGED_OUT}
+
+
+class SyncFailed(Exception):
+    """The sync stopped; a SyncError row says why (shown to the leader)."""
+
+
+# --------------------------------------------------------------------- effects
+
+
+def _effect_cancel_future(child: Child, reason: str) -> None:
+    from attendance.services import child_cancel_future
+
+    child_cancel_future(child=child, reason=reason)
+
+
+def _effect_close_case(child: Child, reason: str) -> None:
+    try:
+        from followup.services import case_close_for_child
+    except ImportError:  # followup's services are not there yet (see docs/decisions.md).
+        logger.warning("followup.services.case_close_for_child is missing; case of child %s not closed", child.pk)
+        return
+    case_close_for_child(child=child, reason=reason)
+
+
+def _effect_plan(child: Child) -> None:
+    from attendance.services import child_plan
+
+    child_plan(child=child)
+
+
+def _effect_stop(child: Child, reason: str) -> None:
+    """Stop everything for the child now: future appointments (and with them
+    their letters and SMS reminders) and any open follow-up case."""
+    _effect_cancel_future(child, reason)
+    _effect_close_case(child, reason)
+
+
+# ----------------------------------------------------------------------- scope
+
+
+def scope_birth_from(today: date) -> date:
+    """The oldest birth date still in the programme (children under 6)."""
+    return add_period(today, -PROGRAMME_YEARS, "year") + timedelta(days=1)
+
+
+class Scope:
+    """The municipalities and urban districts the stations serve."""
+
+    def __init__(self, today: date):
+        self.today = today
+        self.birth_from = scope_birth_from(today)
+        self.stations: dict[str, list[Station]] = {}
+        for station in Station.objects.select_related("municipality").order_by("id"):
+            self.stations.setdefault(station.municipality.number, []).append(station)
+
+    def station_for(self, municipality: str | None, district: str, *, fallback: bool = True) -> Station | None:
+        stations = self.stations.get(municipality or "")
+        if not stations:
+            return None
+        for station in stations:
+            if district and district in (station.urban_district_codes or []):
+                return station
+        for station in stations:
+            if not station.urban_district_codes:
+                return station
+        return stations[0] if fallback else None
+
+    def covers(self, record: PersonRecord) -> bool:
+        return (
+            record.status in NORMAL_STATUSES
+            and record.municipality_number in self.stations
+            and self.birth_from <= record.birth_date <= self.today
+        )
+
+
+# -------------------------------------------------------------- reconciliation
+
+
+@dataclass
+class _Batch:
+    findings: list[Finding] = field(default_factory=list)
+    changed_children: dict[int, tuple[Child, set[str]]] = field(default_factory=dict)
+    effects: list = field(default_factory=list)
+    guardian_changes: list = field(default_factory=list)
+    changed_guardians: dict[int, tuple[Guardian, set[str]]] = field(default_factory=dict)
+    aliases: list[NationalIdAlias] = field(default_factory=list)
+
+    def set(self, child: Child, **values) -> None:
+        entry = self.changed_children.setdefault(child.pk, (child, set()))
+        for name, value in values.items():
+            setattr(child, name, value)
+            entry[1].add(name)
+
+    def set_guardian(self, guardian: Guardian, **values) -> None:
+        entry = self.changed_guardians.setdefault(guardian.pk, (guardian, set()))
+        for name, value in values.items():
+            setattr(guardian, name, value)
+            entry[1].add(name)
+
+    @property
+    def writes(self) -> int:
+        return len(self.findings) + len(self.changed_children) + len(self.changed_guardians) + len(self.guardian_changes)
+
+
+class _Reconciliation:
+    """Compares register persons with the journal and collects what to write."""
+
+    def __init__(self, scope: Scope, *, sequence_number: int | None, now, guardian_records: dict[str, PersonRecord]):
+        self.scope = scope
+        self.sequence_number = sequence_number
+        self.now = now
+        self.batch = _Batch()
+        self.guardian_records = guardian_records
+        self.seen_children: set[int] = set()
+
+    # ------------------------------------------------------------- findings
+    def finding(self, kind: str, *, record: PersonRecord | None, child: Child | None, fingerprint: str,
+                station: Station | None = None, details: dict | None = None, snapshot: dict | None = None,
+                automatic: bool | None = None) -> None:
+        automatic = kind in AUTOMATIC_KINDS if automatic is None else automatic
+        station = station or (child.station if child else None)
+        if station is None:
+            return
+        summary = record.summary() if record else {}
+        self.batch.findings.append(Finding(
+            kind=kind,
+            status=FindingStatus.RESOLVED if automatic else FindingStatus.OPEN,
+            resolution=Resolution.AUTOMATIC if automatic else "",
+            resolved_at=self.now if automatic else None,
+            station=station,
+            child=child,
+            national_id=(record.national_id if record else child.national_id),
+            register_person_id=record.person_id if record else (str(child.register_person_id or "")),
+            name=(f"{record.given_name} {record.family_name}" if record else child.full_name)[:200],
+            birth_date=record.birth_date if record else child.birth_date,
+            protection=record.protection if record else child.address_protection,
+            subject=record.person_id if record else child.national_id,
+            fingerprint=fingerprint[:200],
+            details={**(details or {}), "register": summary},
+            snapshot=snapshot,
+            sequence_number=self.sequence_number,
+            detected_at=self.now,
+        ))
+
+    # ---------------------------------------------------------- one child
+    def child(self, child: Child, record: PersonRecord | None, snapshot: dict | None) -> None:
+        self.seen_children.add(child.pk)
+        if record is None:
+            if child.status == ChildStatus.ACTIVE:
+                self.finding(FindingKind.UNKNOWN_TO_REGISTER, record=None, child=child, fingerprint="missing")
+            return
+        f = lambda kind, fingerprint, **kw: self.finding(kind, record=record, child=child, fingerprint=fingerprint,  # noqa: E731
+                                                          snapshot=snapshot, **kw)
+        if str(child.register_person_id or "") != record.person_id:
+            self.batch.set(child, register_person_id=uuid.UUID(record.person_id))
+        if record.national_id != child.national_id:
+            self.identity(child, record, f)
+        if (record.given_name, record.family_name) != (child.given_name, child.family_name) and record.family_name:
+            f(FindingKind.NAME_CHANGED, f"{record.given_name}|{record.family_name}",
+              details={"before": child.full_name})
+            self.batch.set(child, given_name=record.given_name[:100], family_name=record.family_name[:100])
+        if record.protection != child.address_protection and record.protection in AddressProtection.values:
+            f(FindingKind.PROTECTION_CHANGED, record.protection, details={"before": child.address_protection})
+            self.batch.set(child, address_protection=record.protection)
+            if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL:
+                self.batch.set(child, street_address="", postal_code="", city="")
+
+        if record.is_deceased:
+            if child.status != ChildStatus.DECEASED:
+                f(FindingKind.DECEASED, f"deceased:{record.deceased_date}", details={"deceased_date": record.deceased_date})
+                self.batch.set(child, status=ChildStatus.DECEASED, status_changed_at=self.now)
+                self.batch.effects.append(lambda c=child: _effect_stop(c, "deceased"))
+            return
+        if child.status == ChildStatus.DECEASED:
+            f(FindingKind.DEATH_ANNULLED, f"annulled:{child.status_changed_at.isoformat()}")
+            self.batch.set(child, status=ChildStatus.ACTIVE, status_changed_at=self.now)
+            self.batch.effects.append(lambda c=child: _effect_plan(c))
+        if record.status == "Emigrated":
+            if child.status != ChildStatus.EMIGRATED:
+                f(FindingKind.EMIGRATED, f"emigrated:{record.emigrated_to}", details={"country": record.emigrated_to})
+                self.batch.set(child, status=ChildStatus.EMIGRATED, status_changed_at=self.now)
+                self.batch.effects.append(lambda c=child: _effect_stop(c, "emigrated"))
+            return
+        if record.status not in NORMAL_STATUSES:
+            f(FindingKind.OTHER_STATUS, f"status:{record.status}", details={"status": record.status})
+            return
+        self.guardians(child, record, f)
+        if child.status in (ChildStatus.EMIGRATED, ChildStatus.MOVED):
+            # Back in the register as resident: if in our municipality, offer to reopen the journal.
+            if self.scope.covers(record):
+                station = self.scope.station_for(record.municipality_number, record.urban_district_code)
+                f(FindingKind.UNREGISTERED_RESIDENT, f"returned:{record.move_date}", station=station,
+                  details={"reopen": True})
+            return
+        if child.status != ChildStatus.ACTIVE:
+            return
+        if record.birth_date < self.scope.birth_from:
+            self.aged_out(child)
+            return
+        self.address(child, record, f)
+
+    def identity(self, child: Child, record: PersonRecord, f) -> None:
+        taken = Child.objects.filter(national_id=record.national_id).exclude(pk=child.pk).exists()
+        details = {"before": child.national_id, "after": record.national_id}
+        if taken:
+            # Two journals for one person: a merge, which a person must review.
+            f(FindingKind.ID_CHANGED, f"merge:{record.national_id}", details={**details, "merge": True})
+            return
+        f(FindingKind.ID_CHANGED, f"id:{record.national_id}", details=details, automatic=True)
+        self.batch.aliases.append(NationalIdAlias(child=child, national_id=child.national_id, replaced_at=self.now))
+        self.batch.set(child, national_id=record.national_id)
+
+    def aged_out(self, child: Child) -> None:
+        self.finding(FindingKind.AGED_OUT, record=None, child=child, fingerprint="aged_out")
+        self.batch.set(child, status=ChildStatus.AGED_OUT, status_changed_at=self.now)
+        self.batch.effects.append(lambda c=child: _effect_stop(c, "aged_out"))
+
+    def address(self, child: Child, record: PersonRecord, f) -> None:
+        if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL or not record.has_address:
+            # The register gives out no address for a strictly confidential
+            # person: a missing address is never a move.
+            return
+        if record.municipality_number != child.station.municipality.number:
+            station_elsewhere = self.scope.station_for(record.municipality_number, record.urban_district_code, fallback=False)
+            if station_elsewhere is None:
+                f(FindingKind.MOVED_OUT, f"moved_out:{record.municipality_number}:{record.move_date}",
+                  details={"municipality": record.municipality_number})
+                self.batch.set(child, status=ChildStatus.MOVED, status_changed_at=self.now)
+                self.batch.effects.append(lambda c=child: _effect_stop(c, "moved_out"))
+                return
+        new = {
+            "street_address": record.street_address[:200], "postal_code": record.postal_code[:4], "city": record.city[:100],
+            "municipality_number": record.municipality_number or "", "urban_district_code": record.urban_district_code[:6],
+        }
+        changed = {k: v for k, v in new.items() if getattr(child, k) != v}
+        before = {k: getattr(child, k) for k in changed}
+        if changed:
+            self.batch.set(child, **changed)
+        target = self.scope.station_for(record.municipality_number, record.urban_district_code, fallback=False)
+        if target is not None and target.pk != child.station_id:
+            f(FindingKind.MOVED_WITHIN, f"station:{target.pk}:{record.urban_district_code}:{record.move_date}",
+              details={"before": before, "target_station_id": target.pk, "target_station": target.name})
+        elif changed:
+            corrected = record.previous_move_date is not None and record.previous_move_date == record.move_date
+            kind = FindingKind.ADDRESS_CORRECTED if corrected else FindingKind.MOVED_WITHIN
+            f(kind, f"address:{record.street_address}|{record.postal_code}|{record.move_date}", details={"before": before},
+              automatic=True)
+
+    def guardians(self, child: Child, record: PersonRecord, f) -> None:
+        if not record.guardians:
+            return  # No responsibility information: never strip the journal's guardians.
+        wanted = {("nin", r.national_id) if r.national_id else ("org", (r.organisation or "").strip().lower())
+                  for r in record.guardians}
+        links = list(child.guardianships.all())
+        have = {
+            ("nin", g.guardian.national_id) if g.guardian.national_id else ("org", g.guardian.family_name.strip().lower())
+            for g in links if g.parental_responsibility
+        }
+        if wanted == have:
+            return
+        roles = dict(record.parents)
+        self.batch.guardian_changes.append((child, record, links, wanted, roles))
+        organisations = [r.organisation for r in record.guardians if r.organisation]
+        f(FindingKind.GUARDIANS_CHANGED, "|".join(sorted(f"{k}:{v}" for k, v in wanted)),
+          details={"added": sorted(v for k, v in wanted - have if k == "nin"),
+                   "removed": sorted(v for k, v in have - wanted if k == "nin"),
+                   "organisations": organisations, "placement": bool(organisations)})
+
+    # ------------------------------------------------------- not a journal
+    def newcomer(self, record: PersonRecord, snapshot: dict | None) -> None:
+        if not self.scope.covers(record):
+            return
+        station = self.scope.station_for(record.municipality_number, record.urban_district_code)
+        self.finding(FindingKind.UNREGISTERED_RESIDENT, record=record, child=None, fingerprint="resident",
+                     station=station, snapshot=snapshot)
+
+    def guardian(self, guardian: Guardian, record: PersonRecord) -> None:
+        """A guardian's own register changes: name, address, protection, contact register."""
+        values = {"register_person_id": uuid.UUID(record.person_id), "national_id": record.national_id}
+        if record.family_name:
+            values.update(given_name=record.given_name[:100], family_name=record.family_name[:150])
+        if record.protection in AddressProtection.values:
+            values["address_protection"] = record.protection
+        if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL:
+            values.update(street_address="", postal_code="", city="")
+        elif record.has_address:
+            values.update(street_address=record.street_address[:200], postal_code=record.postal_code[:4],
+                          city=record.city[:100], municipality_number=record.municipality_number or "")
+        if record.phone:
+            values["mobile"] = record.phone[:20]
+        if record.language in LANGUAGES:
+            values["preferred_language"] = record.language
+        values["sms_reserved"] = record.reserved
+        changed = {k: v for k, v in values.items() if getattr(guardian, k) != v}
+        if changed:
+            self.batch.set_guardian(guardian, **changed)
+
+
+# -------------------------------------------------------------------- applying
+
+
+def _apply_guardian_change(child: Child, record: PersonRecord, links, wanted, roles) -> None:
+    wanted_nins = {v for k, v in wanted if k == "nin"}
+    wanted_orgs = {v for k, v in wanted if k == "org"}
+    by_key = {}
+    for link in links:
+        g = link.guardian
+        key = ("nin", g.national_id) if g.national_id else ("org", g.family_name.strip().lower())
+        by_key[key] = link
+        should = key in wanted
+        if link.parental_responsibility != should:
+            link.parental_responsibility = should
+            link.save(update_fields=["parental_responsibility"])
+    missing_nins = [n for n in wanted_nins if ("nin", n) not in by_key]
+    existing = {g.national_id: g for g in Guardian.objects.filter(national_id__in=missing_nins)}
+    for nin in missing_nins:
+        guardian = existing.get(nin) or _guardian_from_register(nin, record)
+        Guardianship.objects.update_or_create(
+            child=child, guardian=guardian,
+            defaults={"relation": RELATION_FOR_ROLE.get(roles.get(nin), Relation.OTHER), "parental_responsibility": True},
+        )
+    for org in (r.organisation for r in record.guardians if r.organisation):
+        if ("org", org.strip().lower()) in by_key or org.strip().lower() not in wanted_orgs:
+            continue
+        guardian = (Guardian.objects.filter(organisation=True, family_name__iexact=org.strip()).first()
+                    or Guardian.objects.create(organisation=True, family_name=org.strip()[:150]))
+        Guardianship.objects.update_or_create(
+            child=child, guardian=guardian, defaults={"relation": Relation.OTHER, "parental_responsibility": True}
+        )
+
+
+def _guardian_from_register(nin: str, child_record: PersonRecord) -> Guardian:
+    record = _GUARDIAN_RECORDS.get(nin)
+    if record is None:
+        # Not fetched (the register did not know the number): keep the number so letters can be handled by hand.
+        return Guardian.objects.create(national_id=nin, family_name=child_record.family_name[:150] or "Ukjent")
+    strictly = record.protection == AddressProtection.STRICTLY_CONFIDENTIAL
+    return Guardian.objects.create(
+        national_id=nin, given_name=record.given_name[:100], family_name=record.family_name[:150] or "Ukjent",
+        register_person_id=uuid.UUID(record.person_id),
+        mobile=(record.phone or "")[:20], preferred_language=record.language if record.language in LANGUAGES else Language.NB,
+        sms_reserved=record.reserved,
+        street_address="" if strictly else record.street_address[:200], postal_code="" if strictly else record.postal_code[:4],
+        city="" if strictly else record.city[:100], municipality_number=record.municipality_number or "",
+        address_protection=record.protection if record.protection in AddressProtection.values else AddressProtection.UNCLASSIFIED,
+    )
+
+
+# Guardian persons fetched for the batch being applied (set by _apply, read by _guardian_from_register).
+_GUARDIAN_RECORDS: dict[str, PersonRecord] = {}
+
+
+def _write(batch: _Batch) -> int:
+    """Write a batch (inside the caller's transaction). Returns how many findings were new."""
+    for child, fields in batch.changed_children.values():
+        Child.objects.filter(pk=child.pk).update(**{name: getattr(child, name) for name in fields})
+    for guardian, fields in batch.changed_guardians.values():
+        Guardian.objects.filter(pk=guardian.pk).update(**{name: getattr(guardian, name) for name in fields})
+    if batch.aliases:
+        NationalIdAlias.objects.bulk_create(batch.aliases, ignore_conflicts=True)
+    for change in batch.guardian_changes:
+        _apply_guardian_change(*change)
+    created = 0
+    if batch.findings:
+        before = Finding.objects.count()
+        Finding.objects.bulk_create(batch.findings, ignore_conflicts=True)
+        created = Finding.objects.count() - before
+    for effect in batch.effects:
+        effect()
+    return created
+
+
+def _journal_for(records: list[PersonRecord]) -> dict[str, Child]:
+    """The journal children the records refer to, by register person id (or a current or former national id)."""
+    ids = [r.person_id for r in records]
+    nins = {n: r.person_id for r in records for n in (r.national_id, *r.former_national_ids)}
+    children = (
+        Child.objects.filter(Q(register_person_id__in=ids) | Q(national_id__in=list(nins)))
+        .select_related("station__municipality")
+        .prefetch_related(Prefetch("guardianships", queryset=Guardianship.objects.select_related("guardian")))
+    )
+    by_person: dict[str, Child] = {}
+    for child in children:
+        key = str(child.register_person_id) if child.register_person_id and str(child.register_person_id) in ids else nins.get(child.national_id)
+        if key:
+            by_person.setdefault(key, child)
+    aliased = NationalIdAlias.objects.filter(national_id__in=[n for n in nins if n]).select_related("child")
+    for alias in aliased:
+        by_person.setdefault(nins[alias.national_id], alias.child)
+    return by_person
+
+
+def _guardians_for(records: list[PersonRecord]) -> dict[str, Guardian]:
+    ids = [r.person_id for r in records]
+    nins = {r.national_id: r.person_id for r in records}
+    found: dict[str, Guardian] = {}
+    for guardian in Guardian.objects.filter(Q(register_person_id__in=ids) | Q(national_id__in=list(nins))):
+        key = str(guardian.register_person_id) if guardian.register_person_id and str(guardian.register_person_id) in ids else nins.get(guardian.national_id)
+        if key:
+            found.setdefault(key, guardian)
+    return found
+
+
+@dataclass
+class SyncResult:
+    mode: str = SyncRunKind.EVENTS
+    events: int = 0
+    skipped_events: int = 0
+    persons: int = 0
+    findings: int = 0
+    writes: int = 0
+    pages: int = 0
+    cursor: int | None = None
+    full: bool = False
+
+    def __str__(self) -> str:
+        return (f"{self.mode}: {self.events} hendelser, {self.persons} personer, {self.findings} nye funn, "
+                f"{self.writes} endringer, markør {self.cursor}")
+
+
+def _parse_all(documents: list[dict]) -> list[tuple[PersonRecord, dict]]:
+    return [(parse_person(doc), doc) for doc in documents]
+
+
+def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], *, scope: Scope, sequence_number: int | None,
+               with_guardians: bool, missing_children: list[Child] = ()) -> _Reconciliation:
+    """Compare (read-only) and collect the batch; fetches guardians the batch will need."""
+    records = [r for r, _ in parsed]
+    children = _journal_for(records)
+    guardians = _guardians_for([r for r in records if r.person_id not in children]) if with_guardians else {}
+    rec = _Reconciliation(scope, sequence_number=sequence_number, now=timezone.now(), guardian_records={})
+    for record, doc in parsed:
+        child = children.get(record.person_id)
+        if child is not None:
+            rec.child(child, record, doc)
+        elif record.person_id in guardians:
+            rec.guardian(guardians[record.person_id], record)
+        else:
+            rec.newcomer(record, doc)
+    for child in missing_children:
+        rec.child(child, None, None)
+    # Guardians who get parental responsibility and are not in the journal yet.
+    needed = [
+        v for _child, _record, _links, wanted, _roles in rec.batch.guardian_changes for k, v in wanted if k == "nin"
+    ]
+    known = set(Guardian.objects.filter(national_id__in=needed).values_list("national_id", flat=True))
+    unknown = [n for n in needed if n not in known]
+    rec.guardian_records = {r.national_id: r for r, _ in _parse_all(client.persons_by_nin(unknown))} if unknown else {}
+    return rec
+
+
+def _commit(rec: _Reconciliation) -> int:
+    _GUARDIAN_RECORDS.clear()
+    _GUARDIAN_RECORDS.update(rec.guardian_records)
+    try:
+        return _write(rec.batch)
+    finally:
+        _GUARDIAN_RECORDS.clear()
+
+
+def _cursor() -> SyncCursor:
+    cursor, _ = SyncCursor.objects.get_or_create(name="events")
+    return cursor
+
+
+def _record_error(run: str, exc: Exception, sequence_number: int | None) -> SyncError:
+    logger.error("Register sync (%s) failed at %s: %s", run, sequence_number, exc)
+    return SyncError.objects.create(run=run, sequence_number=sequence_number, message=f"{exc.__class__.__name__}: {exc}"[:2000])
+
+
+# ------------------------------------------------------------------ event sync
+
+
+def register_sync(*, client: RegisterClient | None = None, today: date | None = None, max_pages: int | None = None) -> SyncResult:
+    """Follow the register's events from the stored cursor (every 10 minutes by beat).
+
+    Starts a full reconciliation instead on the first run, when one was
+    requested, and when the register's sequence went backwards. Raises SyncFailed
+    (after recording a SyncError) when the register gives no usable answer.
+    """
+    client = client or RegisterClient.from_settings()
+    today = today or timezone.localdate()
+    cursor = _cursor()
+    if cursor.last_sequence is None or cursor.full_requested:
+        return register_full_reconciliation(client=client, today=today)
+    result = SyncResult(cursor=cursor.last_sequence)
+    next_seq = cursor.last_sequence + 1
+    try:
+        latest = client.latest_event()
+        if latest is not None and latest.sequence_number < cursor.last_sequence:
+            logger.warning("Register sequence went backwards (%s < %s): full reconciliation", latest.sequence_number, cursor.last_sequence)
+            SyncCursor.objects.filter(pk=cursor.pk).update(full_requested=True)
+            return register_full_reconciliation(client=client, today=today, reset_cursor=True)
+        scope = Scope(today)
+        while max_pages is None or result.pages < max_pages:
+            page = client.events(next_seq)
+            events = [e for e in page.events if e.sequence_number >= next_seq]
+            if page.events and not events:
+                # A page entirely before what we asked for: the register was re-spooled.
+                SyncCursor.objects.filter(pk=cursor.pk).update(full_requested=True)
+                full = register_full_reconciliation(client=client, today=today, reset_cursor=True)
+                full.events = result.events
+                return full
+            if not events:
+                break
+            result.pages += 1
+            relevant = []
+            for event in events:
+                if event.event_type in KNOWN_EVENT_TYPES:
+                    relevant.append(event.person_id)
+                else:
+                    logger.info("Skipping unknown register event type %r (sequence %s)", event.event_type, event.sequence_number)
+                    result.skipped_events += 1
+            person_ids = list(dict.fromkeys(relevant))
+            parsed = _parse_all(client.persons_by_id(person_ids)) if person_ids else []
+            rec = _reconcile(client, parsed, scope=scope, sequence_number=events[-1].sequence_number, with_guardians=True)
+            last = events[-1].sequence_number
+            with transaction.atomic():
+                locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
+                if locked.last_sequence != next_seq - 1:
+                    logger.info("Another sync moved the cursor (%s); stopping", locked.last_sequence)
+                    break
+                result.findings += _commit(rec)
+                locked.last_sequence = last
+                locked.last_event_sync_at = timezone.now()
+                locked.save(update_fields=["last_sequence", "last_event_sync_at"])
+            result.writes += rec.batch.writes
+            result.events += len(events)
+            result.persons += len(parsed)
+            result.cursor = last
+            next_seq = last + 1
+            if len(page.events) < MAX_EVENTS_PER_PAGE:
+                break
+    except RegisterError as exc:
+        _record_error(SyncRunKind.EVENTS, exc, next_seq)
+        raise SyncFailed(str(exc)) from exc
+    return result
+
+
+# ---------------------------------------------------------- full reconciliation
+
+
+def register_full_reconciliation(*, client: RegisterClient | None = None, today: date | None = None,
+                                 reset_cursor: bool = False) -> SyncResult:
+    """Compare every child in scope with the register (weekly, first start, after a re-spool).
+
+    Reads ``event/latest`` first, so events after that number are followed
+    by the next event sync and nothing falls between the two.
+    """
+    client = client or RegisterClient.from_settings()
+    today = today or timezone.localdate()
+    scope = Scope(today)
+    result = SyncResult(mode=SyncRunKind.FULL, full=True)
+    try:
+        latest = client.latest_event()
+        # Journals the register should know.
+        journal = list(
+            Child.objects.filter(status__in=COMPARED_STATUSES, birth_date__gte=scope.birth_from,
+                                 station__municipality__number__in=list(scope.stations))
+            .values_list("pk", "register_person_id", "national_id")
+        )
+        by_id = {str(pid): pk for pk, pid, _ in journal if pid}
+        by_nin = {nin: pk for pk, pid, nin in journal if not pid}
+        search_ids: list[str] = []
+        for municipality in scope.stations:
+            search_ids.extend(client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today))
+        person_ids = list(dict.fromkeys([*by_id, *search_ids]))
+        seen_children: set[int] = set()
+
+        def process(parsed, missing_pks=()):
+            rec = _reconcile(client, parsed, scope=scope, sequence_number=None, with_guardians=False,
+                             missing_children=list(_children_by_pk(missing_pks)))
+            with transaction.atomic():
+                result.findings += _commit(rec)
+            seen_children.update(rec.seen_children)
+            result.writes += rec.batch.writes
+            result.persons += len(parsed)
+
+        for start in range(0, len(person_ids), FULL_CHUNK):
+            chunk = person_ids[start : start + FULL_CHUNK]
+            parsed = _parse_all(client.persons_by_id(chunk))
+            returned = {r.person_id for r, _ in parsed}
+            process(parsed, [by_id[p] for p in chunk if p in by_id and p not in returned])
+        # Journals not yet linked to a register id and not met in the search.
+        nins = [nin for nin, pk in by_nin.items() if pk not in seen_children]
+        for start in range(0, len(nins), FULL_CHUNK):
+            chunk = nins[start : start + FULL_CHUNK]
+            parsed = _parse_all(client.persons_by_nin(chunk))
+            returned = {n for r, _ in parsed for n in (r.national_id, *r.former_national_ids)}
+            process(parsed, [by_nin[n] for n in chunk if n not in returned])
+        # Children who turned 6: closed for this programme (no register call needed).
+        aged = Child.objects.filter(status=ChildStatus.ACTIVE, birth_date__lt=scope.birth_from).select_related("station")
+        rec = _Reconciliation(scope, sequence_number=None, now=timezone.now(), guardian_records={})
+        for child in aged:
+            rec.aged_out(child)
+        with transaction.atomic():
+            result.findings += _commit(rec)
+        result.writes += rec.batch.writes
+
+        with transaction.atomic():
+            cursor = SyncCursor.objects.select_for_update().get_or_create(name="events")[0]
+            cursor.last_full_at = timezone.now()
+            cursor.full_requested = False
+            if cursor.last_sequence is None or reset_cursor:
+                # First load or a re-spooled register: follow events from the
+                # number read before this reconciliation started.
+                cursor.last_sequence = latest.sequence_number if latest is not None else 0
+            cursor.save()
+            result.cursor = cursor.last_sequence
+    except RegisterError as exc:
+        _record_error(SyncRunKind.FULL, exc, None)
+        raise SyncFailed(str(exc)) from exc
+    return result
+
+
+def _children_by_pk(pks):
+    if not pks:
+        return []
+    return (Child.objects.filter(pk__in=list(pks)).select_related("station__municipality")
+            .prefetch_related(Prefetch("guardianships", queryset=Guardianship.objects.select_related("guardian"))))
+
+
+def register_request_full() -> None:
+    """Ask the next sync run for a full reconciliation."""
+    SyncCursor.objects.get_or_create(name="events")
+    SyncCursor.objects.filter(name="events").update(full_requested=True)
+
+
+# -------------------------------------------------------------------- worklist
+
+
+class FindingActionError(Exception):
+    """A worklist action that cannot be done; the message is shown to the user."""
+
+
+def _resolve(finding: Finding, *, user: User, resolution: str, comment: str = "", child: Child | None = None) -> Finding:
+    updated = Finding.objects.filter(pk=finding.pk, status=FindingStatus.OPEN).update(
+        status=FindingStatus.RESOLVED, resolution=resolution, resolved_at=timezone.now(), resolved_by=user,
+        comment=comment[:2000], child=child or finding.child,
+    )
+    if not updated:
+        raise FindingActionError("Funnet er allerede behandlet.")
+    finding.refresh_from_db()
+    return finding
+
+
+@transaction.atomic
+def finding_create_journal(*, finding: Finding, user: User, client: RegisterClient | None = None) -> Child:
+    """Create the journal from the register snapshot and plan it (catch-up rules), or reopen a closed one."""
+    if finding.kind != FindingKind.UNREGISTERED_RESIDENT or not finding.is_open:
+        raise FindingActionError("Dette funnet kan ikke gi en ny journal.")
+    if finding.child is not None:
+        child = finding.child
+        Child.objects.filter(pk=child.pk).update(status=ChildStatus.ACTIVE, status_changed_at=timezone.now(), station=finding.station)
+        child.refresh_from_db()
+        _effect_plan(child)
+        _resolve(finding, user=user, resolution=Resolution.JOURNAL_CREATED, child=child)
+        return child
+    if not finding.snapshot:
+        raise FindingActionError("Funnet mangler data fra folkeregisteret.")
+    try:
+        record = parse_person(finding.snapshot)
+    except RegisterProtocolError:
+        raise FindingActionError("Dataene fra folkeregisteret kan ikke leses.") from None
+    client = client or RegisterClient.from_settings()
+    responsible = {r.national_id for r in record.guardians if r.national_id}
+    known = {g.national_id: g for g in Guardian.objects.filter(national_id__in=responsible)}
+    try:
+        fetched = {r.national_id: r for r, _ in _parse_all(client.persons_by_nin([n for n in responsible if n not in known]))} \
+            if responsible - set(known) else {}
+    except RegisterError:
+        raise FindingActionError("Folkeregisteret svarer ikke akkurat nå. Prøv igjen om litt.") from None
+    roles = dict(record.parents)
+    guardians = []
+    for nin in sorted(responsible):
+        link = {"relation": RELATION_FOR_ROLE.get(roles.get(nin), Relation.OTHER), "parental_responsibility": True}
+        if nin in known:
+            guardians.append({"guardian": known[nin], **link})
+            continue
+        _GUARDIAN_RECORDS[nin] = fetched[nin] if nin in fetched else None
+        try:
+            guardians.append({"guardian": _guardian_from_register(nin, record), **link})
+        finally:
+            _GUARDIAN_RECORDS.pop(nin, None)
+    for organisation in {r.organisation.strip() for r in record.guardians if r.organisation}:
+        org = (Guardian.objects.filter(organisation=True, family_name__iexact=organisation).first()
+               or Guardian.objects.create(organisation=True, family_name=organisation[:150]))
+        guardians.append({"guardian": org, "relation": Relation.OTHER, "parental_responsibility": True})
+    strictly = record.protection == AddressProtection.STRICTLY_CONFIDENTIAL
+    from attendance.services import child_register
+
+    try:
+        child = child_register(
+            national_id=record.national_id, given_name=record.given_name or "Ukjent", family_name=record.family_name or "Ukjent",
+            birth_date=record.birth_date, sex=record.sex, station=finding.station, guardians=guardians, registered_by=user,
+            register_person_id=uuid.UUID(record.person_id),
+            street_address="" if strictly else record.street_address[:200], postal_code="" if strictly else record.postal_code[:4],
+            city="" if strictly else record.city[:100], municipality_number=record.municipality_number or "",
+            urban_district_code=record.urban_district_code[:6],
+            address_protection=record.protection if record.protection in AddressProtection.values else AddressProtection.UNCLASSIFIED,
+        )
+    except ValidationError as exc:
+        raise FindingActionError(" ".join(exc.messages)) from None
+    _resolve(finding, user=user, resolution=Resolution.JOURNAL_CREATED, child=child)
+    return child
+
+
+@transaction.atomic
+def finding_move_station(*, finding: Finding, user: User, station: Station) -> Child:
+    if finding.child is None or not finding.is_open:
+        raise FindingActionError("Dette funnet gjelder ingen åpen journal.")
+    Child.objects.filter(pk=finding.child_id).update(station=station)
+    finding.child.refresh_from_db()
+    _resolve(finding, user=user, resolution=Resolution.MOVED_STATION, comment=f"Flyttet til {station.name}")
+    return finding.child
+
+
+@transaction.atomic
+def finding_resolve(*, finding: Finding, user: User, resolution: str, comment: str = "") -> Finding:
+    """Close, transfer, update or mark reviewed with a comment."""
+    if resolution not in (Resolution.TRANSFERRED, Resolution.UPDATED, Resolution.REVIEWED):
+        raise FindingActionError("Ukjent behandling.")
+    if resolution == Resolution.REVIEWED and not comment.strip():
+        raise FindingActionError("Skriv en kommentar når du markerer funnet som gjennomgått.")
+    if resolution == Resolution.TRANSFERRED and finding.kind not in (FindingKind.MOVED_OUT, FindingKind.EMIGRATED):
+        raise FindingActionError("Bare barn som har flyttet ut kan få journalen overført.")
+    return _resolve(finding, user=user, resolution=resolution, comment=comment)
+
+
+def findings_open_json() -> list[dict]:
+    """The open findings for ``manage.py register_findings --format json``."""
+    return [
+        {
+            "id": f.pk, "national_id": f.national_id, "kind": f.kind, "detected_at": f.detected_at.isoformat(),
+            "station": f.station.name, "child_id": f.child_id, "name": f.name, "register_person_id": f.register_person_id,
+            "sequence_number": f.sequence_number,
+        }
+        for f in Finding.objects.open().select_related("station").order_by("detected_at", "id")
+    ]
