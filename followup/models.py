@@ -372,3 +372,8 @@ class SweepCursor(models.Model):
     class Meta:
         verbose_name = _("sveipemarkør")
         verbose_name_plural = _("sveipemarkører")
+
+
+# The letters and SMS parts keep their models in their own packages (same app label).
+from followup.letters.models import *  # noqa: E402,F401,F403
+from followup.sms.models import *  # noqa: E402,F401,F403

@@ -236,7 +236,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "followup.tasks.sweep",
         "schedule": crontab(minute="*/15"),
     },
+    # Letters: release stale render claims and restart batches whose messages were lost.
+    "letters-resume": {
+        "task": "followup.letters.resume",
+        "schedule": timedelta(minutes=2),
+    },
+    # SMS reminders before appointments (Station.sms_reminder_days_before); idempotent.
+    "sms-appointment-reminders": {
+        "task": "followup.sms.send_reminders",
+        "schedule": crontab(minute=0, hour="9-17"),
+    },
 }
+# Task modules outside the apps' tasks.py (Celery autodiscovers only those).
+CELERY_IMPORTS = ["followup.letters.tasks", "followup.sms.tasks"]
 
 # Called (by dotted path, inside transaction.on_commit) after attendance records
 # or corrects an outcome, so attendance never imports followup.
@@ -268,6 +280,9 @@ SMS_BACKEND = env_choice(
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN", "")
 SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
+SMS_GATEWAY_TIMEOUT_SECONDS = env_int("SMS_GATEWAY_TIMEOUT_SECONDS", 10, minimum=1)
+# Letters: how many render tasks a print batch is split over (the worker's concurrency).
+LETTER_WORKERS = env_int("LETTER_WORKERS", 2, minimum=1)
 
 # Demo data hooks, called in order by `manage.py seed_demo` after the core
 # demo (children, guardians, staff) exists. Each is a function taking

@@ -56,12 +56,37 @@ class MemoryBackend(BaseBackend):
         return SendResult(id=message_id, status="sent")
 
 
-class HttpGatewayBackend(BaseBackend):
-    """Placeholder until the SMS part adds the HTTP gateway; refuses to pretend it sent."""
-
-    def send(self, to: str, text: str) -> SendResult:
-        return SendResult(id="", status="failed", error="HTTP-gatewayen er ikke satt opp ennå.")
-
-
 def get_backend() -> BaseBackend:
     return import_string(settings.SMS_BACKEND)()
+
+
+class HttpGatewayBackend(BaseBackend):
+    """Posts each message as JSON to settings.SMS_GATEWAY_URL with a bearer token.
+
+    The gateway answers {"id": "...", "status": "..."}; delivery reports come
+    back later through the signed webhook (followup.sms.views.delivery_report).
+    """
+
+    def send(self, to: str, text: str) -> SendResult:
+        import requests
+
+        if not settings.SMS_GATEWAY_URL:
+            return SendResult(id="", status="failed", error="SMS_GATEWAY_URL er ikke satt.")
+        try:
+            response = requests.post(
+                settings.SMS_GATEWAY_URL,
+                json={"to": to, "text": text},
+                headers={"Authorization": f"Bearer {settings.SMS_GATEWAY_TOKEN}"},
+                timeout=settings.SMS_GATEWAY_TIMEOUT_SECONDS,
+            )
+        except requests.RequestException as exc:
+            return SendResult(id="", status="failed", error=f"Gatewayen svarte ikke: {type(exc).__name__}")
+        if response.status_code >= 400:
+            return SendResult(id="", status="failed", error=f"Gatewayen avviste meldingen (HTTP {response.status_code}).")
+        try:
+            data = response.json()
+            message_id = str(data["id"])[:100]
+        except (ValueError, KeyError, TypeError):
+            return SendResult(id="", status="failed", error="Ugyldig svar fra gatewayen.")
+        status = "failed" if str(data.get("status", "")).lower() in ("failed", "rejected") else "sent"
+        return SendResult(id=message_id, status=status, error=str(data.get("error", ""))[:300] if status == "failed" else "")

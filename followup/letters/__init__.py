@@ -1,0 +1,1 @@
+"""Standard letters: addressing, translations, WeasyPrint rendering and the clerk's print batch."""

@@ -1,0 +1,76 @@
+"""Who receives a child's letters, and at which address.
+
+- A placed child's letters go to the caretaker(s) the record names (foster home,
+  emergency foster home, institution), not to the parents.
+- Otherwise every guardian with parental responsibility receives the letter,
+  never a guardian without it.
+- Guardians living at the same address share one letter addressed to them all;
+  guardians at different addresses get one letter each.
+- A guardian with a Confidential or StrictlyConfidential address (or no known
+  address) gets a letter that goes to the manual handling list, never into the
+  print batch, and the address is not stored on the letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from helsestasjon.models import Guardian, Guardianship
+
+
+@dataclass
+class Recipient:
+    guardian: Guardian  # the first guardian at this address: the letter's recipient row
+    names: list[str] = field(default_factory=list)
+    address_lines: list[str] = field(default_factory=list)
+    manual_handling: bool = False
+    languages: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return " og ".join(self.names)[:250]
+
+    @property
+    def preferred_language(self) -> str:
+        # Guardians sharing an address may prefer different languages; the first
+        # one that is not Norwegian decides the translation.
+        for language in self.languages:
+            if language not in ("nb", "nn"):
+                return language
+        return self.languages[0] if self.languages else "nb"
+
+
+def _address_key(lines: list[str]) -> tuple[str, ...]:
+    return tuple(" ".join(line.lower().split()) for line in lines)
+
+
+def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
+    """The letters one child's letter becomes: one per distinct address (see module docstring)."""
+    ordered = sorted(guardianships, key=lambda g: g.id or 0)
+    caretakers = [g for g in ordered if g.is_caretaker]
+    chosen = caretakers or [g for g in ordered if g.parental_responsibility]
+    recipients: list[Recipient] = []
+    by_address: dict[tuple[str, ...], Recipient] = {}
+    for ship in chosen:
+        guardian = ship.guardian
+        lines = guardian.address_lines()
+        if guardian.address_is_protected or not lines:
+            recipients.append(
+                Recipient(guardian=guardian, names=[guardian.full_name], manual_handling=True, languages=[guardian.preferred_language])
+            )
+            continue
+        key = _address_key(lines)
+        if key in by_address:
+            shared = by_address[key]
+            shared.names.append(guardian.full_name)
+            shared.languages.append(guardian.preferred_language)
+            continue
+        recipient = Recipient(guardian=guardian, names=[guardian.full_name], address_lines=lines, languages=[guardian.preferred_language])
+        by_address[key] = recipient
+        recipients.append(recipient)
+    return recipients
+
+
+def recipients_for_child(child_id: int) -> list[Recipient]:
+    ships = list(Guardianship.objects.filter(child_id=child_id).select_related("guardian"))
+    return letter_recipients(guardianships=ships)

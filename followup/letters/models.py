@@ -1,0 +1,156 @@
+"""Letters and print batches. Imported by followup/models.py, so app label "followup".
+
+A Letter is one standard letter to one recipient. The database keeps each letter
+single: one per case step and recipient, one invitation per appointment and
+recipient, one GP confirmation per case and recipient. A batch is the clerk's
+print run; workers claim its letters with conditional UPDATEs.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from followup.letters.translations import LetterKind
+
+__all__ = ["LetterKind", "LetterState", "BatchState", "LetterBatch", "Letter"]
+
+
+class LetterState(models.TextChoices):
+    PENDING = "pending", _("Venter")
+    RENDERING = "rendering", _("Lages")
+    PRODUCED = "produced", _("Klar")
+    SENT = "sent", _("Sendt")
+    FAILED = "failed", _("Feilet")
+    CANCELLED = "cancelled", _("Stoppet")
+
+
+class BatchState(models.TextChoices):
+    RUNNING = "running", _("Lages")
+    MERGING = "merging", _("Setter sammen utskriftsfil")
+    READY = "ready", _("Klar til utskrift")
+    SENT = "sent", _("Sendt")
+
+
+def _batch_upload_to(instance, filename):
+    return f"letters/batches/{timezone.now():%Y/%m}/{filename}"
+
+
+def _letter_upload_to(instance, filename):
+    return f"letters/{timezone.now():%Y/%m}/{filename}"
+
+
+class LetterBatch(models.Model):
+    """The clerk's print run: one merged PDF of the letters that go by ordinary post."""
+
+    station = models.ForeignKey("helsestasjon.Station", on_delete=models.PROTECT, related_name="+", verbose_name=_("helsestasjon"))
+    state = models.CharField(_("status"), max_length=10, choices=BatchState.choices, default=BatchState.RUNNING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("laget av"))
+    created_at = models.DateTimeField(_("laget"), default=timezone.now)
+    pdf = models.FileField(_("utskriftsfil"), upload_to=_batch_upload_to, blank=True)
+    page_count = models.PositiveIntegerField(_("sider"), default=0)
+    merge_claimed_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(_("klar"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sendt"), null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("sendt av")
+    )
+
+    class Meta:
+        verbose_name = _("brevbunke")
+        verbose_name_plural = _("brevbunker")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The resume sweep: batches that are not finished.
+            models.Index(fields=["state"], condition=Q(state__in=["running", "merging"]), name="letterbatch_unfinished"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Brevbunke {self.pk}"
+
+
+class Letter(models.Model):
+    kind = models.CharField(_("brev"), max_length=20, choices=LetterKind.choices)
+    child = models.ForeignKey("helsestasjon.Child", on_delete=models.CASCADE, related_name="letters", verbose_name=_("barn"))
+    station = models.ForeignKey("helsestasjon.Station", on_delete=models.PROTECT, related_name="+", verbose_name=_("helsestasjon"))
+    case = models.ForeignKey("followup.Case", null=True, blank=True, on_delete=models.CASCADE, related_name="letters", verbose_name=_("sak"))
+    case_step = models.ForeignKey(
+        "followup.CaseStep", null=True, blank=True, on_delete=models.CASCADE, related_name="letters", verbose_name=_("trinn")
+    )
+    appointment = models.ForeignKey(
+        "attendance.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("time")
+    )
+    recipient = models.ForeignKey("helsestasjon.Guardian", on_delete=models.PROTECT, related_name="letters", verbose_name=_("mottaker"))
+    recipient_name = models.CharField(_("mottakers navn"), max_length=250)
+    # The address printed in the window; empty when the address is protected.
+    address_lines = models.JSONField(_("adresse"), default=list, blank=True)
+    # A protected address: the letter is kept out of the print batch.
+    manual_handling = models.BooleanField(_("manuell behandling"), default=False)
+    base_language = models.CharField(_("målform"), max_length=2, default="nb")
+    translation_language = models.CharField(_("oversatt til"), max_length=5, blank=True)
+    translation_reviewed = models.BooleanField(_("oversettelsen er kvalitetssikret"), default=False)
+    # Facts fixed when the letter was made (e.g. the date the child did not come);
+    # never a reason or any other health information.
+    details = models.JSONField(_("detaljer"), default=dict, blank=True)
+    state = models.CharField(_("status"), max_length=10, choices=LetterState.choices, default=LetterState.PENDING)
+    batch = models.ForeignKey(LetterBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="letters", verbose_name=_("bunke"))
+    attempts = models.PositiveSmallIntegerField(_("forsøk"), default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(_("feil"), max_length=300, blank=True)
+    pdf = models.FileField(_("PDF"), upload_to=_letter_upload_to, blank=True)
+    page_count = models.PositiveSmallIntegerField(_("sider"), default=0)
+    created_at = models.DateTimeField(_("opprettet"), default=timezone.now)
+    produced_at = models.DateTimeField(_("laget"), null=True, blank=True)
+    produced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("laget av")
+    )
+    sent_at = models.DateTimeField(_("sendt"), null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("sendt av")
+    )
+    returned_at = models.DateTimeField(_("kom i retur"), null=True, blank=True)
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("registrert av")
+    )
+
+    class Meta:
+        verbose_name = _("brev")
+        verbose_name_plural = _("brev")
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Exactly once: a letter for a case step and recipient exists only once.
+            models.UniqueConstraint(
+                fields=["case_step", "recipient"], condition=Q(case_step__isnull=False), name="letter_once_per_step_recipient"
+            ),
+            models.UniqueConstraint(
+                fields=["appointment", "recipient"], condition=Q(kind="invitation"), name="letter_one_invitation_per_appointment"
+            ),
+            models.UniqueConstraint(
+                fields=["case", "recipient"], condition=Q(kind="gp_confirmation"), name="letter_one_gp_confirmation_per_case"
+            ),
+            models.CheckConstraint(condition=~Q(kind="invitation") | Q(case_step__isnull=True), name="letter_invitation_has_no_step"),
+            # The address of a protected recipient is never stored for printing.
+            models.CheckConstraint(condition=Q(manual_handling=False) | Q(address_lines=[]), name="letter_manual_has_no_address"),
+        ]
+        indexes = [
+            # The clerk's page: a station's letters by state.
+            models.Index(fields=["station", "state"], name="letter_station_state"),
+            # Workers claim a batch's pending letters.
+            models.Index(fields=["batch", "state"], name="letter_batch_state"),
+            # The resume sweep: claims that went stale.
+            models.Index(fields=["claimed_at"], condition=Q(state="rendering"), name="letter_rendering_claims"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} til {self.recipient_name}"
+
+    @property
+    def is_archived(self) -> bool:
+        return bool(self.pdf)
+
+    def download_name(self) -> str:
+        """A safe file name: ASCII, no path separators, no names of people."""
+        return f"brev-{self.pk}-{self.kind.replace('_', '-')}.pdf"

@@ -1,0 +1,516 @@
+"""Letter services: which letters are due, producing them exactly once, the print
+batch, marking sent, returned mail.
+
+Exactly once: a letter row is unique per case step and recipient (and per
+appointment or case for the other kinds), so making the due letters twice makes
+nothing new. Workers claim letters with a conditional UPDATE (pending ->
+rendering, stamped with the claim time) and finish them with another one that
+only succeeds while their claim stands; a claim that goes stale (a worker killed,
+a lost message) is released by ``letters_resume`` and the letter is rendered again.
+After MAX_ATTEMPTS claims a letter ends as failed and is shown to the clerk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Case as When_, Count, F, Q, Value, When
+from django.utils import timezone
+
+from attendance.models import Appointment, AppointmentStatus, Place
+from followup.letters import rendering, translations
+from followup.letters.addressing import recipients_for_child
+from followup.letters.models import BatchState, Letter, LetterBatch, LetterKind, LetterState
+from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, StepKind, StepStatus
+from helsestasjon.models import ChildStatus, Station, User
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+CHUNK_SIZE = 20
+STALE_AFTER = timedelta(minutes=5)
+
+STEP_LETTER_KIND = {
+    StepKind.LETTER_NEW_INVITATION: LetterKind.NEW_INVITATION,
+    StepKind.LETTER_DUTY_REMINDER: LetterKind.DUTY_REMINDER,
+}
+
+
+class LetterError(ValidationError):
+    pass
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def _date(value) -> str:
+    return f"{timezone.localtime(value):%d.%m.%Y}" if isinstance(value, datetime) else f"{value:%d.%m.%Y}"
+
+
+# --------------------------------------------------------------------------- making letters
+
+
+def _missed_date(case_id: int | None) -> str:
+    """The day of the latest appointment the child was not brought to (a date, never a reason)."""
+    if case_id is None:
+        return ""
+    trigger = (
+        CaseTrigger.objects.filter(case_id=case_id, withdrawn_at__isnull=True)
+        .select_related("outcome_event__appointment")
+        .order_by("-occurred_at", "-id")
+        .first()
+    )
+    if trigger is None:
+        return ""
+    if trigger.outcome_event_id:
+        return _date(trigger.outcome_event.appointment.starts_at)
+    return _date(trigger.occurred_at)
+
+
+def _next_appointment(child_id: int, now: datetime) -> Appointment | None:
+    return (
+        Appointment.objects.filter(child_id=child_id, status=AppointmentStatus.BOOKED, starts_at__gt=now)
+        .order_by("starts_at")
+        .first()
+    )
+
+
+def _letter_rows(*, kind: str, child, station: Station, now: datetime, case_id=None, case_step_id=None,
+                 appointment_id=None, details=None) -> list[Letter]:
+    rows = []
+    for recipient in recipients_for_child(child.id):
+        translation = translations.translation_language(preferred=recipient.preferred_language, base=station.letter_language)
+        rows.append(
+            Letter(
+                kind=kind, child_id=child.id, station_id=station.id, case_id=case_id, case_step_id=case_step_id,
+                appointment_id=appointment_id, recipient=recipient.guardian, recipient_name=recipient.name,
+                address_lines=[] if recipient.manual_handling else recipient.address_lines,
+                manual_handling=recipient.manual_handling, base_language=station.letter_language,
+                translation_language=translation or "",
+                translation_reviewed=bool(translation) and translations.is_reviewed(kind=kind, language=translation),
+                details=details or {}, created_at=now,
+            )
+        )
+    return rows
+
+
+def _due_steps(station_id: int):
+    """Active letter steps of open cases that have no letters yet."""
+    return (
+        CaseStep.objects.filter(
+            status=StepStatus.ACTIVE, kind__in=list(STEP_LETTER_KIND), case__status=CaseStatus.OPEN, case__station_id=station_id
+        )
+        .exclude(letters__isnull=False)
+        .select_related("case__child")
+        .order_by("started_at", "id")
+    )
+
+
+def _due_invitations(station: Station, now: datetime):
+    if not station.send_invitation_letters:
+        return Appointment.objects.none()
+    return (
+        Appointment.objects.filter(
+            station_id=station.id, status=AppointmentStatus.BOOKED, starts_at__gt=now, child__status=ChildStatus.ACTIVE
+        )
+        .exclude(id__in=Letter.objects.filter(kind=LetterKind.INVITATION, appointment__isnull=False).values("appointment_id"))
+        .select_related("child")
+        .order_by("starts_at", "id")
+    )
+
+
+def letters_due_count(*, station: Station, now: datetime | None = None) -> dict[str, int]:
+    """What the clerk's page announces: letters that the next batch will make."""
+    now = _now(now)
+    return {
+        "steps": _due_steps(station.id).count(),
+        "invitations": _due_invitations(station, now).count(),
+        "pending": Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False).count(),
+    }
+
+
+@transaction.atomic
+def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
+    """Create the letter rows for every due letter step and invitation (idempotent)."""
+    now = _now(now)
+    rows: list[Letter] = []
+    for step in _due_steps(station.id):
+        appointment = _next_appointment(step.case.child_id, now)
+        details = {"missed_date": _missed_date(step.case_id)}
+        rows += _letter_rows(
+            kind=STEP_LETTER_KIND[step.kind], child=step.case.child, station=station, now=now, case_id=step.case_id,
+            case_step_id=step.id, appointment_id=appointment.id if appointment else None, details=details,
+        )
+    for appointment in _due_invitations(station, now):
+        rows += _letter_rows(kind=LetterKind.INVITATION, child=appointment.child, station=station, now=now, appointment_id=appointment.id)
+    # The unique constraints make a second run (or a concurrent one) a no-op.
+    created = Letter.objects.bulk_create(rows, ignore_conflicts=True)
+    _enqueue_manual(station.id)
+    return len(created)
+
+
+@transaction.atomic
+def letter_gp_confirmation_create(*, case: Case, now: datetime | None = None) -> int:
+    """The family prefers follow-up by the GP: ask for the GP's confirmation (once per case and recipient)."""
+    now = _now(now)
+    case = Case.objects.select_related("child", "station").get(pk=case.pk)
+    if not case.is_open:
+        raise LetterError("Saken er avsluttet.")
+    rows = _letter_rows(kind=LetterKind.GP_CONFIRMATION, child=case.child, station=case.station, now=now, case_id=case.id)
+    created = Letter.objects.bulk_create(rows, ignore_conflicts=True)
+    _enqueue_manual(case.station_id)
+    return len(created)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def letter_context(letter: Letter) -> dict:
+    """Everything a letter template needs, as plain values."""
+    station = letter.station
+    appt = None
+    appointment = letter.appointment
+    if appointment is not None:
+        when = timezone.localtime(appointment.starts_at)
+        appt = {
+            "date": f"{when:%d.%m.%Y}",
+            "time": f"{when:%H:%M}",
+            "home_visit": appointment.place == Place.HOME,
+            "place": ", ".join(p for p in [station.name, station.street_address, f"{station.postal_code} {station.city}".strip()] if p),
+            "professional": appointment.professional.get_full_name() if appointment.professional_id else "",
+            "consultation": appointment.consultation.step.name if appointment.consultation_id else "",
+        }
+    translation = letter.translation_language or None
+    bodies = [translations.body_template(kind=letter.kind, language=letter.base_language)]
+    if translation:
+        bodies.append(translations.body_template(kind=letter.kind, language=translation))
+    return {
+        "reference": f"{letter.station_id}-{letter.pk}",
+        "letter_date": f"{timezone.localdate():%d.%m.%Y}",
+        "base_language": letter.base_language,
+        "station": {
+            "municipality": f"{station.municipality.name} kommune",
+            "name": station.name,
+            "street_address": station.street_address,
+            "postal_code": station.postal_code,
+            "city": station.city,
+            "phone": station.phone,
+            "email": station.email,
+        },
+        "recipient_name": letter.recipient_name,
+        "address_lines": letter.address_lines if not letter.manual_handling else [],
+        "child_name": letter.child.full_name,
+        "child_birth_date": _date(letter.child.birth_date),
+        "missed_date": letter.details.get("missed_date", ""),
+        "consultation": letter.details.get("consultation", ""),
+        "appt": appt,
+        "body_templates": bodies,
+        "translation_language": translation,
+        "translation_rtl": translation in translations.RTL_LANGUAGES,
+        "translation_reviewed": letter.translation_reviewed,
+        "notice_template": translations.notice_template(language=translation) if translation else "",
+    }
+
+
+def _letters_for_render(ids: list[int]) -> list[Letter]:
+    return list(
+        Letter.objects.filter(id__in=ids)
+        .select_related("child", "station__municipality", "appointment__professional", "appointment__consultation__step")
+        .order_by("id")
+    )
+
+
+def _claim(scope: Q, now: datetime, size: int) -> list[int]:
+    with transaction.atomic():
+        ids = list(
+            Letter.objects.select_for_update(skip_locked=True)
+            .filter(scope, state=LetterState.PENDING)
+            .order_by("id")
+            .values_list("id", flat=True)[:size]
+        )
+        if ids:
+            Letter.objects.filter(id__in=ids, state=LetterState.PENDING).update(
+                state=LetterState.RENDERING, claimed_at=now, attempts=F("attempts") + 1
+            )
+    return ids
+
+
+def _store(letter: Letter, pdf: bytes, pages: int, claim: datetime, produced_by_id: int | None) -> bool:
+    name = default_storage.save(f"letters/{claim:%Y/%m}/brev-{letter.pk}-{letter.attempts}.pdf", ContentFile(pdf))
+    changed = Letter.objects.filter(id=letter.pk, state=LetterState.RENDERING, claimed_at=claim).update(
+        state=LetterState.PRODUCED, pdf=name, page_count=pages, produced_at=timezone.now(), produced_by_id=produced_by_id, error=""
+    )
+    if not changed:
+        # Our claim was released meanwhile (we were too slow); the other render wins.
+        default_storage.delete(name)
+    return bool(changed)
+
+
+def _release(letter_id: int, claim: datetime, error: str) -> None:
+    Letter.objects.filter(id=letter_id, state=LetterState.RENDERING, claimed_at=claim).update(
+        state=When_(When(attempts__gte=MAX_ATTEMPTS, then=Value(LetterState.FAILED)), default=Value(LetterState.PENDING)),
+        claimed_at=None,
+        error=error[:300],
+    )
+
+
+def _render_claimed(ids: list[int], claim: datetime) -> int:
+    letters = _letters_for_render(ids)
+    produced_by = {}
+    batch_ids = {l.batch_id for l in letters if l.batch_id}
+    if batch_ids:
+        produced_by = dict(LetterBatch.objects.filter(id__in=batch_ids).values_list("id", "created_by_id"))
+    try:
+        chunk = rendering.render_chunk([letter_context(letter) for letter in letters])
+        parts = chunk.split()
+    except Exception:
+        logger.exception("Rendering letters %s failed; trying them one by one", ids)
+        done = 0
+        for letter in letters:
+            try:
+                single = rendering.render_chunk([letter_context(letter)])
+            except Exception as exc:  # One bad letter must not stop the others.
+                logger.exception("Rendering letter %s failed", letter.pk)
+                _release(letter.pk, claim, f"{type(exc).__name__}: {exc}")
+                continue
+            done += _store(letter, single.pdf, single.page_counts[0], claim, produced_by.get(letter.batch_id))
+        return done
+    done = 0
+    for letter, pdf, pages in zip(letters, parts, chunk.page_counts):
+        done += _store(letter, pdf, pages, claim, produced_by.get(letter.batch_id))
+    return done
+
+
+def letters_render(*, batch_id: int | None = None, station_id: int | None = None, chunk_size: int = CHUNK_SIZE) -> int:
+    """Render pending letters of a batch (or a station's manual-handling letters) until none are left."""
+    if batch_id is not None:
+        scope = Q(batch_id=batch_id)
+    else:
+        scope = Q(station_id=station_id, batch__isnull=True, manual_handling=True)
+    done = 0
+    while True:
+        claim = timezone.now()
+        ids = _claim(scope, claim, chunk_size)
+        if not ids:
+            break
+        done += _render_claimed(ids, claim)
+    if batch_id is not None:
+        letter_batch_merge(batch_id=batch_id)
+    return done
+
+
+def letter_batch_merge(*, batch_id: int, now: datetime | None = None) -> bool:
+    """Join the batch's produced letters into the print PDF, once every letter is finished."""
+    now = _now(now)
+    if Letter.objects.filter(batch_id=batch_id, state__in=[LetterState.PENDING, LetterState.RENDERING]).exists():
+        return False
+    if not LetterBatch.objects.filter(id=batch_id, state=BatchState.RUNNING).update(state=BatchState.MERGING, merge_claimed_at=now):
+        return False
+    letters = list(Letter.objects.filter(batch_id=batch_id, state=LetterState.PRODUCED).order_by("id").only("pdf", "page_count"))
+    parts = []
+    for letter in letters:
+        with letter.pdf.open("rb") as handle:
+            parts.append(handle.read())
+    name = ""
+    if parts:
+        name = default_storage.save(f"letters/batches/{now:%Y/%m}/bunke-{batch_id}.pdf", ContentFile(rendering.merge_pdfs(parts)))
+    LetterBatch.objects.filter(id=batch_id, state=BatchState.MERGING, merge_claimed_at=now).update(
+        state=BatchState.READY, pdf=name, page_count=sum(l.page_count for l in letters), ready_at=timezone.now()
+    )
+    return True
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def _enqueue_batch(batch_id: int) -> None:
+    from followup.letters.tasks import render_batch
+
+    for _ in range(max(1, settings.LETTER_WORKERS)):
+        render_batch.delay(batch_id)
+
+
+def _enqueue_manual(station_id: int) -> None:
+    def enqueue():
+        from followup.letters.tasks import render_manual
+
+        render_manual.delay(station_id)
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def letter_batch_start(*, station: Station, user: User, now: datetime | None = None) -> LetterBatch:
+    """Make the due letters and start the day's print batch with every pending letter for ordinary post."""
+    now = _now(now)
+    Station.objects.select_for_update().get(pk=station.pk)  # one batch start per station at a time
+    letters_create_due(station=station, now=now)
+    pending = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False)
+    if not pending.exists():
+        raise LetterError("Det er ingen brev å lage nå.")
+    batch = LetterBatch.objects.create(station=station, created_by=user, created_at=now)
+    pending.update(batch=batch)
+    transaction.on_commit(lambda: _enqueue_batch(batch.id))
+    return batch
+
+
+@dataclass
+class BatchProgress:
+    total: int
+    produced: int
+    failed: int
+    state: str
+
+    @property
+    def finished(self) -> int:
+        return self.produced + self.failed
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.finished / self.total) if self.total else 100
+
+    @property
+    def running(self) -> bool:
+        return self.state in (BatchState.RUNNING, BatchState.MERGING)
+
+
+def letter_batch_progress(batch: LetterBatch) -> BatchProgress:
+    counts = defaultdict(int)
+    for state, n in batch.letters.order_by().values_list("state").annotate(n=Count("id")):
+        counts[state] = n
+    return BatchProgress(
+        total=sum(counts.values()),
+        produced=counts[LetterState.PRODUCED] + counts[LetterState.SENT],
+        failed=counts[LetterState.FAILED],
+        state=batch.state,
+    )
+
+
+def _complete_steps(step_ids: set[int], user: User, now: datetime) -> None:
+    from followup.services import case_step_complete
+
+    for step in CaseStep.objects.filter(id__in=step_ids, status=StepStatus.ACTIVE).order_by("id"):
+        letters = list(Letter.objects.filter(case_step=step).exclude(state=LetterState.CANCELLED))
+        if not letters or any(l.state != LetterState.SENT for l in letters):
+            continue  # a letter of this step still waits (e.g. manual handling)
+        evidence = f"{letters[0].get_kind_display()} sendt til {len(letters)} mottaker(e) {now:%d.%m.%Y}."
+        try:
+            with transaction.atomic():
+                case_step_complete(step=step, user=user, evidence=evidence, now=now)
+        except ValidationError:
+            # The case moved on meanwhile (deadline passed, closed); the letter is still recorded.
+            logger.info("Step %s was no longer active when its letters were sent", step.id)
+
+
+@transaction.atomic
+def letter_batch_mark_sent(*, batch: LetterBatch, user: User, now: datetime | None = None) -> int:
+    now = _now(now)
+    if not LetterBatch.objects.filter(id=batch.id, state=BatchState.READY).update(state=BatchState.SENT, sent_at=now, sent_by=user):
+        raise LetterError("Bunken er ikke klar, eller den er allerede merket som sendt.")
+    steps = set(
+        Letter.objects.filter(batch=batch, state=LetterState.PRODUCED, case_step__isnull=False).values_list("case_step_id", flat=True)
+    )
+    count = Letter.objects.filter(batch=batch, state=LetterState.PRODUCED).update(state=LetterState.SENT, sent_at=now, sent_by=user)
+    _complete_steps(steps, user, now)
+    return count
+
+
+@transaction.atomic
+def letter_mark_sent(*, letter: Letter, user: User, now: datetime | None = None) -> Letter:
+    """A manual-handling letter was sent by hand."""
+    now = _now(now)
+    if not Letter.objects.filter(id=letter.id, state=LetterState.PRODUCED, batch__isnull=True).update(
+        state=LetterState.SENT, sent_at=now, sent_by=user
+    ):
+        raise LetterError("Brevet er ikke klart, eller det er allerede sendt.")
+    letter.refresh_from_db()
+    if letter.case_step_id:
+        _complete_steps({letter.case_step_id}, user, now)
+    return letter
+
+
+@transaction.atomic
+def letter_retry(*, letter: Letter) -> Letter:
+    """A failed letter goes back to the queue for the next batch (attempts start again)."""
+    if not Letter.objects.filter(id=letter.id, state=LetterState.FAILED).update(
+        state=LetterState.PENDING, attempts=0, batch=None, error="", claimed_at=None
+    ):
+        raise LetterError("Brevet har ikke feilet.")
+    letter.refresh_from_db()
+    if letter.manual_handling:
+        _enqueue_manual(letter.station_id)
+    return letter
+
+
+@transaction.atomic
+def letter_register_returned(*, letter: Letter, user: User, now: datetime | None = None) -> Letter:
+    """Returned mail: recorded on the letter, and the case goes to the address check."""
+    now = _now(now)
+    if not Letter.objects.filter(id=letter.id, state=LetterState.SENT, returned_at__isnull=True).update(returned_at=now, returned_by=user):
+        raise LetterError("Bare sendte brev kan registreres som returnert, og bare én gang.")
+    letter.refresh_from_db()
+    if letter.case_id:
+        case_start_address_check(case_id=letter.case_id, user=user, now=now)
+    return letter
+
+
+def case_start_address_check(*, case_id: int, user: User, now: datetime) -> bool:
+    """Move an open case to its ladder's address check step (the letter came back).
+
+    The active step ends as skipped with the reason; after the check the case
+    climbs on from there, so the letter step comes again with a new letter.
+    """
+    from followup import services as followup_services
+
+    case = Case.objects.select_for_update().filter(id=case_id, status=CaseStatus.OPEN).first()
+    if case is None:
+        return False
+    active = case.current_step
+    if active is not None and active.kind == StepKind.ADDRESS_CHECK and active.status == StepStatus.ACTIVE:
+        return False
+    ladder_step = followup_services._Ladders().of_kind(case.station_id, StepKind.ADDRESS_CHECK)
+    if ladder_step is None:
+        return False
+    if active is not None and active.status == StepStatus.ACTIVE:
+        CaseStep.objects.filter(id=active.id, status=StepStatus.ACTIVE).update(
+            status=StepStatus.SKIPPED, ended_at=now, ended_by=user, skip_reason="Brev kom i retur: adressen må kontrolleres."
+        )
+    followup_services._start_step(case=case, ladder_step=ladder_step, now=now)
+    return True
+
+
+# --------------------------------------------------------------------------- the safety net
+
+
+def letters_resume(*, now: datetime | None = None) -> dict[str, int]:
+    """Release stale claims and restart unfinished batches (the beat schedule runs this)."""
+    now = _now(now)
+    stale = now - STALE_AFTER
+    failed = Letter.objects.filter(state=LetterState.RENDERING, claimed_at__lt=stale, attempts__gte=MAX_ATTEMPTS).update(
+        state=LetterState.FAILED, claimed_at=None, error="Avbrutt for mange ganger."
+    )
+    released = Letter.objects.filter(state=LetterState.RENDERING, claimed_at__lt=stale).update(state=LetterState.PENDING, claimed_at=None)
+    LetterBatch.objects.filter(state=BatchState.MERGING, merge_claimed_at__lt=stale).update(state=BatchState.RUNNING)
+    restarted = 0
+    for batch_id in LetterBatch.objects.filter(state=BatchState.RUNNING).values_list("id", flat=True):
+        busy = Letter.objects.filter(batch_id=batch_id, state=LetterState.RENDERING).exists()
+        if not busy:
+            _enqueue_batch(batch_id)
+            restarted += 1
+    stations = set(
+        Letter.objects.filter(state=LetterState.PENDING, batch__isnull=True, manual_handling=True).values_list("station_id", flat=True)
+    )
+    for station_id in stations:
+        from followup.letters.tasks import render_manual
+
+        render_manual.delay(station_id)
+    return {"failed": failed, "released": released, "batches_restarted": restarted, "manual_stations": len(stations)}

@@ -1,0 +1,153 @@
+"""SMS services: reminders before appointments and the gateway's delivery reports."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from attendance.models import Appointment, AppointmentStatus, local_day_bounds
+from followup.models import SmsMessage, SmsStatus
+from followup.sms.models import AppointmentReminder, SmsDeliveryReport
+from followup.sms.texts import sms_text
+from helsestasjon.models import ChildStatus, Guardianship, Station
+
+logger = logging.getLogger(__name__)
+
+
+def sms_recipients(*, child_id: int) -> list:
+    """Guardians with parental responsibility, a mobile number and no reservation against digital contact."""
+    return [
+        ship.guardian
+        for ship in Guardianship.objects.with_responsibility()
+        .filter(child_id=child_id, guardian__sms_reserved=False)
+        .exclude(guardian__mobile="")
+        .select_related("guardian")
+        .order_by("id")
+    ]
+
+
+def _enqueue(sms_id: int) -> None:
+    from followup.tasks import send_sms
+
+    send_sms.delay(sms_id)
+
+
+def sms_reminders_send(*, now: datetime | None = None) -> int:
+    """Queue the reminder SMS for appointments within each station's reminder window (idempotent).
+
+    An appointment is reminded from ``sms_reminder_days_before`` days ahead until
+    it starts; a run that was missed catches up, and a unique constraint keeps
+    it to one reminder per appointment and guardian. 0 days turns reminders off.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    queued = 0
+    for station in Station.objects.filter(sms_reminder_days_before__gt=0):
+        _, until = local_day_bounds(today + timedelta(days=station.sms_reminder_days_before))
+        appointments = (
+            Appointment.objects.filter(
+                station=station, status=AppointmentStatus.BOOKED, starts_at__gt=now, starts_at__lt=until, child__status=ChildStatus.ACTIVE
+            )
+            .select_related("station")
+            .order_by("starts_at", "id")
+        )
+        for appointment in appointments:
+            queued += _remind(appointment, now)
+    return queued
+
+
+def _remind(appointment: Appointment, now: datetime) -> int:
+    done = set(AppointmentReminder.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
+    queued = 0
+    for guardian in sms_recipients(child_id=appointment.child_id):
+        if guardian.id in done:
+            continue
+        try:
+            with transaction.atomic():
+                message = SmsMessage.objects.create(
+                    to=guardian.mobile, text=sms_text(appointment=appointment, language=guardian.preferred_language),
+                    guardian=guardian, created_at=now,
+                )
+                AppointmentReminder.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
+                transaction.on_commit(lambda pk=message.pk: _enqueue(pk))
+        except IntegrityError:
+            continue  # another run got there first
+        queued += 1
+    return queued
+
+
+# --------------------------------------------------------------------------- delivery reports
+
+
+class BadSignature(Exception):
+    pass
+
+
+class BadReport(Exception):
+    pass
+
+
+def signature_for(body: bytes, secret: str) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(*, body: bytes, signature: str) -> None:
+    """HMAC-SHA256 over the raw body with settings.SMS_WEBHOOK_SECRET ("sha256=" prefix optional)."""
+    secret = settings.SMS_WEBHOOK_SECRET
+    if not secret:
+        raise BadSignature("SMS_WEBHOOK_SECRET er ikke satt.")
+    given = (signature or "").strip()
+    if given.startswith("sha256="):
+        given = given[len("sha256="):]
+    if not hmac.compare_digest(signature_for(body, secret), given.lower()):
+        raise BadSignature("Feil signatur.")
+
+
+DELIVERED = {"delivered"}
+FAILED = {"failed", "undelivered", "expired", "rejected"}
+
+
+@dataclass
+class ReportResult:
+    created: bool
+    message_id: int | None
+
+
+@transaction.atomic
+def sms_delivery_report(*, body: bytes) -> ReportResult:
+    """Apply one delivery report. A repeated report (same report id) changes nothing."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+        report_id = str(data["report_id"])[:100]
+        gateway_id = str(data["message_id"])[:100]
+        status = str(data["status"]).lower()[:20]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise BadReport("Ugyldig leveringsrapport.") from None
+    if not report_id or not gateway_id or status not in DELIVERED | FAILED | {"sent", "buffered"}:
+        raise BadReport("Ugyldig leveringsrapport.")
+    error = str(data.get("error", ""))[:300]
+    try:
+        with transaction.atomic():
+            SmsDeliveryReport.objects.create(report_id=report_id, gateway_id=gateway_id, status=status, error=error)
+    except IntegrityError:
+        return ReportResult(created=False, message_id=None)
+    message = SmsMessage.objects.select_for_update().filter(gateway_id=gateway_id).first()
+    if message is None:
+        logger.warning("Delivery report %s for unknown message %s", report_id, gateway_id)
+        return ReportResult(created=True, message_id=None)
+    # A final state (delivered or failed) is never changed by a later report.
+    if message.status in (SmsStatus.QUEUED, SmsStatus.SENT):
+        if status in DELIVERED:
+            message.status, message.error = SmsStatus.DELIVERED, ""
+        elif status in FAILED:
+            message.status, message.error = SmsStatus.FAILED, (error or f"Ikke levert ({status}).")[:300]
+        message.save(update_fields=["status", "error"])
+    return ReportResult(created=True, message_id=message.id)
