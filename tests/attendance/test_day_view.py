@@ -1,0 +1,155 @@
+"""The nurse's day at /dag/: rows, one-click outcomes (htmx and plain), conflicts, isolation, queries."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from attendance.models import Appointment, AppointmentStatus, Outcome, OutcomeEvent
+from attendance.services import appointment_record_outcome
+from helsestasjon.models import AccessLog
+from tests.attendance.conftest import local
+
+pytestmark = pytest.mark.django_db
+DAY = reverse("attendance:day")
+
+
+def record_url(appointment):
+    return reverse("attendance:record_outcome", args=[appointment.pk])
+
+
+def test_the_day_shows_the_nurses_appointments_with_what_she_needs(login, station_a, nurse_a, planned_child, booked):
+    child = planned_child(station_a, given_name="Selma", special_attention=True)
+    past = booked(child, nurse_a, starts_at=local(timezone.localdate() - timedelta(days=60)))
+    appointment_record_outcome(appointment=past, outcome=Outcome.NOT_BROUGHT, recorded_by=nurse_a)
+    booked(child, nurse_a, starts_at=local(timezone.localdate(), 9, 30))
+    page = login(nurse_a).get(DAY).content.decode()
+    assert "09:30" in page and "Selma" in page
+    assert "Særlig oppfølging" in page
+    assert "Mona Hansen" in page and "العربية" in page and "Tolk" in page
+    assert '<span class="tag bad">1</span>' in page  # one missed appointment in the last 12 months
+    assert AccessLog.objects.filter(child=child, action="view_list").exists()
+
+
+def test_the_day_query_count_does_not_grow_with_rows(login, station_a, nurse_a, planned_child, booked, django_assert_max_num_queries):
+    client = login(nurse_a)
+    for hour in range(8, 11):
+        booked(planned_child(station_a), nurse_a, starts_at=local(timezone.localdate(), hour))
+    with django_assert_max_num_queries(12) as few:
+        client.get(DAY)
+    for minute in range(0, 60, 3):
+        appointment = booked(planned_child(station_a), nurse_a, starts_at=local(timezone.localdate(), 14, minute))
+        appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason="illness", recorded_by=nurse_a)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(DAY)
+    assert response.content.decode().count('<tr id="time-') == 23
+
+
+def test_another_day_and_a_colleagues_day_can_be_chosen(login, station_a, nurse_a, leader_a, planned_child, booked):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    booked(planned_child(station_a, given_name="Iben"), leader_a, starts_at=local(tomorrow, 11))
+    page = login(nurse_a).get(DAY, {"dato": tomorrow.isoformat(), "fagperson": leader_a.pk}).content.decode()
+    assert "Iben" in page
+    assert "Iben" not in login(nurse_a).get(DAY, {"dato": tomorrow.isoformat()}).content.decode()
+
+
+def test_bad_day_parameters_give_a_message_not_an_error(login, nurse_a):
+    response = login(nurse_a).get(DAY, {"dato": "2026-13-45", "fagperson": "x"})
+    assert response.status_code == 200
+    assert "Ugyldig dato" in response.content.decode()
+
+
+def test_a_colleague_at_another_station_cannot_be_chosen(login, station_a, nurse_a, nurse_b, station_b, planned_child, booked):
+    booked(planned_child(station_b, given_name="Bjarne"), nurse_b)
+    page = login(nurse_a).get(DAY, {"fagperson": nurse_b.pk}).content.decode()
+    assert "Bjarne" not in page and "Fant ikke fagpersonen" in page
+
+
+def test_clerks_do_not_see_the_nurses_day(login, clerk_a):
+    assert login(clerk_a).get(DAY).status_code == 403
+
+
+def test_one_click_records_the_outcome_and_returns_only_the_row(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    response = login(nurse_a).post(record_url(appointment), {"outcome": "not_brought", "reason": "forgot"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.strip().startswith(f'<tr id="time-{appointment.pk}"')
+    assert "Ikke møtt" in body and "Glemt timen" in body and "<html" not in body
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.NOT_BROUGHT
+
+
+def test_without_javascript_the_form_posts_and_redirects_back_to_the_day(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    client = login(nurse_a)
+    response = client.post(record_url(appointment), {"outcome": "attended"})
+    assert response.status_code == 302 and f"#time-{appointment.pk}" in response["Location"]
+    page = client.get(response["Location"]).content.decode()
+    assert "Utfallet er registrert" in page and "Møtt" in page
+
+
+def test_a_double_click_records_one_outcome_and_shows_no_error(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    client = login(nurse_a)
+    client.post(record_url(appointment), {"outcome": "attended"}, HTTP_HX_REQUEST="true")
+    second = client.post(record_url(appointment), {"outcome": "attended"}, HTTP_HX_REQUEST="true").content.decode()
+    assert OutcomeEvent.objects.filter(appointment=appointment).count() == 1
+    assert 'role="alert"' not in second
+
+
+def test_a_nurse_who_loses_the_race_is_told_and_sees_the_current_state(login, station_a, nurse_a, leader_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, recorded_by=leader_a)
+    body = login(nurse_a).post(record_url(appointment), {"outcome": "not_brought"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'role="alert"' in body and "Lise Lund registrerte «Møtt»" in body
+    assert OutcomeEvent.objects.get(appointment=appointment).outcome == Outcome.ATTENDED
+
+
+def test_a_recorded_outcome_can_be_corrected_from_the_row(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    first = appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, recorded_by=nurse_a)
+    body = login(nurse_a).post(
+        record_url(appointment), {"outcome": "cancelled_by_guardian", "reason": "illness", "replaces": first.pk}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Avbestilt av foresatte" in body and "(rettet)" in body and "Historikk" in body
+    assert OutcomeEvent.objects.get(replaces=first).outcome == Outcome.CANCELLED_BY_GUARDIAN
+
+
+def test_moving_an_appointment_from_the_row(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    new_day = timezone.localdate() + timedelta(days=14)
+    body = login(nurse_a).post(
+        record_url(appointment), {"outcome": "rescheduled", "new_date": new_day.isoformat(), "new_time": "13:15"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Flyttet" in body and f"{new_day:%d.%m.%Y} 13:15" in body
+
+
+def test_moving_without_a_new_time_is_explained(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    body = login(nurse_a).post(record_url(appointment), {"outcome": "rescheduled"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Velg ny dato og tid" in body
+
+
+def test_a_nurse_at_another_station_cannot_record_or_see_the_row(login, station_a, nurse_a, nurse_b, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    assert login(nurse_b).post(record_url(appointment), {"outcome": "attended"}).status_code == 404
+    assert not OutcomeEvent.objects.filter(appointment=appointment).exists()
+
+
+@pytest.mark.parametrize("day", [date(2026, 3, 29), date(2026, 10, 25)])  # Oslo: spring forward, fall back
+def test_daylight_saving_days_hold_exactly_their_own_appointments(login, station_a, nurse_a, planned_child, booked, day):
+    child = planned_child(station_a, birth_date=day - timedelta(days=200), today=day)
+    first = booked(child, nurse_a, starts_at=local(day, 0, 15))
+    child_late = planned_child(station_a, birth_date=day - timedelta(days=200), today=day)
+    late = booked(child_late, nurse_a, starts_at=local(day, 23, 45))
+    child_next = planned_child(station_a, birth_date=day - timedelta(days=200), today=day)
+    booked(child_next, nurse_a, starts_at=local(day + timedelta(days=1), 0, 5))
+    rows = list(Appointment.objects.for_professional_day(nurse_a.pk, day))
+    assert rows == [first, late]
+    assert (rows[1].starts_at - rows[0].starts_at) == timedelta(hours=23, minutes=30) + (
+        timedelta(hours=-1) if day.month == 3 else timedelta(hours=1)
+    )
