@@ -1,4 +1,18 @@
-from django.urls import path
+from django.urls import include, path
+
+from followup import views
 
 app_name = "followup"
-urlpatterns: list = []
+urlpatterns = [
+    path("sykepleier/", views.nurse_worklist, name="nurse_worklist"),
+    path("merkantil/", views.clerk_worklist, name="clerk_worklist"),
+    path("leder/", views.leader_queue, name="leader_queue"),
+    path("sak/<int:case_id>/", views.case_detail, name="case"),
+    path("sak/<int:case_id>/kronologi.pdf", views.case_chronology_pdf, name="chronology_pdf"),
+    path("sak/<int:case_id>/beslutning/", views.case_decide, name="decide"),
+    path("sak/<int:case_id>/fastlege/", views.case_gp_confirmed, name="gp_confirmed"),
+    path("trinn/<int:step_id>/samtale/", views.step_call, name="step_call"),
+    path("trinn/<int:step_id>/utfort/", views.step_complete, name="step_complete"),
+    path("trinn/<int:step_id>/sms/", views.step_sms, name="step_sms"),
+    path("trinn/<int:step_id>/hopp-over/", views.step_skip, name="step_skip"),
+]

@@ -1,0 +1,117 @@
+"""The chronology of a case: everything that happened, in order, with who did it.
+
+The same entries feed the case page and the PDF (WeasyPrint) that goes with a
+report of concern. Entries marked ``clinical`` are left out for users who do not
+see clinical details (clerks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from attendance.models import Appointment, OutcomeEvent
+from followup.models import CallLog, Case, CaseLogEntry, CaseStep, CaseTrigger, LeaderDecision, SmsMessage, StepStatus
+
+
+@dataclass
+class Entry:
+    at: datetime
+    kind: str
+    text: str
+    by: str = ""
+    detail: str = ""
+    clinical: bool = False
+
+
+def _name(user) -> str:
+    if user is None:
+        return "Systemet"
+    return user.get_full_name() or user.get_username()
+
+
+def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]:
+    """All entries of the case and the child's appointments since a year before it opened."""
+    entries: list[Entry] = []
+    since = case.opened_at - timezone.timedelta(days=365)
+    for appointment in (
+        Appointment.objects.filter(child_id=case.child_id, booked_at__gte=since)
+        .select_related("consultation__step", "booked_by", "professional")
+        .order_by("booked_at", "id")
+    ):
+        when = timezone.localtime(appointment.starts_at)
+        entries.append(
+            Entry(
+                appointment.booked_at, "Innkalling",
+                f"Time bestilt: {appointment.consultation.step.name} {when:%d.%m.%Y kl. %H:%M} ({appointment.get_place_display().lower()})",
+                _name(appointment.booked_by),
+            )
+        )
+    for event in (
+        OutcomeEvent.objects.filter(appointment__child_id=case.child_id, recorded_at__gte=since)
+        .select_related("appointment__consultation__step", "recorded_by", "replaces")
+        .order_by("recorded_at", "id")
+    ):
+        when = timezone.localtime(event.appointment.starts_at)
+        text = f"{event.get_outcome_display()}: {event.appointment.consultation.step.name} {when:%d.%m.%Y kl. %H:%M}"
+        if event.replaces_id:
+            text = f"Rettet til {text}"
+        entries.append(Entry(event.recorded_at, "Utfall", text, _name(event.recorded_by)))
+        if event.reason:
+            entries.append(Entry(event.recorded_at, "Årsak", event.get_reason_display(), _name(event.recorded_by), clinical=True))
+    for trigger in CaseTrigger.objects.filter(case=case):
+        text = trigger.get_kind_display() + (" (trukket tilbake)" if trigger.withdrawn_at else "")
+        entries.append(Entry(trigger.created_at, "Utløser", text))
+    for log in CaseLogEntry.objects.filter(case=case).select_related("by"):
+        entries.append(Entry(log.at, log.get_kind_display(), log.text, _name(log.by)))
+    for step in CaseStep.objects.filter(case=case).select_related("ended_by").order_by("cycle", "seq"):
+        round_text = f" (runde {step.cycle})" if step.cycle > 1 else ""
+        entries.append(
+            Entry(step.started_at, "Trinn", f"Trinn {step.order}: {step.name}{round_text}, frist {step.deadline:%d.%m.%Y}")
+        )
+        if step.status == StepStatus.DONE and step.evidence and step.kind != "phone_call":
+            # A call step's evidence is its call, listed below.
+            clinical = step.kind in ("home_visit", "discussion", "leader_decision")
+            entries.append(Entry(step.ended_at, "Utført", f"{step.name}: {step.evidence}", _name(step.ended_by), clinical=clinical))
+        elif step.status == StepStatus.SKIPPED:
+            entries.append(
+                Entry(step.ended_at, "Hoppet over", f"{step.name}: {step.skip_reason}", _name(step.ended_by), clinical=True)
+            )
+        elif step.status == StepStatus.PASSED:
+            entries.append(Entry(step.ended_at, "Over frist", f"{step.name}: fristen gikk ut, saken gikk videre"))
+    for sms in SmsMessage.objects.filter(case_step__case=case).select_related("guardian", "created_by"):
+        to = sms.guardian.full_name if sms.guardian else sms.to
+        entries.append(Entry(sms.created_at, "SMS", f"SMS til {to} ({sms.get_status_display().lower()})", _name(sms.created_by), detail=sms.text))
+    for call in CallLog.objects.filter(case=case).select_related("called_by"):
+        text = f"Telefon: {call.get_result_display()}"
+        if call.call_again_on:
+            text += f" – ring igjen {call.call_again_on:%d.%m.%Y}"
+        entries.append(Entry(call.called_at, "Telefon", text, _name(call.called_by), detail=call.note, clinical=bool(call.note)))
+    for decision in LeaderDecision.objects.filter(case=case).select_related("decided_by"):
+        text = f"Lederbeslutning: {decision.get_decision_display()}"
+        if decision.concern_report_date:
+            text += f" – sendt {decision.concern_report_date:%d.%m.%Y}, ref. {decision.concern_report_reference}"
+        entries.append(Entry(decision.decided_at, "Beslutning", text, _name(decision.decided_by), detail=decision.note, clinical=True))
+    if case.closed_at and case.close_note:
+        entries.append(Entry(case.closed_at, "Merknad", case.close_note, _name(case.closed_by), clinical=True))
+    entries.sort(key=lambda e: e.at)
+    if not include_clinical:
+        entries = [e for e in entries if not e.clinical]
+        for e in entries:
+            if e.kind == "Telefon":
+                e.detail = ""
+    return entries
+
+
+def chronology_pdf(*, case: Case, user) -> bytes:
+    """The chronology as a PDF (WeasyPrint)."""
+    from weasyprint import HTML
+
+    html = render_to_string(
+        "followup/chronology_pdf.html",
+        {"case": case, "child": case.child, "entries": case_chronology(case=case), "printed_at": timezone.now(), "printed_by": _name(user)},
+    )
+    return HTML(string=html).write_pdf()

@@ -1,0 +1,301 @@
+"""Follow-up pages: the nurse's and the clerk's work lists, the leader's queue,
+a case with its chronology (and PDF), and the htmx actions on a case's step."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_POST
+
+from attendance.models import MISSED_OUTCOMES, Appointment, AppointmentStatus
+from followup import services
+from followup.chronology import case_chronology, chronology_pdf
+from followup.forms import CallForm, DecisionForm, EvidenceForm, GpConfirmedForm, SkipForm
+from followup.models import CallResult, Case, CaseStatus, CaseStep, Decision, StepKind
+from helsestasjon.access import child_for_request, require_role
+from helsestasjon.models import AccessAction, Guardianship, Role
+
+PAGE_SIZE = 50
+LEADER_KINDS = (StepKind.DISCUSSION, StepKind.LEADER_DECISION)
+# Where an action was taken from, and so which row or page to answer with.
+PAGES = {
+    "sykepleier": ("followup/nurse_worklist.html#row", "followup:nurse_worklist"),
+    "merkantil": ("followup/clerk_worklist.html#row", "followup:clerk_worklist"),
+    "leder": ("followup/leader_queue.html#row", "followup:leader_queue"),
+    "sak": ("followup/case.html#current", None),
+}
+
+
+def _open_cases(user):
+    return (
+        Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids())
+        .select_related("child", "current_step", "station")
+    )
+
+
+def _decorate(cases: list[Case], user) -> list[Case]:
+    """Attach what a row shows, in a constant number of queries for any number of rows."""
+    if not cases:
+        return cases
+    child_ids = [c.child_id for c in cases]
+    now = timezone.now()
+    guardians = defaultdict(list)
+    for g in (
+        Guardianship.objects.with_responsibility().filter(child_id__in=child_ids).select_related("guardian").order_by("id")
+    ):
+        guardians[g.child_id].append(g.guardian)
+    next_appointments = {}
+    for a in Appointment.objects.filter(child_id__in=child_ids, status=AppointmentStatus.BOOKED, starts_at__gt=now).order_by(
+        "-starts_at"
+    ):
+        next_appointments[a.child_id] = a  # Ordered so the earliest wins.
+    missed = dict(
+        Appointment.objects.filter(
+            child_id__in=child_ids, status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=now - timedelta(days=365)
+        )
+        .values("child_id")
+        .annotate(n=Count("id"))
+        .values_list("child_id", "n")
+    )
+    today = timezone.localdate()
+    for case in cases:
+        step = case.current_step
+        case.guardian_list = guardians.get(case.child_id, [])
+        case.sms_guardians = [g for g in case.guardian_list if g.mobile and not g.sms_reserved]
+        case.next_appointment = next_appointments.get(case.child_id)
+        case.missed_12m = missed.get(case.child_id, 0)
+        case.days_waiting = (today - timezone.localdate(step.started_at)).days if step else 0
+        case.step_overdue = bool(step and (step.overdue or step.deadline < today))
+        case.can_act = bool(
+            case.is_open and step and (user.role == step.owner_role or user.role in (Role.LEADER, Role.ADMIN))
+        )
+    return cases
+
+
+def _page(request, qs):
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
+    _decorate(list(page.object_list), request.user)
+    return page
+
+
+def _list_context(request, page, fra: str) -> dict:
+    return {
+        "page": page, "fra": fra, "call_results": CallResult.choices, "decisions": Decision.choices,
+        "today": timezone.localdate(),
+    }
+
+
+@login_required
+@require_GET
+def nurse_worklist(request):
+    """Cases at steps the nurse owns: calls, home visits, discussions."""
+    require_role(request.user, Role.NURSE, Role.LEADER)
+    qs = _open_cases(request.user).filter(current_step__owner_role=Role.NURSE).order_by("current_step__deadline", "id")
+    return render(request, "followup/nurse_worklist.html", _list_context(request, _page(request, qs), "sykepleier"))
+
+
+@login_required
+@require_GET
+def clerk_worklist(request):
+    """Cases needing a new appointment and SMS, an address check, or a letter."""
+    require_role(request.user, Role.CLERK, Role.LEADER)
+    qs = _open_cases(request.user).filter(current_step__owner_role=Role.CLERK).order_by("current_step__deadline", "id")
+    return render(request, "followup/clerk_worklist.html", _list_context(request, _page(request, qs), "merkantil"))
+
+
+def leader_queue_cases(user):
+    """The leader's queue: steps 7–8, past deadline at any step, særlig oppfølging;
+    by risk, then the longest wait at the current step."""
+    return (
+        _open_cases(user)
+        .filter(
+            Q(current_step__kind__in=LEADER_KINDS)
+            | Q(overdue_since__isnull=False)
+            | Q(special_attention=True)
+            | Q(child__special_attention=True)
+        )
+        .order_by("-risk", "current_step__started_at", "id")
+    )
+
+
+@login_required
+@require_GET
+def leader_queue(request):
+    require_role(request.user, Role.LEADER)
+    return render(request, "followup/leader_queue.html", _list_context(request, _page(request, leader_queue_cases(request.user)), "leder"))
+
+
+def _case_for_request(request, case_id: int, *, what: str, action: str = AccessAction.VIEW_RECORD) -> Case:
+    try:
+        case = _all_cases(request.user).get(pk=case_id)
+    except (Case.DoesNotExist, ValueError, TypeError):
+        raise Http404("Fant ikke saken.") from None
+    # Writes the access log (and 404s a child of another station).
+    child_for_request(request, case.child_id, what=what, action=action)
+    return case
+
+
+def _all_cases(user):
+    return Case.objects.filter(station_id__in=user.station_ids()).select_related("child", "current_step", "station", "closed_by")
+
+
+@login_required
+@require_GET
+def case_detail(request, case_id: int):
+    case = _case_for_request(request, case_id, what="Oppfølgingssak")
+    _decorate([case], request.user)
+    entries = case_chronology(case=case, include_clinical=request.user.sees_clinical_details)
+    context = _list_context(request, None, "sak") | {"case": case, "entries": entries}
+    return render(request, "followup/case.html", context)
+
+
+@login_required
+@require_GET
+def case_chronology_pdf(request, case_id: int):
+    """The chronology as a PDF; downloading it writes the access log."""
+    require_role(request.user, Role.NURSE, Role.LEADER)
+    case = _case_for_request(request, case_id, what="Kronologi for oppfølgingssak (PDF)", action=AccessAction.VIEW_PDF)
+    pdf = chronology_pdf(case=case, user=request.user)
+    filename = f"kronologi-sak-{case.pk}-{slugify(case.child.family_name) or 'barn'}.pdf"
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _step_for_request(request, step_id: int) -> CaseStep:
+    try:
+        step = CaseStep.objects.select_related("case").get(pk=step_id, case__station_id__in=request.user.station_ids())
+    except (CaseStep.DoesNotExist, ValueError, TypeError):
+        raise Http404("Fant ikke trinnet.") from None
+    if request.user.role not in (step.owner_role, Role.LEADER, Role.ADMIN):
+        raise PermissionDenied("Dette trinnet er ikke ditt.")
+    child_for_request(request, step.case.child_id, what=f"Oppfølging: {step.name}")
+    return step
+
+
+def _errors(form) -> str:
+    return " ".join(e for errors in form.errors.values() for e in errors)
+
+
+def _respond(request, case_id: int, *, error: str = "", done: str = ""):
+    fra = request.POST.get("fra", "sak")
+    template, list_url = PAGES.get(fra, PAGES["sak"])
+    if request.htmx:
+        case = _all_cases(request.user).get(pk=case_id)
+        _decorate([case], request.user)
+        context = _list_context(request, None, fra) | {"case": case, "error": error, "done": done}
+        return render(request, template, context)
+    if error:
+        messages.error(request, error)
+    elif done:
+        messages.success(request, done)
+    return redirect(reverse(list_url) if list_url else reverse("followup:case", args=[case_id]))
+
+
+def _run(request, step_or_case_id: int, call, done: str):
+    """Call a service; its validation errors become the user's message."""
+    try:
+        call()
+    except ValidationError as exc:
+        return _respond(request, step_or_case_id, error=" ".join(exc.messages))
+    return _respond(request, step_or_case_id, done=done)
+
+
+@login_required
+@require_POST
+def step_call(request, step_id: int):
+    step = _step_for_request(request, step_id)
+    form = CallForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, step.case_id, error=_errors(form))
+    data = form.cleaned_data
+    return _run(
+        request, step.case_id,
+        lambda: services.case_call_log(step=step, user=request.user, result=data["result"], note=data["note"],
+                                       call_again_on=data["call_again_on"]),
+        "Samtalen er lagret.",
+    )
+
+
+@login_required
+@require_POST
+def step_complete(request, step_id: int):
+    step = _step_for_request(request, step_id)
+    if step.kind in (StepKind.PHONE_CALL, StepKind.SMS_REBOOK, StepKind.LEADER_DECISION):
+        return _respond(request, step.case_id, error="Bruk skjemaet for dette trinnet.")
+    form = EvidenceForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, step.case_id, error=_errors(form))
+    return _run(
+        request, step.case_id,
+        lambda: services.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
+        "Trinnet er utført.",
+    )
+
+
+@login_required
+@require_POST
+def step_sms(request, step_id: int):
+    step = _step_for_request(request, step_id)
+    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), "SMS er sendt og trinnet utført.")
+
+
+@login_required
+@require_POST
+def step_skip(request, step_id: int):
+    step = _step_for_request(request, step_id)
+    form = SkipForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, step.case_id, error=_errors(form))
+    return _run(
+        request, step.case_id,
+        lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
+        "Trinnet er hoppet over.",
+    )
+
+
+@login_required
+@require_POST
+def case_decide(request, case_id: int):
+    require_role(request.user, Role.LEADER)
+    case = _case_for_request(request, case_id, what="Lederbeslutning")
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, case.pk, error=_errors(form))
+    data = form.cleaned_data
+    return _run(
+        request, case.pk,
+        lambda: services.case_leader_decide(
+            case=case, user=request.user, decision=data["decision"], note=data["note"],
+            concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
+        ),
+        "Beslutningen er lagret.",
+    )
+
+
+@login_required
+@require_POST
+def case_gp_confirmed(request, case_id: int):
+    require_role(request.user, Role.NURSE, Role.LEADER)
+    case = _case_for_request(request, case_id, what="Oppfølging hos fastlege")
+    form = GpConfirmedForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    return _run(
+        request, case.pk, lambda: services.case_gp_confirmed(case=case, user=request.user, note=note),
+        "Saken er avsluttet: oppfølging hos fastlege er bekreftet.",
+    )
