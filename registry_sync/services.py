@@ -26,6 +26,8 @@ from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from attendance.services import child_cancel_future, child_plan, child_register
+from followup.services import case_close_for_child
 from helsestasjon.dates import add_period
 from helsestasjon.models import (
     AddressProtection,
@@ -81,32 +83,15 @@ class SyncFailed(Exception):
 # --------------------------------------------------------------------- effects
 
 
-def _effect_cancel_future(child: Child, reason: str) -> None:
-    from attendance.services import child_cancel_future
-
-    child_cancel_future(child=child, reason=reason)
-
-
-def _effect_close_case(child: Child, reason: str) -> None:
-    try:
-        from followup.services import case_close_for_child
-    except ImportError:  # followup's services are not there yet (see docs/decisions.md).
-        logger.warning("followup.services.case_close_for_child is missing; case of child %s not closed", child.pk)
-        return
-    case_close_for_child(child=child, reason=reason)
-
-
 def _effect_plan(child: Child) -> None:
-    from attendance.services import child_plan
-
     child_plan(child=child)
 
 
 def _effect_stop(child: Child, reason: str) -> None:
     """Stop everything for the child now: future appointments (and with them
     their letters and SMS reminders) and any open follow-up case."""
-    _effect_cancel_future(child, reason)
-    _effect_close_case(child, reason)
+    child_cancel_future(child=child, reason=reason)
+    case_close_for_child(child=child, reason=reason)
 
 
 # ----------------------------------------------------------------------- scope
@@ -761,8 +746,6 @@ def finding_create_journal(*, finding: Finding, user: User, client: RegisterClie
                or Guardian.objects.create(organisation=True, family_name=organisation[:150]))
         guardians.append({"guardian": org, "relation": Relation.OTHER, "parental_responsibility": True})
     strictly = record.protection == AddressProtection.STRICTLY_CONFIDENTIAL
-    from attendance.services import child_register
-
     try:
         child = child_register(
             national_id=record.national_id, given_name=record.given_name or "Ukjent", family_name=record.family_name or "Ukjent",

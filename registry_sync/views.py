@@ -1,0 +1,194 @@
+"""The register worklist: open findings by kind and age, each with its action."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Min
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from helsestasjon.access import require_role
+from helsestasjon.models import AccessAction, Role, Station
+from helsestasjon.services import access_log_record_many
+from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, SyncError
+from registry_sync.services import FindingActionError, finding_create_journal, finding_move_station, finding_resolve
+
+WORKLIST_ROLES = (Role.CLERK, Role.LEADER)
+PAGE_SIZE = 50
+
+
+def _finding_for_request(request, finding_id: int) -> Finding:
+    """The finding, if it belongs to one of the user's stations; otherwise 404."""
+    require_role(request.user, *WORKLIST_ROLES)
+    try:
+        return Finding.objects.for_user(request.user).select_related("station", "child").get(pk=finding_id)
+    except Finding.DoesNotExist:
+        raise Http404("Fant ikke funnet.") from None
+
+
+def _describe(finding: Finding, show_address: bool) -> str:
+    """One line saying what the register says, without addresses the user may not see."""
+    d = finding.details or {}
+    register = d.get("register") or {}
+    address = ""
+    if show_address and register.get("street_address"):
+        address = f"{register['street_address']}, {register.get('postal_code', '')} {register.get('city', '')}".strip()
+    kind = finding.kind
+    if kind == FindingKind.UNREGISTERED_RESIDENT:
+        text = "Tidligere journal kan gjenåpnes." if d.get("reopen") else "Bosatt i kommunen, ingen journal."
+        return f"{text} {address}".strip()
+    if kind == FindingKind.MOVED_OUT:
+        return f"Bor nå i kommune {d.get('municipality', '?')}. {address}".strip()
+    if kind == FindingKind.MOVED_WITHIN:
+        target = f"Hører til {d['target_station']}." if d.get("target_station") else "Ny adresse i kommunen."
+        return f"{target} {address}".strip()
+    if kind == FindingKind.ADDRESS_CORRECTED:
+        return f"Adressen er rettet. {address}".strip()
+    if kind == FindingKind.EMIGRATED:
+        return f"Utvandret til {d.get('country') or 'ukjent land'}."
+    if kind == FindingKind.DECEASED:
+        return f"Død {d.get('deceased_date') or ''}. Alle fremtidige timer, brev og SMS er stoppet.".replace("  ", " ")
+    if kind == FindingKind.DEATH_ANNULLED:
+        return "Dødsfallet er annullert i folkeregisteret; journalen er gjenåpnet og programmet planlagt på nytt."
+    if kind == FindingKind.PROTECTION_CHANGED:
+        labels = dict(Finding._meta.get_field("protection").choices)
+        return f"Adressebeskyttelse: {labels.get(d.get('before'), d.get('before'))} → {finding.get_protection_display()}."
+    if kind == FindingKind.GUARDIANS_CHANGED:
+        parts = []
+        if d.get("added"):
+            parts.append(f"{len(d['added'])} ny(e) med foreldreansvar")
+        if d.get("removed"):
+            parts.append(f"{len(d['removed'])} har ikke lenger foreldreansvar")
+        if d.get("organisations"):
+            parts.append(f"foreldreansvar hos {', '.join(d['organisations'])} (mulig plassering)")
+        return "; ".join(parts).capitalize() + "." if parts else "Foreldreansvaret er endret."
+    if kind == FindingKind.ID_CHANGED:
+        if d.get("merge"):
+            return f"Nytt nummer {d.get('after')} tilhører en annen journal: mulig sammenslåing, må vurderes."
+        return f"Nytt fødselsnummer {d.get('after')} (tidligere {d.get('before')} beholdt som alias)."
+    if kind == FindingKind.NAME_CHANGED:
+        return f"Navnet er endret (tidligere {d.get('before', '')})."
+    if kind == FindingKind.OTHER_STATUS:
+        return f"Status i folkeregisteret: {d.get('status')}."
+    if kind == FindingKind.UNKNOWN_TO_REGISTER:
+        return "Folkeregisteret kjenner ikke fødselsnummeret: uverifisert identitet."
+    if kind == FindingKind.AGED_OUT:
+        return "Barnet har fylt 6 år; journalen er avsluttet for programmet."
+    return ""
+
+
+def _row(finding: Finding, user, *, error: str = "") -> dict:
+    show_address = finding.address_visible_to(user)
+    target = None
+    if finding.kind == FindingKind.MOVED_WITHIN and finding.details.get("target_station_id"):
+        target = finding.details["target_station_id"]
+    return {
+        "finding": finding,
+        "description": _describe(finding, show_address),
+        "age_days": (timezone.now() - finding.detected_at).days,
+        "can_create": finding.kind == FindingKind.UNREGISTERED_RESIDENT,
+        "target_station_id": target,
+        "can_transfer": finding.kind in (FindingKind.MOVED_OUT, FindingKind.EMIGRATED),
+        "can_update": finding.kind not in (FindingKind.UNREGISTERED_RESIDENT, FindingKind.MOVED_OUT, FindingKind.EMIGRATED),
+        "error": error,
+    }
+
+
+@login_required
+@require_GET
+def worklist(request):
+    require_role(request.user, *WORKLIST_ROLES)
+    base = Finding.objects.for_user(request.user).open()
+    kind = request.GET.get("type", "")
+    if kind and kind not in FindingKind.values:
+        kind = ""
+    counts = {
+        row["kind"]: row
+        for row in base.values("kind").annotate(count=Count("id"), oldest=Min("detected_at")).order_by()
+    }
+    summary = [
+        {"kind": value, "label": label, "count": counts[value]["count"], "oldest": counts[value]["oldest"]}
+        for value, label in FindingKind.choices if value in counts
+    ]
+    qs = base.select_related("station", "child").order_by("detected_at", "id")
+    if kind:
+        qs = qs.filter(kind=kind)
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
+    findings = list(page.object_list)
+    children = [f.child for f in findings if f.child is not None]
+    if children:
+        access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
+                               what="Folkeregisteret: arbeidsliste", path=request.get_full_path())
+    context = {
+        "page": page,
+        "rows": [_row(f, request.user) for f in findings],
+        "summary": summary,
+        "kind": kind,
+        "kind_label": FindingKind(kind).label if kind else "",
+        "stations": {s.pk: s for s in Station.objects.filter(pk__in=request.user.station_ids())},
+    }
+    if request.user.role in (Role.LEADER, Role.ADMIN):
+        cursor = SyncCursor.objects.filter(name="events").first()
+        last_ok = max([t for t in (cursor.last_event_sync_at, cursor.last_full_at) if t], default=None) if cursor else None
+        errors = SyncError.objects.all()
+        if last_ok:
+            errors = errors.filter(at__gt=last_ok)
+        context.update(cursor=cursor, last_ok=last_ok, sync_errors=list(errors[:10]))
+    template = "registry_sync/worklist.html#findings" if request.htmx else "registry_sync/worklist.html"
+    return render(request, template, context)
+
+
+def _after_action(request, finding: Finding, *, error: str = "", success: str = ""):
+    if request.htmx:
+        finding.refresh_from_db()
+        return render(request, "registry_sync/worklist.html#finding_row", {"row": _row(finding, request.user, error=error)})
+    if error:
+        messages.error(request, error)
+    elif success:
+        messages.success(request, success)
+    return redirect(request.POST.get("next") or reverse("registry_sync:worklist"))
+
+
+@login_required
+@require_POST
+def create_journal(request, finding_id: int):
+    finding = _finding_for_request(request, finding_id)
+    try:
+        child = finding_create_journal(finding=finding, user=request.user)
+    except FindingActionError as exc:
+        return _after_action(request, finding, error=str(exc))
+    return _after_action(request, finding, success=f"Journal opprettet for {child.full_name}, og programmet er planlagt.")
+
+
+@login_required
+@require_POST
+def move_station(request, finding_id: int):
+    finding = _finding_for_request(request, finding_id)
+    target = finding.details.get("target_station_id")
+    station = Station.objects.filter(pk=target).first() if target else None
+    if station is None:
+        return _after_action(request, finding, error="Fant ikke helsestasjonen barnet skal flyttes til.")
+    try:
+        finding_move_station(finding=finding, user=request.user, station=station)
+    except FindingActionError as exc:
+        return _after_action(request, finding, error=str(exc))
+    return _after_action(request, finding, success=f"Barnet er flyttet til {station.name}.")
+
+
+@login_required
+@require_POST
+def resolve(request, finding_id: int):
+    finding = _finding_for_request(request, finding_id)
+    resolution = request.POST.get("resolution", "")
+    comment = request.POST.get("comment", "").strip()[:2000]
+    try:
+        finding_resolve(finding=finding, user=request.user, resolution=resolution, comment=comment)
+    except FindingActionError as exc:
+        return _after_action(request, finding, error=str(exc))
+    label = dict(Resolution.choices).get(resolution, "Behandlet")
+    return _after_action(request, finding, success=f"{label}.")
