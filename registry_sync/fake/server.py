@@ -71,10 +71,8 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload, ensure_ascii=False).encode())
 
     def _body(self) -> dict:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
         try:
-            data = json.loads(raw or b"{}")
+            data = json.loads(self._raw or b"{}")
         except ValueError:
             raise _Problem(400, "Body is not JSON") from None
         if not isinstance(data, dict):
@@ -90,6 +88,9 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         register = self.server.register
         path, _, query = self.path.partition("?")
+        # Read the body before any answer, so a keep-alive connection stays in step.
+        length = int(self.headers.get("Content-Length") or 0)
+        self._raw = self.rfile.read(length) if length else b""
         try:
             if path.startswith("/_admin/"):
                 body = self._body() if method == "POST" else {}
