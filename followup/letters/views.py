@@ -1,0 +1,187 @@
+"""The clerk's letter page: letters due, the print batch and its progress, the print
+PDF, manual handling (protected addresses), failed letters and returned mail."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from followup.letters import services
+from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
+from helsestasjon.access import child_for_request, require_role
+from helsestasjon.models import AccessAction, Role, Station
+from helsestasjon.services import access_log_record_many
+
+LETTER_ROLES = (Role.CLERK, Role.LEADER)
+
+
+def _station(request) -> Station:
+    """The station whose letters the page shows: ?stasjon=<id>, else the user's first."""
+    stations = Station.objects.filter(id__in=request.user.station_ids()).order_by("name")
+    wanted = request.GET.get("stasjon") or request.POST.get("stasjon")
+    if wanted:
+        try:
+            return stations.get(id=int(wanted))
+        except (ValueError, Station.DoesNotExist):
+            raise Http404("Fant ikke helsestasjonen.") from None
+    station = stations.first()
+    if station is None:
+        raise Http404("Du er ikke knyttet til en helsestasjon.")
+    return station
+
+
+def _letters_url(station: Station) -> str:
+    return f"{reverse('followup:letters')}?stasjon={station.id}"
+
+
+def _pdf_response(file_field, filename: str) -> FileResponse:
+    response = FileResponse(file_field.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf")
+    # Letters hold names and addresses: never kept by a browser or a proxy.
+    response["Cache-Control"] = "no-store, private"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def _with_addresses(letters, user):
+    for letter in letters:
+        letter.address_shown = letter.recipient.address_lines() if letter.recipient.address_visible_to(user) else None
+    return letters
+
+
+@login_required
+@require_GET
+def letters(request):
+    require_role(request.user, *LETTER_ROLES)
+    station = _station(request)
+    base = Letter.objects.filter(station=station).select_related("child", "recipient").order_by("-created_at", "-id")
+    batches = list(LetterBatch.objects.filter(station=station).select_related("created_by")[:8])
+    for batch in batches:
+        batch.progress = services.letter_batch_progress(batch)
+    manual = _with_addresses(list(base.filter(manual_handling=True).exclude(state__in=[LetterState.SENT, LetterState.CANCELLED])[:200]), request.user)
+    failed = list(base.filter(state=LetterState.FAILED)[:200])
+    sent = list(base.filter(state=LetterState.SENT).order_by("-sent_at", "-id")[:50])
+    shown = {letter.child for letter in manual + failed + sent}
+    access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what="Brevoversikten", path=request.get_full_path())
+    context = {
+        "station": station,
+        "stations": Station.objects.filter(id__in=request.user.station_ids()).order_by("name"),
+        "due": services.letters_due_count(station=station),
+        "batches": batches,
+        "manual": manual,
+        "failed": failed,
+        "sent": sent,
+    }
+    return render(request, "followup/letters_page.html", context)
+
+
+@login_required
+@require_POST
+def letter_batch_start(request):
+    require_role(request.user, *LETTER_ROLES)
+    station = _station(request)
+    try:
+        batch = services.letter_batch_start(station=station, user=request.user)
+    except services.LetterError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, f"Brevbunke {batch.pk} lages nå.")
+    return redirect(_letters_url(station))
+
+
+def _batch_for_request(request, batch_id: int) -> LetterBatch:
+    require_role(request.user, *LETTER_ROLES)
+    return get_object_or_404(LetterBatch.objects.select_related("created_by"), id=batch_id, station_id__in=request.user.station_ids())
+
+
+@login_required
+@require_GET
+def letter_batch_progress(request, batch_id: int):
+    batch = _batch_for_request(request, batch_id)
+    batch.progress = services.letter_batch_progress(batch)
+    return render(request, "followup/letters_page.html#batch", {"batch": batch, "station": batch.station})
+
+
+@login_required
+@require_GET
+def letter_batch_pdf(request, batch_id: int):
+    batch = _batch_for_request(request, batch_id)
+    if batch.state not in (BatchState.READY, BatchState.SENT) or not batch.pdf:
+        raise Http404("Utskriftsfilen er ikke klar.")
+    children = {letter.child for letter in batch.letters.filter(state__in=[LetterState.PRODUCED, LetterState.SENT]).select_related("child")}
+    access_log_record_many(
+        user=request.user, children=children, action=AccessAction.VIEW_LETTER, what=f"Utskriftsfil for brevbunke {batch.pk}",
+        path=request.get_full_path(),
+    )
+    return _pdf_response(batch.pdf, f"brevbunke-{batch.pk}.pdf")
+
+
+@login_required
+@require_POST
+def letter_batch_sent(request, batch_id: int):
+    batch = _batch_for_request(request, batch_id)
+    try:
+        count = services.letter_batch_mark_sent(batch=batch, user=request.user)
+    except services.LetterError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, f"{count} brev er merket som sendt.")
+    return redirect(_letters_url(batch.station))
+
+
+def _letter_for_request(request, letter_id: int, *, what: str, action: str = AccessAction.VIEW_RECORD) -> Letter:
+    letter = get_object_or_404(Letter.objects.select_related("recipient", "station"), id=letter_id)
+    # 404 for another station's letter (the access helper also writes the access log).
+    child_for_request(request, letter.child_id, what=what, action=action)
+    return letter
+
+
+@login_required
+@require_GET
+def letter_pdf(request, letter_id: int):
+    require_role(request.user, Role.CLERK, Role.NURSE, Role.LEADER)
+    letter = _letter_for_request(request, letter_id, what="Brev (PDF)", action=AccessAction.VIEW_LETTER)
+    if not letter.pdf:
+        raise Http404("Brevet er ikke laget ennå.")
+    return _pdf_response(letter.pdf, letter.download_name())
+
+
+def _letter_action(request, letter_id: int, call, done: str, what: str):
+    require_role(request.user, *LETTER_ROLES)
+    letter = _letter_for_request(request, letter_id, what=what)
+    try:
+        call(letter)
+    except services.LetterError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, done)
+    return redirect(_letters_url(letter.station))
+
+
+@login_required
+@require_POST
+def letter_sent(request, letter_id: int):
+    return _letter_action(
+        request, letter_id, lambda letter: services.letter_mark_sent(letter=letter, user=request.user), "Brevet er merket som sendt.",
+        "Brev merket som sendt",
+    )
+
+
+@login_required
+@require_POST
+def letter_returned(request, letter_id: int):
+    return _letter_action(
+        request, letter_id, lambda letter: services.letter_register_returned(letter=letter, user=request.user),
+        "Returen er registrert. Saken går til adressekontroll.", "Brev registrert som returnert",
+    )
+
+
+@login_required
+@require_POST
+def letter_retry(request, letter_id: int):
+    return _letter_action(
+        request, letter_id, lambda letter: services.letter_retry(letter=letter), "Brevet lages på nytt i neste bunke.", "Brev prøvd på nytt",
+    )
