@@ -15,4 +15,5 @@ urlpatterns = [
     path("trinn/<int:step_id>/utfort/", views.step_complete, name="step_complete"),
     path("trinn/<int:step_id>/sms/", views.step_sms, name="step_sms"),
     path("trinn/<int:step_id>/hopp-over/", views.step_skip, name="step_skip"),
+    path("statistikk/", include("followup.statistics.urls")),
 ]

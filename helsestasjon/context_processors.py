@@ -15,6 +15,7 @@ NAVIGATION = [
     ("followup:clerk_worklist", "Oppgaver merkantil", {Role.CLERK}),
     ("followup:letters", "Brev", {Role.CLERK}),
     ("followup:leader_queue", "Lederkø", {Role.LEADER}),
+    ("followup:statistics:page", "Statistikk", {Role.LEADER, Role.ADMIN}),
     ("registry_sync:worklist", "Folkeregisteret", {Role.CLERK, Role.LEADER}),
     ("children", "Barn", {Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN}),
 ]

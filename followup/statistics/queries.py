@@ -1,0 +1,515 @@
+"""The leader's figures, counted in the database.
+
+Every figure is a conditional count (``Count(..., filter=Q(...))``) over one base
+queryset, and the list of children behind a figure is the same base queryset
+filtered by the same ``Q``. A figure and its list therefore cannot disagree, and a
+share's numerator is a subset of its denominator by construction: the numerator's
+``Q`` is always the denominator's ``Q`` and something more.
+
+The cohort rules are written out in docs/decisions.md under "Statistics".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Case, Count, DateField, F, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+from django.utils import timezone
+
+from attendance.models import (
+    Appointment,
+    AppointmentStatus,
+    Consultation,
+    ConsultationState,
+    Outcome,
+    OutcomeEvent,
+    ProgrammeStep,
+    Reason,
+)
+from helsestasjon.models import Child, ChildStatus, Station
+
+
+class FigureError(ValueError):
+    """An unknown figure, category or parameter in a request for a child list."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which children and which days a page counts: stations, an inclusive period, and today."""
+
+    station_ids: tuple[int, ...]
+    start: date
+    end: date  # inclusive
+    today: date
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """Aware start of the first day and end (exclusive) of the last day, local time."""
+        return _local_midnight(self.start), _local_midnight(self.end + timedelta(days=1))
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+# --- Coverage: the 14 consultations ----------------------------------------------------------
+
+# A child whose journal says it left the area (the register reports a move, an
+# emigration or a death). A child who aged out is still counted: that happens
+# after every window has closed.
+LEFT_STATUSES = (ChildStatus.MOVED, ChildStatus.EMIGRATED, ChildStatus.DECEASED)
+
+# (key, label, shown as a column in the coverage table, share of "due")
+COVERAGE_CATEGORIES = [
+    ("due", "Aktuelle (nevner)", True, False),
+    ("in_window", "Gjennomført i tide", True, True),
+    ("late", "Gjennomført for sent", True, True),
+    ("expired", "Utløpt uten oppmøte", True, True),
+    ("open", "Fortsatt åpen", True, True),
+    ("not_applicable", "Ikke aktuell (kom etter vinduet)", True, False),
+    ("left", "Flyttet eller død før vinduet lukket", True, False),
+    ("closed", "Vinduet lukket (nevner for KOSTRA)", False, False),
+    ("in_window_closed", "Gjennomført i tide, vinduet lukket (teller for KOSTRA)", False, False),
+]
+COVERAGE_LABELS = {key: label for key, label, _shown, _share in COVERAGE_CATEGORIES}
+
+
+def coverage_filters(today: date) -> dict[str, Q]:
+    """The Q of every coverage category over ``coverage_base`` (which adds attended_on and left_on).
+
+    ``due`` is the denominator. in_window, late, expired and open each add a
+    condition to ``due`` and together split it exactly; not_applicable and left are
+    the consultations kept out of it, shown so that nobody is silently missing.
+    """
+    not_applicable = Q(state=ConsultationState.NOT_APPLICABLE)
+    completed = Q(state=ConsultationState.COMPLETED)
+    left = Q(child__status__in=LEFT_STATUSES) & Q(left_on__lt=F("window_closes"))
+    closed = Q(window_closes__lte=today)
+    due = ~not_applicable & (completed | ~left)
+    return {
+        "due": due,
+        "in_window": due & completed & Q(attended_on__lt=F("window_closes")),
+        "late": due & completed & Q(attended_on__gte=F("window_closes")),
+        "expired": due & ~completed & closed,
+        "open": due & ~completed & ~closed,
+        "not_applicable": not_applicable,
+        "left": ~not_applicable & ~completed & left,
+        "closed": due & closed,
+        "in_window_closed": due & closed & completed & Q(attended_on__lt=F("window_closes")),
+    }
+
+
+def coverage_base(scope: Scope) -> QuerySet:
+    """Consultations that fall due in the period: the last day of the window lies in it.
+
+    ``attended_on`` is the local date of the first attended appointment (the day
+    the child was seen, not the day the outcome was typed in); ``left_on`` is the
+    local date the child's status last changed.
+    """
+    first_attended = (
+        Appointment.objects.filter(consultation_id=OuterRef("pk"), status=AppointmentStatus.ATTENDED)
+        .order_by("starts_at")
+        .values("starts_at")[:1]
+    )
+    return Consultation.objects.filter(
+        child__station_id__in=scope.station_ids,
+        window_closes__gt=scope.start,
+        window_closes__lte=scope.end + timedelta(days=1),
+    ).alias(
+        attended_on=Case(
+            When(
+                state=ConsultationState.COMPLETED,
+                then=TruncDate(Coalesce(Subquery(first_attended), "completed_at", "state_changed_at")),
+            ),
+            default=None,
+            output_field=DateField(),
+        ),
+        left_on=TruncDate("child__status_changed_at"),
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+@dataclass
+class CoverageRow:
+    step: ProgrammeStep | None  # None for the total row
+    counts: dict[str, int]
+
+    def share(self, key: str) -> float | None:
+        return _share(self.counts.get(key, 0), self.counts.get("due", 0))
+
+
+@dataclass
+class Coverage:
+    rows: list[CoverageRow]
+    total: CoverageRow
+    by_station: dict[int, dict[int, dict[str, int]]] = field(default_factory=dict)  # station -> step -> counts
+
+    def row_for(self, code: str) -> CoverageRow | None:
+        return next((row for row in self.rows if row.step and row.step.code == code), None)
+
+
+def coverage(scope: Scope, steps: list[ProgrammeStep]) -> Coverage:
+    """Per station and consultation, every coverage category: one query."""
+    filters = coverage_filters(scope.today)
+    grouped = (
+        coverage_base(scope)
+        .values("child__station_id", "step_id")
+        .annotate(**{key: Count("id", filter=q) for key, q in filters.items()})
+        .order_by()
+    )
+    by_station: dict[int, dict[int, dict[str, int]]] = {}
+    by_step: dict[int, dict[str, int]] = {}
+    for row in grouped:
+        counts = {key: row[key] for key in filters}
+        by_station.setdefault(row["child__station_id"], {})[row["step_id"]] = counts
+        into = by_step.setdefault(row["step_id"], dict.fromkeys(filters, 0))
+        for key in filters:
+            into[key] += counts[key]
+    rows = [CoverageRow(step=step, counts=by_step.get(step.pk, dict.fromkeys(filters, 0))) for step in steps]
+    total = CoverageRow(step=None, counts={key: sum(row.counts[key] for row in rows) for key in filters})
+    return Coverage(rows=rows, total=total, by_station=by_station)
+
+
+# --- KOSTRA ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KostraMeasure:
+    key: str
+    step_code: str
+    label: str
+    explanation: str
+
+
+KOSTRA_MEASURES = [
+    KostraMeasure(
+        "home_visit", "HV", "Hjemmebesøk innen 14 dager etter fødsel",
+        "Nyfødte med hjemmebesøk før dag 14, av nyfødte som bodde i området da besøksvinduet lukket seg.",
+    ),
+    KostraMeasure(
+        "week8", "W6", "Helseundersøkelse innen utgangen av 8. leveuke",
+        "Barn som var på 6-ukerskonsultasjonen før de fylte 8 uker, av barn som bodde i området i hele vinduet.",
+    ),
+    KostraMeasure(
+        "year2", "Y2", "Helseundersøkelse ved 2 år",
+        "Barn som var på 2-årskonsultasjonen før de fylte 3 år, av barn som bodde i området i hele vinduet.",
+    ),
+    KostraMeasure(
+        "year4", "Y4", "Helseundersøkelse ved 4 år",
+        "Barn som var på 4-årskonsultasjonen før de fylte 5 år, av barn som bodde i området i hele vinduet.",
+    ),
+]
+
+
+@dataclass
+class KostraFigure:
+    measure: KostraMeasure
+    step: ProgrammeStep | None
+    numerator: int
+    denominator: int
+
+    @property
+    def share(self) -> float | None:
+        return _share(self.numerator, self.denominator)
+
+
+def kostra(counts_by_step: dict[int, dict[str, int]], steps: list[ProgrammeStep]) -> list[KostraFigure]:
+    """KOSTRA measures from coverage counts: done in the window, of the windows that have closed.
+
+    Open windows are left out of both sides, so a figure for a period that has not
+    ended yet counts only outcomes that are final.
+    """
+    by_code = {step.code: step for step in steps}
+    figures = []
+    for measure in KOSTRA_MEASURES:
+        step = by_code.get(measure.step_code)
+        counts = counts_by_step.get(step.pk, {}) if step else {}
+        figures.append(
+            KostraFigure(
+                measure=measure, step=step, numerator=counts.get("in_window_closed", 0), denominator=counts.get("closed", 0)
+            )
+        )
+    return figures
+
+
+# --- Appointments: not brought and cancelled ------------------------------------------------------
+
+RECORDED_STATUSES = (
+    AppointmentStatus.ATTENDED,
+    AppointmentStatus.NOT_BROUGHT,
+    AppointmentStatus.NO_ACCESS,
+    AppointmentStatus.CANCELLED_BY_GUARDIAN,
+    AppointmentStatus.CANCELLED_BY_SERVICE,
+)
+NOT_BROUGHT_STATUSES = (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCESS)
+
+# (key, label, share of "with_outcome")
+APPOINTMENT_CATEGORIES = [
+    ("with_outcome", "Barn med registrert time", False),
+    ("attended", "Møtt", True),
+    ("not_brought", "Ikke møtt (inkl. ingen hjemme)", True),
+    ("cancelled_by_guardian", "Avbestilt av foresatte", True),
+    ("cancelled_by_service", "Avlyst av helsestasjonen", True),
+]
+APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
+
+APPOINTMENT_FILTERS = {
+    "with_outcome": Q(),
+    "attended": Q(status=AppointmentStatus.ATTENDED),
+    "not_brought": Q(status__in=NOT_BROUGHT_STATUSES),
+    "cancelled_by_guardian": Q(status=AppointmentStatus.CANCELLED_BY_GUARDIAN),
+    "cancelled_by_service": Q(status=AppointmentStatus.CANCELLED_BY_SERVICE),
+}
+
+
+def appointment_base(scope: Scope) -> QuerySet:
+    """Appointments in the period with a recorded outcome (moved appointments are not counted;
+    the appointment they were moved to is)."""
+    start, end = scope.bounds()
+    return Appointment.objects.filter(
+        child__station_id__in=scope.station_ids, starts_at__gte=start, starts_at__lt=end, status__in=RECORDED_STATUSES
+    )
+
+
+@dataclass
+class AppointmentRow:
+    step: ProgrammeStep | None
+    counts: dict[str, int]
+
+    def share(self, key: str) -> float | None:
+        return _share(self.counts.get(key, 0), self.counts.get("with_outcome", 0))
+
+
+def _child_counts(filters: dict[str, Q], child_field: str = "child_id") -> dict[str, Count]:
+    return {key: Count(child_field, filter=q, distinct=True) for key, q in filters.items()}
+
+
+def appointments(scope: Scope, steps: list[ProgrammeStep]) -> tuple[list[AppointmentRow], AppointmentRow]:
+    """Children per consultation by outcome, and the same over all consultations: two queries.
+
+    A child counts once per figure however many appointments it had, so each
+    figure is a number of children and its list has exactly that many.
+    """
+    base = appointment_base(scope)
+    grouped = {
+        row["consultation__step_id"]: row
+        for row in base.values("consultation__step_id").annotate(**_child_counts(APPOINTMENT_FILTERS)).order_by()
+    }
+    rows = [
+        AppointmentRow(step=step, counts={key: grouped.get(step.pk, {}).get(key, 0) for key in APPOINTMENT_FILTERS})
+        for step in steps
+    ]
+    total = AppointmentRow(step=None, counts=base.aggregate(**_child_counts(APPOINTMENT_FILTERS)))
+    return rows, total
+
+
+# --- Reasons ----------------------------------------------------------------------------------
+
+REASON_GROUPS = {
+    "not_brought": Q(outcome__in=[Outcome.NOT_BROUGHT, Outcome.NO_ACCESS]),
+    "cancelled_by_guardian": Q(outcome=Outcome.CANCELLED_BY_GUARDIAN),
+}
+REASON_GROUP_LABELS = {"not_brought": "Ikke møtt", "cancelled_by_guardian": "Avbestilt av foresatte"}
+NO_REASON = "none"  # the URL value for "no reason given"
+
+
+def reason_base(scope: Scope) -> QuerySet:
+    """The outcome that counts now (no correction replaced it) of the period's appointments."""
+    start, end = scope.bounds()
+    return OutcomeEvent.objects.filter(
+        replaced_by__isnull=True,
+        appointment__child__station_id__in=scope.station_ids,
+        appointment__starts_at__gte=start,
+        appointment__starts_at__lt=end,
+        outcome__in=[Outcome.NOT_BROUGHT, Outcome.NO_ACCESS, Outcome.CANCELLED_BY_GUARDIAN],
+    )
+
+
+@dataclass
+class ReasonRow:
+    reason: str  # the Reason value, or NO_REASON
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def reasons(scope: Scope) -> list[ReasonRow]:
+    """Children not brought or cancelled, by the recorded reason: one query."""
+    counts = {
+        row["reason"] or NO_REASON: row
+        for row in reason_base(scope).values("reason").annotate(**_child_counts(REASON_GROUPS, "appointment__child_id")).order_by()
+    }
+    rows = []
+    for value, label in [*Reason.choices, (NO_REASON, "Ikke oppgitt")]:
+        row = counts.get(value)
+        if row:
+            rows.append(ReasonRow(reason=value, label=str(label), counts={key: row[key] for key in REASON_GROUPS}))
+    return sorted(rows, key=lambda row: -row.total)
+
+
+def _reason_filter(reason: str) -> Q:
+    if reason == NO_REASON:
+        return Q(reason="")
+    if reason not in Reason.values:
+        raise FigureError("Ukjent årsak.")
+    return Q(reason=reason)
+
+
+# --- Recurrence --------------------------------------------------------------------------------
+
+RECURRENCE_BUCKETS = {
+    "once": ("Én gang", Q(missed=1)),
+    "twice": ("To ganger", Q(missed=2)),
+    "three_or_more": ("Tre ganger eller mer", Q(missed__gte=3)),
+}
+
+
+def _missed_per_child(scope: Scope) -> QuerySet:
+    return (
+        appointment_base(scope)
+        .filter(status__in=NOT_BROUGHT_STATUSES)
+        .values("child_id")
+        .annotate(missed=Count("id"))
+        .order_by()
+    )
+
+
+def recurrence(scope: Scope) -> dict[str, int]:
+    """How many children were not brought once, twice, three times or more in the period: one query."""
+    return _missed_per_child(scope).aggregate(
+        **{key: Count("child_id", filter=q) for key, (_label, q) in RECURRENCE_BUCKETS.items()}
+    )
+
+
+# --- Trend per month ----------------------------------------------------------------------------
+
+
+def months_in(scope: Scope) -> list[date]:
+    months = []
+    month = scope.start.replace(day=1)
+    while month <= scope.end:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+@dataclass
+class MonthRow:
+    month: date
+    counts: dict[str, int]
+
+    def share(self, key: str) -> float | None:
+        return _share(self.counts.get(key, 0), self.counts.get("with_outcome", 0))
+
+
+TREND_FILTERS = {key: APPOINTMENT_FILTERS[key] for key in ("with_outcome", "not_brought", "cancelled_by_guardian")}
+
+
+def trend(scope: Scope) -> list[MonthRow]:
+    """Children with an appointment, not brought and cancelled, per calendar month: one query."""
+    found = {}
+    for row in (
+        appointment_base(scope)
+        .annotate(month=TruncMonth("starts_at"))
+        .values("month")
+        .annotate(**_child_counts(TREND_FILTERS))
+        .order_by()
+    ):
+        found[timezone.localtime(row["month"]).date()] = row
+    return [
+        MonthRow(month=month, counts={key: found.get(month, {}).get(key, 0) for key in TREND_FILTERS})
+        for month in months_in(scope)
+    ]
+
+
+def _month_scope(scope: Scope, month: str) -> Scope:
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except (TypeError, ValueError):
+        raise FigureError("Ugyldig måned.") from None
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    start, end = max(first, scope.start), min(last, scope.end)
+    if start > end:
+        raise FigureError("Måneden ligger utenfor perioden.")
+    return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
+
+
+# --- The children behind a figure ----------------------------------------------------------------
+
+FIGURES = {
+    "coverage": "Konsultasjoner",
+    "appointments": "Ikke møtt og avbestilt",
+    "reasons": "Årsaker",
+    "recurrence": "Gjentatt ikke møtt",
+    "trend": "Ikke møtt per måned",
+}
+
+
+def figure_label(*, figure: str, category: str, step: ProgrammeStep | None, reason: str = "", month: str = "") -> str:
+    parts = [FIGURES.get(figure, "")]
+    if step is not None:
+        parts.append(step.name)
+    if figure == "coverage":
+        parts.append(COVERAGE_LABELS.get(category, ""))
+    elif figure in ("appointments", "trend"):
+        parts.append(APPOINTMENT_LABELS.get(category, ""))
+        if month:
+            parts.append(month)
+    elif figure == "reasons":
+        parts.append(REASON_GROUP_LABELS.get(category, ""))
+        parts.append("Ikke oppgitt" if reason == NO_REASON else str(dict(Reason.choices).get(reason, "")))
+    elif figure == "recurrence":
+        parts.append(RECURRENCE_BUCKETS.get(category, ("",))[0])
+    return " – ".join(part for part in parts if part)
+
+
+def figure_child_ids(
+    scope: Scope, *, figure: str, category: str, step: ProgrammeStep | None = None, reason: str = "", month: str = ""
+) -> QuerySet:
+    """The ids of the children behind one figure (a subquery; nothing is fetched here).
+
+    Raises FigureError for an unknown figure or category.
+    """
+    if figure == "coverage":
+        filters = coverage_filters(scope.today)
+        if category not in filters or step is None:
+            raise FigureError("Ukjent tall.")
+        return coverage_base(scope).filter(step=step).filter(filters[category]).values("child_id")
+    if figure in ("appointments", "trend"):
+        if category not in APPOINTMENT_FILTERS or (figure == "trend" and category not in TREND_FILTERS):
+            raise FigureError("Ukjent tall.")
+        if figure == "trend":
+            scope = _month_scope(scope, month)
+        qs = appointment_base(scope).filter(APPOINTMENT_FILTERS[category])
+        if step is not None:
+            qs = qs.filter(consultation__step=step)
+        return qs.values("child_id")
+    if figure == "reasons":
+        if category not in REASON_GROUPS:
+            raise FigureError("Ukjent tall.")
+        return reason_base(scope).filter(REASON_GROUPS[category]).filter(_reason_filter(reason)).values("appointment__child_id")
+    if figure == "recurrence":
+        if category not in RECURRENCE_BUCKETS:
+            raise FigureError("Ukjent tall.")
+        return _missed_per_child(scope).filter(RECURRENCE_BUCKETS[category][1]).values("child_id")
+    raise FigureError("Ukjent tall.")
+
+
+def figure_children(user, scope: Scope, **figure) -> QuerySet:
+    """The children behind a figure that the user may see (the station rule applies here too)."""
+    return (
+        Child.objects.visible_to(user)
+        .filter(id__in=figure_child_ids(scope, **figure))
+        .select_related("station")
+        .order_by("family_name", "given_name", "id")
+    )
+
+
+def stations_for(user) -> list[Station]:
+    return list(Station.objects.filter(id__in=user.station_ids()).select_related("municipality").order_by("name"))
