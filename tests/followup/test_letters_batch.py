@@ -1,0 +1,179 @@
+"""The print batch: exactly once, archived PDFs, the merged print file, interruption and resume,
+bounded failures, marking sent, returned mail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from followup.letters import rendering, services
+from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
+from followup.models import CaseStep, StepKind, StepStatus
+from tests.followup.letters_support import _media, case_at_step, parent, pdf_pages, pdf_text  # noqa: F401
+from tests.factories import ChildFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _children_with_letter_steps(station, n, **parent_kwargs):
+    steps = []
+    for i in range(n):
+        child = ChildFactory(station=station, given_name=f"Barn{i}", family_name="Hansen")
+        parent(child, **parent_kwargs)
+        steps.append(case_at_step(child)[1])
+    return steps
+
+
+def _run_batch(station, user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = services.letter_batch_start(station=station, user=user)
+    batch.refresh_from_db()
+    return batch
+
+
+def test_the_database_refuses_a_second_letter_for_the_same_step_and_recipient(child_a):
+    g = parent(child_a)
+    case, step = case_at_step(child_a)
+    fields = dict(kind="new_invitation", child=child_a, station=child_a.station, case=case, case_step=step, recipient=g, recipient_name="X")
+    Letter.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Letter.objects.create(**fields)
+
+
+def test_a_batch_archives_each_letter_and_merges_one_print_file(station_a, clerk_a, django_capture_on_commit_callbacks):
+    steps = _children_with_letter_steps(station_a, 3, preferred_language="uk")
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    assert batch.state == BatchState.READY
+    letters = list(Letter.objects.filter(batch=batch).order_by("id"))
+    assert [l.state for l in letters] == [LetterState.PRODUCED] * 3
+    assert {l.case_step_id for l in letters} == {s.id for s in steps}
+    for letter in letters:
+        assert letter.produced_by == clerk_a and letter.produced_at
+        with letter.pdf.open("rb") as f:
+            data = f.read()
+        assert pdf_pages(data) == letter.page_count == 2  # Norwegian page, Ukrainian page
+        assert letter.child.full_name in pdf_text(data)
+    with batch.pdf.open("rb") as f:
+        merged = f.read()
+    assert pdf_pages(merged) == batch.page_count == 6
+
+
+def test_marking_the_batch_sent_completes_the_letter_steps(station_a, clerk_a, django_capture_on_commit_callbacks):
+    (step,) = _children_with_letter_steps(station_a, 1)
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    assert services.letter_batch_mark_sent(batch=batch, user=clerk_a) == 1
+    step.refresh_from_db()
+    assert step.status == StepStatus.DONE
+    assert "sendt til 1 mottaker" in step.evidence
+    assert step.case.current_step.kind == StepKind.LETTER_DUTY_REMINDER
+    with pytest.raises(services.LetterError):
+        services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+
+
+def test_protected_letters_stay_out_of_the_print_file_and_wait_for_manual_sending(station_a, clerk_a, django_capture_on_commit_callbacks):
+    child = ChildFactory(station=station_a)
+    parent(child, given_name="Vanlig", family_name="Adresse")
+    parent(child, given_name="Skjult", family_name="Adresse", relation="father", street_address="Hemmelig 1", address_protection="Confidential")
+    _, step = case_at_step(child)
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    with batch.pdf.open("rb") as f:
+        merged = pdf_text(f.read())
+    assert "Vanlig Adresse" in merged and "Skjult" not in merged and "Hemmelig" not in merged
+    manual = Letter.objects.get(manual_handling=True)
+    assert manual.batch is None and manual.state == LetterState.PRODUCED  # rendered for hand-addressing
+    with manual.pdf.open("rb") as f:
+        assert "Hemmelig" not in pdf_text(f.read())
+    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    step.refresh_from_db()
+    assert step.status == StepStatus.ACTIVE  # the manual letter is not sent yet
+    services.letter_mark_sent(letter=manual, user=clerk_a)
+    step.refresh_from_db()
+    assert step.status == StepStatus.DONE
+
+
+def test_an_interrupted_batch_finishes_on_resume_with_each_letter_once(station_a, clerk_a, django_capture_on_commit_callbacks, monkeypatch):
+    """A worker dies after claiming a chunk (and after storing part of it): the claims go
+    stale, the resume sweep releases them, and every letter ends produced exactly once."""
+    _children_with_letter_steps(station_a, 5)
+    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)  # the message is lost
+    batch = services.letter_batch_start(station=station_a, user=clerk_a)
+    # A worker claims two letters and is killed before it finishes them.
+    crashed = services._claim(services.Q(batch_id=batch.id), timezone.now(), 2)
+    assert Letter.objects.filter(state=LetterState.RENDERING).count() == 2
+    # Another worker renders one more letter and is killed before the merge.
+    done_one = services._claim(services.Q(batch_id=batch.id), timezone.now(), 1)
+    services._render_claimed(done_one, Letter.objects.get(id=done_one[0]).claimed_at)
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        report = services.letters_resume(now=timezone.now() + services.STALE_AFTER + timedelta(seconds=1))
+    assert report["released"] == 2
+    batch.refresh_from_db()
+    assert batch.state == BatchState.READY
+    letters = list(Letter.objects.filter(batch=batch))
+    assert len(letters) == 5 and all(l.state == LetterState.PRODUCED for l in letters)
+    assert {l.attempts for l in letters if l.id in crashed} == {2}
+    with batch.pdf.open("rb") as f:
+        text = pdf_text(f.read())
+    for i in range(5):
+        assert text.count(f"Barn{i} Hansen, født") == 1
+
+
+def test_a_late_worker_cannot_overwrite_a_reclaimed_letter(station_a, clerk_a, monkeypatch):
+    _children_with_letter_steps(station_a, 1)
+    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)
+    batch = services.letter_batch_start(station=station_a, user=clerk_a)
+    old_claim = timezone.now() - timedelta(minutes=10)
+    (letter_id,) = services._claim(services.Q(batch_id=batch.id), old_claim, 5)
+    services.letters_resume()
+    new_claim = timezone.now()
+    services._claim(services.Q(batch_id=batch.id), new_claim, 5)
+    letter = Letter.objects.get(id=letter_id)
+    assert services._store(letter, b"%PDF-1.4 stale", 1, old_claim, None) is False
+    assert Letter.objects.get(id=letter_id).state == LetterState.RENDERING
+
+
+def test_a_letter_that_keeps_failing_ends_failed_and_does_not_loop(station_a, clerk_a, django_capture_on_commit_callbacks, monkeypatch):
+    _children_with_letter_steps(station_a, 2)
+    real = rendering.render_chunk
+
+    def broken(contexts):
+        if any(c["child_name"].startswith("Barn1 ") for c in contexts):
+            raise RuntimeError("font exploded")
+        return real(contexts)
+
+    monkeypatch.setattr(rendering, "render_chunk", broken)
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    bad = Letter.objects.get(child__given_name="Barn1")
+    good = Letter.objects.get(child__given_name="Barn0")
+    assert bad.state == LetterState.FAILED and bad.attempts == services.MAX_ATTEMPTS
+    assert "font exploded" in bad.error
+    assert good.state == LetterState.PRODUCED
+    assert batch.state == BatchState.READY and batch.page_count == good.page_count
+    monkeypatch.undo()
+    services.letter_retry(letter=bad)
+    bad.refresh_from_db()
+    assert bad.state == LetterState.PENDING and bad.attempts == 0 and bad.batch is None
+
+
+def test_returned_mail_sends_the_case_to_the_address_check(station_a, clerk_a, django_capture_on_commit_callbacks):
+    (step,) = _children_with_letter_steps(station_a, 1)
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter = Letter.objects.get()
+    services.letter_register_returned(letter=letter, user=clerk_a)
+    letter.refresh_from_db()
+    assert letter.returned_at and letter.returned_by == clerk_a
+    step.case.refresh_from_db()
+    assert step.case.current_step.kind == StepKind.ADDRESS_CHECK
+    assert CaseStep.objects.filter(case=step.case, status=StepStatus.SKIPPED).count() == 1  # the duty-letter step it left
+    with pytest.raises(services.LetterError):
+        services.letter_register_returned(letter=letter, user=clerk_a)
+
+
+def test_no_batch_when_nothing_is_due(station_a, clerk_a):
+    with pytest.raises(services.LetterError):
+        services.letter_batch_start(station=station_a, user=clerk_a)
+    assert not LetterBatch.objects.exists()
