@@ -719,7 +719,7 @@ def case_leader_decide(
         raise ValidationError("Skriv en begrunnelse for beslutningen.")
     if decision == Decision.CONCERN_REPORT and (concern_report_date is None or not concern_report_reference):
         raise ValidationError("En bekymringsmelding må ha dato og referanse.")
-    case = Case.objects.select_for_update().select_related("current_step").get(id=case.id)
+    case = Case.objects.select_for_update(of=("self",)).select_related("current_step").get(id=case.id)
     if not case.is_open:
         raise StepNotActive("Saken er allerede avsluttet.")
     step = case.current_step
