@@ -124,10 +124,12 @@ class Scope:
                 return station
         return stations[0] if fallback else None
 
-    def covers(self, record: PersonRecord) -> bool:
+    def covers(self, record: PersonRecord, municipality: str | None = None) -> bool:
+        """In scope: resident, under 6, living where a station serves. ``municipality``
+        is where the search found a person whose address the register withholds."""
         return (
             record.status in NORMAL_STATUSES
-            and record.municipality_number in self.stations
+            and (record.municipality_number or municipality) in self.stations
             and self.birth_from <= record.birth_date <= self.today
         )
 
@@ -326,10 +328,10 @@ class _Reconciliation:
                    "organisations": organisations, "placement": bool(organisations)})
 
     # ------------------------------------------------------- not a journal
-    def newcomer(self, record: PersonRecord, snapshot: dict | None) -> None:
-        if not self.scope.covers(record):
+    def newcomer(self, record: PersonRecord, snapshot: dict | None, municipality: str | None = None) -> None:
+        if not self.scope.covers(record, municipality):
             return
-        station = self.scope.station_for(record.municipality_number, record.urban_district_code)
+        station = self.scope.station_for(record.municipality_number or municipality, record.urban_district_code)
         self.finding(FindingKind.UNREGISTERED_RESIDENT, record=record, child=None, fingerprint="resident",
                      station=station, snapshot=snapshot)
 
@@ -482,7 +484,7 @@ def _parse_all(documents: list[dict]) -> list[tuple[PersonRecord, dict]]:
 
 
 def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], *, scope: Scope, sequence_number: int | None,
-               with_guardians: bool, missing_children: list[Child] = ()) -> _Reconciliation:
+               with_guardians: bool, missing_children: list[Child] = (), found_in: dict[str, str] | None = None) -> _Reconciliation:
     """Compare (read-only) and collect the batch; fetches guardians the batch will need."""
     records = [r for r, _ in parsed]
     children = _journal_for(records)
@@ -495,7 +497,7 @@ def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], 
         elif record.person_id in guardians:
             rec.guardian(guardians[record.person_id], record)
         else:
-            rec.newcomer(record, doc)
+            rec.newcomer(record, doc, (found_in or {}).get(record.person_id))
     for child in missing_children:
         rec.child(child, None, None)
     # Guardians who get parental responsibility and are not in the journal yet.
@@ -620,15 +622,16 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
         )
         by_id = {str(pid): pk for pk, pid, _ in journal if pid}
         by_nin = {nin: pk for pk, pid, nin in journal if not pid}
-        search_ids: list[str] = []
+        found_in: dict[str, str] = {}
         for municipality in scope.stations:
-            search_ids.extend(client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today))
-        person_ids = list(dict.fromkeys([*by_id, *search_ids]))
+            for person_id in client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today):
+                found_in[person_id] = municipality
+        person_ids = list(dict.fromkeys([*by_id, *found_in]))
         seen_children: set[int] = set()
 
         def process(parsed, missing_pks=()):
             rec = _reconcile(client, parsed, scope=scope, sequence_number=None, with_guardians=False,
-                             missing_children=list(_children_by_pk(missing_pks)))
+                             missing_children=list(_children_by_pk(missing_pks)), found_in=found_in)
             with transaction.atomic():
                 result.findings += _commit(rec)
             seen_children.update(rec.seen_children)

@@ -229,6 +229,7 @@ class FakeRegisterServer(ThreadingHTTPServer):
         return f"http://{host}:{port}{PREFIX}"
 
     def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="fake-register", daemon=True)
+        # A short poll interval lets tests shut the server down quickly.
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-register", daemon=True)
         thread.start()
         return thread

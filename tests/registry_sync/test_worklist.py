@@ -1,0 +1,144 @@
+"""The register worklist: who sees which findings, and each finding's action."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from attendance.models import Consultation, ConsultationState
+from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardianship
+from registry_sync.models import Finding, FindingKind, FindingStatus, SyncError
+from registry_sync.services import register_sync
+from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
+
+pytestmark = pytest.mark.django_db
+URL = reverse("registry_sync:worklist")
+
+
+@pytest.fixture
+def newborn(register, station_a):
+    """A newborn in the register whose mother is known, after the first sync: an open finding."""
+    mother = next_national_id()
+    register.add_person(nin=mother, given_name="Mona", family_name="Mor", birth_date="1991-02-02", municipality="4601",
+                        street="Storgata", house_number=3, postal_code="5003", city="Bergen", phone="41112222")
+    register.birth(nin=next_national_id(), given_name="Lille", family_name="Mor", birth_date=date.today() - timedelta(days=1),
+                   mother=mother, municipality="4601", street="Storgata", house_number=3, postal_code="5003", city="Bergen")
+    register_sync()
+    return Finding.objects.get(kind=FindingKind.UNREGISTERED_RESIDENT)
+
+
+def test_clerk_sees_open_findings_after_the_first_sync(newborn, clerk_a, login):
+    response = login(clerk_a).get(URL)
+    assert response.status_code == 200
+    assert "Lille Mor" in response.content.decode() and "Opprett journal" in response.content.decode()
+
+
+def test_nurse_has_no_worklist_and_another_station_sees_nothing(newborn, nurse_a, nurse_b, login, station_b):
+    from tests.factories import UserFactory
+
+    assert login(nurse_a).get(URL).status_code == 403
+    clerk_b = UserFactory(role="clerk", stations=[station_b])
+    assert "Lille Mor" not in login(clerk_b).get(URL).content.decode()
+    url = reverse("registry_sync:create_journal", args=[newborn.pk])
+    assert login(clerk_b).post(url).status_code == 404
+
+
+def test_creating_the_journal_plans_the_programme_with_the_home_visit(newborn, clerk_a, login):
+    response = login(clerk_a).post(reverse("registry_sync:create_journal", args=[newborn.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Journal opprettet" in response.content.decode()
+    child = Child.objects.get(national_id=newborn.national_id)
+    assert child.station == newborn.station and str(child.register_person_id) == newborn.register_person_id
+    assert Consultation.objects.filter(child=child, step__code="HV").exclude(state=ConsultationState.NOT_APPLICABLE).exists()
+    mother = Guardianship.objects.get(child=child)
+    assert (mother.guardian.given_name, mother.guardian.mobile, mother.parental_responsibility) == ("Mona", "41112222", True)
+    newborn.refresh_from_db()
+    assert (newborn.status, newborn.resolved_by, newborn.child) == (FindingStatus.RESOLVED, clerk_a, child)
+    # The next sync knows the child: nothing new.
+    register_sync()
+    assert Finding.objects.count() == 1
+
+
+def test_marking_reviewed_needs_a_comment(newborn, leader_a, login):
+    client = login(leader_a)
+    url = reverse("registry_sync:resolve", args=[newborn.pk])
+    response = client.post(url, {"resolution": "reviewed", "comment": ""}, follow=True)
+    assert "Skriv en kommentar" in response.content.decode()
+    client.post(url, {"resolution": "reviewed", "comment": "Familien flytter til Oslo neste uke."})
+    newborn.refresh_from_db()
+    assert (newborn.resolution, newborn.comment) == ("reviewed", "Familien flytter til Oslo neste uke.")
+
+
+def test_move_to_the_other_station(register, family, station_a, station_b, clerk_a, login):
+    station_a.urban_district_codes = ["460103"]
+    station_a.save()
+    station_b.urban_district_codes = ["460107"]
+    station_b.save()
+    child = ChildFactory(station=station_a, urban_district_code="460103")
+    pid = family(child)
+    register_sync()
+    register.move(pid, municipality="4601", urban_district="460107", street="Fanavegen", house_number=1, postal_code="5221", city="Bergen")
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.MOVED_WITHIN, status=FindingStatus.OPEN)
+    assert "Flytt til Helsestasjon B" in login(clerk_a).get(URL).content.decode()
+    login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]))
+    child.refresh_from_db()
+    assert child.station == station_b
+
+
+def test_protected_address_follows_the_permission(register, station_a, clerk_a, leader_a, login):
+    register.add_person(nin=next_national_id(), given_name="Vernet", family_name="Barn", birth_date=date.today() - timedelta(days=90),
+                        municipality="4601", street="Hemmeligveien", house_number=9, postal_code="5003", city="Bergen",
+                        protection=AddressProtection.CONFIDENTIAL)
+    register_sync()
+    clerk_page = login(clerk_a).get(URL).content.decode()
+    assert "Vernet Barn" in clerk_page and "Hemmeligveien" not in clerk_page
+    assert "Hemmeligveien" in login(leader_a).get(URL).content.decode()
+
+
+def test_strictly_confidential_address_is_never_shown(register, station_a, leader_a, login):
+    register.add_person(nin=next_national_id(), given_name="Skjult", family_name="Barn", birth_date=date.today() - timedelta(days=90),
+                        municipality="4601", street="Skjultveien", house_number=1, postal_code="5003", city="Bergen",
+                        protection=AddressProtection.STRICTLY_CONFIDENTIAL)
+    register_sync()
+    page = login(leader_a).get(URL).content.decode()
+    assert "Skjult Barn" in page and "Skjultveien" not in page
+
+
+def test_leader_sees_sync_errors(register, station_a, leader_a, clerk_a, login):
+    SyncError.objects.create(run="events", message="RegisterProtocolError: the answer is not valid JSON")
+    assert "feiler" in login(leader_a).get(URL).content.decode()
+    assert "feiler" not in login(clerk_a).get(URL).content.decode()
+
+
+def test_worklist_queries_do_not_grow_with_findings(register, station_a, clerk_a, login, django_assert_max_num_queries):
+    with register.bulk():
+        for i in range(30):
+            register.add_person(nin=next_national_id(), given_name=f"B{i}", family_name="Ny", birth_date=date.today() - timedelta(days=i + 1),
+                                municipality="4601", street="Gata", house_number=i + 1, postal_code="5003", city="Bergen")
+    register_sync()
+    client = login(clerk_a)
+    with django_assert_max_num_queries(12):
+        assert client.get(URL).status_code == 200
+
+
+def test_register_findings_prints_json(newborn):
+    out = StringIO()
+    call_command("register_findings", "--format", "json", stdout=out)
+    rows = json.loads(out.getvalue())
+    assert [(r["national_id"], r["kind"]) for r in rows] == [(newborn.national_id, "unregistered_resident")]
+    assert rows[0]["detected_at"]
+
+
+def test_sync_register_command_runs_the_same_code(register, station_a):
+    register.add_person(nin=next_national_id(), given_name="Ny", family_name="Født", birth_date=date.today(),
+                        municipality="4601", street="Gata", house_number=1, postal_code="5003", city="Bergen")
+    out = StringIO()
+    call_command("sync_register", "--full", stdout=out)
+    assert "1 nye funn" in out.getvalue()
+    call_command("sync_register", stdout=out)
+    assert Finding.objects.count() == 1
