@@ -1,33 +1,183 @@
+"""The work lists, the leader queue, the case page, the htmx actions and the chronology PDF."""
+
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from followup.models import Case, StepKind
+from followup import services
+from followup.models import CallLog, Case, CaseStatus, StepKind, StepStatus
 from followup.services import followup_sweep
+from helsestasjon.models import AccessAction, AccessLog, Relation
+from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_clerk_sees_new_case_on_her_list(login, clerk_a, child_a, outcome):
-    outcome(child_a, "not_brought", reason="illness")
+def _case(child, outcome, *, special=False, reason=""):
+    outcome(child, "not_brought", reason=reason)
     followup_sweep()
+    return Case.objects.get(child=child)
+
+
+def _to_call_step(case, clerk):
+    services.case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte og fikk ny time")
+    case.refresh_from_db()
+    return case
+
+
+def test_clerk_sees_new_case_without_clinical_details(login, clerk_a, child_a, outcome):
+    _case(child_a, outcome, reason="illness")
     response = login(clerk_a).get(reverse("followup:clerk_worklist"))
     assert response.status_code == 200
     body = response.content.decode()
     assert "Nordmann, Ola" in body
     assert "Ny time og SMS-påminnelse" in body
+    assert "Bestill ny time" in body
     assert "Sykdom" not in body
 
 
-def test_pages_render(login, nurse_a, leader_a, clerk_a, child_a, outcome):
-    outcome(child_a, "not_brought")
+def test_clerk_case_page_hides_reasons_call_notes_and_decisions(login, clerk_a, nurse_a, child_a, outcome):
+    case = _to_call_step(_case(child_a, outcome, reason="illness"), clerk_a)
+    services.case_call_log(step=case.current_step, user=nurse_a, result="no_answer", note="Mor virket bekymret")
+    url = reverse("followup:case", args=[case.id])
+    clerk_page = login(clerk_a).get(url).content.decode()
+    nurse_page = login(nurse_a).get(url).content.decode()
+    for secret in ("Sykdom", "Mor virket bekymret", "Foresatte ringte og fikk ny time"):
+        assert secret in nurse_page
+        assert secret not in clerk_page
+    assert "kronologi.pdf" not in clerk_page
+
+
+def test_nurse_list_shows_call_steps_and_logs_a_call_with_htmx(login, clerk_a, nurse_a, child_a, outcome):
+    mother = GuardianFactory(given_name="Mona", mobile="41234567")
+    GuardianshipFactory(child=child_a, guardian=mother, relation=Relation.MOTHER)
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    client = login(nurse_a)
+    page = client.get(reverse("followup:nurse_worklist")).content.decode()
+    assert "Telefon til foresatte" in page and "41234567" in page
+    response = client.post(
+        reverse("followup:step_call", args=[case.current_step_id]),
+        {"result": "no_answer", "note": "", "fra": "sykepleier"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="case-{case.id}"')
+    assert "Samtalen er lagret" in body
+    assert CallLog.objects.get().result == "no_answer"
+    case.refresh_from_db()
+    assert case.current_step.kind == StepKind.ADDRESS_CHECK
+
+
+def test_call_again_without_date_gets_a_clear_message(login, clerk_a, nurse_a, child_a, outcome):
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    response = login(nurse_a).post(
+        reverse("followup:step_call", args=[case.current_step_id]),
+        {"result": "call_again", "fra": "sykepleier"}, HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert "Velg datoen du skal ringe igjen" in response.content.decode()
+    assert not CallLog.objects.exists()
+
+
+def test_skip_without_reason_is_refused_with_a_message(login, clerk_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    response = login(clerk_a).post(
+        reverse("followup:step_skip", args=[case.current_step_id]), {"reason": " ", "fra": "merkantil"}, HTTP_HX_REQUEST="true"
+    )
+    assert "begrunnelse" in response.content.decode()
+    case.refresh_from_db()
+    assert case.current_step.status == StepStatus.ACTIVE and case.current_step.seq == 1
+
+
+def test_a_clerk_cannot_log_a_nurse_s_call(login, clerk_a, child_a, outcome):
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    response = login(clerk_a).post(reverse("followup:step_call", args=[case.current_step_id]), {"result": "no_answer"})
+    assert response.status_code == 403
+
+
+def test_another_station_s_case_is_not_found(login, nurse_b, leader_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    assert login(nurse_b).get(reverse("followup:case", args=[case.id])).status_code == 404
+    assert login(nurse_b).post(reverse("followup:step_skip", args=[case.current_step_id]), {"reason": "x"}).status_code == 404
+
+
+def test_only_leaders_decide(login, nurse_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    response = login(nurse_a).post(reverse("followup:decide", args=[case.id]), {"decision": "close", "note": "x"})
+    assert response.status_code == 403
+
+
+def test_leader_queue_lists_special_attention_and_records_a_decision(login, leader_a, station_a, child_a, outcome):
+    special = ChildFactory(station=station_a, given_name="Sara", family_name="Særlig", special_attention=True)
+    _case(special, outcome)
+    _case(child_a, outcome)  # At step 1, on time: not in the queue.
+    client = login(leader_a)
+    page = client.get(reverse("followup:leader_queue")).content.decode()
+    assert "Særlig, Sara" in page and "Nordmann, Ola" not in page
+    case = Case.objects.get(child=special)
+    response = client.post(
+        reverse("followup:decide", args=[case.id]),
+        {"decision": "concern_report", "note": "Bekymring", "fra": "leder"}, HTTP_HX_REQUEST="true",
+    )
+    assert "dato" in response.content.decode()
+    response = client.post(
+        reverse("followup:decide", args=[case.id]),
+        {"decision": "concern_report", "note": "Bekymring", "concern_report_date": "2026-03-02",
+         "concern_report_reference": "BV-17", "fra": "leder"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert "Beslutningen er lagret" in response.content.decode()
+    case.refresh_from_db()
+    assert case.concern_reported_on.isoformat() == "2026-03-02"
+
+
+def test_leader_queue_queries_do_not_grow_with_the_cases(login, leader_a, station_a, outcome, django_assert_max_num_queries):
+    for _ in range(3):
+        _case(ChildFactory(station=station_a, special_attention=True), outcome)
+    client = login(leader_a)
+    client.get(reverse("followup:leader_queue"))
+    with django_assert_max_num_queries(12) as few:
+        client.get(reverse("followup:leader_queue"))
+    for _ in range(30):
+        child = ChildFactory(station=station_a, special_attention=True)
+        GuardianshipFactory(child=child, guardian=GuardianFactory(), relation=Relation.MOTHER)
+        outcome(child, "not_brought")
     followup_sweep()
-    case = Case.objects.get()
-    for user, name in ((nurse_a, "followup:nurse_worklist"), (leader_a, "followup:leader_queue")):
-        assert login(user).get(reverse(name)).status_code == 200
-    for user in (nurse_a, leader_a, clerk_a):
-        assert login(user).get(reverse("followup:case", args=[case.id])).status_code == 200
-    pdf = login(leader_a).get(reverse("followup:chronology_pdf", args=[case.id]))
-    assert pdf.status_code == 200
-    assert pdf.content.startswith(b"%PDF")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("followup:leader_queue"))
+    assert response.content.decode().count('<tr id="case-') == 33
+
+
+def test_worklists_paginate_at_fifty(login, clerk_a, station_a, outcome):
+    for _ in range(52):
+        outcome(ChildFactory(station=station_a), "not_brought")
+    followup_sweep()
+    client = login(clerk_a)
+    first = client.get(reverse("followup:clerk_worklist")).content.decode()
+    assert first.count('<tr id="case-') == 50 and "Side 1 av 2" in first
+    assert client.get(reverse("followup:clerk_worklist") + "?side=2").content.decode().count('<tr id="case-') == 2
+
+
+def test_chronology_pdf_is_an_attachment_and_writes_the_access_log(login, leader_a, clerk_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    response = login(leader_a).get(reverse("followup:chronology_pdf", args=[case.id]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith('attachment; filename="kronologi-sak-')
+    assert response["Cache-Control"] == "no-store"
+    assert response.content.startswith(b"%PDF")
+    assert AccessLog.objects.filter(child=child_a, user=leader_a, action=AccessAction.VIEW_PDF).count() == 1
+    assert login(clerk_a).get(reverse("followup:chronology_pdf", args=[case.id])).status_code == 403
+
+
+def test_gp_confirmation_from_the_case_page_closes_it(login, nurse_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    response = login(nurse_a).post(reverse("followup:gp_confirmed", args=[case.id]), {"note": "Bekreftet av fastlege", "fra": "sak"})
+    assert response.status_code == 302
+    case.refresh_from_db()
+    assert case.status == CaseStatus.CLOSED and case.close_reason == "gp_confirmed" and case.closed_by == nurse_a

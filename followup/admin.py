@@ -1,0 +1,53 @@
+from django.contrib import admin
+
+from followup.models import Case, CaseStep, CaseTrigger, LadderStep, SmsMessage
+
+
+@admin.register(LadderStep)
+class LadderStepAdmin(admin.ModelAdmin):
+    """The ladder per municipality: order, owner role and deadline in working days are editable."""
+
+    list_display = ["municipality", "order", "name", "kind", "owner_role", "deadline_working_days"]
+    list_display_links = ["name"]
+    list_editable = ["order", "owner_role", "deadline_working_days"]
+    list_filter = ["municipality"]
+    ordering = ["municipality", "order"]
+
+
+class CaseStepInline(admin.TabularInline):
+    model = CaseStep
+    extra = 0
+    can_delete = False
+    fields = ["cycle", "seq", "name", "owner_role", "started_at", "deadline", "status", "overdue", "ended_by", "skip_reason"]
+    readonly_fields = fields
+
+
+class CaseTriggerInline(admin.TabularInline):
+    model = CaseTrigger
+    extra = 0
+    can_delete = False
+    fields = ["kind", "source_key", "occurred_at", "withdrawn_at"]
+    readonly_fields = fields
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    """Read-only: cases change through the work lists and the sweep, never by hand."""
+
+    list_display = ["id", "child", "station", "status", "cycle", "opened_at", "closed_at", "close_reason"]
+    list_filter = ["status", "station", "close_reason"]
+    raw_id_fields = ["child"]
+    inlines = [CaseTriggerInline, CaseStepInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "to", "status", "created_at", "sent_at"]
+    list_filter = ["status"]
+    readonly_fields = ["to", "text", "guardian", "case_step", "status", "gateway_id", "error", "created_by", "created_at", "sent_at"]
