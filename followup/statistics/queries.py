@@ -14,8 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Case, Count, DateField, F, OuterRef, Q, QuerySet, Subquery, When
-from django.db.models.functions import Coalesce, TruncDate, TruncMonth
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    DateField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractYear, TruncDate, TruncMonth
 from django.utils import timezone
 
 from attendance.models import (
@@ -28,6 +42,8 @@ from attendance.models import (
     ProgrammeStep,
     Reason,
 )
+from followup.models import Case as FollowupCase
+from followup.models import CaseStatus, CaseStep, CloseReason, Decision, LeaderDecision, StepKind
 from helsestasjon.models import Child, ChildStatus, Station
 
 
@@ -440,6 +456,123 @@ def _month_scope(scope: Scope, month: str) -> Scope:
     return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
 
 
+# --- Follow-up -----------------------------------------------------------------------------------
+
+
+class Median(Aggregate):
+    """PostgreSQL's exact median (percentile_cont works on intervals too)."""
+
+    function = "percentile_cont"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+FOLLOWUP_CATEGORIES = {
+    "opened": "Barn med ny oppfølgingssak",
+    "closed": "Barn med sak avsluttet",
+    "step": "Barn med sak som nådde trinnet",
+    "concern": "Barn meldt til barnevernet",
+}
+
+
+def _case_base(scope: Scope) -> QuerySet:
+    return FollowupCase.objects.filter(child__station_id__in=scope.station_ids)
+
+
+def _cases_opened(scope: Scope) -> QuerySet:
+    start, end = scope.bounds()
+    return _case_base(scope).filter(opened_at__gte=start, opened_at__lt=end)
+
+
+def _cases_closed(scope: Scope) -> QuerySet:
+    start, end = scope.bounds()
+    return _case_base(scope).filter(status=CaseStatus.CLOSED, closed_at__gte=start, closed_at__lt=end)
+
+
+def _concern_reports(scope: Scope) -> QuerySet:
+    return LeaderDecision.objects.filter(
+        decision=Decision.CONCERN_REPORT,
+        case__child__station_id__in=scope.station_ids,
+        concern_report_date__gte=scope.start,
+        concern_report_date__lte=scope.end,
+    )
+
+
+@dataclass
+class FollowupFigures:
+    opened: int
+    closed: int
+    median_days_to_close: float | None
+    closed_by_reason: list[tuple[str, str, int]]  # (reason, label, children)
+    steps_reached: list[tuple[str, str, int]]  # (kind, label, children)
+    concern_reports_by_year: list[tuple[int, int]]  # (year, children)
+
+
+def followup(scope: Scope) -> FollowupFigures:
+    """Cases opened and closed in the period, why they closed, how long that took, how far they
+    climbed, and reports of concern per year: five queries."""
+    opened = _cases_opened(scope).aggregate(children=Count("child_id", distinct=True))["children"]
+    closed = _cases_closed(scope).aggregate(
+        children=Count("child_id", distinct=True),
+        median=Median(ExpressionWrapper(F("closed_at") - F("opened_at"), output_field=DurationField()), output_field=DurationField()),
+    )
+    by_reason = dict(
+        _cases_closed(scope).values("close_reason").annotate(children=Count("child_id", distinct=True)).order_by().values_list(
+            "close_reason", "children"
+        )
+    )
+    reached = {
+        row["kind"]: row
+        for row in CaseStep.objects.filter(case__in=_cases_opened(scope))
+        .values("kind")
+        .annotate(children=Count("case__child_id", distinct=True), first=Min("order"))
+        .order_by()
+    }
+    concerns = (
+        _concern_reports(scope)
+        .annotate(year=ExtractYear("concern_report_date"))
+        .values("year")
+        .annotate(children=Count("case__child_id", distinct=True))
+        .order_by("year")
+    )
+    median = closed["median"]
+    return FollowupFigures(
+        opened=opened,
+        closed=closed["children"],
+        median_days_to_close=round(median.total_seconds() / 86400, 1) if median is not None else None,
+        closed_by_reason=[(value, str(label), by_reason[value]) for value, label in CloseReason.choices if by_reason.get(value)],
+        steps_reached=[
+            (kind, str(StepKind(kind).label), row["children"])
+            for kind, row in sorted(reached.items(), key=lambda item: item[1]["first"])
+        ],
+        concern_reports_by_year=[(row["year"], row["children"]) for row in concerns],
+    )
+
+
+def _followup_child_ids(scope: Scope, category: str, detail: str) -> QuerySet:
+    if category == "opened":
+        return _cases_opened(scope).values("child_id")
+    if category == "closed":
+        qs = _cases_closed(scope)
+        if detail:
+            if detail not in CloseReason.values:
+                raise FigureError("Ukjent årsak til avslutning.")
+            qs = qs.filter(close_reason=detail)
+        return qs.values("child_id")
+    if category == "step":
+        if detail not in StepKind.values:
+            raise FigureError("Ukjent trinn.")
+        return CaseStep.objects.filter(case__in=_cases_opened(scope), kind=detail).values("case__child_id")
+    if category == "concern":
+        qs = _concern_reports(scope)
+        if detail:
+            if not detail.isdigit():
+                raise FigureError("Ugyldig år.")
+            qs = qs.filter(concern_report_date__year=int(detail))
+        return qs.values("case__child_id")
+    raise FigureError("Ukjent tall.")
+
+
 # --- The children behind a figure ----------------------------------------------------------------
 
 FIGURES = {
@@ -448,10 +581,13 @@ FIGURES = {
     "reasons": "Årsaker",
     "recurrence": "Gjentatt ikke møtt",
     "trend": "Ikke møtt per måned",
+    "followup": "Oppfølging",
 }
 
 
-def figure_label(*, figure: str, category: str, step: ProgrammeStep | None, reason: str = "", month: str = "") -> str:
+def figure_label(
+    *, figure: str, category: str, step: ProgrammeStep | None, reason: str = "", month: str = "", detail: str = ""
+) -> str:
     parts = [FIGURES.get(figure, "")]
     if step is not None:
         parts.append(step.name)
@@ -466,11 +602,20 @@ def figure_label(*, figure: str, category: str, step: ProgrammeStep | None, reas
         parts.append("Ikke oppgitt" if reason == NO_REASON else str(dict(Reason.choices).get(reason, "")))
     elif figure == "recurrence":
         parts.append(RECURRENCE_BUCKETS.get(category, ("",))[0])
+    elif figure == "followup":
+        parts.append(FOLLOWUP_CATEGORIES.get(category, ""))
+        if category == "closed" and detail in CloseReason.values:
+            parts.append(str(CloseReason(detail).label))
+        elif category == "step" and detail in StepKind.values:
+            parts.append(str(StepKind(detail).label))
+        elif category == "concern" and detail:
+            parts.append(detail)
     return " – ".join(part for part in parts if part)
 
 
 def figure_child_ids(
-    scope: Scope, *, figure: str, category: str, step: ProgrammeStep | None = None, reason: str = "", month: str = ""
+    scope: Scope, *, figure: str, category: str, step: ProgrammeStep | None = None, reason: str = "", month: str = "",
+    detail: str = "",
 ) -> QuerySet:
     """The ids of the children behind one figure (a subquery; nothing is fetched here).
 
@@ -498,6 +643,8 @@ def figure_child_ids(
         if category not in RECURRENCE_BUCKETS:
             raise FigureError("Ukjent tall.")
         return _missed_per_child(scope).filter(RECURRENCE_BUCKETS[category][1]).values("child_id")
+    if figure == "followup":
+        return _followup_child_ids(scope, category, detail)
     raise FigureError("Ukjent tall.")
 
 

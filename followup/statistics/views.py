@@ -38,8 +38,10 @@ class _Links:
         self.base = reverse("followup:statistics:children")
         self.params = params
 
-    def __call__(self, figure: str, category: str, *, step=None, reason: str = "", month: str = "") -> str:
+    def __call__(self, figure: str, category: str, *, step=None, reason: str = "", month: str = "", detail: str = "") -> str:
         params = {**self.params, "tall": figure, "kategori": category}
+        if detail:
+            params["detalj"] = detail
         if step is not None:
             params["konsultasjon"] = step.code
         if reason:
@@ -135,6 +137,23 @@ def _trend_context(months, links):
     return {"rows": rows, "chart": chart}
 
 
+def _followup_context(figures, links, *, clinical: bool):
+    def link(category, detail=""):
+        return links("followup", category, detail=detail)
+
+    return {
+        "opened": _cell(figures.opened, None, link("opened")),
+        "closed": _cell(figures.closed, None, link("closed")),
+        "median_days": figures.median_days_to_close,
+        "closed_by_reason": [_cell(n, None, link("closed", value)) | {"label": label} for value, label, n in figures.closed_by_reason],
+        "steps_reached": [_cell(n, None, link("step", kind)) | {"label": label} for kind, label, n in figures.steps_reached],
+        "concern_reports": [
+            _cell(n, None, link("concern", str(year)) if clinical else "") | {"label": year}
+            for year, n in figures.concern_reports_by_year
+        ],
+    }
+
+
 @login_required
 @require_GET
 def page(request):
@@ -169,6 +188,7 @@ def page(request):
             for key, (label, _q) in queries.RECURRENCE_BUCKETS.items()
         ],
         "trend": _trend_context(queries.trend(scope), links),
+        "followup": _followup_context(queries.followup(scope), links, clinical=request.user.sees_clinical_details),
     }
     return render(request, "followup/statistics.html", context)
 
@@ -189,18 +209,21 @@ def children(request):
     category = request.GET.get("kategori", "")
     reason = request.GET.get("arsak", "")
     month = request.GET.get("maaned", "")[:7]
+    detail = request.GET.get("detalj", "")[:30]
     step = None
     if request.GET.get("konsultasjon"):
         step = ProgrammeStep.objects.filter(code=request.GET["konsultasjon"][:8]).first()
         if step is None:
             return _bad_request(request, "Ukjent konsultasjon.")
-    if figure == "reasons" and not request.user.sees_clinical_details:
-        return _bad_request(request, "Årsaker er kliniske opplysninger og vises bare for ledere og helsesykepleiere.")
+    if (figure == "reasons" or (figure == "followup" and category == "concern")) and not request.user.sees_clinical_details:
+        return _bad_request(request, "Dette er kliniske opplysninger og vises bare for ledere og helsesykepleiere.")
     try:
-        qs = queries.figure_children(request.user, scope, figure=figure, category=category, step=step, reason=reason, month=month)
+        qs = queries.figure_children(
+            request.user, scope, figure=figure, category=category, step=step, reason=reason, month=month, detail=detail
+        )
     except queries.FigureError as error:
         return _bad_request(request, str(error))
-    title = queries.figure_label(figure=figure, category=category, step=step, reason=reason, month=month)
+    title = queries.figure_label(figure=figure, category=category, step=step, reason=reason, month=month, detail=detail)
     page_obj = Paginator(qs, CHILDREN_PER_PAGE).get_page(request.GET.get("side"))
     shown = list(page_obj.object_list)
     if shown:
