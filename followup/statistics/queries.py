@@ -11,25 +11,29 @@ The cohort rules are written out in docs/decisions.md under "Statistics".
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
+    BooleanField,
     Case,
+    CharField,
     Count,
-    DateField,
     DurationField,
+    Exists,
     ExpressionWrapper,
     F,
     Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
+    Value,
     When,
 )
-from django.db.models.functions import Coalesce, ExtractYear, TruncDate, TruncMonth
+from django.db.models.functions import ExtractYear, TruncDate, TruncMonth
 from django.utils import timezone
 
 from attendance.models import (
@@ -69,6 +73,21 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+@contextmanager
+def analytic_queries():
+    """Run the page's aggregates in one transaction with PostgreSQL's JIT compiler off.
+
+    The planner prices these few-thousand-row aggregates with a correlated
+    subquery high enough to JIT-compile them, which costs more (about 150 ms) than
+    the query itself; SET LOCAL ends with the transaction.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 # --- Coverage: the 14 consultations ----------------------------------------------------------
 
 # A child whose journal says it left the area (the register reports a move, an
@@ -91,57 +110,68 @@ COVERAGE_CATEGORIES = [
 COVERAGE_LABELS = {key: label for key, label, _shown, _share in COVERAGE_CATEGORIES}
 
 
-def coverage_filters(today: date) -> dict[str, Q]:
-    """The Q of every coverage category over ``coverage_base`` (which adds attended_on and left_on).
+# Every consultation in the cohort gets exactly one of these, computed once per
+# row in the database; each figure is a union of some of them.
+COVERAGE_GROUPS: dict[str, tuple[str, ...]] = {
+    "due": ("in_window_closed", "in_window_open", "late", "late_open", "expired", "open"),
+    "in_window": ("in_window_closed", "in_window_open"),
+    "late": ("late", "late_open"),
+    "expired": ("expired",),
+    "open": ("open",),
+    "not_applicable": ("not_applicable",),
+    "left": ("left",),
+    "closed": ("in_window_closed", "late", "expired"),
+    "in_window_closed": ("in_window_closed",),
+}
 
-    ``due`` is the denominator. in_window, late, expired and open each add a
-    condition to ``due`` and together split it exactly; not_applicable and left are
-    the consultations kept out of it, shown so that nobody is silently missing.
+
+def coverage_category(today: date) -> Case:
+    """The one category of a consultation (needs ``in_time`` and ``left_on`` from ``coverage_base``).
+
+    The branches are tried in order, so a completed consultation is never "left"
+    (a child seen before moving counts), and ``in_time`` is evaluated at most once
+    per row: every branch that reads it is preceded by cheaper tests on the row.
     """
-    not_applicable = Q(state=ConsultationState.NOT_APPLICABLE)
     completed = Q(state=ConsultationState.COMPLETED)
-    left = Q(child__status__in=LEFT_STATUSES) & Q(left_on__lt=F("window_closes"))
     closed = Q(window_closes__lte=today)
-    due = ~not_applicable & (completed | ~left)
-    return {
-        "due": due,
-        "in_window": due & completed & Q(attended_on__lt=F("window_closes")),
-        "late": due & completed & Q(attended_on__gte=F("window_closes")),
-        "expired": due & ~completed & closed,
-        "open": due & ~completed & ~closed,
-        "not_applicable": not_applicable,
-        "left": ~not_applicable & ~completed & left,
-        "closed": due & closed,
-        "in_window_closed": due & closed & completed & Q(attended_on__lt=F("window_closes")),
-    }
+    return Case(
+        When(state=ConsultationState.NOT_APPLICABLE, then=Value("not_applicable")),
+        When(completed & closed & Q(in_time=True), then=Value("in_window_closed")),
+        When(completed & closed, then=Value("late")),
+        When(completed & Q(in_time=True), then=Value("in_window_open")),
+        When(completed, then=Value("late_open")),
+        When(Q(child__status__in=LEFT_STATUSES) & Q(left_on__lt=F("window_closes")), then=Value("left")),
+        When(closed, then=Value("expired")),
+        default=Value("open"),
+        output_field=CharField(),
+    )
 
 
 def coverage_base(scope: Scope) -> QuerySet:
-    """Consultations that fall due in the period: the last day of the window lies in it.
+    """Consultations that fall due in the period (the last day of the window lies in it), each with
+    its ``category``.
 
-    ``attended_on`` is the local date of the first attended appointment (the day
-    the child was seen, not the day the outcome was typed in); ``left_on`` is the
+    ``in_time``: the child was seen before the window closed, judged by the day of
+    the attended appointment (not the day the outcome was typed in) or, failing
+    that, by the day the consultation was marked completed. ``left_on`` is the
     local date the child's status last changed.
     """
-    first_attended = (
-        Appointment.objects.filter(consultation_id=OuterRef("pk"), status=AppointmentStatus.ATTENDED)
-        .order_by("starts_at")
-        .values("starts_at")[:1]
+    attended_in_time = Appointment.objects.annotate(day=TruncDate("starts_at")).filter(
+        consultation_id=OuterRef("pk"), status=AppointmentStatus.ATTENDED, day__lt=OuterRef("window_closes")
     )
-    return Consultation.objects.filter(
-        child__station_id__in=scope.station_ids,
-        window_closes__gt=scope.start,
-        window_closes__lte=scope.end + timedelta(days=1),
-    ).alias(
-        attended_on=Case(
-            When(
-                state=ConsultationState.COMPLETED,
-                then=TruncDate(Coalesce(Subquery(first_attended), "completed_at", "state_changed_at")),
-            ),
-            default=None,
-            output_field=DateField(),
-        ),
-        left_on=TruncDate("child__status_changed_at"),
+    return (
+        Consultation.objects.filter(
+            child__station_id__in=scope.station_ids,
+            window_closes__gt=scope.start,
+            window_closes__lte=scope.end + timedelta(days=1),
+        )
+        .alias(completed_on=TruncDate("completed_at"), left_on=TruncDate("child__status_changed_at"))
+        .alias(
+            in_time=ExpressionWrapper(
+                Q(completed_on__lt=F("window_closes")) | Exists(attended_in_time), output_field=BooleanField()
+            )
+        )
+        .annotate(category=coverage_category(scope.today))
     )
 
 
@@ -169,24 +199,24 @@ class Coverage:
 
 
 def coverage(scope: Scope, steps: list[ProgrammeStep]) -> Coverage:
-    """Per station and consultation, every coverage category: one query."""
-    filters = coverage_filters(scope.today)
-    grouped = (
-        coverage_base(scope)
-        .values("child__station_id", "step_id")
-        .annotate(**{key: Count("id", filter=q) for key, q in filters.items()})
-        .order_by()
-    )
+    """Per station, consultation and category, how many consultations: one query.
+
+    The database returns at most stations x 14 x 8 rows whatever the number of
+    children; they are summed into the figures here.
+    """
+    grouped = coverage_base(scope).values("child__station_id", "step_id", "category").annotate(n=Count("id")).order_by()
+    empty = dict.fromkeys(COVERAGE_GROUPS, 0)
     by_station: dict[int, dict[int, dict[str, int]]] = {}
     by_step: dict[int, dict[str, int]] = {}
     for row in grouped:
-        counts = {key: row[key] for key in filters}
-        by_station.setdefault(row["child__station_id"], {})[row["step_id"]] = counts
-        into = by_step.setdefault(row["step_id"], dict.fromkeys(filters, 0))
-        for key in filters:
-            into[key] += counts[key]
-    rows = [CoverageRow(step=step, counts=by_step.get(step.pk, dict.fromkeys(filters, 0))) for step in steps]
-    total = CoverageRow(step=None, counts={key: sum(row.counts[key] for row in rows) for key in filters})
+        for key, members in COVERAGE_GROUPS.items():
+            if row["category"] in members:
+                counts = by_station.setdefault(row["child__station_id"], {}).setdefault(row["step_id"], dict(empty))
+                counts[key] += row["n"]
+                total = by_step.setdefault(row["step_id"], dict(empty))
+                total[key] += row["n"]
+    rows = [CoverageRow(step=step, counts=by_step.get(step.pk, dict(empty))) for step in steps]
+    total = CoverageRow(step=None, counts={key: sum(row.counts[key] for row in rows) for key in COVERAGE_GROUPS})
     return Coverage(rows=rows, total=total, by_station=by_station)
 
 
@@ -622,10 +652,9 @@ def figure_child_ids(
     Raises FigureError for an unknown figure or category.
     """
     if figure == "coverage":
-        filters = coverage_filters(scope.today)
-        if category not in filters or step is None:
+        if category not in COVERAGE_GROUPS or step is None:
             raise FigureError("Ukjent tall.")
-        return coverage_base(scope).filter(step=step).filter(filters[category]).values("child_id")
+        return coverage_base(scope).filter(step=step, category__in=COVERAGE_GROUPS[category]).values("child_id")
     if figure in ("appointments", "trend"):
         if category not in APPOINTMENT_FILTERS or (figure == "trend" and category not in TREND_FILTERS):
             raise FigureError("Ukjent tall.")

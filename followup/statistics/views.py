@@ -162,10 +162,14 @@ def page(request):
     scope = form.scope()
     links = _Links(form.params())
     steps = list(ProgrammeStep.objects.order_by("order"))
-    coverage = queries.coverage(scope, steps)
+    with queries.analytic_queries():
+        coverage = queries.coverage(scope, steps)
+        appointment_rows, appointment_total = queries.appointments(scope, steps)
+        recurrence = queries.recurrence(scope)
+        reasons = queries.reasons(scope)
+        trend = queries.trend(scope)
+        followup = queries.followup(scope)
     kostra = queries.kostra({row.step.pk: row.counts for row in coverage.rows}, steps)
-    appointment_rows, appointment_total = queries.appointments(scope, steps)
-    recurrence = queries.recurrence(scope)
     context = {
         "form": form,
         "scope": scope,
@@ -182,13 +186,13 @@ def page(request):
         ],
         "csv_url": f"{reverse('followup:statistics:kostra_csv')}?{urlencode(form.params())}",
         "appointments": _appointments_context(appointment_rows, appointment_total, links),
-        "reasons": _reasons_context(queries.reasons(scope), links, linked=request.user.sees_clinical_details),
+        "reasons": _reasons_context(reasons, links, linked=request.user.sees_clinical_details),
         "recurrence": [
             _cell(recurrence[key], None, links("recurrence", key)) | {"label": label}
             for key, (label, _q) in queries.RECURRENCE_BUCKETS.items()
         ],
-        "trend": _trend_context(queries.trend(scope), links),
-        "followup": _followup_context(queries.followup(scope), links, clinical=request.user.sees_clinical_details),
+        "trend": _trend_context(trend, links),
+        "followup": _followup_context(followup, links, clinical=request.user.sees_clinical_details),
     }
     return render(request, "followup/statistics.html", context)
 
@@ -224,8 +228,9 @@ def children(request):
     except queries.FigureError as error:
         return _bad_request(request, str(error))
     title = queries.figure_label(figure=figure, category=category, step=step, reason=reason, month=month, detail=detail)
-    page_obj = Paginator(qs, CHILDREN_PER_PAGE).get_page(request.GET.get("side"))
-    shown = list(page_obj.object_list)
+    with queries.analytic_queries():
+        page_obj = Paginator(qs, CHILDREN_PER_PAGE).get_page(request.GET.get("side"))
+        shown = list(page_obj.object_list)
     if shown:
         access_log_record_many(
             user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=f"Statistikk: {title}", path=request.get_full_path()
@@ -255,7 +260,8 @@ def kostra_csv(request):
         )
     scope = form.scope()
     steps = list(ProgrammeStep.objects.order_by("order"))
-    coverage = queries.coverage(scope, steps)
+    with queries.analytic_queries():
+        coverage = queries.coverage(scope, steps)
     chosen = [station for station in stations if station.pk in scope.station_ids]
     out = io.StringIO()
     out.write("\ufeff")

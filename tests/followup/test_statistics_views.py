@@ -104,7 +104,7 @@ def test_the_page_runs_a_constant_number_of_queries(population, login, leader_a,
 
     client = login(leader_a)
     client.get(reverse(PAGE), PERIOD)  # warm the session
-    with django_assert_max_num_queries(20) as before:
+    with django_assert_max_num_queries(24) as before:
         client.get(reverse(PAGE), PERIOD)
     for index in range(10):
         child = register(station_a, f"Ekstra{index}")

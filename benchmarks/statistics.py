@@ -1,0 +1,358 @@
+"""The leader's statistics page on an Oslo-size dataset.
+
+Builds (or reuses) a municipality of 15 stations and 45,000 children born over the
+last six years, each with the 14 consultations in every state the programme
+knows (on time, late, expired, open, not applicable after a move-in, children who
+moved, emigrated or died), about 650,000 appointments with their outcome events
+and reasons, and follow-up cases with steps and reports of concern. Rows are
+written with COPY, so a build takes a minute or two; later runs reuse it.
+
+Then reports in one run:
+
+- queries per page request, for a year and all stations (must not depend on the
+  number of children: the same count is asserted for one station);
+- median and worst server time of the page (the whole Django stack in-process:
+  session, authentication, every aggregate, the SVG charts, the template);
+- the same for the child list behind the largest figure and for the KOSTRA CSV;
+- the verdict against the target: the page for a year and all stations <= 1 s.
+
+Run against your own PostgreSQL database (created if missing):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hs_bench_stat python3 benchmarks/statistics.py [--children 45000] [--rebuild]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the standard library's "statistics"; take its own
+# directory off the import path so "import statistics" finds the real one.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helsestasjon.settings")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SECURE_COOKIES", "false")
+os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+TARGET_SECONDS = 1.0
+STATIONS = 15
+MUNICIPALITY = ("0301", "Oslo")
+RUNS = 7
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+# --- building the dataset ----------------------------------------------------------------------
+
+
+def copy_rows(model, rows: list[dict]) -> None:
+    """COPY dicts into the model's table; missing columns take the field's default."""
+    from django.db import connection
+
+    fields = [f for f in model._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    defaults = {f.attname: f.get_default() for f in fields}
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row.get(f.attname, defaults[f.attname]) for f in fields])
+
+
+def reset_sequences(*models) -> None:
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), list(models)):
+            cursor.execute(sql)
+
+
+def aware(day: date, hour: int = 10) -> datetime:
+    from django.utils import timezone
+
+    return timezone.make_aware(datetime.combine(day, clock(hour)))
+
+
+def build(children: int, seed: int = 8) -> None:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from attendance.models import Appointment, Consultation, OutcomeEvent, ProgrammeStep, Reason
+    from followup.models import Case, CaseStep, CloseReason, LeaderDecision, StepKind
+    from helsestasjon.models import Child, Municipality, Role, Station, User
+
+    rng = random.Random(seed)
+    today = timezone.localdate()
+    now = timezone.now()
+    tables = ", ".join(
+        m._meta.db_table for m in (LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child)
+    )
+    with connection.cursor() as cursor:
+        # The followup tables reference each other (case.current_step); TRUNCATE handles the cycle.
+        cursor.execute(f"TRUNCATE {tables}, helsestasjon_accesslog RESTART IDENTITY CASCADE")
+    municipality, _ = Municipality.objects.get_or_create(number=MUNICIPALITY[0], defaults={"name": MUNICIPALITY[1]})
+    stations = [
+        Station.objects.get_or_create(municipality=municipality, name=f"Helsestasjon bydel {i:02d}")[0] for i in range(1, STATIONS + 1)
+    ]
+    nurse, _ = User.objects.get_or_create(username="bench_nurse", defaults={"role": Role.NURSE})
+    nurse.stations.set(stations)
+    steps = list(ProgrammeStep.objects.order_by("order"))
+    reasons = [value for value in Reason.values]
+    close_reasons = [CloseReason.ATTENDED] * 6 + [CloseReason.MOVED_OUT, CloseReason.GP_CONFIRMED, CloseReason.LEADER_CLOSED]
+    ladder = list(StepKind.values)
+
+    child_rows, consultation_rows, appointment_rows, event_rows = [], [], [], []
+    case_rows, casestep_rows, decision_rows = [], [], []
+    consultation_id = appointment_id = event_id = case_id = casestep_id = 0
+
+    def appointment(cid: int, child: dict, day: date, status: str, reason: str = "") -> None:
+        nonlocal appointment_id, event_id
+        appointment_id += 1
+        starts = aware(day, rng.randrange(8, 15))
+        appointment_rows.append({
+            "id": appointment_id, "consultation_id": cid, "child_id": child["id"], "station_id": child["station_id"],
+            "starts_at": starts, "duration_minutes": 30, "place": "station", "room": "", "professional_id": nurse.pk,
+            "status": status, "booked_by_id": nurse.pk, "booked_at": starts - timedelta(days=14),
+        })
+        if status != "booked":
+            event_id += 1
+            event_rows.append({
+                "id": event_id, "appointment_id": appointment_id, "outcome": status, "reason": reason,
+                "recorded_by_id": nurse.pk, "recorded_at": starts + timedelta(hours=1), "note": "",
+            })
+
+    for index in range(1, children + 1):
+        born = today - timedelta(days=rng.randrange(0, 6 * 365))
+        age_days = (today - born).days
+        arrived = born if rng.random() < 0.88 else born + timedelta(days=rng.randrange(0, age_days + 1))
+        roll = rng.random()
+        status = "active" if roll < 0.91 else "moved" if roll < 0.96 else "emigrated" if roll < 0.995 else "deceased"
+        left = None if status == "active" else arrived + timedelta(days=rng.randrange(0, max(1, (today - arrived).days + 1)))
+        child = {
+            "id": index, "national_id": f"9{index:010d}", "given_name": f"Barn{index}", "family_name": "Benchmark",
+            "birth_date": born, "sex": "unknown", "station_id": stations[index % STATIONS].pk, "special_attention": rng.random() < 0.03,
+            "status": status, "status_changed_at": aware(left or arrived, 12), "street_address": "", "postal_code": "", "city": "",
+            "municipality_number": MUNICIPALITY[0], "urban_district_code": "", "address_protection": "Unclassified",
+            "created_at": aware(arrived, 12),
+        }
+        child_rows.append(child)
+        missed_days = []
+        for step in steps:
+            opens, closes = step.window_for(born)
+            consultation_id += 1
+            row = {"id": consultation_id, "child_id": index, "step_id": step.pk, "window_opens": opens, "window_closes": closes,
+                   "planned_at": aware(arrived, 12), "state_changed_at": aware(arrived, 12)}
+            consultation_rows.append(row)
+            if closes <= arrived:
+                row.update(state="not_applicable", not_applicable_at=aware(arrived, 12))
+                continue
+            last_day = min(closes, left or closes, today + timedelta(days=1))
+            first_day = max(opens, arrived)
+            if first_day >= last_day and opens > today:
+                row["state"] = "planned"
+                continue
+            r = rng.random()
+            if rng.random() < 0.12 and first_day < min(last_day, today):
+                # Not brought (or cancelled) once before anything else happened.
+                missed = first_day + timedelta(days=rng.randrange(0, max(1, (min(last_day, today) - first_day).days)))
+                outcome = rng.choice(["not_brought", "not_brought", "not_brought", "cancelled_by_guardian", "cancelled_by_service"])
+                appointment(consultation_id, child, missed, outcome, rng.choice(reasons) if outcome != "cancelled_by_service" else "")
+                if outcome == "not_brought":
+                    missed_days.append(missed)
+            if left and left < closes:
+                if first_day < left and r < 0.5:
+                    day = first_day + timedelta(days=rng.randrange(0, max(1, (left - first_day).days)))
+                    appointment(consultation_id, child, day, "attended")
+                    row.update(state="completed", completed_at=aware(day, 15))
+                else:
+                    row["state"] = "due"
+            elif closes <= today:
+                if r < 0.74:
+                    day = first_day + timedelta(days=rng.randrange(0, max(1, (closes - first_day).days)))
+                elif r < 0.86:
+                    day = min(today, closes + timedelta(days=rng.randrange(0, 90)))
+                else:
+                    day = None
+                if day:
+                    appointment(consultation_id, child, day, "attended")
+                    row.update(state="completed", completed_at=aware(day, 15))
+                else:
+                    row.update(state="expired", expired_at=aware(closes, 2))
+            elif opens <= today:
+                if r < 0.4 and first_day < today:
+                    day = first_day + timedelta(days=rng.randrange(0, max(1, (today - first_day).days)))
+                    appointment(consultation_id, child, day, "attended")
+                    row.update(state="completed", completed_at=aware(day, 15))
+                elif r < 0.7:
+                    appointment(consultation_id, child, today + timedelta(days=rng.randrange(1, 30)), "booked")
+                    row.update(state="booked", booked_at=now)
+                else:
+                    row.update(state="due", due_at=aware(opens, 2))
+            else:
+                row["state"] = "planned"
+        if missed_days:
+            opened = min(missed_days) + timedelta(days=1)
+            closed = opened + timedelta(days=rng.randrange(3, 120)) if rng.random() < 0.75 else None
+            if closed and closed > today:
+                closed = None
+            case_id += 1
+            case_rows.append({
+                "id": case_id, "child_id": index, "station_id": child["station_id"], "status": "closed" if closed else "open",
+                "cycle": 1, "opened_at": aware(opened, 6), "triggered_at": aware(opened - timedelta(days=1)), "risk": 0,
+                "closed_at": aware(closed, 14) if closed else None, "close_reason": rng.choice(close_reasons) if closed else "",
+                "close_note": "", "last_contact": "",
+            })
+            reached = rng.choice([1, 1, 1, 2, 2, 3, 4, 5, 8])
+            for seq in range(1, reached + 1):
+                casestep_id += 1
+                active = seq == reached and not closed
+                casestep_rows.append({
+                    "id": casestep_id, "case_id": case_id, "cycle": 1, "seq": seq, "order": seq, "kind": ladder[seq - 1],
+                    "name": ladder[seq - 1], "owner_role": "clerk", "started_at": aware(opened + timedelta(days=seq)),
+                    "deadline": opened + timedelta(days=seq + 5), "status": "active" if active else "done", "overdue": False,
+                    "evidence": "", "skip_reason": "",
+                })
+            if reached == 8 and rng.random() < 0.5:
+                decision_rows.append({
+                    "case_id": case_id, "step_id": casestep_id, "decision": "concern_report",
+                    "concern_report_date": opened + timedelta(days=30), "concern_report_reference": "BV",
+                    "note": "Benchmark", "decided_by_id": nurse.pk, "decided_at": aware(opened + timedelta(days=30)),
+                })
+    with transaction.atomic():
+        copy_rows(Child, child_rows)
+        copy_rows(Consultation, consultation_rows)
+        copy_rows(Appointment, appointment_rows)
+        copy_rows(OutcomeEvent, event_rows)
+        copy_rows(Case, case_rows)
+        copy_rows(CaseStep, casestep_rows)
+        copy_rows(LeaderDecision, [{**row, "id": i} for i, row in enumerate(decision_rows, start=1)])
+        reset_sequences(Child, Consultation, Appointment, OutcomeEvent, Case, CaseStep, LeaderDecision)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"built: {len(child_rows)} children, {len(consultation_rows)} consultations, {len(appointment_rows)} appointments, "
+        f"{len(event_rows)} outcome events, {len(case_rows)} cases, {len(casestep_rows)} case steps, "
+        f"{len(decision_rows)} reports of concern"
+    )
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def measure(client, url: str, params: dict, runs: int = RUNS) -> tuple[list[float], int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url, params)  # warm caches and the session
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get(url, params)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.status_code
+    with CaptureQueriesContext(connection) as queries:
+        client.get(url, params)
+    return times, len(queries), len(response.content)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--children", type=int, default=45_000)
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        print("Set DATABASE_URL to a PostgreSQL database of your own, e.g. .../hs_bench_stat")
+        return 2
+    ensure_database(url)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    # No collectstatic here: plain static storage, as the tests use.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    from django.core.management import call_command
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from helsestasjon.models import Child, Role, Station, User
+
+    call_command("migrate", verbosity=0)
+    if args.rebuild or Child.objects.filter(family_name="Benchmark").count() != args.children:
+        started = time.perf_counter()
+        build(args.children)
+        print(f"build took {time.perf_counter() - started:.1f} s")
+    else:
+        print(f"reusing {args.children} children")
+
+    stations = list(Station.objects.filter(municipality__number=MUNICIPALITY[0]).order_by("name"))
+    admin, _ = User.objects.get_or_create(username="bench_admin", defaults={"role": Role.ADMIN})
+    leader, _ = User.objects.get_or_create(username="bench_leader", defaults={"role": Role.LEADER})
+    leader.stations.set(stations[:1])
+    admin_client, leader_client = Client(), Client()
+    admin_client.force_login(admin)
+    leader_client.force_login(leader)
+
+    year = timezone.localdate().year - 1
+    period = {"fra": f"{year}-01-01", "til": f"{year}-12-31"}
+    page = reverse("followup:statistics:page")
+    results = []
+
+    def report(label: str, times: list[float], queries: int, size: int) -> None:
+        median, worst = statistics.median(times), max(times)
+        results.append((label, median, worst))
+        print(f"{label:<58} median {median * 1000:7.1f} ms  worst {worst * 1000:7.1f} ms  {queries:3d} queries  {size // 1024:4d} KiB")
+
+    all_times, all_queries, size = measure(admin_client, page, period)
+    report(f"page, {year}, all {len(stations)} stations (admin)", all_times, all_queries, size)
+    this_year = {"fra": f"{year + 1}-01-01", "til": f"{year + 1}-12-31"}
+    times, queries_now, size = measure(admin_client, page, this_year)
+    report(f"page, {year + 1} (still open windows), all stations", times, queries_now, size)
+    times, one_queries, size = measure(leader_client, page, period)
+    report(f"page, {year}, one station (leader)", times, one_queries, size)
+    times, queries, size = measure(
+        admin_client, reverse("followup:statistics:children"),
+        {**period, "tall": "coverage", "kategori": "due", "konsultasjon": "HV"}, runs=3,
+    )
+    report("child list, home visit due (200 per page, access-logged)", times, queries, size)
+    times, queries, size = measure(admin_client, reverse("followup:statistics:kostra_csv"), period, runs=3)
+    report("KOSTRA CSV, all stations", times, queries, size)
+
+    verdict = statistics.median(all_times) <= TARGET_SECONDS and max(all_times) <= TARGET_SECONDS
+    constant = one_queries == all_queries
+    print()
+    print(f"target: page for a year and all stations <= {TARGET_SECONDS:.1f} s: "
+          f"{'MET' if verdict else 'NOT MET'} (worst {max(all_times):.3f} s)")
+    print(f"queries constant (one station {one_queries}, all stations {all_queries}): {'yes' if constant else 'NO'}")
+    return 0 if verdict and constant else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
