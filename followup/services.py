@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q, Value
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -54,7 +54,7 @@ SWEEP_NAME = "followup"
 # outcome whose transaction committed late is never missed. Re-reading is
 # harmless: every trigger is keyed by its fact.
 OVERLAP = timedelta(minutes=15)
-CHUNK = 5000
+CHUNK = 20000
 
 REBOOK_OUTCOMES = (Outcome.CANCELLED_BY_GUARDIAN, Outcome.RESCHEDULED)
 
@@ -197,20 +197,47 @@ def followup_sweep(*, now: datetime | None = None) -> SweepReport:
 
 def _sweep_outcome_events(now: datetime, report: SweepReport) -> None:
     cursor = SweepCursor.objects.get(name=SWEEP_NAME)
-    since = Q(id__gt=cursor.last_event_id)
-    if cursor.last_event_recorded_at is not None:
-        since |= Q(recorded_at__gte=cursor.last_event_recorded_at - OVERLAP)
-    ids = list(OutcomeEvent.objects.filter(since).order_by("id").values_list("id", flat=True))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        with transaction.atomic():
-            # The claim: sweeps running at once take chunks one after the other.
-            SweepCursor.objects.select_for_update().get(name=SWEEP_NAME)
-            latest = _apply_outcome_events(chunk, now, report)
-            updates = {"last_event_id": Greatest(F("last_event_id"), Value(chunk[-1])), "updated_at": now}
-            if latest is not None:
-                updates["last_event_recorded_at"] = Greatest(Coalesce(F("last_event_recorded_at"), Value(latest)), Value(latest))
-            SweepCursor.objects.filter(name=SWEEP_NAME).update(**updates)
+    if cursor.last_event_recorded_at is not None and cursor.last_event_id:
+        # Events below the cursor whose transactions committed late.
+        late = list(
+            OutcomeEvent.objects.filter(
+                id__lte=cursor.last_event_id, recorded_at__gte=cursor.last_event_recorded_at - OVERLAP
+            ).values_list("id", flat=True)
+        )
+        for start in range(0, len(late), CHUNK):
+            chunk = late[start : start + CHUNK]
+            _outcome_chunk(Q(id__in=chunk), None, now, report)
+    top = OutcomeEvent.objects.aggregate(m=Max("id"))["m"] or 0
+    low = cursor.last_event_id
+    while low < top:
+        high = min(low + CHUNK, top)
+        low = _outcome_chunk(None, (low, high), now, report)
+
+
+def _outcome_chunk(where: Q | None, id_range: tuple[int, int] | None, now: datetime, report: SweepReport) -> int:
+    """Process one chunk in its own transaction; returns the id the next chunk starts after."""
+    with transaction.atomic():
+        # The claim: sweeps running at once take chunks one after the other.
+        cursor = SweepCursor.objects.select_for_update().get(name=SWEEP_NAME)
+        if id_range is not None:
+            low, high = id_range
+            # Another sweep may have done this range while we waited for the lock.
+            low = max(low, cursor.last_event_id)
+            if low >= high:
+                return low
+            where = Q(id__gt=low, id__lte=high)
+        summary = OutcomeEvent.objects.filter(where).aggregate(n=Count("id"), latest=Max("recorded_at"), top=Max("id"))
+        report.events_read += summary["n"]
+        if summary["n"]:
+            _apply_outcome_events(where, now, report)
+        updates = {"updated_at": now}
+        top = high if id_range is not None else (summary["top"] or 0)
+        updates["last_event_id"] = Greatest(F("last_event_id"), Value(top))
+        if summary["latest"] is not None:
+            latest = summary["latest"]
+            updates["last_event_recorded_at"] = Greatest(Coalesce(F("last_event_recorded_at"), Value(latest)), Value(latest))
+        SweepCursor.objects.filter(name=SWEEP_NAME).update(**updates)
+        return top
 
 
 def _fact_time(row: dict) -> datetime:
@@ -219,32 +246,36 @@ def _fact_time(row: dict) -> datetime:
     return min(row["appointment__starts_at"], row["recorded_at"])
 
 
-def _apply_outcome_events(chunk: list[int], now: datetime, report: SweepReport) -> datetime | None:
-    rows = list(
-        OutcomeEvent.objects.filter(id__in=chunk).values(
-            "id", "outcome", "recorded_at", "replaces_id", "replaced_by", "appointment__child_id",
-            "appointment__consultation_id", "appointment__starts_at",
-        )
+EVENT_FIELDS = (
+    "id", "outcome", "recorded_at", "replaces_id", "appointment__child_id", "appointment__consultation_id",
+    "appointment__starts_at",
+)
+
+
+def _apply_outcome_events(where: Q, now: datetime, report: SweepReport) -> None:
+    # Only the outcomes that count now (not replaced by a correction).
+    current = OutcomeEvent.objects.filter(where, replaced_by__isnull=True)
+    # Most outcomes are attendances; they matter only to a child with an open case.
+    rows = list(current.exclude(outcome=Outcome.ATTENDED).values(*EVENT_FIELDS))
+    rows += list(
+        current.filter(
+            outcome=Outcome.ATTENDED,
+            appointment__child_id__in=Case.objects.filter(status=CaseStatus.OPEN).values("child_id"),
+        ).values(*EVENT_FIELDS)
     )
-    report.events_read += len(rows)
-    if not rows:
-        return None
-    latest = max(r["recorded_at"] for r in rows)
-    current = [r for r in rows if r["replaced_by"] is None]
     facts: list[_Fact] = []
-    for r in current:
+    for r in rows:
         child_id = r["appointment__child_id"]
         if r["outcome"] == Outcome.ATTENDED:
             facts.append(_Fact(child_id, r["appointment__starts_at"], r["id"], "attended"))
         elif r["outcome"] in (Outcome.NOT_BROUGHT, Outcome.NO_ACCESS):
             kind = TriggerKind.NOT_BROUGHT if r["outcome"] == Outcome.NOT_BROUGHT else TriggerKind.NO_ACCESS
             facts.append(_Fact(child_id, _fact_time(r), r["id"], kind, f"event:{r['id']}", r["id"], r["appointment__consultation_id"]))
-    facts.extend(_repeated_cancelling_facts([r for r in current if r["outcome"] in REBOOK_OUTCOMES]))
+    facts.extend(_repeated_cancelling_facts([r for r in rows if r["outcome"] in REBOOK_OUTCOMES]))
     _apply_facts(facts, now, report)
-    corrections = [r for r in current if r["replaces_id"]]
+    corrections = [r for r in rows if r["replaces_id"]]
     if corrections:
         _withdraw_corrected_triggers(corrections, now, report)
-    return latest
 
 
 def _repeated_cancelling_facts(rows: list[dict]) -> list[_Fact]:
@@ -405,6 +436,7 @@ def _open_or_reopen(child: dict, closed: Case | None, fact: _Fact, now, ladders:
         child_id=child["id"], station_id=child["station_id"], status=CaseStatus.OPEN, opened_at=now, triggered_at=fact.at,
         special_attention=special,
     )
+    case.risk = case.compute_risk(first.kind)
     pending.new_cases.append(case)
     pending.first_steps[id(case)] = (case, first)
     pending.log.append(CaseLogEntry(case=case, kind=CaseLogKind.OPENED, text=TriggerKind(fact.kind).label, at=now))
@@ -422,8 +454,10 @@ def _flush(pending: _Pending, now: datetime) -> None:
         CaseStep.objects.bulk_create(steps, batch_size=1000)
         for step in steps:
             step.case.current_step = step
-            step.case.risk = step.case.compute_risk(step.kind)
-        Case.objects.bulk_update(pending.new_cases, ["current_step", "risk"], batch_size=1000)
+        # One statement instead of a bulk_update per row.
+        Case.objects.filter(id__in=[c.pk for c in pending.new_cases]).update(
+            current_step=Subquery(CaseStep.objects.filter(case=OuterRef("pk"), status=StepStatus.ACTIVE).values("id")[:1])
+        )
     if pending.triggers:
         CaseTrigger.objects.bulk_create(pending.triggers, batch_size=1000, ignore_conflicts=True)
     if pending.log:

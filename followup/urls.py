@@ -10,6 +10,7 @@ urlpatterns = [
     path("sak/<int:case_id>/", views.case_detail, name="case"),
     path("sak/<int:case_id>/kronologi.pdf", views.case_chronology_pdf, name="chronology_pdf"),
     path("sak/<int:case_id>/beslutning/", views.case_decide, name="decide"),
+    path("sak/<int:case_id>/beslutningsskjema/", views.decision_form, name="decision_form"),
     path("sak/<int:case_id>/fastlege/", views.case_gp_confirmed, name="gp_confirmed"),
     path("trinn/<int:step_id>/samtale/", views.step_call, name="step_call"),
     path("trinn/<int:step_id>/utfort/", views.step_complete, name="step_complete"),

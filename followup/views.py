@@ -44,22 +44,27 @@ def _open_cases(user):
     )
 
 
-def _decorate(cases: list[Case], user) -> list[Case]:
-    """Attach what a row shows, in a constant number of queries for any number of rows."""
+def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
+    """Attach what a row shows, in a constant number of queries for any number of rows.
+
+    ``contacts`` adds the guardians and the next booked appointment (the nurse's
+    and the clerk's lists, and the case page; the leader's queue does without).
+    """
     if not cases:
         return cases
     child_ids = [c.child_id for c in cases]
     now = timezone.now()
     guardians = defaultdict(list)
-    for g in (
-        Guardianship.objects.with_responsibility().filter(child_id__in=child_ids).select_related("guardian").order_by("id")
-    ):
-        guardians[g.child_id].append(g.guardian)
     next_appointments = {}
-    for a in Appointment.objects.filter(child_id__in=child_ids, status=AppointmentStatus.BOOKED, starts_at__gt=now).order_by(
-        "-starts_at"
-    ):
-        next_appointments[a.child_id] = a  # Ordered so the earliest wins.
+    if contacts:
+        for g in (
+            Guardianship.objects.with_responsibility().filter(child_id__in=child_ids).select_related("guardian").order_by("id")
+        ):
+            guardians[g.child_id].append(g.guardian)
+        for a in Appointment.objects.filter(
+            child_id__in=child_ids, status=AppointmentStatus.BOOKED, starts_at__gt=now
+        ).order_by("-starts_at"):
+            next_appointments[a.child_id] = a  # Ordered so the earliest wins.
     missed = dict(
         Appointment.objects.filter(
             child_id__in=child_ids, status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=now - timedelta(days=365)
@@ -83,9 +88,9 @@ def _decorate(cases: list[Case], user) -> list[Case]:
     return cases
 
 
-def _page(request, qs):
+def _page(request, qs, *, contacts: bool = True):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
-    _decorate(list(page.object_list), request.user)
+    _decorate(list(page.object_list), request.user, contacts=contacts)
     return page
 
 
@@ -133,7 +138,17 @@ def leader_queue_cases(user):
 @require_GET
 def leader_queue(request):
     require_role(request.user, Role.LEADER)
-    return render(request, "followup/leader_queue.html", _list_context(request, _page(request, leader_queue_cases(request.user)), "leder"))
+    page = _page(request, leader_queue_cases(request.user), contacts=False)
+    return render(request, "followup/leader_queue.html", _list_context(request, page, "leder"))
+
+
+@login_required
+@require_GET
+def decision_form(request, case_id: int):
+    """The leader's decision form for one case, fetched by the queue when she opens it."""
+    require_role(request.user, Role.LEADER)
+    case = _case_for_request(request, case_id, what="Lederbeslutning")
+    return render(request, "followup/leader_queue.html#decision", _list_context(request, None, "leder") | {"case": case})
 
 
 def _case_for_request(request, case_id: int, *, what: str, action: str = AccessAction.VIEW_RECORD) -> Case:
@@ -197,7 +212,7 @@ def _respond(request, case_id: int, *, error: str = "", done: str = ""):
     template, list_url = PAGES.get(fra, PAGES["sak"])
     if request.htmx:
         case = _all_cases(request.user).get(pk=case_id)
-        _decorate([case], request.user)
+        _decorate([case], request.user, contacts=fra != "leder")
         context = _list_context(request, None, fra) | {"case": case, "error": error, "done": done}
         return render(request, template, context)
     if error:

@@ -181,3 +181,13 @@ def test_gp_confirmation_from_the_case_page_closes_it(login, nurse_a, child_a, o
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.status == CaseStatus.CLOSED and case.close_reason == "gp_confirmed" and case.closed_by == nurse_a
+
+
+def test_the_queue_fetches_the_decision_form_for_one_case(login, leader_a, station_a, outcome):
+    case = _case(ChildFactory(station=station_a, special_attention=True), outcome)
+    client = login(leader_a)
+    page = client.get(reverse("followup:leader_queue")).content.decode()
+    form_url = reverse("followup:decision_form", args=[case.id])
+    assert f'hx-get="{form_url}"' in page
+    fragment = client.get(form_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "Bekymringsmelding til barnevernet" in fragment and "<html" not in fragment
