@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from followup.letters.translations import LetterKind
 
-__all__ = ["LetterKind", "LetterState", "BatchState", "LetterBatch", "Letter"]
+__all__ = ["LetterKind", "LetterState", "BatchState", "LetterBatch", "LetterBatchPart", "Letter"]
 
 
 class LetterState(models.TextChoices):
@@ -70,6 +70,27 @@ class LetterBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Brevbunke {self.pk}"
+
+
+class LetterBatchPart(models.Model):
+    """The PDF one worker wrote for one chunk of a batch's letters (fonts embedded once).
+
+    The print file is these parts joined, which is much cheaper than joining one
+    PDF per letter. A letter belongs to at most one part; letters without a part
+    (finished one by one after a failure) are joined from their own archived PDF.
+    """
+
+    batch = models.ForeignKey(LetterBatch, on_delete=models.CASCADE, related_name="parts")
+    first_letter_id = models.BigIntegerField()
+    letter_ids = models.JSONField(default=list)
+    pdf = models.FileField(upload_to=_batch_upload_to)
+    page_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("del av brevbunke")
+        verbose_name_plural = _("deler av brevbunker")
+        ordering = ["batch", "first_letter_id"]
 
 
 class Letter(models.Model):

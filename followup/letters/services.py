@@ -28,7 +28,7 @@ from django.utils import timezone
 from attendance.models import Appointment, AppointmentStatus, Place
 from followup.letters import rendering, translations
 from followup.letters.addressing import recipients_for_child
-from followup.letters.models import BatchState, Letter, LetterBatch, LetterKind, LetterState
+from followup.letters.models import BatchState, Letter, LetterBatch, LetterBatchPart, LetterKind, LetterState
 from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, StepKind, StepStatus
 from helsestasjon.models import ChildStatus, Station, User
 
@@ -284,10 +284,19 @@ def _render_claimed(ids: list[int], claim: datetime) -> int:
                 continue
             done += _store(letter, single.pdf, single.page_counts[0], claim, produced_by.get(letter.batch_id))
         return done
-    done = 0
-    for letter, pdf, pages in zip(letters, parts, chunk.page_counts):
-        done += _store(letter, pdf, pages, claim, produced_by.get(letter.batch_id))
-    return done
+    stored = [
+        _store(letter, pdf, pages, claim, produced_by.get(letter.batch_id))
+        for letter, pdf, pages in zip(letters, parts, chunk.page_counts)
+    ]
+    batch_id = letters[0].batch_id
+    if batch_id and all(stored) and all(letter.batch_id == batch_id for letter in letters):
+        # Keep the chunk's PDF for the print file (see LetterBatchPart).
+        name = default_storage.save(f"letters/batches/{claim:%Y/%m}/bunke-{batch_id}-del-{letters[0].pk}.pdf", ContentFile(chunk.pdf))
+        LetterBatchPart.objects.create(
+            batch_id=batch_id, first_letter_id=letters[0].pk, letter_ids=[letter.pk for letter in letters], pdf=name,
+            page_count=sum(chunk.page_counts),
+        )
+    return sum(stored)
 
 
 def letters_render(*, batch_id: int | None = None, station_id: int | None = None, chunk_size: int = CHUNK_SIZE) -> int:
@@ -315,11 +324,21 @@ def letter_batch_merge(*, batch_id: int, now: datetime | None = None) -> bool:
         return False
     if not LetterBatch.objects.filter(id=batch_id, state=BatchState.RUNNING).update(state=BatchState.MERGING, merge_claimed_at=now):
         return False
-    letters = list(Letter.objects.filter(batch_id=batch_id, state=LetterState.PRODUCED).order_by("id").only("pdf", "page_count"))
+    letters = {l.id: l for l in Letter.objects.filter(batch_id=batch_id, state=LetterState.PRODUCED).only("pdf", "page_count")}
+    # Whole chunks from their part PDFs; any other produced letter from its own PDF.
+    units: list[tuple[int, object]] = []
+    covered: set[int] = set()
+    for part in LetterBatchPart.objects.filter(batch_id=batch_id).order_by("first_letter_id", "id"):
+        ids = set(part.letter_ids)
+        if ids <= letters.keys() and not ids & covered:
+            covered |= ids
+            units.append((part.first_letter_id, part.pdf))
+    units += [(letter_id, letter.pdf) for letter_id, letter in letters.items() if letter_id not in covered]
     parts = []
-    for letter in letters:
-        with letter.pdf.open("rb") as handle:
+    for _, file in sorted(units, key=lambda unit: unit[0]):
+        with file.open("rb") as handle:
             parts.append(handle.read())
+    letters = list(letters.values())
     name = ""
     if parts:
         name = default_storage.save(f"letters/batches/{now:%Y/%m}/bunke-{batch_id}.pdf", ContentFile(rendering.merge_pdfs(parts)))

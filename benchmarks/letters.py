@@ -1,0 +1,225 @@
+"""500 letters through the real batch path, against WeasyPrint alone as the floor.
+
+In one run:
+
+- builds 500 children, each with a guardian (languages mixed: nb, en, pl, uk, ar,
+  so, nn) and an open follow-up case at the "new invitation" letter step;
+- the floor: the same 500 letters' HTML as ONE document, rendered to one PDF by
+  WeasyPrint in this one process (HTML built beforehand, not timed);
+- the batch path as in production: a real `celery -A helsestasjon worker`
+  (prefork, concurrency 2 = the machine's two cores) against Redis; the clerk's
+  service creates the letter rows and the batch, the workers claim chunks with
+  conditional UPDATEs, render, archive one PDF per letter in MEDIA_ROOT, and the
+  last one merges the print PDF. Timed from the clerk's click until the batch is
+  ready. The workers are warmed up with a small batch first (they are long-lived
+  in production);
+- letters per second for both, their ratio, and the workers' peak memory (VmHWM).
+
+Target: ratio >= 1.0 and every worker process under 400 MiB.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hs_bench_let REDIS_URL=redis://127.0.0.1:6379/5 python3 benchmarks/letters.py [--letters 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helsestasjon.settings")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdefghijklmnop")
+os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
+os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="hs-letters-bench-"))
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
+
+TARGET_RATIO = 1.0
+TARGET_WORKER_MIB = 400
+LANGUAGES = ["nb", "en", "pl", "uk", "ar", "so", "nn"]
+
+
+def _setup_django():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def _build(station_name: str, n: int):
+    from django.utils import timezone
+
+    from followup.models import Case, CaseStep, StepKind
+    from followup.services import ladder_for_municipality
+    from helsestasjon.models import Child, Guardian, Guardianship, Municipality, Role, Station, User
+    from tests.factories import next_national_id as _next
+
+    taken = set(Child.objects.values_list("national_id", flat=True)) | set(Guardian.objects.values_list("national_id", flat=True))
+
+    def next_national_id():
+        # Re-runs against the same database: skip ids an earlier run used.
+        while (number := _next()) in taken:
+            pass
+        return number
+
+    municipality, _ = Municipality.objects.get_or_create(number="4601", defaults={"name": "Bergen"})
+    station = Station.objects.create(
+        municipality=municipality, name=f"{station_name} {time.time_ns()}", street_address="Helseveien 1", postal_code="5003",
+        city="Bergen", phone="55 00 00 00", email="helsestasjon@example.no",
+    )
+    clerk = User.objects.create(username=f"bench-clerk-{station.id}", role=Role.CLERK)
+    clerk.stations.set([station])
+    today = timezone.localdate()
+    children = Child.objects.bulk_create(
+        [
+            Child(national_id=next_national_id(), given_name=f"Barn{i}", family_name="Hansen", birth_date=today.replace(year=today.year - 1),
+                  station=station, street_address="Barneveien 2", postal_code="5003", city="Bergen")
+            for i in range(n)
+        ]
+    )
+    guardians = Guardian.objects.bulk_create(
+        [
+            Guardian(national_id=next_national_id(), given_name=f"Forelder{i}", family_name="Hansen", preferred_language=LANGUAGES[i % 7],
+                     street_address=f"Barneveien {i}", postal_code="5003", city="Bergen", mobile="41000000")
+            for i in range(n)
+        ]
+    )
+    Guardianship.objects.bulk_create(
+        [Guardianship(child=c, guardian=g, relation="mother", parental_responsibility=True) for c, g in zip(children, guardians)]
+    )
+    rung = next(s for s in ladder_for_municipality(municipality_id=municipality.id) if s.kind == StepKind.LETTER_NEW_INVITATION)
+    now = timezone.now()
+    cases = Case.objects.bulk_create([Case(child=c, station=station, triggered_at=now) for c in children])
+    steps = CaseStep.objects.bulk_create(
+        [
+            CaseStep(case=case, cycle=1, seq=1, ladder_step=rung, order=rung.order, kind=rung.kind, name=rung.name,
+                     owner_role=rung.owner_role, deadline=today)
+            for case in cases
+        ]
+    )
+    for case, step in zip(cases, steps):
+        case.current_step = step
+    Case.objects.bulk_update(cases, ["current_step"])
+    return station, clerk
+
+
+def _start_worker(env) -> subprocess.Popen:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "helsestasjon", "worker", "--concurrency", "2", "--pool", "prefork",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    return worker
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _run_batch(station, clerk, timeout=600.0) -> float:
+    from followup.letters.models import BatchState, LetterBatch
+    from followup.letters.services import letter_batch_start
+
+    started = time.perf_counter()
+    batch = letter_batch_start(station=station, user=clerk)  # commits, then enqueues (on_commit)
+    while True:
+        state = LetterBatch.objects.filter(id=batch.id).values_list("state", flat=True).get()
+        if state == BatchState.READY:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"batch {batch.id} did not finish in {timeout} s (state {state})")
+        time.sleep(0.05)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--letters", type=int, default=500)
+    args = parser.parse_args()
+    n = args.letters
+    _setup_django()
+
+    from django.db import connection
+
+    from followup.letters import rendering
+    from followup.letters.models import Letter, LetterState
+    from followup.letters.services import letter_context, letters_create_due
+
+    print(f"Building {n} children with a letter step ...", flush=True)
+    warm_station, warm_clerk = _build("Oppvarming", 8)
+    station, clerk = _build("Benchmark", n)
+
+    # The floor: the same letters' HTML as one document, WeasyPrint alone, one process.
+    letters_create_due(station=station)
+    letters = list(
+        Letter.objects.filter(station=station)
+        .select_related("child", "station__municipality", "appointment__professional", "appointment__consultation__step")
+        .order_by("id")
+    )
+    assert len(letters) == n
+    html = rendering.letters_html([letter_context(letter) for letter in letters])
+    rendering.html_to_pdf(rendering.letters_html([letter_context(letters[0])]))  # warm fonts, as the workers are
+    started = time.perf_counter()
+    floor_pdf = rendering.html_to_pdf(html)
+    floor_seconds = time.perf_counter() - started
+    floor_rate = n / floor_seconds
+    print(f"floor: WeasyPrint alone, one document, one process: {n} letters in {floor_seconds:.1f} s = {floor_rate:.1f} letters/s "
+          f"({len(floor_pdf) / 1e6:.1f} MB)", flush=True)
+
+    # The batch path with real workers.
+    connection.close()
+    env = dict(os.environ)
+    worker = _start_worker(env)
+    try:
+        time.sleep(3)
+        _run_batch(warm_station, warm_clerk)  # workers warm (fonts loaded), as in production
+        seconds = _run_batch(station, clerk)
+        rate = n / seconds
+        children = _children_of(worker.pid)
+        peaks = {pid: _peak_mib(pid) for pid in children}
+        parent_peak = _peak_mib(worker.pid)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+
+    produced = Letter.objects.filter(station=station, state=LetterState.PRODUCED).count()
+    from followup.letters.models import LetterBatch
+
+    batch = LetterBatch.objects.filter(station=station).get()
+    archived = sum(1 for letter in Letter.objects.filter(station=station) if letter.pdf and Path(letter.pdf.path).exists())
+    print(f"batch path: {n} letters (rows, {archived} archived PDFs, merged print PDF of {batch.page_count} pages, "
+          f"{Path(batch.pdf.path).stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s = {rate:.1f} letters/s", flush=True)
+    ratio = rate / floor_rate
+    worst = max(peaks.values()) if peaks else 0.0
+    print(f"ratio batch/floor: {ratio:.2f} (target >= {TARGET_RATIO})")
+    print("worker peak memory (VmHWM): " + ", ".join(f"{mib:.0f} MiB" for mib in peaks.values())
+          + f"; parent {parent_peak:.0f} MiB (target < {TARGET_WORKER_MIB} MiB)")
+    ok = produced == n and archived == n and ratio >= TARGET_RATIO and worst < TARGET_WORKER_MIB and parent_peak < TARGET_WORKER_MIB
+    print("verdict: " + ("target met" if ok else "TARGET MISSED"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
