@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Iterator
@@ -140,6 +141,10 @@ def parse_person(doc) -> PersonRecord:
     """Turn a Person document into a PersonRecord, or raise RegisterProtocolError."""
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
         raise RegisterProtocolError("A person document without an id")
+    try:
+        uuid.UUID(doc["id"])
+    except ValueError:
+        raise RegisterProtocolError(f"A person id that is not a UUID: {doc['id']!r:.60}") from None
     try:
         ids = doc.get("norwegianIdentificationNumber")
         current_id = _one(ids)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -109,8 +110,10 @@ class Scope:
         self.today = today
         self.birth_from = scope_birth_from(today)
         self.stations: dict[str, list[Station]] = {}
+        self.station_by_id: dict[int, Station] = {}
         for station in Station.objects.select_related("municipality").order_by("id"):
             self.stations.setdefault(station.municipality.number, []).append(station)
+            self.station_by_id[station.pk] = station
 
     def station_for(self, municipality: str | None, district: str, *, fallback: bool = True) -> Station | None:
         stations = self.stations.get(municipality or "")
@@ -159,8 +162,8 @@ class _Batch:
             entry[1].add(name)
 
     @property
-    def writes(self) -> int:
-        return len(self.findings) + len(self.changed_children) + len(self.changed_guardians) + len(self.guardian_changes)
+    def row_changes(self) -> int:
+        return len(self.changed_children) + len(self.changed_guardians) + len(self.guardian_changes) + len(self.aliases)
 
 
 class _Reconciliation:
@@ -312,15 +315,11 @@ class _Reconciliation:
             return  # No responsibility information: never strip the journal's guardians.
         wanted = {("nin", r.national_id) if r.national_id else ("org", (r.organisation or "").strip().lower())
                   for r in record.guardians}
-        links = list(child.guardianships.all())
-        have = {
-            ("nin", g.guardian.national_id) if g.guardian.national_id else ("org", g.guardian.family_name.strip().lower())
-            for g in links if g.parental_responsibility
-        }
+        have = {key for key, responsible in getattr(child, "responsibility_keys", ()) if responsible}
         if wanted == have:
             return
         roles = dict(record.parents)
-        self.batch.guardian_changes.append((child, record, links, wanted, roles))
+        self.batch.guardian_changes.append((child, record, wanted, roles))
         organisations = [r.organisation for r in record.guardians if r.organisation]
         f(FindingKind.GUARDIANS_CHANGED, "|".join(sorted(f"{k}:{v}" for k, v in wanted)),
           details={"added": sorted(v for k, v in wanted - have if k == "nin"),
@@ -360,7 +359,8 @@ class _Reconciliation:
 # -------------------------------------------------------------------- applying
 
 
-def _apply_guardian_change(child: Child, record: PersonRecord, links, wanted, roles) -> None:
+def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles) -> None:
+    links = list(Guardianship.objects.filter(child=child).select_related("guardian"))
     wanted_nins = {v for k, v in wanted if k == "nin"}
     wanted_orgs = {v for k, v in wanted if k == "org"}
     by_key = {}
@@ -413,41 +413,69 @@ _GUARDIAN_RECORDS: dict[str, PersonRecord] = {}
 
 def _write(batch: _Batch) -> int:
     """Write a batch (inside the caller's transaction). Returns how many findings were new."""
-    for child, fields in batch.changed_children.values():
-        Child.objects.filter(pk=child.pk).update(**{name: getattr(child, name) for name in fields})
-    for guardian, fields in batch.changed_guardians.values():
-        Guardian.objects.filter(pk=guardian.pk).update(**{name: getattr(guardian, name) for name in fields})
+    for model, changed in ((Child, batch.changed_children), (Guardian, batch.changed_guardians)):
+        # One UPDATE statement per set of changed fields (the first run links
+        # thousands of journals to their register ids at once).
+        groups: dict[frozenset, list] = {}
+        for obj, fields in changed.values():
+            groups.setdefault(frozenset(fields), []).append(obj)
+        for fields, objs in groups.items():
+            model.objects.bulk_update(objs, sorted(fields), batch_size=500)
     if batch.aliases:
         NationalIdAlias.objects.bulk_create(batch.aliases, ignore_conflicts=True)
     for change in batch.guardian_changes:
         _apply_guardian_change(*change)
     created = 0
     if batch.findings:
-        before = Finding.objects.count()
-        Finding.objects.bulk_create(batch.findings, ignore_conflicts=True)
-        created = Finding.objects.count() - before
+        # Findings already recorded for the same register state are left out
+        # before the insert, so an unchanged run writes nothing at all.
+        existing = set(
+            Finding.objects.filter(subject__in={f.subject for f in batch.findings}).values_list("kind", "subject", "fingerprint")
+        )
+        new = [f for f in batch.findings if (f.kind, f.subject, f.fingerprint[:200]) not in existing]
+        Finding.objects.bulk_create(new, ignore_conflicts=True)  # A concurrent run may have inserted some.
+        created = len(new)
     for effect in batch.effects:
         effect()
     return created
 
 
-def _journal_for(records: list[PersonRecord]) -> dict[str, Child]:
+def _attach_journal_details(children: list[Child], scope: "Scope") -> list[Child]:
+    """Give each child its station (from the scope, no join) and its guardians'
+    responsibility keys (one flat query instead of model prefetching)."""
+    keys: dict[int, list] = {}
+    rows = Guardianship.objects.filter(child_id__in=[c.pk for c in children]).values_list(
+        "child_id", "parental_responsibility", "guardian__national_id", "guardian__family_name"
+    )
+    for child_id, responsible, nin, name in rows:
+        keys.setdefault(child_id, []).append((("nin", nin) if nin else ("org", name.strip().lower()), responsible))
+    cache_station = Child._meta.get_field("station").set_cached_value
+    for child in children:
+        station = scope.station_by_id.get(child.station_id)
+        if station is not None:
+            cache_station(child, station)
+        child.responsibility_keys = keys.get(child.pk, [])
+    return children
+
+
+def _journal_for(records: list[PersonRecord], scope: "Scope") -> dict[str, Child]:
     """The journal children the records refer to, by register person id (or a current or former national id)."""
     ids = [r.person_id for r in records]
-    nins = {n: r.person_id for r in records for n in (r.national_id, *r.former_national_ids)}
-    children = (
-        Child.objects.filter(Q(register_person_id__in=ids) | Q(national_id__in=list(nins)))
-        .select_related("station__municipality")
-        .prefetch_related(Prefetch("guardianships", queryset=Guardianship.objects.select_related("guardian")))
-    )
     by_person: dict[str, Child] = {}
+    children = list(Child.objects.filter(register_person_id__in=ids))
     for child in children:
-        key = str(child.register_person_id) if child.register_person_id and str(child.register_person_id) in ids else nins.get(child.national_id)
-        if key:
-            by_person.setdefault(key, child)
-    aliased = NationalIdAlias.objects.filter(national_id__in=[n for n in nins if n]).select_related("child")
-    for alias in aliased:
-        by_person.setdefault(nins[alias.national_id], alias.child)
+        by_person[str(child.register_person_id)] = child
+    nins = {n: r.person_id for r in records if r.person_id not in by_person for n in (r.national_id, *r.former_national_ids)}
+    if nins:
+        for child in Child.objects.filter(national_id__in=list(nins)):
+            if child.pk not in {c.pk for c in by_person.values()}:
+                by_person.setdefault(nins[child.national_id], child)
+                children.append(child)
+        for alias in NationalIdAlias.objects.filter(national_id__in=list(nins)).select_related("child"):
+            if nins[alias.national_id] not in by_person:
+                by_person[nins[alias.national_id]] = alias.child
+                children.append(alias.child)
+    _attach_journal_details(children, scope)
     return by_person
 
 
@@ -487,7 +515,7 @@ def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], 
                with_guardians: bool, missing_children: list[Child] = (), found_in: dict[str, str] | None = None) -> _Reconciliation:
     """Compare (read-only) and collect the batch; fetches guardians the batch will need."""
     records = [r for r, _ in parsed]
-    children = _journal_for(records)
+    children = _journal_for(records, scope)
     guardians = _guardians_for([r for r in records if r.person_id not in children]) if with_guardians else {}
     rec = _Reconciliation(scope, sequence_number=sequence_number, now=timezone.now(), guardian_records={})
     for record, doc in parsed:
@@ -502,7 +530,7 @@ def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], 
         rec.child(child, None, None)
     # Guardians who get parental responsibility and are not in the journal yet.
     needed = [
-        v for _child, _record, _links, wanted, _roles in rec.batch.guardian_changes for k, v in wanted if k == "nin"
+        v for _child, _record, wanted, _roles in rec.batch.guardian_changes for k, v in wanted if k == "nin"
     ]
     known = set(Guardian.objects.filter(national_id__in=needed).values_list("national_id", flat=True))
     unknown = [n for n in needed if n not in known]
@@ -581,11 +609,12 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
                 if locked.last_sequence != next_seq - 1:
                     logger.info("Another sync moved the cursor (%s); stopping", locked.last_sequence)
                     break
-                result.findings += _commit(rec)
+                created = _commit(rec)
+                result.findings += created
                 locked.last_sequence = last
                 locked.last_event_sync_at = timezone.now()
                 locked.save(update_fields=["last_sequence", "last_event_sync_at"])
-            result.writes += rec.batch.writes
+            result.writes += rec.batch.row_changes + created
             result.events += len(events)
             result.persons += len(parsed)
             result.cursor = last
@@ -631,18 +660,26 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
 
         def process(parsed, missing_pks=()):
             rec = _reconcile(client, parsed, scope=scope, sequence_number=None, with_guardians=False,
-                             missing_children=list(_children_by_pk(missing_pks)), found_in=found_in)
+                             missing_children=_attach_journal_details(list(Child.objects.filter(pk__in=list(missing_pks))), scope)
+                             if missing_pks else [], found_in=found_in)
             with transaction.atomic():
-                result.findings += _commit(rec)
+                created = _commit(rec)
+            result.findings += created
             seen_children.update(rec.seen_children)
-            result.writes += rec.batch.writes
+            result.writes += rec.batch.row_changes + created
             result.persons += len(parsed)
 
-        for start in range(0, len(person_ids), FULL_CHUNK):
-            chunk = person_ids[start : start + FULL_CHUNK]
-            parsed = _parse_all(client.persons_by_id(chunk))
-            returned = {r.person_id for r, _ in parsed}
-            process(parsed, [by_id[p] for p in chunk if p in by_id and p not in returned])
+        chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
+        # The next chunk is fetched while this one is compared: the wait for
+        # the register overlaps the work on the database.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
+            pending = pool.submit(client.persons_by_id, chunks[0]) if chunks else None
+            for index, chunk in enumerate(chunks):
+                documents = pending.result()
+                pending = pool.submit(client.persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
+                parsed = _parse_all(documents)
+                returned = {r.person_id for r, _ in parsed}
+                process(parsed, [by_id[p] for p in chunk if p in by_id and p not in returned])
         # Journals not yet linked to a register id and not met in the search.
         nins = [nin for nin, pk in by_nin.items() if pk not in seen_children]
         for start in range(0, len(nins), FULL_CHUNK):
@@ -656,8 +693,9 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
         for child in aged:
             rec.aged_out(child)
         with transaction.atomic():
-            result.findings += _commit(rec)
-        result.writes += rec.batch.writes
+            created = _commit(rec)
+        result.findings += created
+        result.writes += rec.batch.row_changes + created
 
         with transaction.atomic():
             cursor = SyncCursor.objects.select_for_update().get_or_create(name="events")[0]
@@ -673,13 +711,6 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
         _record_error(SyncRunKind.FULL, exc, None)
         raise SyncFailed(str(exc)) from exc
     return result
-
-
-def _children_by_pk(pks):
-    if not pks:
-        return []
-    return (Child.objects.filter(pk__in=list(pks)).select_related("station__municipality")
-            .prefetch_related(Prefetch("guardianships", queryset=Guardianship.objects.select_related("guardian"))))
 
 
 def register_request_full() -> None:

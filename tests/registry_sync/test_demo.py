@@ -1,0 +1,40 @@
+"""The demo: the fake register seeded from the demo journals shows findings after the first sync."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from helsestasjon.demo import seed_demo
+from registry_sync.fake import FakeRegister, FakeRegisterServer
+from registry_sync.models import Finding, FindingKind, FindingStatus
+from registry_sync.services import finding_create_journal, register_sync
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_register_gives_findings_and_a_journal_can_be_created(settings, tmp_path):
+    settings.FAKE_REGISTER_DATA = str(tmp_path / "register.json")
+    result = seed_demo(children=150, seed=3)
+    register = FakeRegister(settings.FAKE_REGISTER_DATA)  # Read back from the file the demo wrote.
+    assert len(register) > 300
+    server = FakeRegisterServer(register)
+    server.start_in_thread()
+    settings.REGISTER_BASE_URL = server.base_url
+    try:
+        register_sync()
+        open_kinds = Counter(Finding.objects.filter(status=FindingStatus.OPEN).values_list("kind", flat=True))
+        assert open_kinds[FindingKind.UNREGISTERED_RESIDENT] >= 1
+        assert len(open_kinds) >= 4
+        newcomer = Finding.objects.filter(kind=FindingKind.UNREGISTERED_RESIDENT, child=None).first()
+        clerk = next(u for u in newcomer.station.staff.all() if u.role == "clerk")
+        child = finding_create_journal(finding=newcomer, user=clerk)
+        assert child.consultations.exists()
+        before = Finding.objects.count()
+        register_sync()  # Nothing new: the events were all covered by the first full reconciliation.
+        assert Finding.objects.count() == before
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.children == 150
