@@ -1,0 +1,109 @@
+"""A real Celery worker is killed with SIGKILL in the middle of a batch and the
+broker loses its messages (as when Redis restarts without persistence); the
+resume sweep finishes the batch with every letter produced exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from followup.letters import services
+from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
+from tests.factories import ChildFactory
+from tests.followup.letters_support import case_at_step, parent, pdf_text
+
+pytestmark = [
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (bin/test sets REDIS_URL)"),
+    pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 12
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+def _worker_env(media_root) -> dict:
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        CELERY_TASK_ALWAYS_EAGER="false",
+        MEDIA_ROOT=str(media_root),
+        DEBUG="true",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _wait(predicate, timeout=90.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_batch_survives_a_killed_worker_and_lost_messages(transactional_db, station_a, clerk_a, tmp_path, monkeypatch):
+    media = tmp_path / "media"
+    monkeypatch.setattr(settings, "MEDIA_ROOT", media)
+    for i in range(N):
+        child = ChildFactory(station=station_a, given_name=f"Barn{i}", family_name="Hansen")
+        parent(child, preferred_language="ar" if i % 2 else "nb")
+        case_at_step(child)
+    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)
+    batch = services.letter_batch_start(station=station_a, user=clerk_a)
+    monkeypatch.undo()
+    monkeypatch.setattr(settings, "MEDIA_ROOT", media)
+
+    r = _redis()
+    r.delete("celery")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "helsestasjon", "worker", "--concurrency", "1", "--pool", "prefork",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"killtest-{os.getpid()}@%h"],
+        cwd=ROOT, env=_worker_env(media), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        from helsestasjon.celery import app
+
+        app.send_task("followup.letters.render_batch", args=[batch.id])
+        produced = lambda: Letter.objects.filter(batch=batch, state=LetterState.PRODUCED).count()  # noqa: E731
+        assert _wait(lambda: produced() >= 1), "the worker never produced a letter"
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the parent and its pool child, mid-batch
+        worker.wait(timeout=30)
+    r.delete("celery", "unacked", "unacked_index")  # the broker forgot everything
+
+    states = set(Letter.objects.filter(batch=batch).values_list("state", flat=True))
+    assert LetterState.PRODUCED in states and states & {LetterState.PENDING, LetterState.RENDERING}
+    batch.refresh_from_db()
+    assert batch.state == BatchState.RUNNING
+
+    # The beat schedule's resume sweep, once the claims are stale; tasks run in-process here.
+    services.letters_resume(now=timezone.now() + services.STALE_AFTER + timedelta(seconds=1))
+
+    batch.refresh_from_db()
+    assert batch.state == BatchState.READY
+    letters = list(Letter.objects.filter(batch=batch))
+    assert len(letters) == N and {l.state for l in letters} == {LetterState.PRODUCED}
+    assert all(1 <= l.attempts <= services.MAX_ATTEMPTS for l in letters)
+    with batch.pdf.open("rb") as f:
+        text = pdf_text(f.read())
+    for i in range(N):
+        assert text.count(f"Barn{i} Hansen, født") == 1
+    assert LetterBatch.objects.count() == 1
