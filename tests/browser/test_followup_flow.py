@@ -1,0 +1,140 @@
+"""Follow-up's main path in a real browser: not brought → clerk's list → nurse's call →
+leader's decision at step 7 → the chronology PDF lists all of it."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from followup.models import Case, CaseStep, StepKind, StepStatus
+from followup.services import followup_sweep
+from tests.attendance.conftest import booked, local, planned_child  # noqa: F401 (fixtures)
+from tests.factories import PASSWORD
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("Debian's Chromium is not installed (.ci/run installs it)")
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _logged_in(browser, live_server, user):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/logg-inn/")
+    page.get_by_label("Brukernavn").fill(user.username)
+    page.get_by_label("Passord").fill(PASSWORD)
+    page.get_by_role("button", name="Logg inn").click()
+    page.wait_for_load_state()
+    return page
+
+
+def _let_deadline_pass(case):
+    """The current step's deadline passes (yesterday), and the sweep moves the case on."""
+    CaseStep.objects.filter(case=case, status=StepStatus.ACTIVE).update(deadline=timezone.localdate() - timedelta(days=1))
+    followup_sweep()
+    case.refresh_from_db()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_not_brought_to_leader_decision_and_chronology(
+    live_server, browser, station_a, nurse_a, clerk_a, leader_a, planned_child, booked
+):
+    from followup.sms.backends import MemoryBackend
+
+    MemoryBackend.outbox.clear()
+    expect = playwright_sync.expect
+    today = timezone.localdate()
+    child = planned_child(station_a, given_name="Astrid", family_name="Fjell")
+    appointment = booked(child, nurse_a, starts_at=local(today, 9))
+
+    # The nurse marks the child Ikke møtt on her day.
+    nurse = _logged_in(browser, live_server, nurse_a)
+    expect(nurse.get_by_role("heading", level=1)).to_contain_text("Min dag")
+    row = nurse.locator(f"#time-{appointment.pk}")
+    row.get_by_role("button", name="Ikke møtt", exact=True).click()
+    expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
+
+    followup_sweep()
+    case = Case.objects.get(child=child)
+    assert case.current_step.kind == StepKind.SMS_REBOOK
+
+    # The clerk sees the case on her list; a new time is booked and she sends the SMS.
+    clerk = _logged_in(browser, live_server, clerk_a)
+    clerk.goto(f"{live_server.url}/oppfolging/merkantil/")
+    clerk_row = clerk.locator(f"#case-{case.pk}")
+    expect(clerk_row).to_contain_text("Fjell, Astrid")
+    expect(clerk_row).to_contain_text("Ny time og SMS-påminnelse")
+    expect(clerk_row).to_contain_text("Bestill ny time")
+    booked(child, nurse_a, starts_at=local(today + timedelta(days=7), 10), booked_by=clerk_a)
+    clerk.reload()
+    clerk_row.get_by_role("button", name="Send SMS om ny time").click()
+    expect(clerk_row).to_contain_text("SMS er sendt")
+    expect(clerk_row).to_contain_text("helsesykepleier")
+    assert len(MemoryBackend.outbox) == 2
+    assert all("ikke møtt" not in m["text"].lower() for m in MemoryBackend.outbox)
+
+    # The nurse calls: no answer.
+    nurse.goto(f"{live_server.url}/oppfolging/sykepleier/")
+    nurse_row = nurse.locator(f"#case-{case.pk}")
+    expect(nurse_row).to_contain_text("Telefon til foresatte")
+    nurse_row.get_by_label("Ikke svar").check()
+    nurse_row.get_by_role("button", name="Lagre samtale").click()
+    expect(nurse_row).to_contain_text("Samtalen er lagret")
+    case.refresh_from_db()
+    assert case.current_step.kind == StepKind.ADDRESS_CHECK
+
+    # Nobody acts on steps 3 to 6: their deadlines pass and the case reaches step 7.
+    for _ in range(4):
+        _let_deadline_pass(case)
+    assert case.current_step.order == 7 and case.current_step.kind == StepKind.DISCUSSION
+
+    # The leader sees it in her queue and records a report of concern.
+    leader = _logged_in(browser, live_server, leader_a)
+    leader.goto(f"{live_server.url}/oppfolging/leder/")
+    leader_row = leader.locator(f"#case-{case.pk}")
+    expect(leader_row).to_contain_text("Fjell, Astrid")
+    expect(leader_row).to_contain_text("7. Drøfting")
+    leader_row.get_by_role("link", name="Beslutt").click()
+    leader_row.get_by_label("Bekymringsmelding til barnevernet").check()
+    leader_row.get_by_label("Dato for bekymringsmelding").fill(today.isoformat())
+    leader_row.get_by_label("Referanse for bekymringsmelding").fill("BV-2026-042")
+    leader_row.get_by_label("Begrunnelse").fill("Gjentatte uteblivelser og ingen kontakt med familien.")
+    leader_row.get_by_role("button", name="Lagre beslutning").click()
+    expect(leader_row).to_contain_text("Beslutningen er lagret")
+
+    # The chronology PDF lists all of it.
+    leader.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
+    with leader.expect_download() as download_info:
+        leader.get_by_role("link", name="Last ned kronologi (PDF)").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith(f"kronologi-sak-{case.pk}")
+    from pypdf import PdfReader
+
+    with open(download.path(), "rb") as fh:
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(fh.read())).pages)
+    text = " ".join(text.split())
+    for expected in (
+        "Time bestilt", "Ikke møtt", "Ikke møtt (uteblitt)", "SMS til", "Telefon: Ikke svar", "fristen gikk ut",
+        "Lederbeslutning: Bekymringsmelding", "BV-2026-042", nurse_a.get_full_name(), clerk_a.get_full_name(),
+        leader_a.get_full_name(),
+    ):
+        assert expected in text, expected
