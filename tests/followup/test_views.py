@@ -191,3 +191,21 @@ def test_the_queue_fetches_the_decision_form_for_one_case(login, leader_a, stati
     assert f'hx-get="{form_url}"' in page
     fragment = client.get(form_url, HTTP_HX_REQUEST="true").content.decode()
     assert "Bekymringsmelding til barnevernet" in fragment and "<html" not in fragment
+
+
+def test_nurse_list_queries_do_not_grow_with_the_cases(login, clerk_a, nurse_a, station_a, outcome, django_assert_max_num_queries):
+    def add_cases(n):
+        for _ in range(n):
+            child = ChildFactory(station=station_a)
+            GuardianshipFactory(child=child, guardian=GuardianFactory(), relation=Relation.MOTHER)
+            _to_call_step(_case(child, outcome), clerk_a)
+
+    add_cases(2)
+    client = login(nurse_a)
+    client.get(reverse("followup:nurse_worklist"))
+    with django_assert_max_num_queries(14) as few:
+        client.get(reverse("followup:nurse_worklist"))
+    add_cases(10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("followup:nurse_worklist"))
+    assert response.content.decode().count('<tr id="case-') == 12
