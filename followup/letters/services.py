@@ -140,7 +140,9 @@ def letters_due_count(*, station: Station, now: datetime | None = None) -> dict[
 
 @transaction.atomic
 def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
-    """Create the letter rows for every due letter step and invitation (idempotent)."""
+    """Create the letter rows for every due letter step and invitation (idempotent).
+
+    Returns the number of rows offered; rows that already existed are skipped by the database."""
     now = _now(now)
     rows: list[Letter] = []
     for step in _due_steps(station.id):
@@ -153,9 +155,9 @@ def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
     for appointment in _due_invitations(station, now):
         rows += _letter_rows(kind=LetterKind.INVITATION, child=appointment.child, station=station, now=now, appointment_id=appointment.id)
     # The unique constraints make a second run (or a concurrent one) a no-op.
-    created = Letter.objects.bulk_create(rows, ignore_conflicts=True)
+    Letter.objects.bulk_create(rows, ignore_conflicts=True)
     _enqueue_manual(station.id)
-    return len(created)
+    return len(rows)
 
 
 @transaction.atomic
@@ -166,9 +168,11 @@ def letter_gp_confirmation_create(*, case: Case, now: datetime | None = None) ->
     if not case.is_open:
         raise LetterError("Saken er avsluttet.")
     rows = _letter_rows(kind=LetterKind.GP_CONFIRMATION, child=case.child, station=case.station, now=now, case_id=case.id)
-    created = Letter.objects.bulk_create(rows, ignore_conflicts=True)
+    existing = Letter.objects.filter(case=case, kind=LetterKind.GP_CONFIRMATION)
+    before = existing.count()
+    Letter.objects.bulk_create(rows, ignore_conflicts=True)
     _enqueue_manual(case.station_id)
-    return len(created)
+    return existing.count() - before
 
 
 # --------------------------------------------------------------------------- rendering

@@ -185,3 +185,24 @@ def letter_retry(request, letter_id: int):
     return _letter_action(
         request, letter_id, lambda letter: services.letter_retry(letter=letter), "Brevet lages på nytt i neste bunke.", "Brev prøvd på nytt",
     )
+
+
+@login_required
+@require_POST
+def letter_gp_confirmation(request, case_id: int):
+    """The family prefers follow-up by the GP: make the letter asking for the GP's confirmation."""
+    from followup.models import Case
+
+    require_role(request.user, Role.NURSE, Role.LEADER, Role.CLERK)
+    case = get_object_or_404(Case, id=case_id)
+    child_for_request(request, case.child_id, what="Brev: bekreftelse fra fastlege")
+    try:
+        created = services.letter_gp_confirmation_create(case=case)
+    except services.LetterError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        if created:
+            messages.success(request, "Brevet om bekreftelse fra fastlegen kommer med i neste brevbunke.")
+        else:
+            messages.info(request, "Brevet om bekreftelse fra fastlegen er allerede laget.")
+    return redirect("followup:case", case_id=case.id)

@@ -106,3 +106,22 @@ def test_letter_page_queries_do_not_grow_with_letters(login, clerk_a, produced, 
     client = login(clerk_a)
     with django_assert_max_num_queries(30):
         assert client.get(reverse("followup:letters")).status_code == 200
+
+
+def test_nurse_asks_for_the_gp_confirmation_letter_once(login, nurse_a, child_a):
+    parent(child_a)
+    case, _ = case_at_step(child_a, "phone_call")
+    client = login(nurse_a)
+    first = client.post(reverse("followup:letter_gp_confirmation", args=[case.pk]), follow=True)
+    assert "kommer med i neste brevbunke" in first.content.decode()
+    second = client.post(reverse("followup:letter_gp_confirmation", args=[case.pk]), follow=True)
+    assert "allerede laget" in second.content.decode()
+    (letter,) = Letter.objects.filter(kind="gp_confirmation")
+    assert letter.case == case and letter.case_step is None and letter.state == LetterState.PENDING
+
+
+def test_another_stations_nurse_cannot_ask_for_a_gp_letter(login, nurse_b, child_a):
+    parent(child_a)
+    case, _ = case_at_step(child_a, "phone_call")
+    assert login(nurse_b).post(reverse("followup:letter_gp_confirmation", args=[case.pk])).status_code == 404
+    assert not Letter.objects.exists()
