@@ -196,16 +196,40 @@ class AppointmentQuerySet(models.QuerySet):
         return self.for_professional_day(professional_id, day).filter(station_id__in=station_ids).for_day_rows()
 
     def for_day_rows(self):
-        """Everything a day-list row shows: child, consultation, guardians, outcome history, missed count."""
+        """Everything a day-list row shows: child, consultation, guardians, outcome history, missed count.
+
+        Only the columns the row shows are loaded: the day list is the page a nurse
+        opens most, and model construction is most of its cost (benchmarks/day_view.py).
+        """
         return (
-            self.select_related("child", "consultation__step", "rescheduled_to")
+            self.select_related("child", "consultation__step")
+            .only(
+                "id", "starts_at", "duration_minutes", "place", "room", "status", "child_id", "station_id",
+                "professional_id", "consultation_id", "rescheduled_to_id",
+                "child__id", "child__given_name", "child__family_name", "child__birth_date", "child__special_attention",
+                "child__station_id", "consultation__id", "consultation__step_id", "consultation__step__id", "consultation__step__name",
+            )
+            .annotate(rescheduled_starts_at=models.F("rescheduled_to__starts_at"))
             .with_missed_last_12_months()
             .prefetch_related(
                 models.Prefetch(
                     "child__guardianships",
-                    queryset=Guardianship.objects.select_related("guardian").order_by("-parental_responsibility", "id"),
+                    queryset=Guardianship.objects.select_related("guardian")
+                    .only(
+                        "id", "child_id", "guardian_id", "relation", "parental_responsibility", "guardian__id",
+                        "guardian__given_name", "guardian__family_name", "guardian__preferred_language", "guardian__interpreter_needed",
+                    )
+                    .order_by("-parental_responsibility", "id"),
                 ),
-                models.Prefetch("events", queryset=OutcomeEvent.objects.select_related("recorded_by").order_by("recorded_at", "id")),
+                models.Prefetch(
+                    "events",
+                    queryset=OutcomeEvent.objects.select_related("recorded_by")
+                    .only(
+                        "id", "appointment_id", "outcome", "reason", "replaces_id", "recorded_at", "recorded_by_id",
+                        "recorded_by__id", "recorded_by__first_name", "recorded_by__last_name",
+                    )
+                    .order_by("recorded_at", "id"),
+                ),
             )
             .order_by("starts_at", "id")
         )

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from attendance.models import (
@@ -231,22 +232,48 @@ def consultation_refresh(*, consultation: Consultation, today: date | None = Non
     return consultation
 
 
+ADVANCE_BATCH = 5000
+
+
+def _advance(condition: Q, **values) -> int:
+    """Move the consultations matching ``condition`` in locked batches; returns how many moved.
+
+    Rows are claimed with SELECT ... FOR UPDATE SKIP LOCKED in id order, so two
+    runs at once split the work instead of deadlocking, and a row being booked
+    right now is left for the next run. The UPDATE repeats the condition, so a row
+    that changed state since it was selected is not moved.
+    """
+    moved = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Consultation.objects.filter(condition)
+                .order_by("id")
+                .select_for_update(skip_locked=True)
+                .values_list("id", flat=True)[:ADVANCE_BATCH]
+            )
+            if not ids:
+                return moved
+            moved += Consultation.objects.filter(condition, id__in=ids).update(**values)
+
+
 def consultations_advance_states(*, today: date | None = None) -> dict[str, int]:
     """Planned -> due when the window opens, planned/due -> expired when it closes.
 
-    Each step is one conditional UPDATE whose WHERE names the old state on the row
-    itself, so two runs at once (or one run twice) move every row exactly once, and
-    a consultation booked meanwhile is left alone.
+    Safe to run twice or concurrently: every row moves exactly once (see _advance).
+    Children who have left the station are not moved.
     """
     today = today or timezone.localdate()
     now = timezone.now()
     active = Child.objects.filter(status=ChildStatus.ACTIVE).values("id")
-    due = Consultation.objects.filter(
-        state=ConsultationState.PLANNED, window_opens__lte=today, window_closes__gt=today, child_id__in=active
-    ).update(state=ConsultationState.DUE, due_at=now, state_changed_at=now)
-    expired = Consultation.objects.filter(
-        state__in=[ConsultationState.PLANNED, ConsultationState.DUE], window_closes__lte=today, child_id__in=active
-    ).update(state=ConsultationState.EXPIRED, expired_at=now, state_changed_at=now)
+    due = _advance(
+        Q(state=ConsultationState.PLANNED, window_opens__lte=today, window_closes__gt=today, child_id__in=active),
+        state=ConsultationState.DUE, due_at=now, state_changed_at=now,
+    )
+    expired = _advance(
+        Q(state__in=[ConsultationState.PLANNED, ConsultationState.DUE], window_closes__lte=today, child_id__in=active),
+        state=ConsultationState.EXPIRED, expired_at=now, state_changed_at=now,
+    )
     return {"due": due, "expired": expired}
 
 

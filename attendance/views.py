@@ -14,6 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
@@ -43,6 +44,11 @@ def _colleagues(user):
         .distinct()
         .order_by("first_name", "last_name", "id")
     )
+
+
+def _reason_options():
+    # Rendered once per request rather than once per row.
+    return format_html_join("", '<option value="{}">{}</option>', Reason.choices)
 
 
 def _day_url(day, professional_id, user, anchor=""):
@@ -96,7 +102,7 @@ def day(request):
         "professional": professional,
         "colleagues": colleagues,
         "own": professional.pk == request.user.pk,
-        "reasons": Reason.choices,
+        "reason_options": _reason_options(),
     }
     return render(request, "attendance/day.html", context)
 
@@ -140,7 +146,7 @@ def record_outcome(request, appointment_id: int):
             error = exc.message
     if request.htmx:
         row = _day_row(appointment_id, request.user)
-        return render(request, "attendance/day.html#row", {"row": row, "error": error, "reasons": Reason.choices})
+        return render(request, "attendance/day.html#row", {"row": row, "error": error, "reason_options": _reason_options()})
     if error:
         messages.error(request, error)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -17,8 +18,30 @@ def local(day: date, hour: int = 9, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour, minute)))
 
 
+def ensure_programme() -> None:
+    """Load the default programme if it is missing.
+
+    It comes from a data migration, and a transactional test (the concurrency and
+    browser tests, in any app) empties every table when it ends.
+    """
+    from django.apps import apps
+
+    from attendance.models import ProgrammeStep
+
+    if not ProgrammeStep.objects.exists():
+        migration = importlib.import_module("attendance.migrations.0003_default_programme")
+        migration.load(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def programme(request):
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("db")  # Follows the test's marker: transactional or not.
+        ensure_programme()
+
+
 @pytest.fixture
-def planned_child():
+def planned_child(programme):
     """planned_child(station, birth_date=..., today=...) -> a child with guardians and a plan."""
 
     def make(station, *, birth_date=None, today=None, **fields):

@@ -65,12 +65,14 @@ def test_two_concurrent_runs_move_each_consultation_exactly_once(station_a, plan
     for _ in range(20):
         planned_child(station_a, birth_date=date(2025, 1, 10), today=date(2025, 1, 10))
     later = date(2026, 1, 10)
-    results, barrier = [], threading.Barrier(2)
+    results, errors, barrier = [], [], threading.Barrier(2)
 
     def run():
         try:
             barrier.wait()
             results.append(consultations_advance_states(today=later))
+        except Exception as exc:  # Reported below: a thread's exception would otherwise vanish.
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -79,6 +81,7 @@ def test_two_concurrent_runs_move_each_consultation_exactly_once(station_a, plan
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     expired = Consultation.objects.filter(state=S.EXPIRED).count()
     due = Consultation.objects.filter(state=S.DUE).count()
     assert sum(r["expired"] for r in results) == expired == 20 * 9  # HV..M10 closed on the first birthday.
