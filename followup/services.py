@@ -420,6 +420,7 @@ def _open_or_reopen(child: dict, closed: Case | None, fact: _Fact, now, ladders:
         # A new trigger reopens the child's last case: a new round of the ladder.
         updated = Case.objects.filter(id=closed.id, status=CaseStatus.CLOSED).update(
             status=CaseStatus.OPEN, cycle=F("cycle") + 1, triggered_at=fact.at, special_attention=special,
+            station_id=child["station_id"],
             overdue_since=None, closed_at=None, closed_by=None, close_reason="", close_note="",
         )
         closed.refresh_from_db()
@@ -495,6 +496,10 @@ def _sweep_deadlines(now: datetime, report: SweepReport) -> None:
             cases = Case.objects.in_bulk([s.case_id for s in steps])
             for step in steps:
                 case = cases[step.case_id]
+                if case.status != CaseStatus.OPEN:
+                    # Left active by a close that raced with this pass; it ends with the case.
+                    CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(status=StepStatus.CLOSED, ended_at=now)
+                    continue
                 following = ladders.after(case.station_id, step.order)
                 if following is None:
                     # The last step stays where it is, shown as overdue.
