@@ -22,6 +22,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -30,10 +31,11 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import ExtractYear, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, ExtractYear, TruncDate, TruncMonth
 from django.utils import timezone
 
 from attendance.models import (
@@ -41,7 +43,6 @@ from attendance.models import (
     AppointmentStatus,
     Consultation,
     ConsultationState,
-    Outcome,
     OutcomeEvent,
     ProgrammeStep,
     Reason,
@@ -75,16 +76,18 @@ def _local_midnight(day: date) -> datetime:
 
 @contextmanager
 def analytic_queries():
-    """Run the page's aggregates in one transaction with PostgreSQL's JIT compiler off.
+    """Run the page's aggregates in one transaction with PostgreSQL's JIT compiler off and room
+    to group in memory.
 
-    The planner prices these few-thousand-row aggregates with a correlated
-    subquery high enough to JIT-compile them, which costs more (about 150 ms) than
-    the query itself; SET LOCAL ends with the transaction.
+    The planner prices these aggregates with their correlated subqueries high
+    enough to JIT-compile them, which costs more (about 150 ms) than the query
+    itself; grouping 100,000 appointments by child spills to disk with the default
+    4 MB of work_mem. SET LOCAL ends with the transaction.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+                cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
         yield
 
 
@@ -302,12 +305,16 @@ APPOINTMENT_CATEGORIES = [
 ]
 APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
 
+# The statuses behind each appointment figure; "with_outcome" is every row of the base.
+APPOINTMENT_STATUSES = {
+    "attended": (AppointmentStatus.ATTENDED,),
+    "not_brought": NOT_BROUGHT_STATUSES,
+    "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
+    "cancelled_by_service": (AppointmentStatus.CANCELLED_BY_SERVICE,),
+}
 APPOINTMENT_FILTERS = {
     "with_outcome": Q(),
-    "attended": Q(status=AppointmentStatus.ATTENDED),
-    "not_brought": Q(status__in=NOT_BROUGHT_STATUSES),
-    "cancelled_by_guardian": Q(status=AppointmentStatus.CANCELLED_BY_GUARDIAN),
-    "cancelled_by_service": Q(status=AppointmentStatus.CANCELLED_BY_SERVICE),
+    **{key: Q(status__in=statuses) for key, statuses in APPOINTMENT_STATUSES.items()},
 }
 
 
@@ -329,48 +336,112 @@ class AppointmentRow:
         return _share(self.counts.get(key, 0), self.counts.get("with_outcome", 0))
 
 
-def _child_counts(filters: dict[str, Q], child_field: str = "child_id") -> dict[str, Count]:
-    return {key: Count(child_field, filter=q, distinct=True) for key, q in filters.items()}
+@dataclass
+class AppointmentFigures:
+    rows: list[AppointmentRow]  # per consultation
+    total: AppointmentRow  # over all consultations (a child counts once)
+    recurrence: dict[str, int]
+    months: list["MonthRow"]
+    reasons: list["ReasonRow"]
+
+
+def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> AppointmentFigures:
+    """Every appointment figure in one pass over the period's appointments: one query.
+
+    The period's appointments (``appointment_base``, compiled by Django) are read
+    once into a materialised CTE. They are first reduced to one row per child and
+    consultation, per child, and per child and month, with a flag per outcome, so
+    the counts that follow are plain counts of children and each figure equals the
+    number of children its list (the same base and the same status filter) shows.
+    """
+    base = appointment_base(scope).annotate(
+        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()), reason=current_reason()
+    ).values("child_id", "step", "status", "month", "reason").order_by()
+    base_sql, base_params = base.query.sql_with_params()
+    keys = list(APPOINTMENT_STATUSES)
+    flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in keys)
+    flag_params = [list(statuses) for statuses in APPOINTMENT_STATUSES.values()]
+    counts = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {key})" for key in keys])
+    groups = list(REASON_GROUPS)
+    reason_flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in groups)
+    reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in groups)
+    padding = ", 0" * (len(keys) + 1 - len(groups))
+    sql = f"""
+        WITH appts AS MATERIALIZED ({base_sql}),
+        per_step AS (SELECT child_id, step, {flags} FROM appts GROUP BY child_id, step),
+        per_child AS (SELECT child_id, {", ".join(f"bool_or({key}) AS {key}" for key in keys)} FROM per_step GROUP BY child_id),
+        per_month AS (SELECT child_id, month, {flags} FROM appts GROUP BY child_id, month),
+        missed AS (SELECT child_id, count(*) AS n FROM appts WHERE status = ANY(%s) GROUP BY child_id),
+        per_reason AS (SELECT child_id, reason, {reason_flags} FROM appts WHERE reason IS NOT NULL GROUP BY child_id, reason)
+        SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
+        UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
+        UNION ALL SELECT 'month', NULL, month, NULL, {counts} FROM per_month GROUP BY month
+        UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
+                         count(*) FILTER (WHERE n >= 3){", 0" * (len(keys) - 2)} FROM missed
+        UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{padding} FROM per_reason GROUP BY reason
+    """
+    reason_params = [list(statuses) for statuses in REASON_GROUPS.values()]
+    params = [*base_params, *flag_params, *flag_params, list(NOT_BROUGHT_STATUSES), *reason_params]
+    by_step, by_month, by_reason, total, recurrence = {}, {}, {}, None, {}
+    all_keys = ["with_outcome", *keys]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, step_id, month, reason, *values in cursor.fetchall():
+            figures = dict(zip(all_keys, values))
+            if kind == "step":
+                by_step[step_id] = figures
+            elif kind == "month":
+                # DATE_TRUNC of a local timestamp: a naive datetime at local midnight.
+                by_month[month.date() if isinstance(month, datetime) else month] = figures
+            elif kind == "total":
+                total = figures
+            elif kind == "reason":
+                by_reason[reason] = dict(zip(groups, values))
+            else:
+                recurrence = dict(zip(RECURRENCE_BUCKETS, values))
+    empty = dict.fromkeys(all_keys, 0)
+    return AppointmentFigures(
+        rows=[AppointmentRow(step=step, counts=by_step.get(step.pk, dict(empty))) for step in steps],
+        total=AppointmentRow(step=None, counts=total or dict(empty)),
+        recurrence=recurrence or dict.fromkeys(RECURRENCE_BUCKETS, 0),
+        months=[
+            MonthRow(month=month, counts={key: by_month.get(month, empty)[key] for key in TREND_FILTERS})
+            for month in months_in(scope)
+        ],
+        reasons=_reason_rows(by_reason),
+    )
 
 
 def appointments(scope: Scope, steps: list[ProgrammeStep]) -> tuple[list[AppointmentRow], AppointmentRow]:
-    """Children per consultation by outcome, and the same over all consultations: two queries.
-
-    A child counts once per figure however many appointments it had, so each
-    figure is a number of children and its list has exactly that many.
-    """
-    base = appointment_base(scope)
-    grouped = {
-        row["consultation__step_id"]: row
-        for row in base.values("consultation__step_id").annotate(**_child_counts(APPOINTMENT_FILTERS)).order_by()
-    }
-    rows = [
-        AppointmentRow(step=step, counts={key: grouped.get(step.pk, {}).get(key, 0) for key in APPOINTMENT_FILTERS})
-        for step in steps
-    ]
-    total = AppointmentRow(step=None, counts=base.aggregate(**_child_counts(APPOINTMENT_FILTERS)))
-    return rows, total
+    """Children per consultation by outcome, and the same over all consultations."""
+    figures = appointment_figures(scope, steps)
+    return figures.rows, figures.total
 
 
 # --- Reasons ----------------------------------------------------------------------------------
 
+# The statuses behind each reason column; a reason is only recorded with these.
 REASON_GROUPS = {
-    "not_brought": Q(outcome__in=[Outcome.NOT_BROUGHT, Outcome.NO_ACCESS]),
-    "cancelled_by_guardian": Q(outcome=Outcome.CANCELLED_BY_GUARDIAN),
+    "not_brought": NOT_BROUGHT_STATUSES,
+    "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
 }
+REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status in statuses)
 REASON_GROUP_LABELS = {"not_brought": "Ikke møtt", "cancelled_by_guardian": "Avbestilt av foresatte"}
 NO_REASON = "none"  # the URL value for "no reason given"
 
 
-def reason_base(scope: Scope) -> QuerySet:
-    """The outcome that counts now (no correction replaced it) of the period's appointments."""
-    start, end = scope.bounds()
-    return OutcomeEvent.objects.filter(
-        replaced_by__isnull=True,
-        appointment__child__station_id__in=scope.station_ids,
-        appointment__starts_at__gte=start,
-        appointment__starts_at__lt=end,
-        outcome__in=[Outcome.NOT_BROUGHT, Outcome.NO_ACCESS, Outcome.CANCELLED_BY_GUARDIAN],
+def current_reason() -> Case:
+    """The reason of the outcome that counts now (the event no correction replaced), "" when none was
+    given, for the appointments a reason belongs to; NULL for the others."""
+    current = (
+        OutcomeEvent.objects.filter(appointment_id=OuterRef("pk"), replaced_by__isnull=True)
+        .order_by("-recorded_at", "-id")
+        .values("reason")[:1]
+    )
+    return Case(
+        When(status__in=REASON_STATUSES, then=Coalesce(Subquery(current), Value(""))),
+        default=None,
+        output_field=CharField(),
     )
 
 
@@ -385,18 +456,18 @@ class ReasonRow:
         return sum(self.counts.values())
 
 
-def reasons(scope: Scope) -> list[ReasonRow]:
-    """Children not brought or cancelled, by the recorded reason: one query."""
-    counts = {
-        row["reason"] or NO_REASON: row
-        for row in reason_base(scope).values("reason").annotate(**_child_counts(REASON_GROUPS, "appointment__child_id")).order_by()
-    }
+def _reason_rows(found: dict[str, dict[str, int]]) -> list[ReasonRow]:
     rows = []
     for value, label in [*Reason.choices, (NO_REASON, "Ikke oppgitt")]:
-        row = counts.get(value)
-        if row:
-            rows.append(ReasonRow(reason=value, label=str(label), counts={key: row[key] for key in REASON_GROUPS}))
+        counts = found.get("" if value == NO_REASON else value)
+        if counts and any(counts.values()):
+            rows.append(ReasonRow(reason=value, label=str(label), counts=counts))
     return sorted(rows, key=lambda row: -row.total)
+
+
+def reasons(scope: Scope) -> list[ReasonRow]:
+    """Children not brought or cancelled, by the recorded reason."""
+    return appointment_figures(scope, []).reasons
 
 
 def _reason_filter(reason: str) -> Q:
@@ -427,10 +498,8 @@ def _missed_per_child(scope: Scope) -> QuerySet:
 
 
 def recurrence(scope: Scope) -> dict[str, int]:
-    """How many children were not brought once, twice, three times or more in the period: one query."""
-    return _missed_per_child(scope).aggregate(
-        **{key: Count("child_id", filter=q) for key, (_label, q) in RECURRENCE_BUCKETS.items()}
-    )
+    """How many children were not brought once, twice, three times or more in the period."""
+    return appointment_figures(scope, []).recurrence
 
 
 # --- Trend per month ----------------------------------------------------------------------------
@@ -458,20 +527,8 @@ TREND_FILTERS = {key: APPOINTMENT_FILTERS[key] for key in ("with_outcome", "not_
 
 
 def trend(scope: Scope) -> list[MonthRow]:
-    """Children with an appointment, not brought and cancelled, per calendar month: one query."""
-    found = {}
-    for row in (
-        appointment_base(scope)
-        .annotate(month=TruncMonth("starts_at"))
-        .values("month")
-        .annotate(**_child_counts(TREND_FILTERS))
-        .order_by()
-    ):
-        found[timezone.localtime(row["month"]).date()] = row
-    return [
-        MonthRow(month=month, counts={key: found.get(month, {}).get(key, 0) for key in TREND_FILTERS})
-        for month in months_in(scope)
-    ]
+    """Children with an appointment, not brought and cancelled, per calendar month."""
+    return appointment_figures(scope, []).months
 
 
 def _month_scope(scope: Scope, month: str) -> Scope:
@@ -667,7 +724,13 @@ def figure_child_ids(
     if figure == "reasons":
         if category not in REASON_GROUPS:
             raise FigureError("Ukjent tall.")
-        return reason_base(scope).filter(REASON_GROUPS[category]).filter(_reason_filter(reason)).values("appointment__child_id")
+        return (
+            appointment_base(scope)
+            .annotate(reason=current_reason())
+            .filter(status__in=REASON_GROUPS[category])
+            .filter(_reason_filter(reason))
+            .values("child_id")
+        )
     if figure == "recurrence":
         if category not in RECURRENCE_BUCKETS:
             raise FigureError("Ukjent tall.")

@@ -164,10 +164,7 @@ def page(request):
     steps = list(ProgrammeStep.objects.order_by("order"))
     with queries.analytic_queries():
         coverage = queries.coverage(scope, steps)
-        appointment_rows, appointment_total = queries.appointments(scope, steps)
-        recurrence = queries.recurrence(scope)
-        reasons = queries.reasons(scope)
-        trend = queries.trend(scope)
+        appointment_figures = queries.appointment_figures(scope, steps)
         followup = queries.followup(scope)
     kostra = queries.kostra({row.step.pk: row.counts for row in coverage.rows}, steps)
     context = {
@@ -185,13 +182,13 @@ def page(request):
             for figure in kostra
         ],
         "csv_url": f"{reverse('followup:statistics:kostra_csv')}?{urlencode(form.params())}",
-        "appointments": _appointments_context(appointment_rows, appointment_total, links),
-        "reasons": _reasons_context(reasons, links, linked=request.user.sees_clinical_details),
+        "appointments": _appointments_context(appointment_figures.rows, appointment_figures.total, links),
+        "reasons": _reasons_context(appointment_figures.reasons, links, linked=request.user.sees_clinical_details),
         "recurrence": [
-            _cell(recurrence[key], None, links("recurrence", key)) | {"label": label}
+            _cell(appointment_figures.recurrence[key], None, links("recurrence", key)) | {"label": label}
             for key, (label, _q) in queries.RECURRENCE_BUCKETS.items()
         ],
-        "trend": _trend_context(trend, links),
+        "trend": _trend_context(appointment_figures.months, links),
         "followup": _followup_context(followup, links, clinical=request.user.sees_clinical_details),
     }
     return render(request, "followup/statistics.html", context)
