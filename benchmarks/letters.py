@@ -136,6 +136,18 @@ def _peak_mib(pid: int) -> float:
     return 0.0
 
 
+def _cpu_seconds(pids) -> float:
+    """User + system CPU time of processes (from /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _run_batch(station, clerk, timeout=600.0) -> float:
     from followup.letters.models import BatchState, LetterBatch
     from followup.letters.services import letter_batch_start
@@ -178,12 +190,14 @@ def main() -> int:
     assert len(letters) == n
     html = rendering.letters_html([letter_context(letter) for letter in letters])
     rendering.html_to_pdf(rendering.letters_html([letter_context(letters[0])]))  # warm fonts, as the workers are
-    started = time.perf_counter()
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
+    started, cpu_started = time.perf_counter(), time.process_time()
     floor_pdf = rendering.html_to_pdf(html)
     floor_seconds = time.perf_counter() - started
+    floor_cpu = time.process_time() - cpu_started
     floor_rate = n / floor_seconds
     print(f"floor: WeasyPrint alone, one document, one process: {n} letters in {floor_seconds:.1f} s = {floor_rate:.1f} letters/s "
-          f"({len(floor_pdf) / 1e6:.1f} MB)", flush=True)
+          f"({len(floor_pdf) / 1e6:.1f} MB; {floor_cpu:.1f} CPU-s = {n / floor_cpu:.1f} letters per CPU-second)", flush=True)
 
     # The batch path with real workers.
     connection.close()
@@ -192,9 +206,11 @@ def main() -> int:
     try:
         time.sleep(3)
         _run_batch(warm_station, warm_clerk)  # workers warm (fonts loaded), as in production
-        seconds = _run_batch(station, clerk)
-        rate = n / seconds
         children = _children_of(worker.pid)
+        cpu_before = _cpu_seconds(children + [worker.pid])
+        seconds = _run_batch(station, clerk)
+        batch_cpu = _cpu_seconds(children + [worker.pid]) - cpu_before
+        rate = n / seconds
         peaks = {pid: _peak_mib(pid) for pid in children}
         parent_peak = _peak_mib(worker.pid)
     finally:
@@ -210,7 +226,10 @@ def main() -> int:
     batch = LetterBatch.objects.filter(station=station).get()
     archived = sum(1 for letter in Letter.objects.filter(station=station) if letter.pdf and Path(letter.pdf.path).exists())
     print(f"batch path: {n} letters (rows, {archived} archived PDFs, merged print PDF of {batch.page_count} pages, "
-          f"{Path(batch.pdf.path).stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s = {rate:.1f} letters/s", flush=True)
+          f"{Path(batch.pdf.path).stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s = {rate:.1f} letters/s "
+          f"(workers {batch_cpu:.1f} CPU-s = {n / batch_cpu:.1f} letters per CPU-second)", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}; the wall-clock ratio needs the two cores free "
+          f"(2 x {n / batch_cpu:.1f} = {2 * n / batch_cpu:.1f} letters/s at most on an idle machine)")
     ratio = rate / floor_rate
     worst = max(peaks.values()) if peaks else 0.0
     print(f"ratio batch/floor: {ratio:.2f} (target >= {TARGET_RATIO})")
