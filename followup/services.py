@@ -254,7 +254,7 @@ EVENT_FIELDS = (
 
 def _apply_outcome_events(where: Q, now: datetime, report: SweepReport) -> None:
     # Only the outcomes that count now (not replaced by a correction).
-    current = OutcomeEvent.objects.filter(where, replaced_by__isnull=True)
+    current = OutcomeEvent.objects.filter(where, replaced_by__isnull=True).order_by()
     # Most outcomes are attendances; they matter only to a child with an open case.
     rows = list(current.exclude(outcome=Outcome.ATTENDED).values(*EVENT_FIELDS))
     rows += list(
@@ -285,24 +285,41 @@ def _repeated_cancelling_facts(rows: list[dict]) -> list[_Fact]:
     same_limit = settings.FOLLOWUP_SAME_CONSULTATION_REBOOKINGS
     period_limit = settings.FOLLOWUP_GUARDIAN_CANCELLATIONS
     window = timedelta(days=settings.FOLLOWUP_CANCELLATION_WINDOW_DAYS)
-    current = OutcomeEvent.objects.filter(replaced_by__isnull=True)
+    current = OutcomeEvent.objects.filter(replaced_by__isnull=True).order_by()
 
+    # Counted in the database first, so only the few candidates are read row by row.
+    rebooks = current.filter(outcome__in=REBOOK_OUTCOMES)
+    candidates = list(
+        rebooks.filter(appointment__consultation_id__in={r["appointment__consultation_id"] for r in rows})
+        .values("appointment__consultation_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=same_limit)
+        .values_list("appointment__consultation_id", flat=True)
+    )
     by_consultation: dict[int, list[tuple]] = defaultdict(list)
-    for e in current.filter(
-        outcome__in=REBOOK_OUTCOMES, appointment__consultation_id__in={r["appointment__consultation_id"] for r in rows}
-    ).values("id", "appointment__consultation_id", "appointment__starts_at", "recorded_at"):
-        by_consultation[e["appointment__consultation_id"]].append((_fact_time(e), e["id"]))
+    if candidates:
+        for e in rebooks.filter(appointment__consultation_id__in=candidates).values(
+            "id", "appointment__consultation_id", "appointment__starts_at", "recorded_at"
+        ):
+            by_consultation[e["appointment__consultation_id"]].append((_fact_time(e), e["id"]))
 
     guardian_rows = [r for r in rows if r["outcome"] == Outcome.CANCELLED_BY_GUARDIAN]
     by_child: dict[int, list[tuple]] = defaultdict(list)
     if guardian_rows:
         earliest = min(_fact_time(r) for r in guardian_rows) - window
-        for e in current.filter(
-            outcome=Outcome.CANCELLED_BY_GUARDIAN,
-            appointment__child_id__in={r["appointment__child_id"] for r in guardian_rows},
-            recorded_at__gte=earliest,
-        ).values("id", "appointment__child_id", "appointment__starts_at", "recorded_at"):
-            by_child[e["appointment__child_id"]].append((_fact_time(e), e["id"]))
+        cancellations = current.filter(outcome=Outcome.CANCELLED_BY_GUARDIAN, recorded_at__gte=earliest)
+        children = list(
+            cancellations.filter(appointment__child_id__in={r["appointment__child_id"] for r in guardian_rows})
+            .values("appointment__child_id")
+            .annotate(n=Count("id"))
+            .filter(n__gte=period_limit)
+            .values_list("appointment__child_id", flat=True)
+        )
+        if children:
+            for e in cancellations.filter(appointment__child_id__in=children).values(
+                "id", "appointment__child_id", "appointment__starts_at", "recorded_at"
+            ):
+                by_child[e["appointment__child_id"]].append((_fact_time(e), e["id"]))
 
     facts = []
     for r in rows:
@@ -350,26 +367,30 @@ def _apply_facts(facts: list[_Fact], now: datetime, report: SweepReport) -> None
         return
     trigger_facts = [f for f in facts if f.kind != "attended"]
     child_ids = {f.child_id for f in facts}
-    known = set(CaseTrigger.objects.filter(source_key__in=[f.key for f in trigger_facts]).values_list("source_key", flat=True))
+    known = set(
+        CaseTrigger.objects.filter(source_key__in=[f.key for f in trigger_facts]).order_by().values_list("source_key", flat=True)
+    )
     trigger_children = {f.child_id for f in trigger_facts if f.key not in known}
     attended_children = {f.child_id for f in facts if f.kind == "attended"}
 
-    open_cases = {c.child_id: c for c in Case.objects.filter(child_id__in=child_ids, status=CaseStatus.OPEN)}
+    open_cases = {c.child_id: c for c in Case.objects.filter(child_id__in=child_ids, status=CaseStatus.OPEN).order_by()}
     relevant = trigger_children | (attended_children & set(open_cases))
     if not relevant:
         return
     children = {
         c["id"]: c
-        for c in Child.objects.filter(id__in=trigger_children).values("id", "station_id", "special_attention", "status")
+        for c in Child.objects.filter(id__in=trigger_children).order_by().values("id", "station_id", "special_attention", "status")
     }
     last_attended = dict(
         Appointment.objects.filter(child_id__in=trigger_children, status=AppointmentStatus.ATTENDED)
+        .order_by()
         .values("child_id")
         .annotate(last=Max("starts_at"))
         .values_list("child_id", "last")
     )
     closed_ids = (
         Case.objects.filter(child_id__in=trigger_children - set(open_cases), status=CaseStatus.CLOSED)
+        .order_by()
         .values("child_id")
         .annotate(last=Max("id"))
         .values_list("last", flat=True)
@@ -457,7 +478,9 @@ def _flush(pending: _Pending, now: datetime) -> None:
             step.case.current_step = step
         # One statement instead of a bulk_update per row.
         Case.objects.filter(id__in=[c.pk for c in pending.new_cases]).update(
-            current_step=Subquery(CaseStep.objects.filter(case=OuterRef("pk"), status=StepStatus.ACTIVE).values("id")[:1])
+            current_step=Subquery(
+                CaseStep.objects.filter(case=OuterRef("pk"), status=StepStatus.ACTIVE).order_by().values("id")[:1]
+            )
         )
     if pending.triggers:
         CaseTrigger.objects.bulk_create(pending.triggers, batch_size=1000, ignore_conflicts=True)
