@@ -263,7 +263,8 @@ def build(children: int, seed: int = 8) -> None:
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def measure(client, url: str, params: dict, runs: int = RUNS) -> tuple[list[float], int, int]:
+def measure(client, url: str, params: dict, runs: int = RUNS) -> tuple[list[float], int, int, float]:
+    """Server times of ``runs`` requests, then one more request's query count and database time."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -276,7 +277,8 @@ def measure(client, url: str, params: dict, runs: int = RUNS) -> tuple[list[floa
         assert response.status_code == 200, response.status_code
     with CaptureQueriesContext(connection) as queries:
         client.get(url, params)
-    return times, len(queries), len(response.content)
+    database = sum(float(q["time"]) for q in queries.captured_queries)
+    return times, len(queries), len(response.content), database
 
 
 def main() -> int:
@@ -325,25 +327,28 @@ def main() -> int:
     page = reverse("followup:statistics:page")
     results = []
 
-    def report(label: str, times: list[float], queries: int, size: int) -> None:
+    def report(label: str, times: list[float], queries: int, size: int, database: float) -> None:
         median, worst = statistics.median(times), max(times)
         results.append((label, median, worst))
-        print(f"{label:<58} median {median * 1000:7.1f} ms  worst {worst * 1000:7.1f} ms  {queries:3d} queries  {size // 1024:4d} KiB")
+        print(
+            f"{label:<56} median {median * 1000:6.0f} ms  worst {worst * 1000:6.0f} ms  "
+            f"{queries:3d} queries ({database * 1000:4.0f} ms in the database)  {size // 1024:3d} KiB"
+        )
 
-    all_times, all_queries, size = measure(admin_client, page, period)
-    report(f"page, {year}, all {len(stations)} stations (admin)", all_times, all_queries, size)
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    all_times, all_queries, size, database = measure(admin_client, page, period)
+    report(f"page, {year}, all {len(stations)} stations (admin)", all_times, all_queries, size, database)
     this_year = {"fra": f"{year + 1}-01-01", "til": f"{year + 1}-12-31"}
-    times, queries_now, size = measure(admin_client, page, this_year)
-    report(f"page, {year + 1} (still open windows), all stations", times, queries_now, size)
-    times, one_queries, size = measure(leader_client, page, period)
-    report(f"page, {year}, one station (leader)", times, one_queries, size)
-    times, queries, size = measure(
-        admin_client, reverse("followup:statistics:children"),
-        {**period, "tall": "coverage", "kategori": "due", "konsultasjon": "HV"}, runs=3,
+    report(f"page, {year + 1} (still open windows), all stations", *measure(admin_client, page, this_year))
+    times, one_queries, size, database = measure(leader_client, page, period)
+    report(f"page, {year}, one station (leader)", times, one_queries, size, database)
+    report(
+        "child list, home visit due (200 per page, access-logged)",
+        *measure(admin_client, reverse("followup:statistics:children"),
+                 {**period, "tall": "coverage", "kategori": "due", "konsultasjon": "HV"}, runs=3),
     )
-    report("child list, home visit due (200 per page, access-logged)", times, queries, size)
-    times, queries, size = measure(admin_client, reverse("followup:statistics:kostra_csv"), period, runs=3)
-    report("KOSTRA CSV, all stations", times, queries, size)
+    report("KOSTRA CSV, all stations", *measure(admin_client, reverse("followup:statistics:kostra_csv"), period, runs=3))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     verdict = statistics.median(all_times) <= TARGET_SECONDS and max(all_times) <= TARGET_SECONDS
     constant = one_queries == all_queries
