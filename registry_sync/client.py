@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterator
 
@@ -119,9 +119,17 @@ class PersonRecord:
 
     def summary(self) -> dict:
         """A JSON-safe copy for a finding's details."""
-        data = asdict(self)
-        data["birth_date"] = self.birth_date.isoformat()
-        return data
+        return {
+            "person_id": self.person_id, "national_id": self.national_id, "id_type": self.id_type,
+            "former_national_ids": list(self.former_national_ids), "status": self.status,
+            "birth_date": self.birth_date.isoformat(), "given_name": self.given_name, "family_name": self.family_name,
+            "municipality_number": self.municipality_number, "urban_district_code": self.urban_district_code,
+            "street_address": self.street_address, "postal_code": self.postal_code, "city": self.city,
+            "move_date": self.move_date, "protection": self.protection,
+            "guardians": [[g.national_id, g.organisation, g.kind] for g in self.guardians],
+            "emigrated_to": self.emigrated_to, "deceased_date": self.deceased_date,
+            "phone": self.phone, "language": self.language, "reserved": self.reserved,
+        }
 
 
 def _current(versions) -> list[dict]:

@@ -17,6 +17,7 @@ import bisect
 import json
 import os
 import threading
+import time
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -82,6 +83,8 @@ class FakeRegister:
         self._version = 0
         self.token: str | None = None
         self.faults = Faults()
+        self._dirty = False
+        self._deferred = False
         if self.path and self.path.exists():
             self.load()
 
@@ -402,7 +405,27 @@ class FakeRegister:
         with self.lock:
             return {"persons": [json.loads(d) for d in self._full.values()], "events": [list(e) for e in self._events]}
 
+    def autosave(self, every_seconds: float) -> None:
+        """Write the file at most every ``every_seconds`` instead of after each change
+        (a running server: a full write of an Oslo-size register takes seconds)."""
+        self._deferred = True
+
+        def loop():
+            while True:
+                time.sleep(every_seconds)
+                if self._dirty:
+                    self.flush()
+
+        threading.Thread(target=loop, name="fake-register-save", daemon=True).start()
+
     def save(self) -> None:
+        if self._deferred:
+            self._dirty = True
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        self._dirty = False
         if not self.path:
             return
         with self.lock:

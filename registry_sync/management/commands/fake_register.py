@@ -20,6 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, host: str, data: str | None, token: str | None, **options):
         register = FakeRegister(data or settings.FAKE_REGISTER_DATA)
         register.token = token if token is not None else (settings.REGISTER_TOKEN or None)
+        register.autosave(2.0)
         server = FakeRegisterServer(register, host=host, port=port)
         latest = register.latest_event()
         self.stdout.write(
@@ -32,3 +33,4 @@ class Command(BaseCommand):
             pass
         finally:
             server.server_close()
+            register.flush()
