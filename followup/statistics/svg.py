@@ -72,7 +72,7 @@ def _legend(segments: list[Segment], y: float, x0: float) -> str:
             f'<rect x="{_num(x)}" y="{_num(y - 10)}" width="12" height="12" fill="{PALETTE[segment.key]}" stroke="{INK}" stroke-width="0.5"/>'
         )
         parts.append(_text(x + 16, y, segment.label, size=11))
-        x += 24 + 6.2 * len(segment.label)
+        x += 26 + 5.9 * len(segment.label)
     return "".join(parts)
 
 
@@ -89,7 +89,7 @@ def stacked_share_bars(
     top = 30
     height = top + row_h * len(rows) + 12
     head, tail = _open(width, height, title, desc)
-    parts = [head, _legend(segments, 16, label_w)]
+    parts = [head, _legend(segments, 16, 4)]
     for index, (label, counts, total, headline) in enumerate(rows):
         y = top + index * row_h
         parts.append(_text(label_w - 8, y + 15, label, anchor="end"))
@@ -113,12 +113,13 @@ def stacked_share_bars(
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
 
 
-def _nice_max(value: int) -> int:
-    if value <= 5:
-        return 5
-    magnitude = 10 ** int(math.log10(value))
+def _nice_step(value: int, ticks: int = 4) -> int:
+    """The smallest whole 1, 2 or 5 times a power of ten that reaches ``value`` in ``ticks`` steps."""
+    if value <= ticks:
+        return 1
+    magnitude = 10 ** int(math.log10(value / ticks))
     for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
+        if value <= ticks * step * magnitude:
             return step * magnitude
     return 10 * magnitude
 
@@ -129,11 +130,12 @@ def column_chart(*, title: str, desc: str, points: list[tuple[str, int]], key: s
     col_w = max(18, min(48, 560 // max(1, len(points))))
     width = left + col_w * len(points) + 10
     height = top + plot_h + bottom
-    peak = _nice_max(max((value for _label, value in points), default=0))
+    step = _nice_step(max((value for _label, value in points), default=0))
+    peak = 4 * step
     head, tail = _open(width, height, title, desc)
     parts = [head]
     for tick in range(0, 5):
-        value = peak * tick / 4
+        value = step * tick
         y = top + plot_h - plot_h * tick / 4
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{_num(y)}" y2="{_num(y)}" stroke="{GRID}" stroke-width="1"/>')
         parts.append(_text(left - 4, y + 4, _num(value), anchor="end", size=10))
