@@ -121,6 +121,11 @@ def main() -> int:
     # deadline (the sweep with the clock a week ahead) so they are overdue,
     # then keep exactly QUEUE_CASES of them open.
     leader = User.objects.filter(role=Role.LEADER, username="leder_a").first() or User.objects.filter(role=Role.LEADER).first()
+    # The leader answers for both demo stations, so her queue can hold 2,000 cases.
+    from helsestasjon.models import Station
+
+    leader.stations.add(*Station.objects.all())
+    leader = User.objects.get(pk=leader.pk)
     followup_sweep(now=timezone.now() + timedelta(days=7))
     queue_ids = list(leader_queue_cases(leader).values_list("id", flat=True))
     if len(queue_ids) > QUEUE_CASES:

@@ -192,6 +192,7 @@ def followup_sweep(*, now: datetime | None = None) -> SweepReport:
     _sweep_outcome_events(now, report)
     _sweep_expired_consultations(now, report)
     _sweep_deadlines(now, report)
+    _sync_special_attention()
     return report
 
 
@@ -501,6 +502,16 @@ def _withdraw_corrected_triggers(corrections: list[dict], now: datetime, report:
         if case.is_open and not case.triggers.filter(withdrawn_at__isnull=True, occurred_at__gte=case.triggered_at).exists():
             if _close(case, reason=CloseReason.OUTCOME_CORRECTED, by=None, note="", now=now):
                 report.cases_closed += 1
+
+
+def _sync_special_attention() -> None:
+    """Open cases follow their child's særlig-oppfølging mark (set or removed by staff)."""
+    Case.objects.filter(status=CaseStatus.OPEN, special_attention=False, child__special_attention=True).update(
+        special_attention=True, risk=F("risk") + 40
+    )
+    Case.objects.filter(status=CaseStatus.OPEN, special_attention=True, child__special_attention=False, risk__gte=40).update(
+        special_attention=False, risk=F("risk") - 40
+    )
 
 
 def _sweep_deadlines(now: datetime, report: SweepReport) -> None:

@@ -121,15 +121,11 @@ def clerk_worklist(request):
 
 def leader_queue_cases(user):
     """The leader's queue: steps 7–8, past deadline at any step, særlig oppfølging;
-    by risk, then the longest wait at the current step."""
+    by risk, then the longest wait at the current step. (The sweep keeps the
+    case's særlig-oppfølging flag in step with the child's.)"""
     return (
-        _open_cases(user)
-        .filter(
-            Q(current_step__kind__in=LEADER_KINDS)
-            | Q(overdue_since__isnull=False)
-            | Q(special_attention=True)
-            | Q(child__special_attention=True)
-        )
+        Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids())
+        .filter(Q(current_step__kind__in=LEADER_KINDS) | Q(overdue_since__isnull=False) | Q(special_attention=True))
         .order_by("-risk", "current_step__started_at", "id")
     )
 
@@ -138,7 +134,13 @@ def leader_queue_cases(user):
 @require_GET
 def leader_queue(request):
     require_role(request.user, Role.LEADER)
-    page = _page(request, leader_queue_cases(request.user), contacts=False)
+    # Two steps: the page's ids from the cases and steps alone, then those rows
+    # with their children, so a long queue never joins every child to sort.
+    page = Paginator(leader_queue_cases(request.user).values_list("id", flat=True), PAGE_SIZE).get_page(request.GET.get("side"))
+    ids = list(page.object_list)
+    by_id = _open_cases(request.user).in_bulk(ids)
+    page.object_list = [by_id[i] for i in ids if i in by_id]
+    _decorate(page.object_list, request.user, contacts=False)
     return render(request, "followup/leader_queue.html", _list_context(request, page, "leder"))
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from followup import services
 from followup.models import CallLog, Case, CaseStatus, StepKind, StepStatus
 from followup.services import followup_sweep
+from followup.views import leader_queue_cases
 from helsestasjon.models import AccessAction, AccessLog, Relation
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
 
@@ -209,3 +210,13 @@ def test_nurse_list_queries_do_not_grow_with_the_cases(login, clerk_a, nurse_a, 
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("followup:nurse_worklist"))
     assert response.content.decode().count('<tr id="case-') == 12
+
+
+def test_a_child_marked_for_special_attention_later_enters_the_queue(login, leader_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    assert case not in leader_queue_cases(leader_a)
+    child_a.special_attention = True
+    child_a.save(update_fields=["special_attention"])
+    followup_sweep()
+    page = login(leader_a).get(reverse("followup:leader_queue")).content.decode()
+    assert f'id="case-{case.id}"' in page
