@@ -428,16 +428,18 @@ class FakeRegister:
         self._dirty = False
         if not self.path:
             return
-        with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write('{"events":')
-                json.dump([list(e) for e in self._events], fh, separators=(",", ":"))
-                fh.write(',"persons":[')
-                fh.write(",\n".join(d.decode() for d in self._full.values()))
-                fh.write("]}")
-            os.replace(tmp, self.path)
+        with self.lock:  # Take a consistent copy quickly; write it without holding the lock.
+            events = list(self._events)
+            documents = list(self._full.values())
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{threading.get_ident()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write('{"events":')
+            json.dump([list(e) for e in events], fh, separators=(",", ":"))
+            fh.write(',"persons":[')
+            fh.write(",\n".join(d.decode() for d in documents))
+            fh.write("]}")
+        os.replace(tmp, self.path)
 
     def load(self) -> None:
         with open(self.path, encoding="utf-8") as fh:
