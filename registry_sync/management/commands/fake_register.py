@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from registry_sync.fake import FakeRegister, FakeRegisterServer
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -27,6 +33,8 @@ class Command(BaseCommand):
             f"Falskt folkeregister på {server.base_url} ({len(register)} personer, siste hendelse {latest[0] if latest else '-'}); "
             f"endringer: POST http://{host}:{port}/_admin/<scenario>"
         )
+        # Stop cleanly on SIGTERM too (bin/demo), so the last changes are written.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -15,7 +15,7 @@ class Command(BaseCommand):
     help = (
         "Endrer en person i det falske folkeregisteret, f.eks. "
         "`register_scenario die --nin 01018512345` eller "
-        "`register_scenario move --nin … --args '{\"municipality\": \"0301\"}'`. "
+        "`register_scenario move --nin … --json '{\"municipality\": \"0301\"}'`. "
         f"Scenarier: {', '.join(SCENARIOS)}."
     )
 
@@ -23,13 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("scenario", choices=sorted([*SCENARIOS, "respool", "fault"]))
         parser.add_argument("--nin", help="personens fødselsnummer")
         parser.add_argument("--person-id", help="personens register-ID")
-        parser.add_argument("--args", default="{}", help="flere argumenter som JSON")
+        parser.add_argument("--json", dest="extra", default="{}", help="flere argumenter som JSON")
 
     def handle(self, *args, scenario: str, nin: str | None, person_id: str | None, **options):
         try:
-            body = json.loads(options["args"])
+            body = json.loads(options["extra"])
         except ValueError as exc:
-            raise CommandError(f"--args er ikke gyldig JSON: {exc}") from exc
+            raise CommandError(f"--json er ikke gyldig JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise CommandError("--json må være et JSON-objekt.")
         if nin:
             body["nin"] = nin
         if person_id:
