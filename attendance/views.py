@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from attendance.day_list import DayRow, children_of, day_rows
 from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
 from attendance.models import Appointment, Consultation, OutcomeEvent, Place, Reason
 from attendance.services import (
@@ -58,12 +59,12 @@ def _day_url(day, professional_id, user, anchor=""):
     return f"{reverse('attendance:day')}?{urlencode(params)}{anchor}"
 
 
-def _day_row(appointment_id, user) -> Appointment:
-    """One day-list row, with everything the row shows, limited to the user's stations."""
-    try:
-        return Appointment.objects.filter(pk=appointment_id, station_id__in=user.station_ids()).for_day_rows().get()
-    except (Appointment.DoesNotExist, ValueError, TypeError):
-        raise Http404("Fant ikke timen.") from None
+def _day_row(appointment_id, user) -> DayRow:
+    """One day-list row, limited to the user's stations."""
+    rows = day_rows(appointment_id=appointment_id, station_ids=user.station_ids())
+    if not rows:
+        raise Http404("Fant ikke timen.")
+    return rows[0]
 
 
 @login_required
@@ -85,12 +86,10 @@ def day(request):
         if professional_id != request.user.pk:
             messages.error(request, "Fant ikke fagpersonen ved din helsestasjon. Viser din egen liste.")
         professional = request.user
-    rows = list(
-        Appointment.objects.for_nurse_day(professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids())
-    )
+    rows = day_rows(professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids())
     if rows:
         access_log_record_many(
-            user=request.user, children=[row.child for row in rows], action=AccessAction.VIEW_LIST,
+            user=request.user, children=children_of(rows), action=AccessAction.VIEW_LIST,
             what=f"Dagsliste {shown_day:%d.%m.%Y}", path=request.get_full_path(),
         )
     context = {
@@ -112,7 +111,12 @@ def day(request):
 def record_outcome(request, appointment_id: int):
     """One click on a day-list row: record (or correct) the outcome; htmx swaps the row."""
     require_role(request.user, *CLINICAL_ROLES)
-    appointment = _day_row(appointment_id, request.user)
+    try:
+        appointment = Appointment.objects.only("id", "starts_at", "professional_id").get(
+            pk=appointment_id, station_id__in=request.user.station_ids()
+        )
+    except Appointment.DoesNotExist:
+        raise Http404("Fant ikke timen.") from None
     form = OutcomeForm(request.POST)
     error = ""
     if not form.is_valid():

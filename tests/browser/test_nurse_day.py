@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from attendance.models import Outcome, OutcomeEvent
-from tests.attendance.conftest import booked, local, planned_child  # noqa: F401 (fixtures)
+from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
 from tests.factories import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the
