@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from attendance.hooks import outcome_recorded_notify
 from attendance.models import (
     REASON_OUTCOMES,
     Appointment,
@@ -274,6 +275,8 @@ def consultations_advance_states(*, today: date | None = None) -> dict[str, int]
         Q(state__in=[ConsultationState.PLANNED, ConsultationState.DUE], window_closes__lte=today, child_id__in=active),
         state=ConsultationState.EXPIRED, expired_at=now, state_changed_at=now,
     )
+    if expired:
+        outcome_recorded_notify()  # An expiry is a follow-up trigger too.
     return {"due": due, "expired": expired}
 
 
@@ -427,6 +430,7 @@ def appointment_record_outcome(
         appointment.rescheduled_to = new
         appointment.save(update_fields=["rescheduled_to"])
     consultation_refresh(consultation=consultation)
+    outcome_recorded_notify()
     return event
 
 
@@ -470,6 +474,7 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
             )
     consultation = Consultation.objects.select_for_update().select_related("child").get(pk=appointment.consultation_id)
     consultation_refresh(consultation=consultation)
+    outcome_recorded_notify()
     return correction
 
 

@@ -192,3 +192,22 @@ def test_cancelling_the_future_cancels_booked_appointments_once(station_a, nurse
     future.refresh_from_db()
     assert future.status == AppointmentStatus.CANCELLED_BY_SERVICE
     assert future.events.get().note == "Død ifølge Folkeregisteret"
+
+
+CALLS: list[str] = []
+
+
+def record_hook_call():
+    CALLS.append("called")
+
+
+@pytest.mark.django_db
+def test_recording_an_outcome_nudges_the_parts_above_after_commit(settings, station_a, nurse_a, planned_child, booked, django_capture_on_commit_callbacks):
+    settings.ATTENDANCE_OUTCOME_HOOKS = ["tests.attendance.test_outcomes.record_hook_call"]
+    appointment = booked(planned_child(station_a), nurse_a)
+    CALLS.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, recorded_by=nurse_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome_correct(event=first, outcome=Outcome.ATTENDED, recorded_by=nurse_a)
+    assert CALLS == ["called", "called"]
