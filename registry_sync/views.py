@@ -130,7 +130,6 @@ def worklist(request):
         "summary": summary,
         "kind": kind,
         "kind_label": FindingKind(kind).label if kind else "",
-        "stations": {s.pk: s for s in Station.objects.filter(pk__in=request.user.station_ids())},
     }
     if request.user.role in (Role.LEADER, Role.ADMIN):
         cursor = SyncCursor.objects.filter(name="events").first()
