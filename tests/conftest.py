@@ -98,3 +98,24 @@ def login(db):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _programme_after_flush(request):
+    """Put the default programme back for tests that use the database.
+
+    The programme comes from a data migration, and every transactional test
+    (worker, browser and concurrency tests, in any directory) empties all tables
+    when it ends, so whichever test runs after one would find no programme.
+    """
+    if not (request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames)):
+        return
+    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
+    import importlib
+
+    from django.apps import apps
+
+    from attendance.models import ProgrammeStep
+
+    if not ProgrammeStep.objects.exists():
+        importlib.import_module("attendance.migrations.0003_default_programme").load(apps, None)

@@ -59,7 +59,9 @@ def _wait(predicate, timeout=90.0):
     return False
 
 
-def test_a_batch_survives_a_killed_worker_and_lost_messages(transactional_db, station_a, clerk_a, tmp_path, monkeypatch):
+# Transactional: the worker process must see the committed rows.
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, tmp_path, monkeypatch):
     media = tmp_path / "media"
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
     for i in range(N):
