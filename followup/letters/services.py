@@ -128,6 +128,19 @@ def _due_invitations(station: Station, now: datetime):
     )
 
 
+def letter_steps_without_recipient(*, station: Station):
+    """Due letter steps of children with no guardian to write to (neither parental
+    responsibility nor a caretaker on record): the clerk must fix the guardians first."""
+    from django.db.models import Exists, OuterRef
+
+    from helsestasjon.models import Guardianship
+
+    addressee = Guardianship.objects.filter(child_id=OuterRef("case__child_id")).filter(
+        Q(parental_responsibility=True) | Q(is_caretaker=True)
+    )
+    return _due_steps(station.id).filter(~Exists(addressee))
+
+
 def letters_due_count(*, station: Station, now: datetime | None = None) -> dict[str, int]:
     """What the clerk's page announces: letters that the next batch will make."""
     now = _now(now)
@@ -377,6 +390,7 @@ def letter_batch_start(*, station: Station, user: User, now: datetime | None = N
     now = _now(now)
     Station.objects.select_for_update().get(pk=station.pk)  # one batch start per station at a time
     letters_create_due(station=station, now=now)
+    letters_cancel_obsolete(station=station)
     pending = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False)
     if not pending.exists():
         raise LetterError("Det er ingen brev å lage nå.")
@@ -384,6 +398,32 @@ def letter_batch_start(*, station: Station, user: User, now: datetime | None = N
     pending.update(batch=batch)
     transaction.on_commit(lambda: _enqueue_batch(batch.id))
     return batch
+
+
+def letters_cancel_obsolete(*, station: Station) -> int:
+    """Letters waiting for a batch whose reason is gone: the case closed or moved past the
+    step, the appointment is no longer booked, the child is no longer at the station."""
+    waiting = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True)
+    obsolete = (
+        Q(case__isnull=False, case__status=CaseStatus.CLOSED)
+        | Q(case_step__isnull=False) & ~Q(case_step__status=StepStatus.ACTIVE)
+        | Q(kind=LetterKind.INVITATION) & (Q(appointment__isnull=True) | ~Q(appointment__status=AppointmentStatus.BOOKED))
+        | ~Q(child__status=ChildStatus.ACTIVE)
+        | ~Q(child__station_id=station.id)
+    )
+    return Letter.objects.filter(id__in=waiting.filter(obsolete).values("id")).update(state=LetterState.CANCELLED, error="Ikke lenger aktuelt.")
+
+
+@transaction.atomic
+def letters_stop_for_child(*, child) -> int:
+    """Stop every letter of the child that has not gone out (the register reports a death,
+    a move or an emigration). Letters already in a print file that is ready are left to the
+    clerk, who sees them on the batch."""
+    return Letter.objects.filter(
+        child=child, state__in=[LetterState.PENDING, LetterState.FAILED]
+    ).update(state=LetterState.CANCELLED, error="Stoppet.") + Letter.objects.filter(
+        child=child, state=LetterState.PRODUCED, batch__isnull=True
+    ).update(state=LetterState.CANCELLED, error="Stoppet.")
 
 
 @dataclass

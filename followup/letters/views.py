@@ -64,12 +64,14 @@ def letters(request):
     manual = _with_addresses(list(base.filter(manual_handling=True).exclude(state__in=[LetterState.SENT, LetterState.CANCELLED])[:200]), request.user)
     failed = list(base.filter(state=LetterState.FAILED)[:200])
     sent = list(base.filter(state=LetterState.SENT).order_by("-sent_at", "-id")[:50])
-    shown = {letter.child for letter in manual + failed + sent}
+    without_recipient = list(services.letter_steps_without_recipient(station=station)[:100])
+    shown = {letter.child for letter in manual + failed + sent} | {step.case.child for step in without_recipient}
     access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what="Brevoversikten", path=request.get_full_path())
     context = {
         "station": station,
         "stations": Station.objects.filter(id__in=request.user.station_ids()).order_by("name"),
         "due": services.letters_due_count(station=station),
+        "without_recipient": without_recipient,
         "batches": batches,
         "manual": manual,
         "failed": failed,

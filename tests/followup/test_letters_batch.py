@@ -177,3 +177,42 @@ def test_no_batch_when_nothing_is_due(station_a, clerk_a):
     with pytest.raises(services.LetterError):
         services.letter_batch_start(station=station_a, user=clerk_a)
     assert not LetterBatch.objects.exists()
+
+
+def test_a_letter_whose_case_closed_is_not_printed(station_a, clerk_a, django_capture_on_commit_callbacks):
+    steps = _children_with_letter_steps(station_a, 2)
+    services.letters_create_due(station=station_a)
+    from followup.models import CloseReason
+    from followup.services import case_close
+
+    case_close(case=steps[0].case, reason=CloseReason.ATTENDED, closed_by=None)
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    assert Letter.objects.get(case_step=steps[0]).state == LetterState.CANCELLED
+    assert list(Letter.objects.filter(batch=batch).values_list("case_step_id", flat=True)) == [steps[1].id]
+
+
+def test_stopping_a_childs_letters(station_a):
+    (step,) = _children_with_letter_steps(station_a, 1)
+    services.letters_create_due(station=station_a)
+    assert services.letters_stop_for_child(child=step.case.child) == 1
+    assert Letter.objects.get().state == LetterState.CANCELLED
+
+
+def test_invitation_letters_for_booked_appointments_when_the_station_sends_them(station_a, clerk_a, nurse_a, django_capture_on_commit_callbacks):
+    from tests.factories import AppointmentFactory, ConsultationFactory
+
+    station_a.send_invitation_letters = True
+    station_a.save()
+    child = ChildFactory(station=station_a, given_name="Inga")
+    parent(child, preferred_language="pl")
+    starts = timezone.localtime(timezone.now() + timedelta(days=14)).replace(hour=9, minute=0, second=0, microsecond=0)
+    appointment = AppointmentFactory(consultation=ConsultationFactory(child=child), starts_at=starts, professional=nurse_a)
+    assert services.letters_due_count(station=station_a)["invitations"] == 1
+    batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
+    letter = Letter.objects.get(batch=batch)
+    assert letter.kind == "invitation" and letter.appointment == appointment
+    with letter.pdf.open("rb") as f:
+        text = pdf_text(f.read())
+    assert "Innkalling til helsestasjonen" in text and f"{starts:%d.%m.%Y} kl. 09:00" in text
+    assert "Tilbudet er gratis" in text and "Zaproszenie" in text
+    assert services.letters_due_count(station=station_a)["invitations"] == 0

@@ -125,3 +125,11 @@ def test_another_stations_nurse_cannot_ask_for_a_gp_letter(login, nurse_b, child
     case, _ = case_at_step(child_a, "phone_call")
     assert login(nurse_b).post(reverse("followup:letter_gp_confirmation", args=[case.pk])).status_code == 404
     assert not Letter.objects.exists()
+
+
+def test_a_letter_step_without_any_guardian_is_pointed_out(login, clerk_a, station_a):
+    child = ChildFactory(station=station_a, given_name="Uten", family_name="Foresatte")
+    parent(child, responsibility=False)
+    case_at_step(child)
+    page = login(clerk_a).get(reverse("followup:letters")).content.decode()
+    assert "ingen foresatt med foreldreansvar" in page and "Uten Foresatte" in page
