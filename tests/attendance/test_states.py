@@ -86,3 +86,17 @@ def test_two_concurrent_runs_move_each_consultation_exactly_once(station_a, plan
     due = Consultation.objects.filter(state=S.DUE).count()
     assert sum(r["expired"] for r in results) == expired == 20 * 9  # HV..M10 closed on the first birthday.
     assert sum(r["due"] for r in results) == due == 20
+
+
+@pytest.mark.django_db
+def test_the_command_reports_what_it_moved_and_refuses_a_bad_date(station_a, planned_child):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    planned_child(station_a, birth_date=date(2026, 1, 10), today=date(2026, 1, 10))
+    out = StringIO()
+    call_command("advance_consultation_states", "--dato", "2026-06-01", stdout=out)
+    assert out.getvalue().strip() == "Aktuelle: 2, utløpte: 4."
+    with pytest.raises(CommandError, match="Ugyldig dato"):
+        call_command("advance_consultation_states", "--dato", "1. juni")
