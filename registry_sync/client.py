@@ -14,8 +14,8 @@ the journal, always read from the versions with ``isValid: true``.
 from __future__ import annotations
 
 import logging
+import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterator
@@ -32,6 +32,7 @@ SEARCH_PAGE_SIZE = 5000
 MAX_RETRY_AFTER_SECONDS = 60
 
 RESIDENT_STATUSES = ("Resident",)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 KNOWN_EVENT_TYPES = frozenset({
     "PersonIsCreated", "PersonIsUpdated", "PersonIsDeceased", "PersonIsResident", "PersonIsEmigrated",
     "ChangeInResidentialAddress", "ChangeInResidentialAddressWithoutRelocation", "ChangeInAddressProtection",
@@ -141,18 +142,23 @@ def _current(versions) -> list[dict]:
 
 
 def _one(versions) -> dict | None:
-    current = _current(versions)
-    return current[-1] if current else None
+    """The current version (the last valid one when the register gives several)."""
+    if not versions:
+        return None
+    if not isinstance(versions, list):
+        raise RegisterProtocolError("Expected a list of versions")
+    for v in reversed(versions):
+        if v.__class__ is dict and v.get("isValid") is True:
+            return v
+    return None
 
 
 def parse_person(doc) -> PersonRecord:
     """Turn a Person document into a PersonRecord, or raise RegisterProtocolError."""
     if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
         raise RegisterProtocolError("A person document without an id")
-    try:
-        uuid.UUID(doc["id"])
-    except ValueError:
-        raise RegisterProtocolError(f"A person id that is not a UUID: {doc['id']!r:.60}") from None
+    if not _UUID.fullmatch(doc["id"]):
+        raise RegisterProtocolError(f"A person id that is not a UUID: {doc['id']!r:.60}")
     try:
         ids = doc.get("norwegianIdentificationNumber")
         current_id = _one(ids)

@@ -90,7 +90,8 @@ class Finding(models.Model):
         verbose_name_plural = _("funn fra folkeregisteret")
         ordering = ["detected_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "subject", "fingerprint"], name="finding_unique_per_register_state"),
+            # Subject first: the sync looks up a batch's existing findings by subject.
+            models.UniqueConstraint(fields=["subject", "kind", "fingerprint"], name="finding_unique_per_register_state"),
             models.CheckConstraint(
                 condition=(Q(status="open", resolved_at__isnull=True, resolution="")
                            | Q(status="resolved", resolved_at__isnull=False) & ~Q(resolution="")),

@@ -218,7 +218,7 @@ class _Reconciliation:
             return
         f = lambda kind, fingerprint, **kw: self.finding(kind, record=record, child=child, fingerprint=fingerprint,  # noqa: E731
                                                           snapshot=snapshot, **kw)
-        if str(child.register_person_id or "") != record.person_id:
+        if child.register_person_id is None or str(child.register_person_id) != record.person_id:
             self.batch.set(child, register_person_id=uuid.UUID(record.person_id))
         if record.national_id != child.national_id:
             self.identity(child, record, f)
