@@ -169,12 +169,13 @@ class _Batch:
 class _Reconciliation:
     """Compares register persons with the journal and collects what to write."""
 
-    def __init__(self, scope: Scope, *, sequence_number: int | None, now, guardian_records: dict[str, PersonRecord]):
+    def __init__(self, scope: Scope, *, sequence_number: int | None, now):
         self.scope = scope
         self.sequence_number = sequence_number
         self.now = now
         self.batch = _Batch()
-        self.guardian_records = guardian_records
+        # Register persons of guardians the journal does not have yet, by national id.
+        self.guardian_records: dict[str, PersonRecord] = {}
         self.seen_children: set[int] = set()
 
     # ------------------------------------------------------------- findings
@@ -387,7 +388,7 @@ def _update_rows(model, objs: list, fields) -> None:
         cursor.executemany(sql, params)
 
 
-def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles) -> None:
+def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles, guardian_records: dict[str, PersonRecord]) -> None:
     links = list(Guardianship.objects.filter(child=child).select_related("guardian"))
     wanted_nins = {v for k, v in wanted if k == "nin"}
     wanted_orgs = {v for k, v in wanted if k == "org"}
@@ -403,7 +404,7 @@ def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles) ->
     missing_nins = [n for n in wanted_nins if ("nin", n) not in by_key]
     existing = {g.national_id: g for g in Guardian.objects.filter(national_id__in=missing_nins)}
     for nin in missing_nins:
-        guardian = existing.get(nin) or _guardian_from_register(nin, record)
+        guardian = existing.get(nin) or _guardian_from_register(nin, guardian_records.get(nin), record)
         Guardianship.objects.update_or_create(
             child=child, guardian=guardian,
             defaults={"relation": RELATION_FOR_ROLE.get(roles.get(nin), Relation.OTHER), "parental_responsibility": True},
@@ -418,8 +419,7 @@ def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles) ->
         )
 
 
-def _guardian_from_register(nin: str, child_record: PersonRecord) -> Guardian:
-    record = _GUARDIAN_RECORDS.get(nin)
+def _guardian_from_register(nin: str, record: PersonRecord | None, child_record: PersonRecord) -> Guardian:
     if record is None:
         # Not fetched (the register did not know the number): keep the number so letters can be handled by hand.
         return Guardian.objects.create(national_id=nin, family_name=child_record.family_name[:150] or "Ukjent")
@@ -435,11 +435,7 @@ def _guardian_from_register(nin: str, child_record: PersonRecord) -> Guardian:
     )
 
 
-# Guardian persons fetched for the batch being applied (set by _apply, read by _guardian_from_register).
-_GUARDIAN_RECORDS: dict[str, PersonRecord] = {}
-
-
-def _write(batch: _Batch) -> int:
+def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
     """Write a batch (inside the caller's transaction). Returns how many findings were new."""
     for model, changed in ((Child, batch.changed_children), (Guardian, batch.changed_guardians)):
         # One UPDATE statement per set of changed fields (the first run links
@@ -452,7 +448,7 @@ def _write(batch: _Batch) -> int:
     if batch.aliases:
         NationalIdAlias.objects.bulk_create(batch.aliases, ignore_conflicts=True)
     for change in batch.guardian_changes:
-        _apply_guardian_change(*change)
+        _apply_guardian_change(*change, guardian_records)
     created = 0
     if batch.findings:
         # Findings already recorded for the same register state are left out
@@ -545,7 +541,7 @@ def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], 
     records = [r for r, _ in parsed]
     children = _journal_for(records, scope)
     guardians = _guardians_for([r for r in records if r.person_id not in children]) if with_guardians else {}
-    rec = _Reconciliation(scope, sequence_number=sequence_number, now=timezone.now(), guardian_records={})
+    rec = _Reconciliation(scope, sequence_number=sequence_number, now=timezone.now())
     for record, doc in parsed:
         child = children.get(record.person_id)
         if child is not None:
@@ -567,12 +563,8 @@ def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], 
 
 
 def _commit(rec: _Reconciliation) -> int:
-    _GUARDIAN_RECORDS.clear()
-    _GUARDIAN_RECORDS.update(rec.guardian_records)
-    try:
-        return _write(rec.batch)
-    finally:
-        _GUARDIAN_RECORDS.clear()
+    """Write what a reconciliation collected (inside the caller's transaction)."""
+    return _write(rec.batch, rec.guardian_records)
 
 
 def _cursor() -> SyncCursor:
@@ -717,7 +709,7 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             process(parsed, [by_nin[n] for n in chunk if n not in returned])
         # Children who turned 6: closed for this programme (no register call needed).
         aged = Child.objects.filter(status=ChildStatus.ACTIVE, birth_date__lt=scope.birth_from).select_related("station")
-        rec = _Reconciliation(scope, sequence_number=None, now=timezone.now(), guardian_records={})
+        rec = _Reconciliation(scope, sequence_number=None, now=timezone.now())
         for child in aged:
             rec.aged_out(child)
         with transaction.atomic():
@@ -798,11 +790,7 @@ def finding_create_journal(*, finding: Finding, user: User, client: RegisterClie
         if nin in known:
             guardians.append({"guardian": known[nin], **link})
             continue
-        _GUARDIAN_RECORDS[nin] = fetched[nin] if nin in fetched else None
-        try:
-            guardians.append({"guardian": _guardian_from_register(nin, record), **link})
-        finally:
-            _GUARDIAN_RECORDS.pop(nin, None)
+        guardians.append({"guardian": _guardian_from_register(nin, fetched.get(nin), record), **link})
     for organisation in {r.organisation.strip() for r in record.guardians if r.organisation}:
         org = (Guardian.objects.filter(organisation=True, family_name__iexact=organisation).first()
                or Guardian.objects.create(organisation=True, family_name=organisation[:150]))
