@@ -259,8 +259,8 @@ def test_a_crash_between_fetch_and_commit_loses_nothing(synced, register, monkey
     register.die(synced.person_id)
     real_write = services._write
 
-    def crash(batch):
-        real_write(batch)  # Everything is written ...
+    def crash(batch, guardian_records):
+        real_write(batch, guardian_records)  # Everything is written ...
         raise RuntimeError("worker killed")  # ... and then the process dies before the commit.
 
     monkeypatch.setattr(services, "_write", crash)
