@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from followup.models import Case, CaseStep, StepKind, StepStatus
 from followup.services import followup_sweep
-from tests.attendance.conftest import booked, local, planned_child  # noqa: F401 (fixtures)
+from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
 from tests.factories import PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
