@@ -28,6 +28,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from attendance.services import child_cancel_future, child_plan, child_register
+from followup.letters.services import letters_stop_for_child
 from followup.services import case_close_for_child
 from helsestasjon.dates import add_period
 from helsestasjon.models import (
@@ -90,8 +91,9 @@ def _effect_plan(child: Child) -> None:
 
 def _effect_stop(child: Child, reason: str) -> None:
     """Stop everything for the child now: future appointments (and with them
-    their letters and SMS reminders) and any open follow-up case."""
+    their SMS reminders), letters that have not gone out, and any open case."""
     child_cancel_future(child=child, reason=reason)
+    letters_stop_for_child(child=child)
     case_close_for_child(child=child, reason=reason)
 
 

@@ -60,6 +60,18 @@ def test_death_cancels_future_appointments_and_stops_the_child(synced, register,
     assert finding.is_open and finding.snapshot["id"] == synced.person_id  # Stored with the register's snapshot.
 
 
+def test_death_stops_letters_that_have_not_gone_out(synced, register):
+    from followup.letters.models import Letter, LetterState
+
+    guardian = Guardian.objects.filter(guardianships__child=synced).first()
+    letter = Letter.objects.create(kind="new_invitation", child=synced, station=synced.station, recipient=guardian,
+                                   recipient_name=guardian.full_name)
+    register.die(synced.person_id)
+    register_sync()
+    letter.refresh_from_db()
+    assert letter.state == LetterState.CANCELLED
+
+
 def test_death_annulled_reactivates_the_child(synced, register):
     register.die(synced.person_id)
     register_sync()
