@@ -19,6 +19,10 @@ from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, S
 from registry_sync.services import FindingActionError, finding_create_journal, finding_move_station, finding_resolve
 
 WORKLIST_ROLES = (Role.CLERK, Role.LEADER)
+REGISTER_STATUS = {
+    "Disappeared": "forsvunnet", "Temporary": "midlertidig", "Inactive": "inaktiv", "NotResident": "ikke bosatt",
+    "Discontinued": "opphørt", "Active": "aktiv", "RegisteredAtBirth": "fødselsregistrert",
+}
 PAGE_SIZE = 50
 
 
@@ -74,7 +78,7 @@ def _describe(finding: Finding, show_address: bool) -> str:
     if kind == FindingKind.NAME_CHANGED:
         return f"Navnet er endret (tidligere {d.get('before', '')})."
     if kind == FindingKind.OTHER_STATUS:
-        return f"Status i folkeregisteret: {d.get('status')}."
+        return f"Status i folkeregisteret: {REGISTER_STATUS.get(d.get('status'), d.get('status'))}."
     if kind == FindingKind.UNKNOWN_TO_REGISTER:
         return "Folkeregisteret kjenner ikke fødselsnummeret: uverifisert identitet."
     if kind == FindingKind.AGED_OUT:
