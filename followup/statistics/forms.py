@@ -22,6 +22,9 @@ class StatisticsForm(forms.Form):
         self.today = today
         everything = "Hele kommunen (alle helsestasjoner)" if user.is_admin_role else "Alle mine helsestasjoner"
         self.fields["stasjon"].choices = [("", everything)] + [(station.pk, station.name) for station in stations]
+        # Shown in the inputs when nothing was chosen yet: the default period.
+        self.fields["fra"].initial = date(today.year, 1, 1)
+        self.fields["til"].initial = date(today.year, 12, 31)
         self.fields["stasjon"].error_messages["invalid_choice"] = "Velg en helsestasjon du har tilgang til."
         self.fields["fra"].error_messages["invalid"] = "Skriv datoen som dd.mm.åååå."
         self.fields["til"].error_messages["invalid"] = "Skriv datoen som dd.mm.åååå."

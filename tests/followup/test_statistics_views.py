@@ -133,3 +133,12 @@ def test_kostra_csv_adds_a_total_for_several_stations(population, login, station
     rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
     total = next(row for row in rows if row[2] == "Alle valgte helsestasjoner" and row[5].startswith("Hjemmebesøk"))
     assert total[6:8] == ["3", "8"]
+
+
+def test_the_default_period_is_this_year_and_shown_in_the_form(login, leader_a):
+    from django.utils import timezone
+
+    year = timezone.localdate().year
+    html = login(leader_a).get(reverse(PAGE)).content.decode()
+    assert f'value="{year}-01-01"' in html and f'value="{year}-12-31"' in html
+    assert f"Periode 01.01.{year}–31.12.{year}" in html
