@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from helsestasjon.models import AccessLog, Child, Guardian, Guardianship, Municipality, Station, User
+from helsestasjon.models import AccessAction, AccessLog, Child, Guardian, Guardianship, Municipality, Station, User
+from helsestasjon.services import access_log_record
 
 
 @admin.register(Municipality)
@@ -33,6 +34,14 @@ class ChildAdmin(admin.ModelAdmin):
     list_filter = ["station", "status", "special_attention"]
     search_fields = ["national_id", "family_name"]
     inlines = [GuardianshipInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The admin's view of a child is a view of the record like any other.
+        child = self.get_object(request, object_id)
+        if child is not None and request.method == "GET":
+            access_log_record(user=request.user, child=child, action=AccessAction.VIEW_RECORD, what="Administrasjon",
+                              path=request.get_full_path())
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Guardian)

@@ -269,6 +269,12 @@ def _crawl_as(world, who, seeds):
 def test_every_child_record_response_writes_its_access_log_row(world):
     for who in ("nurse_a", "clerk_a", "leader_a"):
         _check_access_log(world, who)
+    admin = world["users"]["admin"]
+    client = Client()
+    client.force_login(admin)
+    child = world["child_a"]
+    assert client.get(f"/admin/helsestasjon/child/{child.id}/change/").status_code == 200
+    assert AccessLog.objects.filter(child=child, user=admin, what="Administrasjon").count() == 1
 
 
 def _check_access_log(world, who):
