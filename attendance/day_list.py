@@ -3,22 +3,26 @@
 The day list is the page a nurse opens most. Building model instances and
 resolving template lookups was most of its time (benchmarks/day_view.py), so the
 rows are read as plain values and formatted here once, and the template only
-prints them. Three queries whatever the number of rows: the appointments (with
-child, consultation and the 12-month missed count), their guardians, and their
-outcome events.
+prints them. One query whatever the number of rows: the appointments with child,
+consultation, the 12-month missed count, and their guardians and outcome events
+as JSON arrays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import json
 from datetime import date, datetime
+from datetime import timezone as dt_timezone
 
+from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
-from attendance.models import Appointment, Outcome, OutcomeEvent, Reason, local_day_bounds
+from attendance.models import Appointment, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
-from helsestasjon.models import Guardianship, Language, Relation
+from helsestasjon.models import Language, Relation
 
 OUTCOME_LABELS = dict(Outcome.choices)
 REASON_LABELS = dict(Reason.choices)
@@ -96,6 +100,46 @@ def _local(moment: datetime, fmt: str) -> str:
     return timezone.localtime(moment).strftime(fmt)
 
 
+# Guardians and outcome events come as JSON arrays from correlated subqueries, so
+# the whole list is one query (one round trip) on PostgreSQL and on SQLite. The
+# inner ORDER BY sets the order; PostgreSQL also gets it inside the aggregate.
+_GUARDIANS_SQL = (
+    "(SELECT {agg}({arr}(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed){order_pg})"
+    " FROM (SELECT gs.relation, g.given_name, g.family_name, g.preferred_language, g.interpreter_needed,"
+    " gs.parental_responsibility, gs.id FROM helsestasjon_guardianship gs"
+    " JOIN helsestasjon_guardian g ON g.id = gs.guardian_id WHERE gs.child_id = attendance_appointment.child_id"
+    " ORDER BY gs.parental_responsibility DESC, gs.id) x)"
+)
+_EVENTS_SQL = (
+    "(SELECT {agg}({arr}(x.id, x.outcome, x.reason, x.replaces_id, x.recorded_at, x.first_name, x.last_name){order_pg})"
+    " FROM (SELECT e.id, e.outcome, e.reason, e.replaces_id, e.recorded_at, u.first_name, u.last_name"
+    " FROM attendance_outcomeevent e LEFT JOIN helsestasjon_user u ON u.id = e.recorded_by_id"
+    " WHERE e.appointment_id = attendance_appointment.id ORDER BY e.recorded_at, e.id) x)"
+)
+
+
+def _json_subqueries():
+    if connection.vendor == "postgresql":
+        guardians = _GUARDIANS_SQL.format(agg="json_agg", arr="json_build_array", order_pg=" ORDER BY x.parental_responsibility DESC, x.id")
+        events = _EVENTS_SQL.format(agg="json_agg", arr="json_build_array", order_pg=" ORDER BY x.recorded_at, x.id")
+    else:
+        guardians = _GUARDIANS_SQL.format(agg="json_group_array", arr="json_array", order_pg="")
+        events = _EVENTS_SQL.format(agg="json_group_array", arr="json_array", order_pg="")
+    return RawSQL(guardians, []), RawSQL(events, [])
+
+
+def _json(value) -> list:
+    """psycopg hands PostgreSQL's json over parsed; SQLite's is text."""
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _moment(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt_timezone.utc)
+
+
 def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None) -> list[DayRow]:
     """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap)."""
     qs = Appointment.objects.filter(station_id__in=station_ids)
@@ -104,68 +148,53 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     else:
         start, end = local_day_bounds(day)
         qs = qs.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
-    today = timezone.localdate()
-    rows = [
-        DayRow(
-            pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
-            professional_id=professional, child_id=child_id, station_id=station, child_name=f"{given} {family}",
-            age=age_text(born, today), special_attention=special, step_name=step_name, missed_12m=missed,
-            rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
-        )
-        for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
-             step_name, moved_to, missed) in qs.with_missed_last_12_months()
+    guardians_sql, events_sql = _json_subqueries()
+    values = (
+        qs.with_missed_last_12_months()
+        .annotate(guardians_json=guardians_sql, events_json=events_sql)
         .order_by("starts_at", "id")
         .values_list(
             "id", "starts_at", "duration_minutes", "place", "room", "status", "professional_id", "child_id", "station_id",
             "child__given_name", "child__family_name", "child__birth_date", "child__special_attention",
-            "consultation__step__name", "rescheduled_to__starts_at", "missed_12m",
+            "consultation__step__name", "rescheduled_to__starts_at", "missed_12m", "guardians_json", "events_json",
         )
-    ]
-    if not rows:
-        return rows
+    )
+    today = timezone.localdate()
     # Reversed once, not once per row: URL reversing is a visible part of the page's time.
     record_url = reverse("attendance:record_outcome", args=[0])
     child_url = reverse("attendance:child", args=[0])
-    for row in rows:
-        row.record_url = record_url.replace("/0/", f"/{row.pk}/")
-        row.child_url = child_url.replace("/0/", f"/{row.child_id}/")
-    by_child: dict[int, list[DayRow]] = {}
-    by_id: dict[int, DayRow] = {}
-    for row in rows:
-        by_child.setdefault(row.child_id, []).append(row)
-        by_id[row.pk] = row
-    guardians = (
-        Guardianship.objects.filter(child_id__in=by_child)
-        .order_by("-parental_responsibility", "id")
-        .values_list("child_id", "relation", "guardian__given_name", "guardian__family_name",
-                     "guardian__preferred_language", "guardian__interpreter_needed")
-    )
-    for child_id, relation, given, family, language, interpreter in guardians:
-        guardian = Guardian(
-            name=f"{given} {family}".strip(), relation=RELATION_LABELS.get(relation, relation),
-            language="" if language in NORWEGIAN else LANGUAGE_LABELS.get(language, language), interpreter=interpreter,
+    rows = []
+    for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
+         step_name, moved_to, missed, guardians_json, events_json) in values:
+        row = DayRow(
+            pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
+            professional_id=professional, child_id=child_id, station_id=station, child_name=f"{given} {family}",
+            age=age_text(born, today), special_attention=special, step_name=step_name, missed_12m=missed,
+            rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
+            record_url=record_url.replace("/0/", f"/{pk}/"), child_url=child_url.replace("/0/", f"/{child_id}/"),
         )
-        for row in by_child[child_id]:
-            row.guardians.append(guardian)
-    events = (
-        OutcomeEvent.objects.filter(appointment_id__in=by_id)
-        .order_by("recorded_at", "id")
-        .values_list("id", "appointment_id", "outcome", "reason", "replaces_id", "recorded_at",
-                     "recorded_by__first_name", "recorded_by__last_name")
-    )
-    for pk, appointment_id_, outcome, reason, replaces_id, recorded_at, first, last in events:
-        by_id[appointment_id_].events.append(
-            Event(
-                pk=pk, outcome=outcome, outcome_label=str(OUTCOME_LABELS[outcome]),
-                reason_label=str(REASON_LABELS.get(reason, "")) if reason else "", replaces_id=replaces_id,
-                recorded_by=f"{first or ''} {last or ''}".strip() or "Systemet", recorded_at=_local(recorded_at, "%d.%m. %H:%M"),
+        for relation, g_given, g_family, language, interpreter in _json(guardians_json):
+            row.guardians.append(
+                Guardian(
+                    name=f"{g_given} {g_family}".strip(), relation=RELATION_LABELS.get(relation, relation),
+                    language="" if language in NORWEGIAN else LANGUAGE_LABELS.get(language, language),
+                    interpreter=bool(interpreter),
+                )
             )
-        )
-    for row in rows:
+        for e_pk, outcome, reason, replaces_id, recorded_at, first, last in _json(events_json):
+            row.events.append(
+                Event(
+                    pk=e_pk, outcome=outcome, outcome_label=str(OUTCOME_LABELS[outcome]),
+                    reason_label=str(REASON_LABELS.get(reason, "")) if reason else "", replaces_id=replaces_id,
+                    recorded_by=f"{first or ''} {last or ''}".strip() or "Systemet",
+                    recorded_at=_local(_moment(recorded_at), "%d.%m. %H:%M"),
+                )
+            )
         if row.events:
             replaced = {e.replaces_id for e in row.events if e.replaces_id}
             current = [e for e in row.events if e.pk not in replaced]
             row.current = current[-1] if current else None
+        rows.append(row)
     return rows
 
 

@@ -147,7 +147,7 @@ def measure_view(client, runs: int, path: str = "/dag/") -> list[float]:
 
 
 def measure_rows_and_render(nurse, runs: int) -> list[float]:
-    """The view's own work for the rows: the three row queries and the template, in-process."""
+    """The view's own work for the rows: the row query and the template, in-process."""
     from django.template.loader import render_to_string
     from django.test import RequestFactory
     from django.utils import timezone
@@ -256,7 +256,7 @@ def main() -> int:
     print(f"Day view, whole request ({shown} rows, {args.runs} requests): p50 {v50:.1f} ms, p95 {v95:.1f} ms")
     print(f"  of which the fixed stack (same request, a day with 0 rows: session read and save, auth, CSRF, middleware):"
           f" p50 {percentile(empty, 0.5):.1f} ms, p95 {percentile(empty, 0.95):.1f} ms")
-    print(f"  the view's own work for the rows (3 queries + template, in-process):"
+    print(f"  the view's own work for the rows (1 query + template, in-process):"
           f" p50 {percentile(own, 0.5):.1f} ms, p95 {percentile(own, 0.95):.1f} ms")
     print(f"Floor (one hand-written SQL query + minimal template): p50 {f50:.1f} ms, p95 {f95:.1f} ms")
     ratio = v95 / f95 if f95 else float("inf")
