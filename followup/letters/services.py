@@ -564,7 +564,8 @@ def letters_resume(*, now: datetime | None = None) -> dict[str, int]:
     released = Letter.objects.filter(state=LetterState.RENDERING, claimed_at__lt=stale).update(state=LetterState.PENDING, claimed_at=None)
     LetterBatch.objects.filter(state=BatchState.MERGING, merge_claimed_at__lt=stale).update(state=BatchState.RUNNING)
     restarted = 0
-    for batch_id in LetterBatch.objects.filter(state=BatchState.RUNNING).values_list("id", flat=True):
+    # A batch younger than the stale limit still has its own messages in the queue.
+    for batch_id in LetterBatch.objects.filter(state=BatchState.RUNNING, created_at__lt=stale).values_list("id", flat=True):
         busy = Letter.objects.filter(batch_id=batch_id, state=LetterState.RENDERING).exists()
         if not busy:
             _enqueue_batch(batch_id)

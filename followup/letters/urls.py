@@ -15,6 +15,7 @@ urlpatterns = [
     path("brev/<int:letter_id>/sendt/", views.letter_sent, name="letter_sent"),
     path("brev/<int:letter_id>/retur/", views.letter_returned, name="letter_returned"),
     path("brev/<int:letter_id>/prov-igjen/", views.letter_retry, name="letter_retry"),
+    path("barn/<int:child_id>/dokumenter/", views.child_letters, name="child_letters"),
     path("sak/<int:case_id>/fastlegebrev/", views.letter_gp_confirmation, name="letter_gp_confirmation"),
     path("sms/leveringsrapport/", sms_views.delivery_report, name="sms_delivery_report"),
 ]

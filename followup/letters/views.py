@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -47,8 +48,11 @@ def _pdf_response(file_field, filename: str) -> FileResponse:
 
 
 def _with_addresses(letters, user):
+    """The address each letter went to, or None when the user may not see the recipient's address
+    (also when the address became protected after the letter was made)."""
     for letter in letters:
-        letter.address_shown = letter.recipient.address_lines() if letter.recipient.address_visible_to(user) else None
+        visible = letter.recipient.address_visible_to(user)
+        letter.address_shown = (letter.address_lines or letter.recipient.address_lines()) if visible else None
     return letters
 
 
@@ -148,6 +152,9 @@ def letter_pdf(request, letter_id: int):
     letter = _letter_for_request(request, letter_id, what="Brev (PDF)", action=AccessAction.VIEW_LETTER)
     if not letter.pdf:
         raise Http404("Brevet er ikke laget ennå.")
+    if letter.address_lines and not letter.recipient.address_visible_to(request.user):
+        # Printed with an address that has been protected since.
+        raise PermissionDenied("Mottakerens adresse er nå beskyttet. Brevet kan bare åpnes av den som har tilgang.")
     return _pdf_response(letter.pdf, letter.download_name())
 
 
@@ -208,3 +215,20 @@ def letter_gp_confirmation(request, case_id: int):
         else:
             messages.info(request, "Brevet om bekreftelse fra fastlegen er allerede laget.")
     return redirect("followup:case", case_id=case.id)
+
+
+@login_required
+@require_GET
+def child_letters(request, child_id: int):
+    """The child's archive of letters: what was sent, to whom, when and by whom."""
+    require_role(request.user, Role.CLERK, Role.NURSE, Role.LEADER)
+    child = child_for_request(request, child_id, what="Brevarkiv")
+    letters = _with_addresses(
+        list(
+            Letter.objects.filter(child=child)
+            .select_related("recipient", "produced_by", "sent_by", "returned_by")
+            .order_by("-created_at", "-id")
+        ),
+        request.user,
+    )
+    return render(request, "followup/letters_child.html", {"child": child, "letters": letters})

@@ -133,3 +133,28 @@ def test_a_letter_step_without_any_guardian_is_pointed_out(login, clerk_a, stati
     case_at_step(child)
     page = login(clerk_a).get(reverse("followup:letters")).content.decode()
     assert "ingen foresatt med foreldreansvar" in page and "Uten Foresatte" in page
+
+
+def test_the_childs_letter_archive_shows_who_made_it_and_when(login, nurse_a, clerk_a, produced):
+    letter = Letter.objects.get(batch=produced)
+    page = login(nurse_a).get(reverse("followup:child_letters", args=[letter.child_id]))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Kari Nordmann" in body and "Kari Kvam" in body and "Ny innkalling" in body
+    assert "Hemmelig vei 7" not in body  # the nurse has no protected-address permission
+    assert AccessLog.objects.filter(child_id=letter.child_id, user=nurse_a, action=AccessAction.VIEW_RECORD).exists()
+
+
+def test_another_station_cannot_open_the_childs_letter_archive(login, nurse_b, produced):
+    letter = Letter.objects.get(batch=produced)
+    assert login(nurse_b).get(reverse("followup:child_letters", args=[letter.child_id])).status_code == 404
+
+
+def test_a_letter_printed_before_the_address_was_protected_is_closed_to_the_clerk(login, clerk_a, leader_a, produced):
+    letter = Letter.objects.get(batch=produced)
+    letter.recipient.address_protection = "Confidential"
+    letter.recipient.save()
+    assert login(clerk_a).get(reverse("followup:letter_pdf", args=[letter.pk])).status_code == 403
+    assert login(leader_a).get(reverse("followup:letter_pdf", args=[letter.pk])).status_code == 200
+    archive = login(clerk_a).get(reverse("followup:child_letters", args=[letter.child_id])).content.decode()
+    assert "Barneveien 2" not in archive
