@@ -30,7 +30,7 @@ from attendance.services import (
     outcome_correct,
 )
 from helsestasjon.access import child_for_request, require_role
-from helsestasjon.models import AccessAction, Child, Guardianship, Role, Station, User
+from helsestasjon.models import PROTECTED_LEVELS, AccessAction, AddressProtection, Child, ChildStatus, Guardianship, Role, Station, User
 from helsestasjon.services import access_log_record_many
 
 CLINICAL_ROLES = (Role.NURSE, Role.LEADER)
@@ -280,7 +280,7 @@ def child_detail(request, child_id: int):
     )
     may_book = request.user.role in BOOKING_ROLES or request.user.role == Role.ADMIN
     bookable = []
-    if may_book and child.status == "active":
+    if may_book and child.status == ChildStatus.ACTIVE:
         professionals = _professionals_by_station([child.station_id])[child.station_id]
         bookable = [
             {"consultation": c, "form": BookingForm(initial=_booking_initial(c, request.user), professionals=professionals, prefix=f"c{c.pk}")}
@@ -301,8 +301,9 @@ def child_detail(request, child_id: int):
             "guardianships": guardianships,
             "bookable": bookable,
             "clinical": request.user.sees_clinical_details,
-            "child_address_visible": child.address_protection not in ("Confidential", "StrictlyConfidential")
-            or (child.address_protection == "Confidential" and request.user.may_see_protected_addresses),
+            # The same rule as for guardians: strictly confidential never, confidential with the permission.
+            "child_address_visible": child.address_protection not in PROTECTED_LEVELS
+            or (child.address_protection == AddressProtection.CONFIDENTIAL and request.user.may_see_protected_addresses),
         },
     )
 

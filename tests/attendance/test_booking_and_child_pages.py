@@ -152,3 +152,12 @@ def test_registering_at_another_station_is_refused(login, station_a, station_b, 
 def test_registering_a_child_twice_is_explained(login, station_a, clerk_a, child_a):
     response = login(clerk_a).post(reverse("attendance:child_new"), registration(station_a, national_id=child_a.national_id))
     assert "allerede" in response.content.decode()
+
+
+def test_a_protected_address_is_hidden_from_a_nurse_without_the_permission(login, station_a, nurse_a, leader_a, planned_child):
+    child = planned_child(station_a, street_address="Hemmeligveien 7", address_protection="Confidential")
+    assert "Hemmeligveien 7" not in login(nurse_a).get(reverse("attendance:child", args=[child.pk])).content.decode()
+    assert "Hemmeligveien 7" in login(leader_a).get(reverse("attendance:child", args=[child.pk])).content.decode()
+    child.address_protection = "StrictlyConfidential"
+    child.save()
+    assert "Hemmeligveien 7" not in login(leader_a).get(reverse("attendance:child", args=[child.pk])).content.decode()
