@@ -1,0 +1,58 @@
+"""The clerk's register path in a real browser: after a sync the worklist shows a newborn
+without a journal; one click creates the journal, and the row says so without a reload."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+
+import pytest
+
+from helsestasjon.models import Child
+from registry_sync.services import register_sync
+from tests.factories import PASSWORD, next_national_id
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("Debian's Chromium is not installed (.ci/run installs it)")
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_clerk_creates_a_journal_from_the_register_worklist(live_server, browser_page, register, station_a, clerk_a):
+    mother = next_national_id()
+    register.add_person(nin=mother, given_name="Mona", family_name="Moen", birth_date="1990-04-04", municipality="4601",
+                        street="Storgata", house_number=3, postal_code="5003", city="Bergen", phone="41112222")
+    nin = next_national_id()
+    register.birth(nin=nin, given_name="Lilja", family_name="Moen", birth_date=date.today() - timedelta(days=2),
+                   mother=mother, municipality="4601", street="Storgata", house_number=3, postal_code="5003", city="Bergen")
+    register_sync()
+    expect = playwright_sync.expect
+    page = browser_page
+    page.goto(f"{live_server.url}/logg-inn/")
+    page.get_by_label("Brukernavn").fill(clerk_a.username)
+    page.get_by_label("Passord").fill(PASSWORD)
+    page.get_by_role("button", name="Logg inn").click()
+    page.get_by_role("link", name="Folkeregisteret").click()
+    row = page.locator("tr", has_text="Lilja Moen")
+    expect(row).to_contain_text("Bosatt i kommunen, ingen journal")
+    row.get_by_role("button", name="Opprett journal").click()
+    expect(row).to_contain_text("Journal opprettet")
+    child = Child.objects.get(national_id=nin)
+    assert child.station == station_a and child.consultations.exists()
