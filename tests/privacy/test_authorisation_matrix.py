@@ -1,0 +1,165 @@
+"""Authorisation matrix: role x view x own/other station, for GET and POST.
+
+Each row lists the status for nurse A, clerk A, leader A, nurse B and the admin.
+Views that take an object get two columns per user: an object at station A, then
+one at station B. Another station's object is a 404 (it does not exist for you);
+a page your role may not use is a 403 whether or not the object exists (the
+role is checked first, so it reveals nothing); a POST-only action answers GET with 405.
+An empty POST by an allowed user gets its form back (200) or a redirect (302),
+never a change and never a 500. Every URL the application has must be listed, so
+a new view cannot be added without deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import get_resolver, reverse
+
+from attendance.models import Appointment, Consultation
+from followup.letters.models import Letter, LetterBatch
+from followup.models import Case
+from registry_sync.models import Finding
+from tests.privacy.test_privacy_crawl import _patterns, world  # noqa: F401  (the shared marker world)
+
+pytestmark = pytest.mark.django_db
+
+USERS = ("nurse_a", "clerk_a", "leader_a", "nurse_b", "admin")
+
+# name: statuses per user (two per user for views that take an object: station A, station B)
+GET = {
+    "home": "302 302 302 302 302",
+    "login": "302 302 302 302 302",
+    "children": "200 200 200 200 200",
+    "child_access_log": "403 403 403 403 200 404 403 403 200 200",
+    "attendance:day": "200 403 200 200 200",
+    "attendance:record_outcome": "405 405 405 405 405 405 405 405 405 405",
+    "attendance:booking_worklist": "200 200 200 200 200",
+    "attendance:book": "405 405 405 405 405 405 405 405 405 405",
+    "attendance:child_new": "200 200 200 200 200",
+    "attendance:child": "200 404 200 404 200 404 404 200 200 200",
+    "followup:nurse_worklist": "200 403 200 200 200",
+    "followup:clerk_worklist": "403 200 200 403 200",
+    "followup:leader_queue": "403 403 200 403 200",
+    "followup:case": "200 404 200 404 200 404 404 200 200 200",
+    "followup:chronology_pdf": "200 404 403 403 200 404 404 200 200 200",
+    "followup:decide": "405 405 405 405 405 405 405 405 405 405",
+    "followup:decision_form": "403 403 403 403 200 404 403 403 200 200",
+    "followup:gp_confirmed": "405 405 405 405 405 405 405 405 405 405",
+    "followup:step_call": "405 405 405 405 405 405 405 405 405 405",
+    "followup:step_complete": "405 405 405 405 405 405 405 405 405 405",
+    "followup:step_sms": "405 405 405 405 405 405 405 405 405 405",
+    "followup:step_skip": "405 405 405 405 405 405 405 405 405 405",
+    "followup:statistics:page": "403 403 200 403 200",
+    "followup:statistics:children": "403 403 400 403 400",
+    "followup:statistics:kostra_csv": "403 403 400 403 400",
+    "followup:letters": "403 200 200 403 200",
+    "followup:letter_batch_start": "405 405 405 405 405",
+    "followup:letter_batch_progress": "403 403 200 404 200 404 403 403 200 200",
+    "followup:letter_batch_pdf": "403 403 200 404 200 404 403 403 200 200",
+    "followup:letter_batch_sent": "405 405 405 405 405 405 405 405 405 405",
+    "followup:letter_pdf": "200 404 200 404 200 404 404 200 200 200",
+    "followup:letter_sent": "405 405 405 405 405 405 405 405 405 405",
+    "followup:letter_returned": "405 405 405 405 405 405 405 405 405 405",
+    "followup:letter_retry": "405 405 405 405 405 405 405 405 405 405",
+    "followup:child_letters": "200 404 200 404 200 404 404 200 200 200",
+    "followup:letter_gp_confirmation": "405 405 405 405 405 405 405 405 405 405",
+    "followup:sms_delivery_report": "405 405 405 405 405",
+    "registry_sync:worklist": "403 200 200 403 200",
+    "registry_sync:create_journal": "405 405 405 405 405 405 405 405 405 405",
+    "registry_sync:move_station": "405 405 405 405 405 405 405 405 405 405",
+    "registry_sync:resolve": "405 405 405 405 405 405 405 405 405 405",
+}
+
+# Only the actions; an empty POST. Views that only read are 405 here and not listed.
+POST = {
+    "attendance:record_outcome": "200 404 403 403 200 404 404 200 200 200",
+    "attendance:book": "200 404 200 404 200 404 404 200 200 200",
+    "attendance:child_new": "200 200 200 200 200",
+    "followup:decide": "403 403 403 403 200 404 403 403 200 200",
+    "followup:gp_confirmed": "200 404 403 403 200 404 404 200 200 200",
+    "followup:letter_batch_start": "403 302 302 403 302",
+    "followup:letter_batch_sent": "403 403 302 404 302 404 403 403 302 302",
+    "followup:letter_sent": "403 403 302 404 302 404 403 403 302 302",
+    "followup:letter_returned": "403 403 302 404 302 404 403 403 302 302",
+    "followup:letter_retry": "403 403 302 404 302 404 403 403 302 302",
+    "followup:letter_gp_confirmation": "302 404 302 404 302 404 404 302 302 302",
+    "followup:sms_delivery_report": "403 403 403 403 403",
+    "registry_sync:create_journal": "403 403 200 404 200 404 403 403 200 200",
+    "registry_sync:move_station": "403 403 200 404 200 404 403 403 200 200",
+    "registry_sync:resolve": "403 403 200 404 200 404 403 403 200 200",
+}
+
+
+def _ids(world, param: str) -> tuple[int, int]:
+    """One object at station A and one at station B for a URL parameter."""
+    pair = []
+    for child in (world["child_a"], world["child_b"]):
+        station = child.station
+        value = {
+            "child_id": lambda: child.id,
+            "appointment_id": lambda: Appointment.objects.filter(child=child).values_list("id", flat=True).first(),
+            "consultation_id": lambda: Consultation.objects.filter(child=child).exclude(state="not_applicable")
+            .values_list("id", flat=True).first(),
+            "case_id": lambda: Case.objects.filter(child=child).values_list("id", flat=True).first(),
+            "step_id": lambda: Case.objects.filter(child=child).values_list("current_step_id", flat=True).first(),
+            "letter_id": lambda: Letter.objects.filter(station=station).values_list("id", flat=True).first(),
+            "batch_id": lambda: LetterBatch.objects.filter(station=station).values_list("id", flat=True).first(),
+            "finding_id": lambda: Finding.objects.filter(station=station).values_list("id", flat=True).first(),
+        }[param]()
+        assert value is not None, f"the world has no {param} at {station}"
+        pair.append(value)
+    return tuple(pair)
+
+
+@pytest.fixture
+def world_with_everything(world, station_b, nurse_b, django_capture_on_commit_callbacks):
+    # Station B needs a letter batch and a register finding of its own for the B column.
+    from followup.letters.services import letter_batch_start
+
+    child_b = world["child_b"]
+    with django_capture_on_commit_callbacks(execute=True):
+        letter_batch_start(station=station_b, user=world["users"]["admin"])
+    Finding.objects.create(kind="name_changed", national_id=child_b.national_id, child=child_b, station=station_b,
+                           subject=child_b.national_id, fingerprint="matrix", name=child_b.full_name)
+    return world
+
+
+def _statuses(world, name, pattern, method) -> str:
+    params = list(pattern.pattern.converters)
+    urls = [reverse(name)] if not params else [reverse(name, kwargs={params[0]: v}) for v in _ids(world, params[0])]
+    out = []
+    for who in USERS:
+        client = Client()
+        client.force_login(world["users"][who])
+        for url in urls:
+            response = client.get(url) if method == "GET" else client.post(url, {}, HTTP_HX_REQUEST="true")
+            out.append(str(response.status_code))
+    return " ".join(out)
+
+
+def test_every_url_is_in_the_matrix():
+    names = {name for _, name in _patterns(get_resolver().url_patterns) if name and not name.startswith("admin:")}
+    names.discard("logout")
+    assert names == set(GET), f"missing: {names - set(GET)}; stale: {set(GET) - names}"
+    assert set(POST) <= names
+
+
+def test_get_matrix(world_with_everything):
+    patterns = {name: p for p, name in _patterns(get_resolver().url_patterns) if name}
+    wrong = {}
+    for name, expected in GET.items():
+        got = _statuses(world_with_everything, name, patterns[name], "GET")
+        if got != expected:
+            wrong[name] = f"expected {expected}, got {got}"
+    assert not wrong, "\n".join(f"{k}: {v}" for k, v in wrong.items())
+
+
+def test_post_matrix(world_with_everything):
+    patterns = {name: p for p, name in _patterns(get_resolver().url_patterns) if name}
+    wrong = {}
+    for name, expected in POST.items():
+        got = _statuses(world_with_everything, name, patterns[name], "POST")
+        if got != expected:
+            wrong[name] = f"expected {expected}, got {got}"
+    assert not wrong, "\n".join(f"{k}: {v}" for k, v in wrong.items())
