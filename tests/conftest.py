@@ -12,8 +12,10 @@ from tests.factories import PASSWORD, ChildFactory, MunicipalityFactory, Station
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, tmp_path):
     settings.ALLOW_SYNTHETIC_IDS = True
+    # Demo seeding writes the fake register's data file; keep tests out of var/.
+    settings.FAKE_REGISTER_DATA = str(tmp_path / "fake_register.json")
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.SMS_BACKEND = "followup.sms.backends.MemoryBackend"
     # Plain static storage: tests do not run collectstatic.
