@@ -1,10 +1,10 @@
 """WeasyPrint rendering of letters.
 
-A worker renders a chunk of letters: each letter is laid out as its own document
-(so its page numbers count its own pages), the pages of the whole chunk are written
-as one PDF (fonts are subset and embedded once per chunk, the costly part), and
-pypdf splits that PDF into one archived PDF per letter. The clerk's print file is
-the chunks' PDFs concatenated.
+A worker renders a chunk of letters as one WeasyPrint document (each letter its
+own page group, so page numbers restart per letter), writes it as one PDF (fonts
+are subset and embedded once per chunk, the costly part), and pypdf splits that
+PDF into one archived PDF per letter. The clerk's print file is the chunks' PDFs
+concatenated.
 """
 
 from __future__ import annotations
@@ -68,18 +68,28 @@ class RenderedChunk:
 
 
 def render_chunk(letters: list[dict]) -> RenderedChunk:
-    """Lay out each letter on its own, then write all their pages as one PDF."""
+    """Lay the letters out as one document and write it as one PDF.
+
+    Each letter starts a page and is its own page group (letter.css), so its page
+    numbers start at 1; the anchor ``letter-<n>`` on a page tells whose page it is.
+    """
     from weasyprint import HTML
 
-    documents = [
-        HTML(string=letters_html([letter]), base_url=str(settings.BASE_DIR)).render(
-            stylesheets=[_stylesheet()], font_config=_font_config()
-        )
-        for letter in letters
-    ]
-    pages = [page for document in documents for page in document.pages]
-    pdf = documents[0].copy(pages).write_pdf()
-    return RenderedChunk(pdf=pdf, page_counts=[len(document.pages) for document in documents])
+    document = HTML(string=letters_html(letters), base_url=str(settings.BASE_DIR)).render(
+        stylesheets=[_stylesheet()], font_config=_font_config()
+    )
+    counts = [0] * len(letters)
+    current = None
+    for page in document.pages:
+        owners = [int(name[len("letter-"):]) for name in page.anchors if name.startswith("letter-")]
+        if owners:
+            current = min(owners)
+        if current is None:
+            raise RuntimeError("A page belongs to no letter.")
+        counts[current] += 1
+    if not all(counts):
+        raise RuntimeError("A letter has no pages.")
+    return RenderedChunk(pdf=document.write_pdf(), page_counts=counts)
 
 
 def merge_pdfs(parts: list[bytes]) -> bytes:

@@ -35,7 +35,7 @@ from helsestasjon.models import ChildStatus, Station, User
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-CHUNK_SIZE = 20
+CHUNK_SIZE = 25
 STALE_AFTER = timedelta(minutes=5)
 
 STEP_LETTER_KIND = {
