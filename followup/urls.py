@@ -17,4 +17,5 @@ urlpatterns = [
     path("trinn/<int:step_id>/sms/", views.step_sms, name="step_sms"),
     path("trinn/<int:step_id>/hopp-over/", views.step_skip, name="step_skip"),
     path("statistikk/", include("followup.statistics.urls")),
+    path("", include("followup.letters.urls")),  # the letters part: followup:letters etc.
 ]
