@@ -156,12 +156,22 @@ def _run_batch(station, clerk, timeout=600.0) -> float:
     from followup.letters.models import BatchState, LetterBatch
     from followup.letters.services import letter_batch_start
 
-    started = time.perf_counter()
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from followup.letters.models import Letter
+
+    started, clicked = time.perf_counter(), timezone.now()
     batch = letter_batch_start(station=station, user=clerk)  # commits, then enqueues (on_commit)
     while True:
         state = LetterBatch.objects.filter(id=batch.id).values_list("state", flat=True).get()
         if state == BatchState.READY:
-            return time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            span = Letter.objects.filter(batch=batch).aggregate(first=Min("produced_at"), last=Max("produced_at"))
+            ready = LetterBatch.objects.get(id=batch.id).ready_at
+            print(f"  first letter stored after {(span['first'] - clicked).total_seconds():.1f} s, last after "
+                  f"{(span['last'] - clicked).total_seconds():.1f} s, print file ready after {(ready - clicked).total_seconds():.1f} s")
+            return seconds
         if time.perf_counter() - started > timeout:
             raise SystemExit(f"batch {batch.id} did not finish in {timeout} s (state {state})")
         time.sleep(0.05)
@@ -220,8 +230,10 @@ def main() -> int:
             print(f"round {index} (load {load:.1f}): floor {n} letters in {floor_seconds:.1f} s = {n / floor_seconds:.1f} letters/s "
                   f"({floor_cpu:.1f} CPU-s, {n / floor_cpu:.1f} letters/CPU-s, {floor_size / 1e6:.1f} MB)", flush=True)
             cpu_before = _cpu_seconds(children + [worker.pid])
+            per_child = [_cpu_seconds([pid]) for pid in children]
             seconds = _run_batch(station, clerk)
             cpu = _cpu_seconds(children + [worker.pid]) - cpu_before
+            per_child = [_cpu_seconds([pid]) - before for pid, before in zip(children, per_child)]
             batches.append(seconds)
             cpus.append(cpu)
             batch = LetterBatch.objects.filter(station=station).get()
@@ -230,7 +242,8 @@ def main() -> int:
             checks.append(produced == n and archived == n)
             print(f"round {index}: batch path {n} letters ({produced} produced, {archived} archived PDFs, print PDF of "
                   f"{batch.page_count} pages, {Path(batch.pdf.path).stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s = "
-                  f"{n / seconds:.1f} letters/s (workers {cpu:.1f} CPU-s, {n / cpu:.1f} letters/CPU-s)", flush=True)
+                  f"{n / seconds:.1f} letters/s (workers {cpu:.1f} CPU-s = " + " + ".join(f"{c:.1f}" for c in per_child)
+                  + f", {n / cpu:.1f} letters/CPU-s)", flush=True)
         peaks = {pid: _peak_mib(pid) for pid in children}
         parent_peak = _peak_mib(worker.pid)
     finally:

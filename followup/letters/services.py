@@ -261,15 +261,26 @@ def _claim(scope: Q, now: datetime, size: int) -> list[int]:
     return ids
 
 
-def _store(letter: Letter, pdf: bytes, pages: int, claim: datetime, produced_by_id: int | None) -> bool:
-    name = default_storage.save(f"letters/{claim:%Y/%m}/brev-{letter.pk}-{letter.attempts}.pdf", ContentFile(pdf))
-    changed = Letter.objects.filter(id=letter.pk, state=LetterState.RENDERING, claimed_at=claim).update(
-        state=LetterState.PRODUCED, pdf=name, page_count=pages, produced_at=timezone.now(), produced_by_id=produced_by_id, error=""
+def _save_file(letter: Letter, pdf: bytes, claim: datetime) -> str:
+    return default_storage.save(f"letters/{claim:%Y/%m}/brev-{letter.pk}-{letter.attempts}.pdf", ContentFile(pdf))
+
+
+def _finish(letter: Letter, name: str, pages: int, claim: datetime, produced_by_id: int | None) -> bool:
+    """Mark the letter produced, only while our claim on it stands."""
+    return bool(
+        Letter.objects.filter(id=letter.pk, state=LetterState.RENDERING, claimed_at=claim).update(
+            state=LetterState.PRODUCED, pdf=name, page_count=pages, produced_at=timezone.now(), produced_by_id=produced_by_id, error=""
+        )
     )
-    if not changed:
+
+
+def _store(letter: Letter, pdf: bytes, pages: int, claim: datetime, produced_by_id: int | None) -> bool:
+    name = _save_file(letter, pdf, claim)
+    if not _finish(letter, name, pages, claim, produced_by_id):
         # Our claim was released meanwhile (we were too slow); the other render wins.
         default_storage.delete(name)
-    return bool(changed)
+        return False
+    return True
 
 
 def _release(letter_id: int, claim: datetime, error: str) -> None:
@@ -301,18 +312,29 @@ def _render_claimed(ids: list[int], claim: datetime) -> int:
                 continue
             done += _store(letter, single.pdf, single.page_counts[0], claim, produced_by.get(letter.batch_id))
         return done
-    stored = [
-        _store(letter, pdf, pages, claim, produced_by.get(letter.batch_id))
-        for letter, pdf, pages in zip(letters, parts, chunk.page_counts)
-    ]
+    # Files first, then every row of the chunk in one transaction (one commit, not one per letter).
+    names = [_save_file(letter, pdf, claim) for letter, pdf in zip(letters, parts)]
     batch_id = letters[0].batch_id
-    if batch_id and all(stored) and all(letter.batch_id == batch_id for letter in letters):
-        # Keep the chunk's PDF for the print file (see LetterBatchPart).
-        name = default_storage.save(f"letters/batches/{claim:%Y/%m}/bunke-{batch_id}-del-{letters[0].pk}.pdf", ContentFile(chunk.pdf))
-        LetterBatchPart.objects.create(
-            batch_id=batch_id, first_letter_id=letters[0].pk, letter_ids=[letter.pk for letter in letters], pdf=name,
-            page_count=sum(chunk.page_counts),
-        )
+    whole_batch_chunk = bool(batch_id) and all(letter.batch_id == batch_id for letter in letters)
+    part_name = ""
+    if whole_batch_chunk:
+        part_name = default_storage.save(f"letters/batches/{claim:%Y/%m}/bunke-{batch_id}-del-{letters[0].pk}.pdf", ContentFile(chunk.pdf))
+    with transaction.atomic():
+        stored = [
+            _finish(letter, name, pages, claim, produced_by.get(letter.batch_id))
+            for letter, name, pages in zip(letters, names, chunk.page_counts)
+        ]
+        if whole_batch_chunk and all(stored):
+            # Keep the chunk's PDF for the print file (see LetterBatchPart).
+            LetterBatchPart.objects.create(
+                batch_id=batch_id, first_letter_id=letters[0].pk, letter_ids=[letter.pk for letter in letters], pdf=part_name,
+                page_count=sum(chunk.page_counts),
+            )
+    for name, ok in zip(names, stored):
+        if not ok:
+            default_storage.delete(name)  # another render of this letter won
+    if part_name and not all(stored):
+        default_storage.delete(part_name)
     return sum(stored)
 
 
