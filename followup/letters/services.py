@@ -415,6 +415,9 @@ def letter_batch_start(*, station: Station, user: User, now: datetime | None = N
     letters_cancel_obsolete(station=station)
     pending = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False)
     if not pending.exists():
+        manual = Letter.objects.filter(station=station, state__in=[LetterState.PENDING, LetterState.PRODUCED], manual_handling=True).count()
+        if manual:
+            raise LetterError(f"Det er ingen brev til utskrift. {manual} brev venter på manuell behandling.")
         raise LetterError("Det er ingen brev å lage nå.")
     batch = LetterBatch.objects.create(station=station, created_by=user, created_at=now)
     pending.update(batch=batch)

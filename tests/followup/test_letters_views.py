@@ -158,3 +158,12 @@ def test_a_letter_printed_before_the_address_was_protected_is_closed_to_the_cler
     assert login(leader_a).get(reverse("followup:letter_pdf", args=[letter.pk])).status_code == 200
     archive = login(clerk_a).get(reverse("followup:child_letters", args=[letter.child_id])).content.decode()
     assert "Barneveien 2" not in archive
+
+
+def test_only_manual_letters_due_says_so(login, clerk_a, station_a, django_capture_on_commit_callbacks):
+    child = ChildFactory(station=station_a)
+    parent(child, address_protection="StrictlyConfidential")
+    case_at_step(child)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(clerk_a).post(reverse("followup:letter_batch_start"), follow=True)
+    assert "1 brev venter på manuell behandling" in response.content.decode()
