@@ -284,6 +284,8 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 SMS_GATEWAY_TIMEOUT_SECONDS = env_int("SMS_GATEWAY_TIMEOUT_SECONDS", 10, minimum=1)
 # Letters: how many render tasks a print batch is split over (the worker's concurrency).
 LETTER_WORKERS = env_int("LETTER_WORKERS", 2, minimum=1)
+# Letters a worker lays out as one document: larger is cheaper per letter, smaller shows progress sooner.
+LETTER_CHUNK_SIZE = env_int("LETTER_CHUNK_SIZE", 25, minimum=1)
 
 # Demo data hooks, called in order by `manage.py seed_demo` after the core
 # demo (children, guardians, staff) exists. Each is a function taking

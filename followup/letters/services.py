@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Case as When_, Count, F, Q, Value, When
+from django.db.models import Case as SqlCase, Count, F, Q, Value, When
 from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, Place
@@ -35,7 +35,6 @@ from helsestasjon.models import ChildStatus, Station, User
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-CHUNK_SIZE = 25
 STALE_AFTER = timedelta(minutes=5)
 
 STEP_LETTER_KIND = {
@@ -285,7 +284,7 @@ def _store(letter: Letter, pdf: bytes, pages: int, claim: datetime, produced_by_
 
 def _release(letter_id: int, claim: datetime, error: str) -> None:
     Letter.objects.filter(id=letter_id, state=LetterState.RENDERING, claimed_at=claim).update(
-        state=When_(When(attempts__gte=MAX_ATTEMPTS, then=Value(LetterState.FAILED)), default=Value(LetterState.PENDING)),
+        state=SqlCase(When(attempts__gte=MAX_ATTEMPTS, then=Value(LetterState.FAILED)), default=Value(LetterState.PENDING)),
         claimed_at=None,
         error=error[:300],
     )
@@ -293,6 +292,8 @@ def _release(letter_id: int, claim: datetime, error: str) -> None:
 
 def _render_claimed(ids: list[int], claim: datetime) -> int:
     letters = _letters_for_render(ids)
+    if not letters:
+        return 0
     produced_by = {}
     batch_ids = {l.batch_id for l in letters if l.batch_id}
     if batch_ids:
@@ -338,12 +339,13 @@ def _render_claimed(ids: list[int], claim: datetime) -> int:
     return sum(stored)
 
 
-def letters_render(*, batch_id: int | None = None, station_id: int | None = None, chunk_size: int = CHUNK_SIZE) -> int:
+def letters_render(*, batch_id: int | None = None, station_id: int | None = None, chunk_size: int | None = None) -> int:
     """Render pending letters of a batch (or a station's manual-handling letters) until none are left."""
     if batch_id is not None:
         scope = Q(batch_id=batch_id)
     else:
         scope = Q(station_id=station_id, batch__isnull=True, manual_handling=True)
+    chunk_size = chunk_size or settings.LETTER_CHUNK_SIZE
     done = 0
     while True:
         claim = timezone.now()

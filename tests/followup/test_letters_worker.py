@@ -44,6 +44,7 @@ def _worker_env(media_root) -> dict:
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         CELERY_TASK_ALWAYS_EAGER="false",
         MEDIA_ROOT=str(media_root),
+        LETTER_CHUNK_SIZE="2",  # several commits, so the kill lands mid-batch
         DEBUG="true",
         LOG_LEVEL="WARNING",
     )
