@@ -116,12 +116,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions: idle expiry (SESSION_IDLE_MINUTES, refreshed on every request) and an
-# absolute limit enforced by helsestasjon.middleware.SessionLimitsMiddleware.
+# Sessions: idle expiry (SESSION_IDLE_MINUTES, renewed by a request at most once a
+# minute) and an absolute limit, both in helsestasjon.middleware.SessionLimitsMiddleware.
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
 SESSION_ABSOLUTE_HOURS = env_int("SESSION_ABSOLUTE_HOURS", 12, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -282,16 +282,15 @@ def _check_access_log(world, who):
     client = Client()
     client.force_login(user)
     child = world["child_a"]
-    record_urls = [reverse("attendance:child", args=[child.id])]
+    record_urls = [(reverse("attendance:child", args=[child.id]), child)]
     if who == "leader_a":
-        record_urls.append(reverse("child_access_log", args=[child.id]))
-        record_urls.append(reverse("followup:chronology_pdf", args=[Case.objects.get(child=child).id]))
+        record_urls.append((reverse("child_access_log", args=[child.id]), child))
+        record_urls.append((reverse("followup:chronology_pdf", args=[Case.objects.get(child=child).id]), child))
     if who in ("clerk_a", "leader_a"):
         letter = Letter.objects.filter(child=world["letter_child"], page_count__gt=0).first()
         assert letter is not None, "the batch produced no letter for the child"
-        record_urls.append(reverse("followup:letter_pdf", args=[letter.id]))
-    for url in record_urls:
-        child = Child.objects.get(id=re.search(r"\d+", url).group()) if "brev" not in url else world["letter_child"]
+        record_urls.append((reverse("followup:letter_pdf", args=[letter.id]), world["letter_child"]))
+    for url, child in record_urls:
         before = AccessLog.objects.filter(child=child, user=user).count()
         response = client.get(url)
         assert response.status_code == 200, url
