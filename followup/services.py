@@ -751,6 +751,15 @@ def _enqueue_sms(sms_id: int) -> None:
     send_sms.delay(sms_id)
 
 
+def _sms_child_active(message: SmsMessage) -> bool:
+    if message.case_step_id:
+        return message.case_step.case.child.status == ChildStatus.ACTIVE
+    reminder = getattr(message, "reminder", None)
+    if reminder is not None:
+        return reminder.appointment.child.status == ChildStatus.ACTIVE
+    return True
+
+
 def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
     """Hand one queued SMS to the gateway, at most once (claimed by setting sent_at)."""
     from followup.sms.backends import get_backend
@@ -759,7 +768,14 @@ def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
     claimed = SmsMessage.objects.filter(id=sms_id, status=SmsStatus.QUEUED, sent_at__isnull=True).update(sent_at=now)
     if not claimed:
         return None
-    message = SmsMessage.objects.get(id=sms_id)
+    message = SmsMessage.objects.select_related("case_step__case__child", "reminder__appointment__child").get(id=sms_id)
+    if not _sms_child_active(message):
+        # The register reported a death, a move or an emigration after the message
+        # was queued: nothing is ever sent about a child who is no longer ours.
+        error = "Stoppet: barnet er ikke lenger aktivt ved helsestasjonen."
+        SmsMessage.objects.filter(id=sms_id).update(status=SmsStatus.FAILED, error=error)
+        message.status, message.error = SmsStatus.FAILED, error
+        return message
     try:
         result = get_backend().send(message.to, message.text)
         status, gateway_id, error = result.status, result.id, result.error

@@ -197,3 +197,15 @@ def test_a_malformed_report_is_a_400_not_a_500(webhook):
 
 def test_the_webhook_only_accepts_post(client):
     assert client.get(reverse("followup:sms_delivery_report")).status_code == 405
+
+
+def test_a_queued_reminder_is_never_sent_once_the_child_has_died(child_a, nurse_a, outbox, django_capture_on_commit_callbacks):
+    _guardian(child_a, mobile="41000009")
+    _appointment(child_a, nurse_a, days=2)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.sms_reminders_send() == 1  # queued; the send task has not run yet
+    child_a.status = "deceased"
+    child_a.save(update_fields=["status"])
+    message = sms_send(sms_id=SmsMessage.objects.get().id)
+    assert outbox == []
+    assert message.status == SmsStatus.FAILED and "ikke lenger aktivt" in message.error
