@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from attendance.models import Appointment, OutcomeEvent
+from followup.letters.models import Letter
 from followup.models import CallLog, Case, CaseLogEntry, CaseStep, CaseTrigger, LeaderDecision, SmsMessage, StepStatus
 
 
@@ -85,6 +86,15 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
     for sms in SmsMessage.objects.filter(case_step__case=case).select_related("guardian", "created_by"):
         to = sms.guardian.full_name if sms.guardian else sms.to
         entries.append(Entry(sms.created_at, "SMS", f"SMS til {to} ({sms.get_status_display().lower()})", _name(sms.created_by), detail=sms.text))
+    for letter in Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by"):
+        # The recipient's name only: an address may be protected and never belongs here.
+        name = f"{letter.get_kind_display()} til {letter.recipient_name}"
+        if letter.produced_at:
+            entries.append(Entry(letter.produced_at, "Brev", f"{name} laget", _name(letter.produced_by)))
+        if letter.sent_at:
+            entries.append(Entry(letter.sent_at, "Brev", f"{name} sendt", _name(letter.sent_by)))
+        if letter.returned_at:
+            entries.append(Entry(letter.returned_at, "Brev", f"{name} kom i retur", _name(letter.returned_by)))
     for call in CallLog.objects.filter(case=case).select_related("called_by"):
         text = f"Telefon: {call.get_result_display()}"
         if call.call_again_on:
