@@ -45,6 +45,7 @@ from followup.models import (
     SweepCursor,
     TriggerKind,
 )
+from followup.sms.texts import sms_text
 from followup.workdays import add_working_days
 
 logger = logging.getLogger(__name__)
@@ -706,15 +707,6 @@ def sms_recipients(*, child_id: int) -> list:
     ]
 
 
-def sms_text_for_appointment(appointment: Appointment) -> str:
-    """Time, place and how to change it; no health information."""
-    station = appointment.station
-    when = timezone.localtime(appointment.starts_at)
-    place = ", ".join(p for p in [station.name, station.street_address] if p)
-    change = f" Ring {station.phone} for å endre timen." if station.phone else " Kontakt helsestasjonen for å endre timen."
-    return f"Du har fått en ny time {when:%d.%m.%Y} kl. {when:%H:%M} på {place}.{change}"
-
-
 @transaction.atomic
 def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) -> list[SmsMessage]:
     """Step 1: a new appointment is booked; an SMS goes to each guardian with a mobile number."""
@@ -725,9 +717,10 @@ def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) 
     appointment = next_booked_appointment(child_id=case.child_id, now=now)
     if appointment is None:
         raise ValidationError("Barnet har ingen ny time. Bestill en ny time først.")
-    text = sms_text_for_appointment(appointment)
     messages = []
     for guardian in sms_recipients(child_id=case.child_id):
+        # Norwegian first, then the guardian's language (the same texts as the reminders).
+        text = sms_text(appointment=appointment, language=guardian.preferred_language, purpose="new_time")
         message, created = SmsMessage.objects.get_or_create(
             case_step=step, guardian=guardian, defaults={"to": guardian.mobile, "text": text, "created_by": user, "created_at": now}
         )

@@ -222,6 +222,20 @@ class TestSms:
         assert services.sms_send(sms_id=message.id) is None
         assert len(sms_outbox) == 1
 
+    def test_step_one_sms_is_norwegian_first_then_the_guardians_language(
+        self, child_a, outcome, clerk_a, nurse_a, sms_outbox, django_capture_on_commit_callbacks
+    ):
+        polish = GuardianFactory(mobile="41234567", preferred_language="pl")
+        GuardianshipFactory(child=child_a, guardian=polish, parental_responsibility=True)
+        case = _case_at(child_a, outcome, timezone.now())
+        AppointmentFactory(
+            consultation=ConsultationFactory(child=child_a), starts_at=timezone.now() + timedelta(days=3), professional=nurse_a
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            services.case_sms_rebook(step=case.current_step, user=clerk_a)
+        norwegian, translated = sms_outbox[0]["text"].split("\n")
+        assert norwegian.startswith("Dere har fått ny time") and translated.startswith("Nowy termin wizyty")
+
     def test_no_mobile_number_still_completes_the_step(self, child_a, outcome, clerk_a, nurse_a, sms_outbox):
         case = _case_at(child_a, outcome, timezone.now())
         AppointmentFactory(
