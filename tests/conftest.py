@@ -121,3 +121,42 @@ def _programme_after_flush(request):
 
     if not ProgrammeStep.objects.exists():
         importlib.import_module("attendance.migrations.0003_default_programme").load(apps, None)
+
+
+# Debian's Chromium, never a downloaded browser; the flags keep it off the network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """A headless Chromium for the Playwright tests (@pytest.mark.browser)."""
+    import os
+
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("Debian's Chromium is not installed (.ci/run installs it)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # test makes around it are still plain synchronous calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # The live server answers each request in a new thread; with persistent
+    # connections those threads would keep the test database open after the test.
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    page = browser.new_page(accept_downloads=True)
+    page.set_default_timeout(20_000)
+    # Console errors include Content-Security-Policy violations; a test can assert there are none.
+    page.console_errors = []
+    page.on("console", lambda message: page.console_errors.append(message.text) if message.type == "error" else None)
+    return page

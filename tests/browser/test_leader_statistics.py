@@ -16,27 +16,6 @@ from tests.followup.statistics_population import build
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("Debian's Chromium is not installed (.ci/run installs it)")
-    # The live server answers each request in a new thread; with persistent
-    # connections those threads would keep the test database open after the test.
-    from django.db import connections
-
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(10_000)
-        messages = []
-        page.on("console", lambda message: messages.append(message.text) if message.type == "error" else None)
-        page.console_errors = messages
-        yield page
-        browser.close()
 
 
 @pytest.mark.browser
