@@ -50,3 +50,22 @@ def test_a_failing_hook_never_breaks_recording(settings, django_capture_on_commi
     settings.ATTENDANCE_OUTCOME_HOOKS = ["followup.no_such_module.hook"]
     with django_capture_on_commit_callbacks(execute=True):
         outcome_recorded_notify()
+
+
+def test_outcomes_close_together_share_one_sweep(monkeypatch):
+    from django.core.cache import cache
+
+    from followup import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.sweep, "apply_async", lambda **kwargs: sent.append(kwargs))
+    cache.delete(tasks.SWEEP_PENDING_KEY)
+    for _ in range(3):
+        tasks.enqueue_sweep()
+    assert sent == [{"countdown": tasks.SWEEP_COALESCE_SECONDS}]
+    # Once the sweep starts, the next outcome schedules the next sweep.
+    monkeypatch.setattr(tasks.services, "followup_sweep", lambda: type("R", (), {"as_dict": lambda self: {}})())
+    tasks.sweep.run()
+    tasks.enqueue_sweep()
+    assert len(sent) == 2
+    cache.delete(tasks.SWEEP_PENDING_KEY)
