@@ -97,12 +97,22 @@ from helsestasjon.models import Role, Station, User
 stations = list(Station.objects.order_by('id'))
 today = timezone.localdate()
 password = make_password('belastning-2026')
+import random
+rng = random.Random(7)
+# Due consultations per station, fetched once and handed out in a fixed shuffled order.
+due = {{}}
+for station in stations:
+    ids = list(Consultation.objects.filter(child__station=station, child__status='active', state='due').values_list('id', flat=True))
+    rng.shuffle(ids)
+    due[station.id] = ids
 for n in range({nurses}):
     station = stations[n % len(stations)]
     nurse, created = User.objects.get_or_create(username=f'last_sykepleier_{{n:02d}}', defaults=dict(role=Role.NURSE, password=password, first_name='Last', last_name=str(n)))
     nurse.stations.set([station])
     have = Appointment.objects.filter(professional=nurse, starts_at__date=today).count()
-    free = Consultation.objects.filter(child__station=station, child__status='active', state='due').order_by('?')[:{per_nurse} - have]
+    wanted = max(0, {per_nurse} - have)
+    free = Consultation.objects.filter(id__in=due[station.id][:wanted])
+    del due[station.id][:wanted]
     for i, consultation in enumerate(free):
         start = timezone.make_aware(datetime.combine(today, t(8, 0))) + timedelta(minutes=15 * (have + i))
         appointment_book(consultation=consultation, starts_at=start, duration_minutes=15, place='station', room='Rom 1', professional=nurse, booked_by=nurse)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -124,6 +124,11 @@ def seed_demo(*, children: int = 300, seed: int = 1, today: date | None = None) 
         # core never imports them.
         for path in settings.DEMO_SEEDERS:
             import_string(path)(children=new_children, result=result, rng=random.Random(f"{seed}:{path}"), today=today)
+    if children and connection.vendor == "postgresql":
+        # Fresh planner statistics after a bulk load: without them PostgreSQL plans the
+        # day list's guardian lookup as a full scan until autovacuum gets round to it.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return result
 
 
