@@ -1,4 +1,4 @@
-"""A real Celery worker is killed with SIGKILL in the middle of a batch and the
+"""A real Celery worker is killed with SIGKILL in the middle of a batch, again and again, and the
 broker loses its messages (as when Redis restarts without persistence); the
 resume sweep finishes the batch with every letter produced exactly once."""
 
@@ -28,7 +28,10 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-N = 12
+# The suite's short form: 12 letters, the worker killed twice. The full form by hand:
+#   LETTER_KILL_LETTERS=1000 LETTER_KILLS=10 bin/test tests/followup/test_letters_worker.py
+N = int(os.environ.get("LETTER_KILL_LETTERS", "12"))
+KILLS = int(os.environ.get("LETTER_KILLS", "2"))
 
 
 def _redis():
@@ -76,21 +79,32 @@ def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, 
 
     r = _redis()
     r.delete("celery")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "helsestasjon", "worker", "--concurrency", "1", "--pool", "prefork",
-         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"killtest-{os.getpid()}@%h"],
-        cwd=ROOT, env=_worker_env(media), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        from helsestasjon.celery import app
+    from helsestasjon.celery import app
 
-        app.send_task("followup.letters.render_batch", args=[batch.id])
-        produced = lambda: Letter.objects.filter(batch=batch, state=LetterState.PRODUCED).count()  # noqa: E731
-        assert _wait(lambda: produced() >= 1), "the worker never produced a letter"
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the parent and its pool child, mid-batch
-        worker.wait(timeout=30)
-    r.delete("celery", "unacked", "unacked_index")  # the broker forgot everything
+    produced = lambda: Letter.objects.filter(batch=batch, state=LetterState.PRODUCED).count()  # noqa: E731
+    step = max(1, N // (KILLS + 1))
+    for kill in range(KILLS):
+        before = produced()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "helsestasjon", "worker", "--concurrency", "1", "--pool", "prefork",
+             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-n", f"killtest-{os.getpid()}-{kill}@%h"],
+            cwd=ROOT, env=_worker_env(media), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        try:
+            if kill == 0:
+                app.send_task("followup.letters.render_batch", args=[batch.id])
+            else:
+                # What beat's resume sweep does after a lost worker: release stale claims, send the batch again.
+                with monkeypatch.context() as m:
+                    m.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+                    m.setattr(app.conf, "task_always_eager", False)
+                    services.letters_resume(now=timezone.now() + services.STALE_AFTER + timedelta(seconds=1))
+            assert _wait(lambda: produced() >= min(N - 1, before + step), timeout=600), f"kill {kill}: no progress"
+        finally:
+            os.killpg(worker.pid, signal.SIGKILL)  # the parent and its pool child, mid-batch
+            worker.wait(timeout=30)
+        r.delete("celery", "unacked", "unacked_index")  # the broker forgot everything
 
     states = set(Letter.objects.filter(batch=batch).values_list("state", flat=True))
     assert LetterState.PRODUCED in states and states & {LetterState.PENDING, LetterState.RENDERING}
