@@ -22,8 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import psycopg
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
@@ -142,16 +143,86 @@ class Scope:
 # -------------------------------------------------------------- reconciliation
 
 
+# The journal columns the reconciliation compares, read as plain rows (building
+# model instances for every child of a run cost more than the comparison).
+# status_changed_at is only read for deceased children (the fingerprint of an
+# annulled death); timestamps are slow to load and nothing else needs it.
+_JOURNAL_SELECT = (
+    "SELECT c.id, c.register_person_id::text, c.national_id, c.given_name, c.family_name, c.birth_date, c.status, "
+    "c.station_id, c.street_address, c.postal_code, c.city, c.municipality_number, c.urban_district_code, "
+    "c.address_protection, CASE WHEN c.status = 'deceased' THEN c.status_changed_at END "
+    "FROM helsestasjon_child c"
+)
+
+
+class JournalChild:
+    """A journal child as the reconciliation sees it: the compared columns, its
+    station and its guardians' responsibility keys. Changes are set on it and
+    written with ``_update_rows``; effects load the real ``Child``."""
+
+    __slots__ = ("pk", "register_person_id", "national_id", "given_name", "family_name", "birth_date", "status",
+                 "station_id", "street_address", "postal_code", "city", "municipality_number", "urban_district_code",
+                 "address_protection", "status_changed_at", "station", "responsibility_keys")
+
+    def __init__(self, row, station):
+        (self.pk, self.register_person_id, self.national_id, self.given_name, self.family_name, self.birth_date,
+         self.status, self.station_id, self.street_address, self.postal_code, self.city, self.municipality_number,
+         self.urban_district_code, self.address_protection, self.status_changed_at) = row
+        self.station = station
+        self.responsibility_keys = ()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class _PendingFinding:
+    """A finding the reconciliation made; the row is built only when it is new."""
+
+    __slots__ = ("kind", "subject", "fingerprint", "key", "values")
+
+    def __init__(self, *, kind: str, subject: str, fingerprint: str, **values):
+        self.kind, self.subject, self.fingerprint = kind, subject, fingerprint
+        self.key = (kind, subject, fingerprint)
+        self.values = values
+
+    def build(self) -> Finding:
+        v = self.values
+        record, automatic, now = v["record"], v["automatic"], v["now"]
+        return Finding(
+            kind=self.kind,
+            status=FindingStatus.RESOLVED if automatic else FindingStatus.OPEN,
+            resolution=Resolution.AUTOMATIC if automatic else "",
+            resolved_at=now if automatic else None,
+            station=v["station"],
+            child_id=v["child_id"],
+            national_id=record.national_id if record else v["national_id"],
+            register_person_id=record.person_id if record else v["register_person_id"],
+            name=(f"{record.given_name} {record.family_name}" if record else v["name"])[:200],
+            birth_date=record.birth_date if record else v["birth_date"],
+            protection=record.protection if record else v["protection"],
+            subject=self.subject,
+            fingerprint=self.fingerprint,
+            details={**(v["details"] or {}), "register": record.summary() if record else {}},
+            # Open findings keep the register's current document (what a person
+            # decides on, and what "Opprett journal" is made from); automatic
+            # ones keep the values they applied, in details["register"].
+            snapshot=None if automatic else _current_versions(v["snapshot"]),
+            sequence_number=v["sequence_number"],
+            detected_at=now,
+        )
+
+
 @dataclass
 class _Batch:
-    findings: list[Finding] = field(default_factory=list)
-    changed_children: dict[int, tuple[Child, set[str]]] = field(default_factory=dict)
+    findings: list[_PendingFinding] = field(default_factory=list)
+    changed_children: dict[int, tuple[JournalChild, set[str]]] = field(default_factory=dict)
     effects: list = field(default_factory=list)
     guardian_changes: list = field(default_factory=list)
     changed_guardians: dict[int, tuple[Guardian, set[str]]] = field(default_factory=dict)
     aliases: list[NationalIdAlias] = field(default_factory=list)
 
-    def set(self, child: Child, **values) -> None:
+    def set(self, child: JournalChild, **values) -> None:
         entry = self.changed_children.setdefault(child.pk, (child, set()))
         for name, value in values.items():
             setattr(child, name, value)
@@ -181,39 +252,27 @@ class _Reconciliation:
         self.seen_children: set[int] = set()
 
     # ------------------------------------------------------------- findings
-    def finding(self, kind: str, *, record: PersonRecord | None, child: Child | None, fingerprint: str,
+    def finding(self, kind: str, *, record: PersonRecord | None, child: "JournalChild | None", fingerprint: str,
                 station: Station | None = None, details: dict | None = None, snapshot: dict | None = None,
                 automatic: bool | None = None) -> None:
         automatic = kind in AUTOMATIC_KINDS if automatic is None else automatic
         station = station or (child.station if child else None)
         if station is None:
             return
-        summary = record.summary() if record else {}
-        self.batch.findings.append(Finding(
-            kind=kind,
-            status=FindingStatus.RESOLVED if automatic else FindingStatus.OPEN,
-            resolution=Resolution.AUTOMATIC if automatic else "",
-            resolved_at=self.now if automatic else None,
-            station=station,
-            child=child,
-            national_id=(record.national_id if record else child.national_id),
-            register_person_id=record.person_id if record else (str(child.register_person_id or "")),
-            name=(f"{record.given_name} {record.family_name}" if record else child.full_name)[:200],
-            birth_date=record.birth_date if record else child.birth_date,
-            protection=record.protection if record else child.address_protection,
-            subject=record.person_id if record else child.national_id,
-            fingerprint=fingerprint[:200],
-            details={**(details or {}), "register": summary},
-            # Open findings keep the register's current document (what a person
-            # decides on, and what "Opprett journal" is made from); automatic
-            # ones keep the values they applied, in details["register"].
-            snapshot=None if automatic else _current_versions(snapshot),
-            sequence_number=self.sequence_number,
-            detected_at=self.now,
+        # Most findings of a run are already recorded (an unchanged run finds
+        # them all again): the Finding row is only built for new ones (_write).
+        self.batch.findings.append(_PendingFinding(
+            kind=kind, subject=record.person_id if record else child.national_id, fingerprint=fingerprint[:200],
+            automatic=automatic, now=self.now, sequence_number=self.sequence_number, station=station,
+            child_id=child.pk if child else None, record=record, details=details, snapshot=snapshot,
+            national_id=child.national_id if child else None,
+            register_person_id=str(child.register_person_id or "") if child else "",
+            name=child.full_name if child else "", birth_date=child.birth_date if child else None,
+            protection=child.address_protection if child else "",
         ))
 
     # ---------------------------------------------------------- one child
-    def child(self, child: Child, record: PersonRecord | None, snapshot: dict | None) -> None:
+    def child(self, child: JournalChild, record: PersonRecord | None, snapshot: dict | None) -> None:
         self.seen_children.add(child.pk)
         if record is None:
             if child.status == ChildStatus.ACTIVE:
@@ -239,17 +298,17 @@ class _Reconciliation:
             if child.status != ChildStatus.DECEASED:
                 f(FindingKind.DECEASED, f"deceased:{record.deceased_date}", details={"deceased_date": record.deceased_date})
                 self.batch.set(child, status=ChildStatus.DECEASED, status_changed_at=self.now)
-                self.batch.effects.append(lambda c=child: _effect_stop(c, "deceased"))
+                self.batch.effects.append(lambda pk=child.pk: _effect_stop(Child.objects.get(pk=pk), "deceased"))
             return
         if child.status == ChildStatus.DECEASED:
             f(FindingKind.DEATH_ANNULLED, f"annulled:{child.status_changed_at.isoformat()}")
             self.batch.set(child, status=ChildStatus.ACTIVE, status_changed_at=self.now)
-            self.batch.effects.append(lambda c=child: _effect_plan(c))
+            self.batch.effects.append(lambda pk=child.pk: _effect_plan(Child.objects.get(pk=pk)))
         if record.status == "Emigrated":
             if child.status != ChildStatus.EMIGRATED:
                 f(FindingKind.EMIGRATED, f"emigrated:{record.emigrated_to}", details={"country": record.emigrated_to})
                 self.batch.set(child, status=ChildStatus.EMIGRATED, status_changed_at=self.now)
-                self.batch.effects.append(lambda c=child: _effect_stop(c, "emigrated"))
+                self.batch.effects.append(lambda pk=child.pk: _effect_stop(Child.objects.get(pk=pk), "emigrated"))
             return
         if record.status not in NORMAL_STATUSES:
             f(FindingKind.OTHER_STATUS, f"status:{record.status}", details={"status": record.status})
@@ -269,7 +328,7 @@ class _Reconciliation:
             return
         self.address(child, record, f)
 
-    def identity(self, child: Child, record: PersonRecord, f) -> None:
+    def identity(self, child: JournalChild, record: PersonRecord, f) -> None:
         taken = Child.objects.filter(national_id=record.national_id).exclude(pk=child.pk).exists()
         details = {"before": child.national_id, "after": record.national_id}
         if taken:
@@ -277,15 +336,15 @@ class _Reconciliation:
             f(FindingKind.ID_CHANGED, f"merge:{record.national_id}", details={**details, "merge": True})
             return
         f(FindingKind.ID_CHANGED, f"id:{record.national_id}", details=details, automatic=True)
-        self.batch.aliases.append(NationalIdAlias(child=child, national_id=child.national_id, replaced_at=self.now))
+        self.batch.aliases.append(NationalIdAlias(child_id=child.pk, national_id=child.national_id, replaced_at=self.now))
         self.batch.set(child, national_id=record.national_id)
 
-    def aged_out(self, child: Child) -> None:
+    def aged_out(self, child: JournalChild) -> None:
         self.finding(FindingKind.AGED_OUT, record=None, child=child, fingerprint="aged_out")
         self.batch.set(child, status=ChildStatus.AGED_OUT, status_changed_at=self.now)
-        self.batch.effects.append(lambda c=child: _effect_stop(c, "aged_out"))
+        self.batch.effects.append(lambda pk=child.pk: _effect_stop(Child.objects.get(pk=pk), "aged_out"))
 
-    def address(self, child: Child, record: PersonRecord, f) -> None:
+    def address(self, child: JournalChild, record: PersonRecord, f) -> None:
         if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL or not record.has_address:
             # The register gives out no address for a strictly confidential
             # person: a missing address is never a move.
@@ -296,7 +355,7 @@ class _Reconciliation:
                 f(FindingKind.MOVED_OUT, f"moved_out:{record.municipality_number}:{record.move_date}",
                   details={"municipality": record.municipality_number})
                 self.batch.set(child, status=ChildStatus.MOVED, status_changed_at=self.now)
-                self.batch.effects.append(lambda c=child: _effect_stop(c, "moved_out"))
+                self.batch.effects.append(lambda pk=child.pk: _effect_stop(Child.objects.get(pk=pk), "moved_out"))
                 return
         new = {
             "street_address": record.street_address[:200], "postal_code": record.postal_code[:4], "city": record.city[:100],
@@ -316,7 +375,7 @@ class _Reconciliation:
             f(kind, f"address:{record.street_address}|{record.postal_code}|{record.move_date}", details={"before": before},
               automatic=True)
 
-    def guardians(self, child: Child, record: PersonRecord, f) -> None:
+    def guardians(self, child: JournalChild, record: PersonRecord, f) -> None:
         if not record.guardians:
             return  # No responsibility information: never strip the journal's guardians.
         wanted = {("nin", r.national_id) if r.national_id else ("org", (r.organisation or "").strip().lower())
@@ -375,23 +434,47 @@ def _current_versions(doc: dict | None) -> dict | None:
     }
 
 
+def _raw_cursor():
+    """A cursor with server-side parameters on Django's connection (and in its
+    transaction): values travel apart from the SQL, so thousands of them are
+    not quoted into it one by one, and a list is one array parameter."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _select(sql: str, params=()) -> list[tuple]:
+    with _raw_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _update_rows(model, objs: list, fields) -> None:
     """UPDATE each row's changed fields; one prepared statement sent for all rows
     (faster than bulk_update's CASE expressions for thousands of rows)."""
-    from django.db import connection
-
     qn = connection.ops.quote_name
     columns = [model._meta.get_field(name) for name in sorted(fields)]
     sql = (f"UPDATE {qn(model._meta.db_table)} SET "
            + ", ".join(f"{qn(c.column)} = %s" for c in columns)
            + f" WHERE {qn(model._meta.pk.column)} = %s")
     params = [[c.get_db_prep_save(getattr(obj, c.attname), connection) for c in columns] + [obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
+    with _raw_cursor() as cursor:
         cursor.executemany(sql, params)
 
 
-def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles, guardian_records: dict[str, PersonRecord]) -> None:
-    links = list(Guardianship.objects.filter(child=child).select_related("guardian"))
+def _insert_rows(model, objs: list) -> None:
+    """INSERT the rows, skipping any a concurrent run inserted first (what
+    bulk_create(ignore_conflicts=True) does, without building one huge statement)."""
+    qn = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING")
+    params = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
+    with _raw_cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _apply_guardian_change(child: JournalChild, record: PersonRecord, wanted, roles, guardian_records: dict[str, PersonRecord]) -> None:
+    links = list(Guardianship.objects.filter(child_id=child.pk).select_related("guardian"))
     wanted_nins = {v for k, v in wanted if k == "nin"}
     wanted_orgs = {v for k, v in wanted if k == "org"}
     by_key = {}
@@ -408,7 +491,7 @@ def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles, gu
     for nin in missing_nins:
         guardian = existing.get(nin) or _guardian_from_register(nin, guardian_records.get(nin), record)
         Guardianship.objects.update_or_create(
-            child=child, guardian=guardian,
+            child_id=child.pk, guardian=guardian,
             defaults={"relation": RELATION_FOR_ROLE.get(roles.get(nin), Relation.OTHER), "parental_responsibility": True},
         )
     for org in (r.organisation for r in record.guardians if r.organisation):
@@ -417,7 +500,7 @@ def _apply_guardian_change(child: Child, record: PersonRecord, wanted, roles, gu
         guardian = (Guardian.objects.filter(organisation=True, family_name__iexact=org.strip()).first()
                     or Guardian.objects.create(organisation=True, family_name=org.strip()[:150]))
         Guardianship.objects.update_or_create(
-            child=child, guardian=guardian, defaults={"relation": Relation.OTHER, "parental_responsibility": True}
+            child_id=child.pk, guardian=guardian, defaults={"relation": Relation.OTHER, "parental_responsibility": True}
         )
 
 
@@ -455,53 +538,69 @@ def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
     if batch.findings:
         # Findings already recorded for the same register state are left out
         # before the insert, so an unchanged run writes nothing at all.
-        existing = set(
-            Finding.objects.filter(subject__in={f.subject for f in batch.findings}).values_list("kind", "subject", "fingerprint")
-        )
-        new = [f for f in batch.findings if (f.kind, f.subject, f.fingerprint[:200]) not in existing]
-        Finding.objects.bulk_create(new, ignore_conflicts=True)  # A concurrent run may have inserted some.
+        existing = set(_select(
+            f"SELECT kind, subject, fingerprint FROM {Finding._meta.db_table} WHERE subject = ANY(%s)",
+            [list({f.subject for f in batch.findings})],
+        ))
+        new = [f.build() for f in batch.findings if f.key not in existing]
+        if new:
+            _insert_rows(Finding, new)  # A concurrent run may have inserted some.
         created = len(new)
     for effect in batch.effects:
         effect()
     return created
 
 
-def _attach_journal_details(children: list[Child], scope: "Scope") -> list[Child]:
-    """Give each child its station (from the scope, no join) and its guardians'
-    responsibility keys (one flat query instead of model prefetching)."""
-    keys: dict[int, list] = {}
-    rows = Guardianship.objects.filter(child_id__in=[c.pk for c in children]).values_list(
-        "child_id", "parental_responsibility", "guardian__national_id", "guardian__family_name"
-    )
-    for child_id, responsible, nin, name in rows:
-        keys.setdefault(child_id, []).append((("nin", nin) if nin else ("org", name.strip().lower()), responsible))
-    cache_station = Child._meta.get_field("station").set_cached_value
-    for child in children:
-        station = scope.station_by_id.get(child.station_id)
-        if station is not None:
-            cache_station(child, station)
-        child.responsibility_keys = keys.get(child.pk, [])
+def _journal_rows(where: str, params, scope: "Scope") -> list[JournalChild]:
+    """Journal children matching ``where`` (SQL on ``c``, the child table), with their stations."""
+    children = []
+    for row in _select(f"{_JOURNAL_SELECT} WHERE {where}", params):
+        station = scope.station_by_id.get(row[7])
+        if station is None:  # A station made after the run started.
+            station = Station.objects.select_related("municipality").get(pk=row[7])
+        children.append(JournalChild(row, station))
     return children
 
 
-def _journal_for(records: list[PersonRecord], scope: "Scope") -> dict[str, Child]:
+def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
+    """Give each child its guardians' responsibility keys (one flat query)."""
+    if not children:
+        return children
+    keys: dict[int, list] = {}
+    rows = _select(
+        f"SELECT l.child_id, l.parental_responsibility, g.national_id, g.family_name "
+        f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
+        f"WHERE l.child_id = ANY(%s)",
+        [[c.pk for c in children]],
+    )
+    for child_id, responsible, nin, name in rows:
+        keys.setdefault(child_id, []).append((("nin", nin) if nin else ("org", name.strip().lower()), responsible))
+    for child in children:
+        child.responsibility_keys = keys.get(child.pk, ())
+    return children
+
+
+def _journal_for(records: list[PersonRecord], scope: "Scope") -> dict[str, JournalChild]:
     """The journal children the records refer to, by register person id (or a current or former national id)."""
     ids = [r.person_id for r in records]
-    by_person: dict[str, Child] = {}
-    children = list(Child.objects.filter(register_person_id__in=ids))
+    by_person: dict[str, JournalChild] = {}
+    children = _journal_rows("c.register_person_id = ANY(%s::uuid[])", [ids], scope) if ids else []
     for child in children:
-        by_person[str(child.register_person_id)] = child
+        by_person[child.register_person_id] = child
     nins = {n: r.person_id for r in records if r.person_id not in by_person for n in (r.national_id, *r.former_national_ids)}
     if nins:
-        for child in Child.objects.filter(national_id__in=list(nins)):
+        for child in _journal_rows("c.national_id = ANY(%s)", [list(nins)], scope):
             if child.pk not in {c.pk for c in by_person.values()}:
                 by_person.setdefault(nins[child.national_id], child)
                 children.append(child)
-        for alias in NationalIdAlias.objects.filter(national_id__in=list(nins)).select_related("child"):
-            if nins[alias.national_id] not in by_person:
-                by_person[nins[alias.national_id]] = alias.child
-                children.append(alias.child)
-    _attach_journal_details(children, scope)
+        aliases = list(NationalIdAlias.objects.filter(national_id__in=list(nins)).values_list("national_id", "child_id"))
+        if aliases:
+            aliased = {c.pk: c for c in _journal_rows("c.id = ANY(%s)", [[pk for _, pk in aliases]], scope)}
+            for nin, child_pk in aliases:
+                if nins[nin] not in by_person and child_pk in aliased:
+                    by_person[nins[nin]] = aliased[child_pk]
+                    children.append(aliased[child_pk])
+    _attach_journal_details(children)
     return by_person
 
 
@@ -538,7 +637,7 @@ def _parse_all(documents: list[dict]) -> list[tuple[PersonRecord, dict]]:
 
 
 def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], *, scope: Scope, sequence_number: int | None,
-               with_guardians: bool, missing_children: list[Child] = (), found_in: dict[str, str] | None = None) -> _Reconciliation:
+               with_guardians: bool, missing_children: list[JournalChild] = (), found_in: dict[str, str] | None = None) -> _Reconciliation:
     """Compare (read-only) and collect the batch; fetches guardians the batch will need."""
     records = [r for r, _ in parsed]
     children = _journal_for(records, scope)
@@ -682,7 +781,7 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
 
         def process(parsed, missing_pks=()):
             rec = _reconcile(client, parsed, scope=scope, sequence_number=None, with_guardians=False,
-                             missing_children=_attach_journal_details(list(Child.objects.filter(pk__in=list(missing_pks))), scope)
+                             missing_children=_attach_journal_details(_journal_rows("c.id = ANY(%s)", [list(missing_pks)], scope))
                              if missing_pks else [], found_in=found_in)
             with transaction.atomic():
                 created = _commit(rec)
@@ -710,7 +809,7 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             returned = {n for r, _ in parsed for n in (r.national_id, *r.former_national_ids)}
             process(parsed, [by_nin[n] for n in chunk if n not in returned])
         # Children who turned 6: closed for this programme (no register call needed).
-        aged = Child.objects.filter(status=ChildStatus.ACTIVE, birth_date__lt=scope.birth_from).select_related("station")
+        aged = _journal_rows("c.status = %s AND c.birth_date < %s", [ChildStatus.ACTIVE.value, scope.birth_from], scope)
         rec = _Reconciliation(scope, sequence_number=None, now=timezone.now())
         for child in aged:
             rec.aged_out(child)
