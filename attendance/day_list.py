@@ -1,26 +1,25 @@
-"""The rows of the nurse's day list, read with three flat queries.
+"""The rows of the nurse's day list, read with one query.
 
 The day list is the page a nurse opens most. Building model instances and
 resolving template lookups was most of its time (benchmarks/day_view.py), so the
 rows are read as plain values and formatted here once, and the template only
-prints them. One query whatever the number of rows: the appointments with child,
-consultation, the 12-month missed count, and their guardians and outcome events
-as JSON arrays.
+prints them. One hand-written query whatever the number of rows: the appointments
+with child, consultation, the 12-month missed count, and their guardians and
+outcome events as JSON arrays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from django.db import connection
-from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
-from attendance.models import Appointment, Outcome, Reason, local_day_bounds
+from attendance.models import MISSED_OUTCOMES, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
 from helsestasjon.models import Language, Relation
 
@@ -100,32 +99,55 @@ def _local(moment: datetime, fmt: str) -> str:
     return timezone.localtime(moment).strftime(fmt)
 
 
-# Guardians and outcome events come as JSON arrays from correlated subqueries, so
-# the whole list is one query (one round trip) on PostgreSQL and on SQLite. The
-# inner ORDER BY sets the order; PostgreSQL also gets it inside the aggregate.
-_GUARDIANS_SQL = (
-    "(SELECT {agg}({arr}(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed){order_pg})"
-    " FROM (SELECT gs.relation, g.given_name, g.family_name, g.preferred_language, g.interpreter_needed,"
-    " gs.parental_responsibility, gs.id FROM helsestasjon_guardianship gs"
-    " JOIN helsestasjon_guardian g ON g.id = gs.guardian_id WHERE gs.child_id = attendance_appointment.child_id"
-    " ORDER BY gs.parental_responsibility DESC, gs.id) x)"
-)
-_EVENTS_SQL = (
-    "(SELECT {agg}({arr}(x.id, x.outcome, x.reason, x.replaces_id, x.recorded_at, x.first_name, x.last_name){order_pg})"
-    " FROM (SELECT e.id, e.outcome, e.reason, e.replaces_id, e.recorded_at, u.first_name, u.last_name"
-    " FROM attendance_outcomeevent e LEFT JOIN helsestasjon_user u ON u.id = e.recorded_by_id"
-    " WHERE e.appointment_id = attendance_appointment.id ORDER BY e.recorded_at, e.id) x)"
-)
+# One hand-written statement, built once per database backend: compiling the
+# equivalent ORM query took longer than running it (benchmarks/day_view.py).
+# Guardians and outcome events come as JSON arrays from correlated subqueries,
+# so the whole list is one round trip on PostgreSQL and on SQLite. The inner
+# ORDER BY sets the order; PostgreSQL also gets it inside the aggregate.
+_DAY_SQL = """
+SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status, a.professional_id, a.child_id, a.station_id,
+       c.given_name, c.family_name, c.birth_date, c.special_attention, s.name, moved.starts_at,
+       (SELECT COUNT(*) FROM attendance_appointment m
+         WHERE m.child_id = a.child_id AND m.status IN ({missed}) AND m.starts_at >= %s),
+       (SELECT {agg}({arr}(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed){guardian_order})
+          FROM (SELECT gs.relation, g.given_name, g.family_name, g.preferred_language, g.interpreter_needed,
+                       gs.parental_responsibility, gs.id
+                  FROM helsestasjon_guardianship gs JOIN helsestasjon_guardian g ON g.id = gs.guardian_id
+                 WHERE gs.child_id = a.child_id
+                 ORDER BY gs.parental_responsibility DESC, gs.id) x),
+       (SELECT {agg}({arr}(x.id, x.outcome, x.reason, x.replaces_id, x.recorded_at, x.first_name, x.last_name){event_order})
+          FROM (SELECT e.id, e.outcome, e.reason, e.replaces_id, e.recorded_at, u.first_name, u.last_name
+                  FROM attendance_outcomeevent e LEFT JOIN helsestasjon_user u ON u.id = e.recorded_by_id
+                 WHERE e.appointment_id = a.id
+                 ORDER BY e.recorded_at, e.id) x)
+  FROM attendance_appointment a
+  JOIN helsestasjon_child c ON c.id = a.child_id
+  JOIN attendance_consultation k ON k.id = a.consultation_id
+  JOIN attendance_programmestep s ON s.id = k.step_id
+  LEFT JOIN attendance_appointment moved ON moved.id = a.rescheduled_to_id
+ WHERE a.station_id IN ({stations}) AND {where}
+ ORDER BY a.starts_at, a.id
+"""
+_DAY_WHERE = "a.professional_id = %s AND a.starts_at >= %s AND a.starts_at < %s"
+_ONE_WHERE = "a.id = %s"
+_MISSED = tuple(o.value for o in MISSED_OUTCOMES)
+_sql_cache: dict[tuple, str] = {}
 
 
-def _json_subqueries():
-    if connection.vendor == "postgresql":
-        guardians = _GUARDIANS_SQL.format(agg="json_agg", arr="json_build_array", order_pg=" ORDER BY x.parental_responsibility DESC, x.id")
-        events = _EVENTS_SQL.format(agg="json_agg", arr="json_build_array", order_pg=" ORDER BY x.recorded_at, x.id")
-    else:
-        guardians = _GUARDIANS_SQL.format(agg="json_group_array", arr="json_array", order_pg="")
-        events = _EVENTS_SQL.format(agg="json_group_array", arr="json_array", order_pg="")
-    return RawSQL(guardians, []), RawSQL(events, [])
+def _day_sql(vendor: str, stations: int, one: bool) -> str:
+    key = (vendor, stations, one)
+    sql = _sql_cache.get(key)
+    if sql is None:
+        if vendor == "postgresql":
+            parts = dict(agg="json_agg", arr="json_build_array", guardian_order=" ORDER BY x.parental_responsibility DESC, x.id",
+                         event_order=" ORDER BY x.recorded_at, x.id")
+        else:
+            parts = dict(agg="json_group_array", arr="json_array", guardian_order="", event_order="")
+        sql = _sql_cache[key] = _DAY_SQL.format(
+            missed=", ".join(["%s"] * len(_MISSED)), stations=", ".join(["%s"] * stations),
+            where=_ONE_WHERE if one else _DAY_WHERE, **parts,
+        )
+    return sql
 
 
 def _json(value) -> list:
@@ -135,30 +157,32 @@ def _json(value) -> list:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-def _moment(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt_timezone.utc)
+def _moment(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
+
+
+def _date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None) -> list[DayRow]:
     """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap)."""
-    qs = Appointment.objects.filter(station_id__in=station_ids)
+    station_ids = list(station_ids)
+    if not station_ids:
+        return []
+    # Moments adapted as the ORM would (SQLite stores them as naive UTC text).
+    moment = connection.ops.adapt_datetimefield_value
+    params: list = [*_MISSED, moment(timezone.now() - timedelta(days=365)), *station_ids]
     if appointment_id is not None:
-        qs = qs.filter(pk=appointment_id)
+        params.append(appointment_id)
     else:
         start, end = local_day_bounds(day)
-        qs = qs.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
-    guardians_sql, events_sql = _json_subqueries()
-    values = (
-        qs.with_missed_last_12_months()
-        .annotate(guardians_json=guardians_sql, events_json=events_sql)
-        .order_by("starts_at", "id")
-        .values_list(
-            "id", "starts_at", "duration_minutes", "place", "room", "status", "professional_id", "child_id", "station_id",
-            "child__given_name", "child__family_name", "child__birth_date", "child__special_attention",
-            "consultation__step__name", "rescheduled_to__starts_at", "missed_12m", "guardians_json", "events_json",
-        )
-    )
+        params += [professional_id, moment(start), moment(end)]
+    with connection.cursor() as cursor:
+        cursor.execute(_day_sql(connection.vendor, len(station_ids), appointment_id is not None), params)
+        values = cursor.fetchall()
     today = timezone.localdate()
     # Reversed once, not once per row: URL reversing is a visible part of the page's time.
     record_url = reverse("attendance:record_outcome", args=[0])
@@ -167,10 +191,10 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
          step_name, moved_to, missed, guardians_json, events_json) in values:
         row = DayRow(
-            pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
+            pk=pk, time=_local(_moment(starts_at), "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
             professional_id=professional, child_id=child_id, station_id=station, child_name=f"{given} {family}",
-            age=age_text(born, today), special_attention=special, step_name=step_name, missed_12m=missed,
-            rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
+            age=age_text(_date(born), today), special_attention=bool(special), step_name=step_name, missed_12m=missed or 0,
+            rescheduled_to=_local(_moment(moved_to), "%d.%m.%Y %H:%M") if moved_to else "",
             record_url=record_url.replace("/0/", f"/{pk}/"), child_url=child_url.replace("/0/", f"/{child_id}/"),
         )
         for relation, g_given, g_family, language, interpreter in _json(guardians_json):

@@ -183,3 +183,22 @@ def test_protected_address_visibility_rules(nurse_a, leader_a, child_a):
     assert not confidential.address_visible_to(nurse_a)
     assert confidential.address_visible_to(leader_a)
     assert not strict.address_visible_to(leader_a)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_list_view_logs_one_row_per_child_in_a_single_statement(nurse_a, station_a):
+    from django.test.utils import CaptureQueriesContext
+
+    from helsestasjon.services import access_log_record_many
+
+    children = [ChildFactory(station=station_a) for _ in range(3)]
+    with CaptureQueriesContext(connection) as outside:
+        assert access_log_record_many(user=nurse_a, children=children, action=AccessAction.VIEW_LIST, what="Dagsliste") == 3
+    # Outside a transaction: one INSERT, no BEGIN/COMMIT round trips.
+    assert len(outside.captured_queries) == 1 and outside.captured_queries[0]["sql"].startswith("INSERT")
+    with transaction.atomic():
+        access_log_record_many(user=nurse_a, children=children[:2], action=AccessAction.VIEW_LIST, what="Dagsliste")
+    logged = AccessLog.objects.filter(action=AccessAction.VIEW_LIST, user=nurse_a)
+    assert sorted(logged.values_list("child_id", flat=True)) == sorted([c.pk for c in children] + [c.pk for c in children[:2]])
+    assert set(logged.values_list("station_id", "username", "what")) == {(station_a.pk, nurse_a.username, "Dagsliste")}
+    assert access_log_record_many(user=nurse_a, children=[], action=AccessAction.VIEW_LIST, what="Tom") == 0
