@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 from helsestasjon.models import Role
 
@@ -21,16 +23,31 @@ NAVIGATION = [
 ]
 
 
+_cache: dict[tuple[str, str], list[dict]] = {}
+
+
+@receiver(setting_changed)
+def _forget_urls(*, setting, **kwargs):
+    if setting == "ROOT_URLCONF":
+        _cache.clear()
+
+
 def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
-    items = []
-    for name, label, roles in NAVIGATION:
-        if user.role not in roles and user.role != Role.ADMIN:
-            continue
-        try:
-            items.append({"url": reverse(name), "label": label, "name": name})
-        except NoReverseMatch:
-            continue
+    # The entries depend only on the role and the URL prefix: reversed once per
+    # process, not nine times on every page.
+    key = (user.role, get_script_prefix())
+    items = _cache.get(key)
+    if items is None:
+        items = []
+        for name, label, roles in NAVIGATION:
+            if user.role not in roles and user.role != Role.ADMIN:
+                continue
+            try:
+                items.append({"url": reverse(name), "label": label, "name": name})
+            except NoReverseMatch:
+                continue
+        _cache[key] = items
     return {"nav_items": items}

@@ -202,3 +202,16 @@ def test_a_list_view_logs_one_row_per_child_in_a_single_statement(nurse_a, stati
     assert sorted(logged.values_list("child_id", flat=True)) == sorted([c.pk for c in children] + [c.pk for c in children[:2]])
     assert set(logged.values_list("station_id", "username", "what")) == {(station_a.pk, nurse_a.username, "Dagsliste")}
     assert access_log_record_many(user=nurse_a, children=[], action=AccessAction.VIEW_LIST, what="Tom") == 0
+
+
+def test_a_change_of_stations_takes_effect_at_the_next_request(login, nurse_a, child_a, station_a, django_assert_max_num_queries):
+    client = login(nurse_a)
+    assert client.get(child_url(child_a)).status_code == 200
+    # The user and her stations are read in one query per request.
+    with django_assert_max_num_queries(2) as queries:
+        client.get(reverse("home"))
+    assert sum("user_stations" in q["sql"] for q in queries.captured_queries) == 1
+    nurse_a.stations.remove(station_a)
+    assert client.get(child_url(child_a)).status_code == 404
+    nurse_a.stations.add(station_a)
+    assert client.get(child_url(child_a)).status_code == 200

@@ -1,0 +1,69 @@
+"""The authentication backend: Django's ModelBackend, loading the user with the user's stations."""
+
+from __future__ import annotations
+
+from django.contrib.auth.backends import ModelBackend
+from django.db import connection
+
+from helsestasjon.db import prepared_cursor
+from helsestasjon.models import Role, User
+
+_FIELDS = list(User._meta.concrete_fields)
+_ATTNAMES = [f.attname for f in _FIELDS]
+_COLUMNS = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in _FIELDS)
+_LINKS = User.stations.through._meta.db_table
+
+
+def _sql(vendor: str) -> str:
+    stations = "array_agg(s.station_id ORDER BY s.station_id)" if vendor == "postgresql" else "group_concat(s.station_id)"
+    return (
+        f"SELECT {_COLUMNS}, (SELECT {stations} FROM {_LINKS} s WHERE s.user_id = u.id)"
+        f" FROM {User._meta.db_table} u WHERE u.id = %s"
+    )
+
+
+class StationModelBackend(ModelBackend):
+    """Loads the logged-in user and the ids of the user's stations in one statement.
+
+    Every page of a logged-in user asks which stations the user belongs to (the
+    station isolation rule); reading them with the user saves a round trip per
+    page. They are read fresh on every request, so a change of stations takes
+    effect at the user's next click, as before.
+    """
+
+    def get_user(self, user_id):
+        try:
+            pk = User._meta.pk.to_python(user_id)
+        except Exception:
+            return None
+        with prepared_cursor() as cursor:
+            cursor.execute(_sql(connection.vendor), [pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        *values, stations = row
+        user = User.from_db(connection.alias, _ATTNAMES, _converted(values))
+        if user.role != Role.ADMIN:
+            if isinstance(stations, str):
+                stations = sorted(int(s) for s in stations.split(","))
+            user._station_ids = list(stations or [])
+        return user if self.user_can_authenticate(user) else None
+
+
+_converters: dict[str, list] = {}
+
+
+def _converted(values):
+    """Values as the ORM hands them to the model: the backend's and the fields' converters applied."""
+    converters = _converters.get(connection.vendor)
+    if converters is None:
+        converters = _converters[connection.vendor] = []
+        for field in _FIELDS:
+            col = field.get_col(User._meta.db_table)
+            converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
+    out = []
+    for (col, functions), value in zip(converters, values):
+        for function in functions:
+            value = function(value, col, connection)
+        out.append(value)
+    return out
