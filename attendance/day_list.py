@@ -10,8 +10,8 @@ outcome events as JSON arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import json
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 
@@ -22,7 +22,8 @@ from django.utils import timezone
 from attendance.models import MISSED_OUTCOMES, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
 from helsestasjon.db import prepared_cursor
-from helsestasjon.models import Language, Relation
+from helsestasjon.models import Language, Relation, User
+from helsestasjon.services import access_log_record_many
 
 OUTCOME_LABELS = dict(Outcome.choices)
 REASON_LABELS = dict(Reason.choices)
@@ -124,27 +125,38 @@ def _local(moment: datetime, fmt: str) -> str:
 # ORDER BY sets the order; PostgreSQL also gets it inside the aggregate.
 _DAY_SQL = """
 SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status, a.professional_id, a.child_id, a.station_id,
-       c.given_name, c.family_name, c.birth_date, c.special_attention, s.name, moved.starts_at,
+       c.given_name, c.family_name, c.birth_date, c.special_attention, s.name AS step_name, moved.starts_at AS moved_to,
        (SELECT COUNT(*) FROM attendance_appointment m
-         WHERE m.child_id = a.child_id AND m.status IN ({missed}) AND m.starts_at >= %s),
+         WHERE m.child_id = a.child_id AND m.status IN ({missed}) AND m.starts_at >= %s) AS missed,
        (SELECT {agg}({arr}(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed){guardian_order})
           FROM (SELECT gs.relation, g.given_name, g.family_name, g.preferred_language, g.interpreter_needed,
                        gs.parental_responsibility, gs.id
                   FROM helsestasjon_guardianship gs JOIN helsestasjon_guardian g ON g.id = gs.guardian_id
                  WHERE gs.child_id = a.child_id
-                 ORDER BY gs.parental_responsibility DESC, gs.id) x),
+                 ORDER BY gs.parental_responsibility DESC, gs.id) x) AS guardians,
        (SELECT {agg}({arr}(x.id, x.outcome, x.reason, x.replaces_id, x.recorded_at, x.first_name, x.last_name){event_order})
           FROM (SELECT e.id, e.outcome, e.reason, e.replaces_id, e.recorded_at, u.first_name, u.last_name
                   FROM attendance_outcomeevent e LEFT JOIN helsestasjon_user u ON u.id = e.recorded_by_id
                  WHERE e.appointment_id = a.id
-                 ORDER BY e.recorded_at, e.id) x)
+                 ORDER BY e.recorded_at, e.id) x) AS events
   FROM attendance_appointment a
   JOIN helsestasjon_child c ON c.id = a.child_id
   JOIN attendance_consultation k ON k.id = a.consultation_id
   JOIN attendance_programmestep s ON s.id = k.step_id
   LEFT JOIN attendance_appointment moved ON moved.id = a.rescheduled_to_id
  WHERE a.station_id IN ({stations}) AND {where}
- ORDER BY a.starts_at, a.id
+"""
+_ORDER = " ORDER BY a.starts_at, a.id"
+# On PostgreSQL the rows shown and their access-log rows (one per row, as
+# helsestasjon.services.access_log_record_many writes them) are one statement:
+# the log cannot miss a row that was read, and the page saves a round trip.
+_LOGGED_SQL = """
+WITH day AS ({select}),
+logged AS (
+  INSERT INTO helsestasjon_accesslog (at, user_id, username, role, child_id, station_id, action, what, path)
+  SELECT %s, %s, %s, %s, day.child_id, day.station_id, %s, %s, %s FROM day
+)
+SELECT * FROM day ORDER BY starts_at, id
 """
 _DAY_WHERE = "a.professional_id = %s AND a.starts_at >= %s AND a.starts_at < %s"
 _ONE_WHERE = "a.id = %s"
@@ -152,8 +164,8 @@ _MISSED = tuple(o.value for o in MISSED_OUTCOMES)
 _sql_cache: dict[tuple, str] = {}
 
 
-def _day_sql(vendor: str, stations: int, one: bool) -> str:
-    key = (vendor, stations, one)
+def _day_sql(vendor: str, stations: int, one: bool, logged: bool) -> str:
+    key = (vendor, stations, one, logged)
     sql = _sql_cache.get(key)
     if sql is None:
         if vendor == "postgresql":
@@ -161,11 +173,22 @@ def _day_sql(vendor: str, stations: int, one: bool) -> str:
                          event_order=" ORDER BY x.recorded_at, x.id")
         else:
             parts = dict(agg="json_group_array", arr="json_array", guardian_order="", event_order="")
-        sql = _sql_cache[key] = _DAY_SQL.format(
+        sql = _DAY_SQL.format(
             missed=", ".join(["%s"] * len(_MISSED)), stations=", ".join(["%s"] * stations),
             where=_ONE_WHERE if one else _DAY_WHERE, **parts,
         )
+        sql = _sql_cache[key] = _LOGGED_SQL.format(select=sql) if logged else sql + _ORDER
     return sql
+
+
+@dataclass(frozen=True, slots=True)
+class ListAccess:
+    """Who is shown the rows, for the access log (one row per list row)."""
+
+    user: User
+    action: str
+    what: str
+    path: str = ""
 
 
 def _json(value) -> list:
@@ -185,8 +208,13 @@ def _date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None) -> list[DayRow]:
-    """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap)."""
+def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None,
+             log: ListAccess | None = None) -> list[DayRow]:
+    """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap).
+
+    With ``log``, every row read is written to the access log (in the same
+    statement on PostgreSQL).
+    """
     station_ids = list(station_ids)
     if not station_ids:
         return []
@@ -198,9 +226,17 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     else:
         start, end = local_day_bounds(day)
         params += [professional_id, moment(start), moment(end)]
+    in_statement = log is not None and connection.vendor == "postgresql"
+    if in_statement:
+        user = log.user
+        params += [moment(timezone.now()), user.pk, user.get_username(), user.role, log.action, log.what[:200], log.path[:500]]
     with prepared_cursor() as cursor:
-        cursor.execute(_day_sql(connection.vendor, len(station_ids), appointment_id is not None), params)
+        cursor.execute(_day_sql(connection.vendor, len(station_ids), appointment_id is not None, in_statement), params)
         values = cursor.fetchall()
+    if log is not None and not in_statement and values:
+        access_log_record_many(
+            user=log.user, children=[_ChildRef(v[7], v[8]) for v in values], action=log.action, what=log.what, path=log.path,
+        )
     today = timezone.localdate()
     # Reversed once, not once per row: URL reversing is a visible part of the page's time.
     record_url = reverse("attendance:record_outcome", args=[0])
@@ -238,7 +274,3 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
             row.current = current[-1] if current else None
         rows.append(row)
     return rows
-
-
-def children_of(rows: list[DayRow]) -> list[_ChildRef]:
-    return [_ChildRef(row.child_id, row.station_id) for row in rows]

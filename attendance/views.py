@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from attendance.day_list import DayRow, children_of, day_rows
+from attendance.day_list import DayRow, ListAccess, day_rows
 from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
 from attendance.models import Appointment, Consultation, OutcomeEvent, Place, Reason
 from attendance.services import (
@@ -99,12 +99,11 @@ def day(request):
         if professional_id != request.user.pk:
             messages.error(request, "Fant ikke fagpersonen ved din helsestasjon. Viser din egen liste.")
         professional = request.user
-    rows = day_rows(professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids())
-    if rows:
-        access_log_record_many(
-            user=request.user, children=children_of(rows), action=AccessAction.VIEW_LIST,
-            what=f"Dagsliste {shown_day:%d.%m.%Y}", path=request.get_full_path(),
-        )
+    rows = day_rows(
+        professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids(),
+        log=ListAccess(user=request.user, action=AccessAction.VIEW_LIST, what=f"Dagsliste {shown_day:%d.%m.%Y}",
+                       path=request.get_full_path()),
+    )
     context = {
         "rows": rows,
         "day": shown_day,

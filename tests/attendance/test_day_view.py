@@ -31,7 +31,11 @@ def test_the_day_shows_the_nurses_appointments_with_what_she_needs(login, statio
     assert "Særlig oppfølging" in page
     assert "Mona Hansen" in page and "العربية" in page and "Tolk" in page
     assert '<span class="tag bad">1</span>' in page  # one missed appointment in the last 12 months
-    assert AccessLog.objects.filter(child=child, action="view_list").exists()
+    # One access-log row per row shown, written with the rows.
+    logged = AccessLog.objects.filter(child=child, action="view_list")
+    assert logged.count() == 1
+    assert logged.get().what == f"Dagsliste {timezone.localdate():%d.%m.%Y}" and logged.get().user == nurse_a
+    assert logged.get().station_id == station_a.pk and logged.get().path == DAY
 
 
 def test_the_day_query_count_does_not_grow_with_rows(login, station_a, nurse_a, planned_child, booked, django_assert_max_num_queries):
