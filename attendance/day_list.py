@@ -18,10 +18,11 @@ from datetime import timezone as dt_timezone
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from attendance.models import MISSED_OUTCOMES, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
-from helsestasjon.db import prepared_cursor
 from helsestasjon.models import Language, Relation, User
 from helsestasjon.services import access_log_record_many
 
@@ -93,6 +94,7 @@ class DayRow(_TemplateLookups):
     record_url: str = ""
     child_url: str = ""
     guardians: list[Guardian] = field(default_factory=list)
+    guardians_html: str = ""
     events: list[Event] = field(default_factory=list)
     current: Event | None = None
 
@@ -103,6 +105,20 @@ class DayRow(_TemplateLookups):
     @property
     def is_home_visit(self) -> bool:
         return self.place == "home"
+
+
+def _guardians_html(guardians: list[Guardian]) -> str:
+    """The guardians cell, escaped here once per row rather than by a template loop."""
+    if not guardians:
+        return mark_safe('<span class="muted">Ingen registrert</span>')
+    return format_html_join(
+        "", '<div>{} <span class="muted">({})</span>{}{}</div>',
+        (
+            (g.name, g.relation, format_html(' <span class="tag">{}</span>', g.language) if g.language else "",
+             mark_safe(' <span class="tag warn">Tolk</span>') if g.interpreter else "")
+            for g in guardians
+        ),
+    )
 
 
 class _ChildRef:
@@ -230,7 +246,7 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     if in_statement:
         user = log.user
         params += [moment(timezone.now()), user.pk, user.get_username(), user.role, log.action, log.what[:200], log.path[:500]]
-    with prepared_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_day_sql(connection.vendor, len(station_ids), appointment_id is not None, in_statement), params)
         values = cursor.fetchall()
     if log is not None and not in_statement and values:
@@ -259,6 +275,7 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
                     interpreter=bool(interpreter),
                 )
             )
+        row.guardians_html = _guardians_html(row.guardians)
         for e_pk, outcome, reason, replaces_id, recorded_at, first, last in _json(events_json):
             row.events.append(
                 Event(

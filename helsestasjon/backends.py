@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.backends import ModelBackend
 from django.db import connection
 
-from helsestasjon.db import prepared_cursor
 from helsestasjon.models import Role, User
 
 _FIELDS = list(User._meta.concrete_fields)
@@ -36,7 +35,7 @@ class StationModelBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except Exception:
             return None
-        with prepared_cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(_sql(connection.vendor), [pk])
             row = cursor.fetchone()
         if row is None:

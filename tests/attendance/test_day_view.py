@@ -157,3 +157,19 @@ def test_daylight_saving_days_hold_exactly_their_own_appointments(login, station
     assert (rows[1].starts_at - rows[0].starts_at) == timedelta(hours=23, minutes=30) + (
         timedelta(hours=-1) if day.month == 3 else timedelta(hours=1)
     )
+
+
+def test_guardians_with_markup_in_their_names_are_shown_literally(login, station_a, nurse_a, planned_child, booked):
+    from tests.factories import GuardianFactory, GuardianshipFactory
+
+    child = planned_child(station_a, given_name="<b>Ola</b>")
+    GuardianshipFactory(child=child, guardian=GuardianFactory(given_name="<script>alert(1)</script>", family_name="& Co"))
+    lonely = planned_child(station_a, given_name="Uten")
+    lonely.guardianships.all().delete()
+    booked(child, nurse_a, starts_at=local(timezone.localdate(), 9))
+    booked(lonely, nurse_a, starts_at=local(timezone.localdate(), 10))
+    page = login(nurse_a).get(DAY).content.decode()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+    assert "&lt;b&gt;Ola&lt;/b&gt;" in page
+    assert '<span class="tag">العربية</span> <span class="tag warn">Tolk</span>' in page
+    assert "Ingen registrert" in page
