@@ -147,6 +147,9 @@ def _one(versions) -> dict | None:
         return None
     if not isinstance(versions, list):
         raise RegisterProtocolError("Expected a list of versions")
+    last = versions[-1]
+    if last.__class__ is dict and last.get("isValid") is True:
+        return last  # Nearly always: the current version comes last.
     for v in reversed(versions):
         if v.__class__ is dict and v.get("isValid") is True:
             return v
@@ -241,9 +244,10 @@ def parse_person(doc) -> PersonRecord:
             if protection == "Unclassified" and address.get("addressConfidentiality"):
                 protection = address["addressConfidentiality"]
             if len(addresses) > 1:
-                closed = [a for a in addresses if isinstance(a, dict) and not a.get("isValid")]
-                if closed:
-                    previous_move_date = closed[-1].get("moveDate")
+                for closed in reversed(addresses):  # The last closed version.
+                    if isinstance(closed, dict) and not closed.get("isValid"):
+                        previous_move_date = closed.get("moveDate")
+                        break
 
         responsibility = get("parentalResponsibility")
         guardians = tuple(
@@ -324,7 +328,9 @@ class RegisterClient:
                    timeout=settings.REGISTER_TIMEOUT_SECONDS, **kwargs)
 
     # ------------------------------------------------------------- transport
-    def _request(self, method: str, path: str, *, json_body=None, params=None, allow_404: bool = False):
+    def _request(self, method: str, path: str, *, json_body=None, params=None, allow_404: bool = False,
+                 decode: bool = True):
+        """The decoded JSON answer (or, with ``decode=False``, the response, its body read)."""
         url = f"{self.base_url}{path}"
         for attempt in range(1, self.max_attempts + 1):
             delay = self.backoff_seconds * (2 ** (attempt - 1))
@@ -351,10 +357,7 @@ class RegisterClient:
                 continue
             if response.status_code >= 400:
                 raise RegisterRefused(f"{method} {path}: HTTP {response.status_code} {_problem_title(response)}")
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise RegisterProtocolError(f"{method} {path}: the answer is not valid JSON ({len(response.content)} bytes)") from exc
+            return _decode(response, method, path) if decode else response
         raise RegisterUnavailable(f"{method} {path}: no attempts left")  # pragma: no cover - the loop always returns or raises
 
     # ----------------------------------------------------------------- calls
@@ -379,10 +382,17 @@ class RegisterClient:
                          end_index=_int(data.get("endIndex", sequence_number)))
 
     def persons_by_id(self, person_ids) -> list[dict]:
-        return self._bulk("/person/bulk-by-id", "personIds", person_ids)
+        return self.fetch_persons_by_id(person_ids).documents()
 
     def persons_by_nin(self, nins) -> list[dict]:
-        return self._bulk("/person/bulk-by-nin", "nins", nins)
+        return self._bulk("/person/bulk-by-nin", "nins", nins).documents()
+
+    def fetch_persons_by_id(self, person_ids) -> "FetchedPersons":
+        """The bulk answers for these ids, received but not decoded yet. A sync
+        fetches the next batch in a thread while it works on this one; decoding
+        there would hold the GIL for milliseconds at a time (one json.loads per
+        answer) and stall the thread that waits for the database."""
+        return self._bulk("/person/bulk-by-id", "personIds", person_ids)
 
     def person_by_nin(self, nin: str) -> dict | None:
         data = self._request("POST", "/person/get-by-nin", json_body={"nin": nin}, allow_404=True)
@@ -390,15 +400,12 @@ class RegisterClient:
             raise RegisterProtocolError("get-by-nin did not answer with a person")
         return data
 
-    def _bulk(self, path: str, key: str, values) -> list[dict]:
+    def _bulk(self, path: str, key: str, values) -> "FetchedPersons":
         values = list(dict.fromkeys(values))
-        documents: list[dict] = []
+        responses = []
         for start in range(0, len(values), MAX_BULK):
-            data = self._request("POST", path, json_body={key: values[start : start + MAX_BULK]})
-            if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
-                raise RegisterProtocolError(f"{path} did not answer with a list of persons")
-            documents.extend(data)
-        return documents
+            responses.append(self._request("POST", path, json_body={key: values[start : start + MAX_BULK]}, decode=False))
+        return FetchedPersons(path, responses)
 
     def search_ids(self, *, municipality_number: str, birth_from: date, birth_to: date,
                    statuses=RESIDENT_STATUSES, page_size: int = SEARCH_PAGE_SIZE) -> Iterator[str]:
@@ -422,6 +429,30 @@ class RegisterClient:
             if len(results) < page_size:
                 return
             offset += len(results)
+
+
+class FetchedPersons:
+    """Bulk answers received from the register, decoded by ``documents()``."""
+
+    def __init__(self, path: str, responses: list):
+        self.path = path
+        self.responses = responses
+
+    def documents(self) -> list[dict]:
+        documents: list[dict] = []
+        for response in self.responses:
+            data = _decode(response, "POST", self.path)
+            if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+                raise RegisterProtocolError(f"{self.path} did not answer with a list of persons")
+            documents.extend(data)
+        return documents
+
+
+def _decode(response, method: str, path: str):
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise RegisterProtocolError(f"{method} {path}: the answer is not valid JSON ({len(response.content)} bytes)") from exc
 
 
 def _event(data) -> Event:

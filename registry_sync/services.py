@@ -39,6 +39,7 @@ from helsestasjon.models import (
     Guardian,
     Guardianship,
     Language,
+    Municipality,
     Relation,
     Station,
     User,
@@ -75,6 +76,7 @@ COMPARED_STATUSES = (ChildStatus.ACTIVE, ChildStatus.DECEASED, ChildStatus.EMIGR
 ADDRESS_FIELDS = ("street_address", "postal_code", "city", "municipality_number", "urban_district_code")
 RELATION_FOR_ROLE = {"Mother": Relation.MOTHER, "Father": Relation.FATHER, "CoMother": Relation.CO_MOTHER}
 LANGUAGES = {choice.value for choice in Language}
+PROTECTION_LEVELS = tuple(AddressProtection.values)
 # Kinds that need a person; the others are applied and logged as resolved.
 AUTOMATIC_KINDS = {FindingKind.ADDRESS_CORRECTED, FindingKind.NAME_CHANGED, FindingKind.AGED_OUT}
 
@@ -114,11 +116,20 @@ class Scope:
         self.birth_from = scope_birth_from(today)
         self.stations: dict[str, list[Station]] = {}
         self.station_by_id: dict[int, Station] = {}
+        self._station_cache: dict[tuple, Station | None] = {}
         for station in Station.objects.select_related("municipality").order_by("id"):
             self.stations.setdefault(station.municipality.number, []).append(station)
             self.station_by_id[station.pk] = station
 
     def station_for(self, municipality: str | None, district: str, *, fallback: bool = True) -> Station | None:
+        key = (municipality, district, fallback)
+        try:
+            return self._station_cache[key]
+        except KeyError:
+            station = self._station_cache[key] = self._station_for(municipality, district, fallback=fallback)
+            return station
+
+    def _station_for(self, municipality: str | None, district: str, *, fallback: bool) -> Station | None:
         stations = self.stations.get(municipality or "")
         if not stations:
             return None
@@ -283,7 +294,7 @@ class _Reconciliation:
             return
         f = lambda kind, fingerprint, **kw: self.finding(kind, record=record, child=child, fingerprint=fingerprint,  # noqa: E731
                                                           snapshot=snapshot, **kw)
-        if child.register_person_id is None or str(child.register_person_id) != record.person_id:
+        if child.register_person_id is None or child.register_person_id != record.person_id:
             self.batch.set(child, register_person_id=uuid.UUID(record.person_id))
         if record.national_id != child.national_id:
             self.identity(child, record, f)
@@ -291,7 +302,7 @@ class _Reconciliation:
             f(FindingKind.NAME_CHANGED, f"{record.given_name}|{record.family_name}",
               details={"before": child.full_name})
             self.batch.set(child, given_name=record.given_name[:100], family_name=record.family_name[:100])
-        if record.protection != child.address_protection and record.protection in AddressProtection.values:
+        if record.protection != child.address_protection and record.protection in PROTECTION_LEVELS:
             f(FindingKind.PROTECTION_CHANGED, record.protection, details={"before": child.address_protection})
             self.batch.set(child, address_protection=record.protection)
             if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL:
@@ -360,13 +371,13 @@ class _Reconciliation:
                 self.batch.set(child, status=ChildStatus.MOVED, status_changed_at=self.now)
                 self.batch.effects.append(lambda pk=child.pk: _effect_stop(Child.objects.get(pk=pk), "moved_out"))
                 return
-        new = {
-            "street_address": record.street_address[:200], "postal_code": record.postal_code[:4], "city": record.city[:100],
-            "municipality_number": record.municipality_number or "", "urban_district_code": record.urban_district_code[:6],
-        }
-        changed = {k: v for k, v in new.items() if getattr(child, k) != v}
-        before = {k: getattr(child, k) for k in changed}
-        if changed:
+        new = (record.street_address[:200], record.postal_code[:4], record.city[:100], record.municipality_number or "",
+               record.urban_district_code[:6])
+        if new == (child.street_address, child.postal_code, child.city, child.municipality_number, child.urban_district_code):
+            changed = before = {}
+        else:
+            changed = {k: v for k, v in zip(ADDRESS_FIELDS, new) if getattr(child, k) != v}
+            before = {k: getattr(child, k) for k in changed}
             self.batch.set(child, **changed)
         target = self.scope.station_for(record.municipality_number, record.urban_district_code, fallback=False)
         if target is not None and target.pk != child.station_id:
@@ -407,7 +418,7 @@ class _Reconciliation:
         values = {"register_person_id": uuid.UUID(record.person_id), "national_id": record.national_id}
         if record.family_name:
             values.update(given_name=record.given_name[:100], family_name=record.family_name[:150])
-        if record.protection in AddressProtection.values:
+        if record.protection in PROTECTION_LEVELS:
             values["address_protection"] = record.protection
         if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL:
             values.update(street_address="", postal_code="", city="")
@@ -705,11 +716,12 @@ def _record_error(run: str, exc: Exception, sequence_number: int | None) -> Sync
 
 def _fetch_event_page(client: RegisterClient, next_seq: int):
     """One event page from ``next_seq`` and the current documents of the persons
-    its known events name: (page, the events at or after next_seq, documents)."""
+    its known events name, not decoded yet: (page, the events at or after
+    next_seq, FetchedPersons or None)."""
     page = client.events(next_seq)
     events = [e for e in page.events if e.sequence_number >= next_seq]
     person_ids = list(dict.fromkeys(e.person_id for e in events if e.event_type in KNOWN_EVENT_TYPES))
-    return page, events, client.persons_by_id(person_ids) if person_ids else []
+    return page, events, client.fetch_persons_by_id(person_ids) if person_ids else None
 
 
 
@@ -740,7 +752,7 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
             pending = pool.submit(_fetch_event_page, client, next_seq)
             while max_pages is None or result.pages < max_pages:
-                page, events, documents = pending.result()
+                page, events, fetched = pending.result()
                 pending = None
                 if page.events and not events:
                     # A page entirely before what we asked for: the register was re-spooled.
@@ -758,7 +770,7 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
                     if event.event_type not in KNOWN_EVENT_TYPES:
                         logger.info("Skipping unknown register event type %r (sequence %s)", event.event_type, event.sequence_number)
                         result.skipped_events += 1
-                parsed = _parse_all(documents)
+                parsed = _parse_all(fetched.documents()) if fetched is not None else []
                 rec = _reconcile(client, parsed, scope=scope, sequence_number=last, with_guardians=True)
                 with transaction.atomic():
                     locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
@@ -800,12 +812,14 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
     try:
         latest = client.latest_event()
         # Journals the register should know.
-        journal = list(
-            Child.objects.filter(status__in=COMPARED_STATUSES, birth_date__gte=scope.birth_from,
-                                 station__municipality__number__in=list(scope.stations))
-            .values_list("pk", "register_person_id", "national_id")
+        journal = _select(
+            f"SELECT c.id, c.register_person_id::text, c.national_id FROM {Child._meta.db_table} c "
+            f"JOIN {Station._meta.db_table} s ON s.id = c.station_id "
+            f"JOIN {Municipality._meta.db_table} m ON m.id = s.municipality_id "
+            f"WHERE c.status = ANY(%b) AND c.birth_date >= %b AND m.number = ANY(%b)",
+            [[str(status) for status in COMPARED_STATUSES], scope.birth_from, list(scope.stations)],
         )
-        by_id = {str(pid): pk for pk, pid, _ in journal if pid}
+        by_id = {pid: pk for pk, pid, _ in journal if pid}
         by_nin = {nin: pk for pk, pid, nin in journal if not pid}
         found_in: dict[str, str] = {}
         for municipality in scope.stations:
@@ -827,13 +841,14 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
 
         chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
         # The next chunk is fetched while this one is compared: the wait for
-        # the register overlaps the work on the database.
+        # the register overlaps the work on the database. The answers are
+        # decoded here, not in the fetching thread (see fetch_persons_by_id).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
-            pending = pool.submit(client.persons_by_id, chunks[0]) if chunks else None
+            pending = pool.submit(client.fetch_persons_by_id, chunks[0]) if chunks else None
             for index, chunk in enumerate(chunks):
-                documents = pending.result()
-                pending = pool.submit(client.persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
-                parsed = _parse_all(documents)
+                fetched = pending.result()
+                pending = pool.submit(client.fetch_persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
+                parsed = _parse_all(fetched.documents())
                 returned = {r.person_id for r, _ in parsed}
                 process(parsed, [by_id[p] for p in chunk if p in by_id and p not in returned])
         # Journals not yet linked to a register id and not met in the search.
