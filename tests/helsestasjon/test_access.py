@@ -215,3 +215,16 @@ def test_a_change_of_stations_takes_effect_at_the_next_request(login, nurse_a, c
     assert client.get(child_url(child_a)).status_code == 404
     nurse_a.stations.add(station_a)
     assert client.get(child_url(child_a)).status_code == 200
+
+
+def test_an_unknown_or_expired_session_is_logged_out(client, login, nurse_a, child_a):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    client.cookies["sessionid"] = "not-a-session-key-0123456789"
+    assert client.get(child_url(child_a)).status_code == 302
+    logged_in = login(nurse_a)
+    assert logged_in.get(child_url(child_a)).status_code == 200
+    Session.objects.update(expire_date=timezone.now())
+    response = logged_in.get(child_url(child_a))
+    assert response.status_code == 302 and "/logg-inn/" in response["Location"]
