@@ -114,6 +114,8 @@ def day(request):
         "colleagues": colleagues,
         "own": professional.pk == request.user.pk,
         "reason_options": _reason_options(),
+        # Rows read it; a missing name costs the template engine an exception per row.
+        "error": "",
     }
     return render(request, "attendance/day.html", context)
 

@@ -166,7 +166,7 @@ def measure_rows_and_render(nurse, runs: int) -> list[float]:
         render_to_string(
             "attendance/day.html",
             {"rows": rows, "day": today, "today": today, "previous_day": today, "next_day": today, "professional": nurse,
-             "colleagues": [nurse], "own": True, "reason_options": _reason_options()},
+             "colleagues": [nurse], "own": True, "reason_options": _reason_options(), "error": ""},
             request=request,
         )
         times.append((time.perf_counter() - started) * 1000)
