@@ -220,6 +220,7 @@ def booking_worklist(request):
     rows = [
         {
             "consultation": c,
+            "appointment": None,  # names the row reads are defined: a missing one costs an exception per row
             "form": BookingForm(initial=_booking_initial(c, request.user), professionals=professionals.get(c.child.station_id, []),
                                 prefix=f"c{c.pk}"),
         }
@@ -230,7 +231,7 @@ def booking_worklist(request):
             user=request.user, children=[c.child for c in consultations], action=AccessAction.VIEW_LIST,
             what="Timebestilling", path=request.get_full_path(),
         )
-    return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows})
+    return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": ""})
 
 
 @login_required

@@ -173,3 +173,27 @@ def test_guardians_with_markup_in_their_names_are_shown_literally(login, station
     assert "&lt;b&gt;Ola&lt;/b&gt;" in page
     assert '<span class="tag">العربية</span> <span class="tag warn">Tolk</span>' in page
     assert "Ingen registrert" in page
+
+
+def test_the_busiest_lists_read_no_undefined_template_names(monkeypatch, login, station_a, nurse_a, planned_child, booked):
+    """An undefined name costs the template engine an exception per row (benchmarks/day_view.py)."""
+    from django.template import base
+
+    missing = []
+    resolve = base.Variable._resolve_lookup
+
+    def recording(self, context):
+        try:
+            return resolve(self, context)
+        except base.VariableDoesNotExist:
+            missing.append(self.var)
+            raise
+
+    monkeypatch.setattr(base.Variable, "_resolve_lookup", recording)
+    child = planned_child(station_a)
+    booked(child, nurse_a, starts_at=local(timezone.localdate(), 9))
+    planned_child(station_a, birth_date=timezone.localdate() - timedelta(days=400))
+    client = login(nurse_a)
+    for url in (DAY, reverse("attendance:booking_worklist")):
+        assert client.get(url).status_code == 200
+    assert missing == []
