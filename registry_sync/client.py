@@ -13,6 +13,7 @@ the journal, always read from the versions with ``isValid: true``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -446,6 +447,66 @@ class FetchedPersons:
                 raise RegisterProtocolError(f"{self.path} did not answer with a list of persons")
             documents.extend(data)
         return documents
+
+    def records(self) -> list[tuple[PersonRecord, str]]:
+        """Every person parsed, with the document's JSON text: (record, text).
+
+        The answers are decoded one document at a time and each document is
+        parsed and dropped at once, instead of decoding whole answers and
+        keeping a thousand documents (60,000 dicts and lists) alive while they
+        are compared: objects that live that long are promoted and rescanned by
+        the garbage collector, which cost as much as the decoding itself. The
+        text is kept for what needs the document later (a finding's snapshot).
+        Raises RegisterProtocolError for anything ``documents()`` would refuse.
+        """
+        records = []
+        for response in self.responses:
+            try:
+                text = response.text
+                for doc, start, end in _iter_array(text, f"{self.path} did not answer with a list of persons"):
+                    if doc.__class__ is not dict and not isinstance(doc, dict):
+                        raise RegisterProtocolError(f"{self.path} did not answer with a list of persons")
+                    records.append((parse_person(doc), text[start:end]))
+            except ValueError as exc:  # json.JSONDecodeError and a failed text decoding
+                raise RegisterProtocolError(
+                    f"POST {self.path}: the answer is not valid JSON ({len(response.content)} bytes)") from exc
+        return records
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _iter_array(text: str, not_a_list: str):
+    """(element, start, end) for each element of the JSON array ``text``; what
+    json.loads(text) accepts as a list, element by element. Raises
+    RegisterProtocolError(not_a_list) when the answer is valid JSON but not an
+    array, and ValueError when it is not JSON."""
+    space = _SPACE.match
+    index = space(text, 0).end()
+    if text[index : index + 1] != "[":
+        _DECODER.decode(text)  # Not JSON at all: ValueError, as json.loads would raise.
+        raise RegisterProtocolError(not_a_list)
+    index = space(text, index + 1).end()
+    if text[index : index + 1] == "]":
+        rest = space(text, index + 1).end()
+        if rest != len(text):
+            raise json.JSONDecodeError("Extra data", text, rest)
+        return
+    while True:
+        element, end = _DECODER.raw_decode(text, index)
+        yield element, index, end
+        index = space(text, end).end()
+        char = text[index : index + 1]
+        if char == ",":
+            index = space(text, index + 1).end()
+        elif char == "]":
+            rest = space(text, index + 1).end()
+            if rest != len(text):
+                raise json.JSONDecodeError("Extra data", text, rest)
+            return
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
 
 
 def _decode(response, method: str, path: str):

@@ -16,6 +16,7 @@ register (name, address, protection, status, guardians) are updated here.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -221,7 +222,7 @@ class _PendingFinding:
             # Open findings keep the register's current document (what a person
             # decides on, and what "Opprett journal" is made from); automatic
             # ones keep the values they applied, in details["register"].
-            "snapshot": None if automatic or v["snapshot"] is None else adapt_json(_current_versions(v["snapshot"]), None),
+            "snapshot": None if automatic or v["snapshot"] is None else adapt_json(_current_versions(_document(v["snapshot"])), None),
             "sequence_number": v["sequence_number"],
             "detected_at": now,
         }
@@ -267,7 +268,7 @@ class _Reconciliation:
 
     # ------------------------------------------------------------- findings
     def finding(self, kind: str, *, record: PersonRecord | None, child: "JournalChild | None", fingerprint: str,
-                station: Station | None = None, details: dict | None = None, snapshot: dict | None = None,
+                station: Station | None = None, details: dict | None = None, snapshot: dict | str | None = None,
                 automatic: bool | None = None) -> None:
         automatic = kind in AUTOMATIC_KINDS if automatic is None else automatic
         station = station or (child.station if child else None)
@@ -286,7 +287,7 @@ class _Reconciliation:
         ))
 
     # ---------------------------------------------------------- one child
-    def child(self, child: JournalChild, record: PersonRecord | None, snapshot: dict | None) -> None:
+    def child(self, child: JournalChild, record: PersonRecord | None, snapshot: dict | str | None) -> None:
         self.seen_children.add(child.pk)
         if record is None:
             if child.status == ChildStatus.ACTIVE:
@@ -406,7 +407,7 @@ class _Reconciliation:
                    "organisations": organisations, "placement": bool(organisations)})
 
     # ------------------------------------------------------- not a journal
-    def newcomer(self, record: PersonRecord, snapshot: dict | None, municipality: str | None = None) -> None:
+    def newcomer(self, record: PersonRecord, snapshot: dict | str | None, municipality: str | None = None) -> None:
         if not self.scope.covers(record, municipality):
             return
         station = self.scope.station_for(record.municipality_number or municipality, record.urban_district_code)
@@ -436,6 +437,11 @@ class _Reconciliation:
 
 
 # -------------------------------------------------------------------- applying
+
+
+def _document(snapshot: dict | str) -> dict:
+    """A person document, given as the decoded dict or its JSON text (FetchedPersons.records)."""
+    return json.loads(snapshot) if isinstance(snapshot, str) else snapshot
 
 
 def _current_versions(doc: dict | None) -> dict | None:
@@ -770,7 +776,7 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
                     if event.event_type not in KNOWN_EVENT_TYPES:
                         logger.info("Skipping unknown register event type %r (sequence %s)", event.event_type, event.sequence_number)
                         result.skipped_events += 1
-                parsed = _parse_all(fetched.documents()) if fetched is not None else []
+                parsed = fetched.records() if fetched is not None else []
                 rec = _reconcile(client, parsed, scope=scope, sequence_number=last, with_guardians=True)
                 with transaction.atomic():
                     locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
@@ -848,7 +854,7 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             for index, chunk in enumerate(chunks):
                 fetched = pending.result()
                 pending = pool.submit(client.fetch_persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
-                parsed = _parse_all(fetched.documents())
+                parsed = fetched.records()
                 returned = {r.person_id for r, _ in parsed}
                 process(parsed, [by_id[p] for p in chunk if p in by_id and p not in returned])
         # Journals not yet linked to a register id and not met in the search.
