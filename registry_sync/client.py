@@ -167,8 +167,18 @@ def _record(**values) -> PersonRecord:
     (one ``object.__setattr__`` per field made it a fifth of the parse); every
     field is given, so the instance is the same as ``PersonRecord(**values)``."""
     record = object.__new__(PersonRecord)
-    record.__dict__.update(values)
+    _set_dict(record, "__dict__", values)
     return record
+
+
+def _responsibility(national_id: str | None, organisation: str | None, kind: str) -> Responsibility:
+    """``Responsibility(national_id, organisation, kind)``, built as ``_record`` builds a PersonRecord."""
+    responsibility = object.__new__(Responsibility)
+    _set_dict(responsibility, "__dict__", {"national_id": national_id, "organisation": organisation, "kind": kind})
+    return responsibility
+
+
+_set_dict = object.__setattr__
 
 
 def parse_person(doc) -> PersonRecord:
@@ -188,7 +198,8 @@ def parse_person(doc) -> PersonRecord:
     try:
         ids = get("norwegianIdentificationNumber")
         current_id = _one(ids)
-        if current_id is None or not str(current_id.get("identificationNumber", "")).isdigit():
+        national_id = None if current_id is None else str(current_id.get("identificationNumber", ""))
+        if national_id is None or not national_id.isdigit():
             raise RegisterProtocolError(f"Person {person_id} has no current identification number")
         if len(ids) == 1:
             former = ()
@@ -251,20 +262,17 @@ def parse_person(doc) -> PersonRecord:
                         break
 
         responsibility = get("parentalResponsibility")
-        guardians = tuple(
-            Responsibility(
-                national_id=str(v["responsible"]) if v.get("responsible") else None,
-                organisation=v.get("responsibleOrganization") or None,
-                kind=v.get("responsibilityType") or "Unknown",
-            )
+        guardians = tuple([
+            _responsibility(str(v["responsible"]) if v.get("responsible") else None,
+                            v.get("responsibleOrganization") or None, v.get("responsibilityType") or "Unknown")
             for v in _current(responsibility)
-        ) if responsibility.__class__ is not list or responsibility else ()
+        ]) if responsibility.__class__ is not list or responsibility else ()
         relations = get("familyRelation")
-        parents = tuple(
+        parents = tuple([
             (str(v.get("relatedPerson")), str(v.get("relatedPersonsRole")))
             for v in _current(relations)
             if v.get("relatedPersonsRole") in _PARENT_ROLES
-        ) if relations.__class__ is not list or relations else ()
+        ]) if relations.__class__ is not list or relations else ()
         emigration = _one(get("emigrationFromNorway"))
         emigrated_to = (emigration or _NO_DICT).get("emigratedToCountry") if status == "Emigrated" else None
         death = get("death")
@@ -277,7 +285,7 @@ def parse_person(doc) -> PersonRecord:
         return _record(
             person_id=person_id,
             sequence_number=int(seq) if seq not in (None, "") else None,
-            national_id=str(current_id["identificationNumber"]),
+            national_id=national_id,
             id_type=current_id.get("identificationNumberType") or "",
             former_national_ids=former,
             status=status,

@@ -828,10 +828,6 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
         by_id = {pid: pk for pk, pid, _ in journal if pid}
         by_nin = {nin: pk for pk, pid, nin in journal if not pid}
         found_in: dict[str, str] = {}
-        for municipality in scope.stations:
-            for person_id in client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today):
-                found_in[person_id] = municipality
-        person_ids = list(dict.fromkeys([*by_id, *found_in]))
         seen_children: set[int] = set()
 
         def process(parsed, missing_pks=()):
@@ -845,12 +841,21 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             result.writes += rec.batch.row_changes + created
             result.persons += len(parsed)
 
-        chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
         # The next chunk is fetched while this one is compared: the wait for
         # the register overlaps the work on the database. The answers are
         # decoded here, not in the fetching thread (see fetch_persons_by_id).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
-            pending = pool.submit(client.fetch_persons_by_id, chunks[0]) if chunks else None
+            # The chunks start with the journal's ids, so the first one is
+            # fetched while the municipality search runs.
+            first = list(by_id)[:FULL_CHUNK] if len(by_id) >= FULL_CHUNK else None
+            pending = pool.submit(client.fetch_persons_by_id, first) if first else None
+            for municipality in scope.stations:
+                for person_id in client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today):
+                    found_in[person_id] = municipality
+            person_ids = list(dict.fromkeys([*by_id, *found_in]))
+            chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
+            if pending is None and chunks:
+                pending = pool.submit(client.fetch_persons_by_id, chunks[0])
             for index, chunk in enumerate(chunks):
                 fetched = pending.result()
                 pending = pool.submit(client.fetch_persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
