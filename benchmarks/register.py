@@ -184,6 +184,19 @@ def main() -> None:
             made_events += len(r.json()["events"])
             i += 1
         print(f"   made {made_events} events through the admin API in {time.monotonic() - started:.1f} s")
+        # The fake register writes its data file a moment after the last change
+        # (autosave, seconds for an Oslo-size register, in the server's process);
+        # measured during that write, the sync or the floor below was slowed at
+        # random. Both are measured after it.
+        changed_at, started = time.time(), time.monotonic()
+        saved, quiet_since = data.stat().st_mtime, time.monotonic()
+        while time.monotonic() - started < 120:
+            time.sleep(0.1)
+            if data.stat().st_mtime != saved:
+                saved, quiet_since = data.stat().st_mtime, time.monotonic()
+            if saved > changed_at and time.monotonic() - quiet_since > 2.5:  # Saved, and no second save behind it.
+                break
+        print(f"   the fake register saved the changes ({time.monotonic() - started:.1f} s)")
         cursor_before = __import__("registry_sync.models", fromlist=["SyncCursor"]).SyncCursor.objects.get().last_sequence
         started = time.monotonic()
         events = register_sync()

@@ -167,6 +167,9 @@ _JOURNAL_SELECT = (
 )
 
 
+_NO_KEYS: frozenset = frozenset()
+
+
 class JournalChild:
     """A journal child as the reconciliation sees it: the compared columns, its
     station and its guardians' responsibility keys. Changes are set on it and
@@ -174,14 +177,14 @@ class JournalChild:
 
     __slots__ = ("pk", "register_person_id", "national_id", "given_name", "family_name", "birth_date", "status",
                  "station_id", "street_address", "postal_code", "city", "municipality_number", "urban_district_code",
-                 "address_protection", "status_changed_at", "station", "responsibility_keys")
+                 "address_protection", "status_changed_at", "station", "responsible_keys")
 
     def __init__(self, row, station):
         (self.pk, self.register_person_id, self.national_id, self.given_name, self.family_name, self.birth_date,
          self.status, self.station_id, self.street_address, self.postal_code, self.city, self.municipality_number,
          self.urban_district_code, self.address_protection, self.status_changed_at) = row
         self.station = station
-        self.responsibility_keys = ()
+        self.responsible_keys = _NO_KEYS
 
     @property
     def full_name(self) -> str:
@@ -395,7 +398,7 @@ class _Reconciliation:
             return  # No responsibility information: never strip the journal's guardians.
         wanted = {("nin", r.national_id) if r.national_id else ("org", (r.organisation or "").strip().lower())
                   for r in record.guardians}
-        have = {key for key, responsible in getattr(child, "responsibility_keys", ()) if responsible}
+        have = child.responsible_keys
         if wanted == have:
             return
         roles = dict(record.parents)
@@ -602,20 +605,21 @@ def _journal_rows(where: str, params, scope: "Scope") -> list[JournalChild]:
 
 
 def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
-    """Give each child its guardians' responsibility keys (one flat query)."""
+    """Give each child the keys of the guardians with parental responsibility
+    in the journal (one flat query): ("nin", national id) or ("org", name)."""
     if not children:
         return children
-    keys: dict[int, list] = {}
+    keys: dict[int, set] = {}
     rows = _select(
-        f"SELECT l.child_id, l.parental_responsibility, g.national_id, g.family_name "
+        f"SELECT l.child_id, g.national_id, g.family_name "
         f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
-        f"WHERE l.child_id = ANY(%b)",
+        f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
         [[c.pk for c in children]],
     )
-    for child_id, responsible, nin, name in rows:
-        keys.setdefault(child_id, []).append((("nin", nin) if nin else ("org", name.strip().lower()), responsible))
+    for child_id, nin, name in rows:
+        keys.setdefault(child_id, set()).add(("nin", nin) if nin else ("org", name.strip().lower()))
     for child in children:
-        child.responsibility_keys = keys.get(child.pk, ())
+        child.responsible_keys = keys.get(child.pk, _NO_KEYS)
     return children
 
 
