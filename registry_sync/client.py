@@ -13,6 +13,7 @@ the journal, always read from the versions with ``isValid: true``.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -336,6 +337,16 @@ class RegisterClient:
         return cls(settings.REGISTER_BASE_URL, token=settings.REGISTER_TOKEN or "",
                    timeout=settings.REGISTER_TIMEOUT_SECONDS, **kwargs)
 
+    def fork(self) -> "RegisterClient":
+        """The same client with its own HTTP session, for another thread (a
+        ``requests.Session`` is not meant to be shared between threads)."""
+        other = copy.copy(self)
+        other.session = requests.Session()
+        other.session.headers.clear()
+        other.session.headers.update(self.session.headers)
+        other.requests_made = 0
+        return other
+
     # ------------------------------------------------------------- transport
     def _request(self, method: str, path: str, *, json_body=None, params=None, allow_404: bool = False,
                  decode: bool = True):
@@ -470,7 +481,7 @@ class FetchedPersons:
         records = []
         for response in self.responses:
             try:
-                text = response.text
+                text = response.content.decode("utf-8")  # JSON between systems is UTF-8 (RFC 8259), whatever the header says.
                 for doc, start, end in _iter_array(text, f"{self.path} did not answer with a list of persons"):
                     if doc.__class__ is not dict and not isinstance(doc, dict):
                         raise RegisterProtocolError(f"{self.path} did not answer with a list of persons")

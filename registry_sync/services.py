@@ -204,12 +204,13 @@ class _PendingFinding:
         self.key = (kind, subject, fingerprint)
         self.values = values
 
-    def values_for_insert(self) -> dict:
+    def values_for_insert(self, *, adapt: bool = True) -> dict:
         """The new row's column values by attribute name (what Finding(...) would
-        save, without building the model instance and preparing each field)."""
+        save, without building the model instance and preparing each field).
+        With ``adapt=False`` the JSON columns stay Python values (for Finding(**values))."""
         v = self.values
         record, automatic, now = v["record"], v["automatic"], v["now"]
-        adapt_json = connection.ops.adapt_json_value
+        adapt_json = connection.ops.adapt_json_value if adapt else (lambda value, encoder: value)
         return {
             "kind": self.kind,
             "status": FindingStatus.RESOLVED.value if automatic else FindingStatus.OPEN.value,
@@ -460,12 +461,19 @@ def _current_versions(doc: dict | None) -> dict | None:
     }
 
 
+def _postgres() -> bool:
+    """The hand-written statements below (arrays, unnest, ON CONFLICT, casts)
+    are PostgreSQL's; on another database (SQLite: the demo) the same reads and
+    writes go through the ORM, slower and equal in effect."""
+    return connection.vendor == "postgresql"
+
+
 def _raw_cursor():
-    """A cursor with server-side parameters on Django's connection (and in its
-    transaction): values travel apart from the SQL, so thousands of them are
-    not quoted into it one by one, and a list is one array parameter. Arrays
-    are sent in binary (``%b``): the text form escapes every element with a
-    regular expression."""
+    """PostgreSQL only. A cursor with server-side parameters on Django's
+    connection (and in its transaction): values travel apart from the SQL, so
+    thousands of them are not quoted into it one by one, and a list is one
+    array parameter. Arrays are sent in binary (``%b``): the text form escapes
+    every element with a regular expression."""
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
 
@@ -489,6 +497,10 @@ def _update_rows(model, objs: list, fields) -> None:
     """UPDATE each row's changed fields in one statement: the new values go as
     one array per column and are joined to the rows with unnest (one statement
     instead of one per row; faster than bulk_update's CASE expressions too)."""
+    if not _postgres():
+        for obj in objs:
+            model.objects.filter(pk=obj.pk).update(**{name: getattr(obj, name) for name in fields})
+        return
     qn = connection.ops.quote_name
     table, pk = qn(model._meta.db_table), model._meta.pk
     columns = [model._meta.get_field(name) for name in sorted(fields)]
@@ -583,23 +595,45 @@ def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
     if batch.findings:
         # Findings already recorded for the same register state are left out
         # before the insert, so an unchanged run writes nothing at all.
-        existing = set(_select(
-            f"SELECT kind, subject, fingerprint FROM {Finding._meta.db_table} WHERE subject = ANY(%b)",
-            [list({f.subject for f in batch.findings})],
-        ))
-        new = [f.values_for_insert() for f in batch.findings if f.key not in existing]
-        if new:
-            _insert_rows(Finding, new)  # A concurrent run may have inserted some.
+        subjects = list({f.subject for f in batch.findings})
+        if _postgres():
+            existing = set(_select(
+                f"SELECT kind, subject, fingerprint FROM {Finding._meta.db_table} WHERE subject = ANY(%b)", [subjects]))
+        else:
+            existing = set(Finding.objects.filter(subject__in=subjects).values_list("kind", "subject", "fingerprint"))
+        new = [f for f in batch.findings if f.key not in existing]
+        # A concurrent run may have inserted some: those are skipped.
+        if new and _postgres():
+            _insert_rows(Finding, [f.values_for_insert() for f in new])
+        elif new:
+            Finding.objects.bulk_create([Finding(**f.values_for_insert(adapt=False)) for f in new], ignore_conflicts=True)
         created = len(new)
     for effect in batch.effects:
         effect()
     return created
 
 
-def _journal_rows(where: str, params, scope: "Scope") -> list[JournalChild]:
-    """Journal children matching ``where`` (SQL on ``c``, the child table), with their stations."""
+_JOURNAL_FIELDS = ("id", "register_person_id", "national_id", "given_name", "family_name", "birth_date", "status",
+                   "station_id", "street_address", "postal_code", "city", "municipality_number", "urban_district_code",
+                   "address_protection", "status_changed_at")
+
+
+def _journal_select(where: str, params, q: Q) -> list[tuple]:
+    """The rows of _JOURNAL_SELECT for the children matching ``where`` (SQL on
+    ``c``, the child table, with ``params``) on PostgreSQL, and ``q`` elsewhere."""
+    if _postgres():
+        return _select(f"{_JOURNAL_SELECT} WHERE {where}", params)
+    return [
+        (pk, str(person_id) if person_id else None, *rest,
+         changed_at if rest[4] == ChildStatus.DECEASED else None)
+        for pk, person_id, *rest, changed_at in Child.objects.filter(q).values_list(*_JOURNAL_FIELDS)
+    ]
+
+
+def _journal_rows(where: str, params, q: Q, scope: "Scope") -> list[JournalChild]:
+    """Journal children matching ``where``/``q`` (see _journal_select), with their stations."""
     children = []
-    for row in _select(f"{_JOURNAL_SELECT} WHERE {where}", params):
+    for row in _journal_select(where, params, q):
         station = scope.station_by_id.get(row[7])
         if station is None:  # A station made after the run started.
             station = Station.objects.select_related("municipality").get(pk=row[7])
@@ -613,12 +647,17 @@ def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
     if not children:
         return children
     keys: dict[int, set] = {}
-    rows = _select(
-        f"SELECT l.child_id, g.national_id, g.family_name "
-        f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
-        f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
-        [[c.pk for c in children]],
-    )
+    pks = [c.pk for c in children]
+    if _postgres():
+        rows = _select(
+            f"SELECT l.child_id, g.national_id, g.family_name "
+            f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
+            f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
+            [pks],
+        )
+    else:
+        rows = Guardianship.objects.filter(child_id__in=pks, parental_responsibility=True).values_list(
+            "child_id", "guardian__national_id", "guardian__family_name")
     for child_id, nin, name in rows:
         keys.setdefault(child_id, set()).add(("nin", nin) if nin else ("org", name.strip().lower()))
     for child in children:
@@ -630,18 +669,20 @@ def _journal_for(records: list[PersonRecord], scope: "Scope") -> dict[str, Journ
     """The journal children the records refer to, by register person id (or a current or former national id)."""
     ids = [r.person_id for r in records]
     by_person: dict[str, JournalChild] = {}
-    children = _journal_rows("c.register_person_id = ANY(%b::text[]::uuid[])", [ids], scope) if ids else []
+    children = _journal_rows("c.register_person_id = ANY(%b::text[]::uuid[])", [ids], Q(register_person_id__in=ids),
+                             scope) if ids else []
     for child in children:
         by_person[child.register_person_id] = child
     nins = {n: r.person_id for r in records if r.person_id not in by_person for n in (r.national_id, *r.former_national_ids)}
     if nins:
-        for child in _journal_rows("c.national_id = ANY(%b)", [list(nins)], scope):
+        for child in _journal_rows("c.national_id = ANY(%b)", [list(nins)], Q(national_id__in=list(nins)), scope):
             if child.pk not in {c.pk for c in by_person.values()}:
                 by_person.setdefault(nins[child.national_id], child)
                 children.append(child)
         aliases = list(NationalIdAlias.objects.filter(national_id__in=list(nins)).values_list("national_id", "child_id"))
         if aliases:
-            aliased = {c.pk: c for c in _journal_rows("c.id = ANY(%b)", [[pk for _, pk in aliases]], scope)}
+            pks = [pk for _, pk in aliases]
+            aliased = {c.pk: c for c in _journal_rows("c.id = ANY(%b)", [pks], Q(id__in=pks), scope)}
             for nin, child_pk in aliases:
                 if nins[nin] not in by_person and child_pk in aliased:
                     by_person[nins[nin]] = aliased[child_pk]
@@ -792,7 +833,8 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
         # and committed (as in the full reconciliation): the wait for the
         # register overlaps the work on the database.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
-            pending = pool.submit(_fetch_event_page, client, next_seq)
+            fetcher = client.fork()  # Its own HTTP session in the fetching thread.
+            pending = pool.submit(_fetch_event_page, fetcher, next_seq)
             while max_pages is None or result.pages < max_pages:
                 page, events, fetched = pending.result()
                 pending = None
@@ -807,7 +849,7 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
                 result.pages += 1
                 last = events[-1].sequence_number
                 if len(page.events) >= MAX_EVENTS_PER_PAGE and (max_pages is None or result.pages < max_pages):
-                    pending = pool.submit(_fetch_event_page, client, last + 1)
+                    pending = pool.submit(_fetch_event_page, fetcher, last + 1)
                 for event in events:
                     if event.event_type not in KNOWN_EVENT_TYPES:
                         logger.info("Skipping unknown register event type %r (sequence %s)", event.event_type, event.sequence_number)
@@ -855,13 +897,19 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
     try:
         latest = client.latest_event()
         # Journals the register should know.
-        journal = _select(
-            f"SELECT c.id, c.register_person_id::text, c.national_id FROM {Child._meta.db_table} c "
-            f"JOIN {Station._meta.db_table} s ON s.id = c.station_id "
-            f"JOIN {Municipality._meta.db_table} m ON m.id = s.municipality_id "
-            f"WHERE c.status = ANY(%b) AND c.birth_date >= %b AND m.number = ANY(%b)",
-            [[str(status) for status in COMPARED_STATUSES], scope.birth_from, list(scope.stations)],
-        )
+        statuses = [str(status) for status in COMPARED_STATUSES]
+        if _postgres():
+            journal = _select(
+                f"SELECT c.id, c.register_person_id::text, c.national_id FROM {Child._meta.db_table} c "
+                f"JOIN {Station._meta.db_table} s ON s.id = c.station_id "
+                f"JOIN {Municipality._meta.db_table} m ON m.id = s.municipality_id "
+                f"WHERE c.status = ANY(%b) AND c.birth_date >= %b AND m.number = ANY(%b)",
+                [statuses, scope.birth_from, list(scope.stations)],
+            )
+        else:
+            journal = [(pk, str(pid) if pid else None, nin) for pk, pid, nin in Child.objects.filter(
+                status__in=statuses, birth_date__gte=scope.birth_from, station__municipality__number__in=list(scope.stations),
+            ).values_list("id", "register_person_id", "national_id")]
         by_id = {pid: pk for pk, pid, _ in journal if pid}
         by_nin = {nin: pk for pk, pid, nin in journal if not pid}
         found_in: dict[str, str] = {}
@@ -869,7 +917,8 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
 
         def process(parsed, missing_pks=()):
             rec = _reconcile(client, parsed, scope=scope, sequence_number=None, with_guardians=False,
-                             missing_children=_attach_journal_details(_journal_rows("c.id = ANY(%b)", [list(missing_pks)], scope))
+                             missing_children=_attach_journal_details(
+                                 _journal_rows("c.id = ANY(%b)", [list(missing_pks)], Q(id__in=list(missing_pks)), scope))
                              if missing_pks else [], found_in=found_in)
             with transaction.atomic():
                 created = _commit(rec)
@@ -885,17 +934,18 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             # The chunks start with the journal's ids, so the first one is
             # fetched while the municipality search runs.
             first = list(by_id)[:FULL_CHUNK] if len(by_id) >= FULL_CHUNK else None
-            pending = pool.submit(client.fetch_persons_by_id, first) if first else None
+            fetcher = client.fork()  # Its own HTTP session in the fetching thread.
+            pending = pool.submit(fetcher.fetch_persons_by_id, first) if first else None
             for municipality in scope.stations:
                 for person_id in client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today):
                     found_in[person_id] = municipality
             person_ids = list(dict.fromkeys([*by_id, *found_in]))
             chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
             if pending is None and chunks:
-                pending = pool.submit(client.fetch_persons_by_id, chunks[0])
+                pending = pool.submit(fetcher.fetch_persons_by_id, chunks[0])
             for index, chunk in enumerate(chunks):
                 fetched = pending.result()
-                pending = pool.submit(client.fetch_persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
+                pending = pool.submit(fetcher.fetch_persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
                 parsed = fetched.records()
                 returned = {r.person_id for r, _ in parsed}
                 process(parsed, [by_id[p] for p in chunk if p in by_id and p not in returned])
@@ -907,7 +957,8 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             returned = {n for r, _ in parsed for n in (r.national_id, *r.former_national_ids)}
             process(parsed, [by_nin[n] for n in chunk if n not in returned])
         # Children who turned 6: closed for this programme (no register call needed).
-        aged = _journal_rows("c.status = %s AND c.birth_date < %s", [ChildStatus.ACTIVE.value, scope.birth_from], scope)
+        aged = _journal_rows("c.status = %s AND c.birth_date < %s", [ChildStatus.ACTIVE.value, scope.birth_from],
+                             Q(status=ChildStatus.ACTIVE, birth_date__lt=scope.birth_from), scope)
         rec = _Reconciliation(scope, sequence_number=None, now=timezone.now())
         for child in aged:
             rec.aged_out(child)
