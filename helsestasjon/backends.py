@@ -56,10 +56,12 @@ def _converted(values):
     """Values as the ORM hands them to the model: the backend's and the fields' converters applied."""
     converters = _converters.get(connection.vendor)
     if converters is None:
-        converters = _converters[connection.vendor] = []
+        # Built whole, then published: another thread never sees a partial list.
+        converters = []
         for field in _FIELDS:
             col = field.get_col(User._meta.db_table)
             converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
+        _converters[connection.vendor] = converters
     out = []
     for (col, functions), value in zip(converters, values):
         for function in functions:
