@@ -19,6 +19,7 @@ NAVIGATION = [
     ("followup:leader_queue", "Lederkø", {Role.LEADER}),
     ("followup:statistics:page", "Statistikk", {Role.LEADER, Role.ADMIN}),
     ("registry_sync:worklist", "Folkeregisteret", {Role.CLERK, Role.LEADER}),
+    ("registry_sync:alerts", "Varsler", {Role.NURSE, Role.LEADER}),
     ("children", "Barn", {Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN}),
 ]
 

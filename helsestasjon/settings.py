@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "helsestasjon.context_processors.navigation",
+                "registry_sync.context_processors.alerts",
             ],
         },
     }

@@ -42,9 +42,22 @@ class Resolution(models.TextChoices):
     REVIEWED = "reviewed", _("Gjennomgått")
 
 
+# Findings the responsible nurses are alerted to (../shared/spec/register-api.md: a death
+# "notify the responsible nurse", a death annulled "alert", parental responsibility
+# changed "alert the nurse (possible child-welfare placement)").
+ALERT_KINDS = (FindingKind.DECEASED, FindingKind.DEATH_ANNULLED, FindingKind.GUARDIANS_CHANGED)
+
+
 class FindingQuerySet(models.QuerySet):
     def open(self) -> "FindingQuerySet":
         return self.filter(status=FindingStatus.OPEN)
+
+    def alerts(self) -> "FindingQuerySet":
+        """The nurses' alerts: findings of ALERT_KINDS about a journal child."""
+        return self.filter(kind__in=[str(k) for k in ALERT_KINDS], child__isnull=False)
+
+    def unseen_alerts(self) -> "FindingQuerySet":
+        return self.alerts().filter(alert_seen_at__isnull=True)
 
     def for_user(self, user) -> "FindingQuerySet":
         """Findings of the stations the user works at."""
@@ -82,6 +95,13 @@ class Finding(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("behandlet av")
     )
     comment = models.TextField(_("kommentar"), blank=True)
+    # Findings a nurse must hear of (ALERT_KINDS) are alerts on the station's
+    # nurses' pages until one of them marks it seen; independent of the
+    # clerk's or leader's handling of the finding on the worklist.
+    alert_seen_at = models.DateTimeField(_("varsel sett"), null=True, blank=True)
+    alert_seen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("varsel sett av")
+    )
 
     objects = FindingQuerySet.as_manager()
 
@@ -101,6 +121,9 @@ class Finding(models.Model):
         indexes = [
             # The worklist: open findings of the user's stations by kind and age.
             models.Index(fields=["station", "status", "kind", "detected_at"], name="finding_worklist"),
+            # The nurses' alerts not yet seen (few; counted on every day page).
+            models.Index(fields=["station", "detected_at"], name="finding_unseen_alerts",
+                         condition=Q(alert_seen_at__isnull=True, kind__in=["deceased", "death_annulled", "guardians_changed"])),
         ]
 
     def __str__(self) -> str:

@@ -58,6 +58,7 @@ from registry_sync.client import (
     parse_person,
 )
 from registry_sync.models import (
+    ALERT_KINDS,
     Finding,
     FindingKind,
     FindingStatus,
@@ -1070,6 +1071,18 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
     finding.child.refresh_from_db()
     _resolve(finding, user=user, resolution=Resolution.MOVED_STATION, comment=f"Flyttet til {station.name}")
     return finding.child
+
+
+def finding_alert_seen(*, finding: Finding, user: User) -> bool:
+    """A nurse has seen an alert (a death, a death annulled, a change of parental
+    responsibility). The first one to mark it is recorded; a second click, or a
+    colleague's at the same moment, changes nothing. Returns whether this call marked it."""
+    if finding.kind not in ALERT_KINDS or finding.child_id is None:
+        raise FindingActionError("Dette funnet er ikke et varsel.")
+    marked = Finding.objects.filter(pk=finding.pk, alert_seen_at__isnull=True).update(
+        alert_seen_at=timezone.now(), alert_seen_by=user)
+    finding.refresh_from_db()
+    return bool(marked)
 
 
 @transaction.atomic

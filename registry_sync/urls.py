@@ -8,4 +8,6 @@ urlpatterns = [
     path("funn/<int:finding_id>/opprett-journal/", views.create_journal, name="create_journal"),
     path("funn/<int:finding_id>/flytt/", views.move_station, name="move_station"),
     path("funn/<int:finding_id>/behandle/", views.resolve, name="resolve"),
+    path("varsler/", views.alerts, name="alerts"),
+    path("varsler/<int:alert_id>/sett/", views.alert_seen, name="alert_seen"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,9 +18,19 @@ from helsestasjon.access import require_role
 from helsestasjon.models import AccessAction, Role, Station
 from helsestasjon.services import access_log_record_many
 from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, SyncError
-from registry_sync.services import FindingActionError, finding_create_journal, finding_move_station, finding_resolve
+from registry_sync.services import (
+    FindingActionError,
+    finding_alert_seen,
+    finding_create_journal,
+    finding_move_station,
+    finding_resolve,
+)
 
 WORKLIST_ROLES = (Role.CLERK, Role.LEADER)
+# Who is alerted to a death, an annulled death or a change of parental responsibility.
+ALERT_ROLES = (Role.NURSE, Role.LEADER)
+# Alerts already seen stay listed this long (who saw them, and when).
+ALERTS_SEEN_DAYS = 30
 REGISTER_STATUS = {
     "Disappeared": "forsvunnet", "Temporary": "midlertidig", "Inactive": "inaktiv", "NotResident": "ikke bosatt",
     "Discontinued": "opphørt", "Active": "aktiv", "RegisteredAtBirth": "fødselsregistrert",
@@ -195,3 +207,56 @@ def resolve(request, finding_id: int):
         return _after_action(request, finding, error=str(exc))
     label = dict(Resolution.choices).get(resolution, "Behandlet")
     return _after_action(request, finding, success=f"{label}.")
+
+
+# ------------------------------------------------------------------ the nurses' alerts
+
+
+def _alert_row(finding: Finding, *, error: str = "") -> dict:
+    # No address is part of an alert, whatever the user may see.
+    return {"finding": finding, "description": _describe(finding, show_address=False), "error": error}
+
+
+@login_required
+@require_GET
+def alerts(request):
+    """The nurses' alerts from the register for the user's stations: not seen
+    first (oldest first), then those seen in the last 30 days."""
+    require_role(request.user, *ALERT_ROLES)
+    mine = Finding.objects.for_user(request.user).alerts().select_related("child", "alert_seen_by")
+    unseen = list(mine.filter(alert_seen_at__isnull=True).order_by("detected_at", "id")[:200])
+    seen = list(mine.filter(alert_seen_at__gte=timezone.now() - timedelta(days=ALERTS_SEEN_DAYS))
+                .order_by("-alert_seen_at", "-id")[:100])
+    children = [f.child for f in (*unseen, *seen)]
+    if children:
+        access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
+                               what="Varsler fra folkeregisteret", path=request.get_full_path())
+    return render(request, "registry_sync/alerts.html", {
+        "unseen": [_alert_row(f) for f in unseen],
+        "seen": [_alert_row(f) for f in seen],
+        "seen_days": ALERTS_SEEN_DAYS,
+    })
+
+
+@login_required
+@require_POST
+def alert_seen(request, alert_id: int):
+    require_role(request.user, *ALERT_ROLES)
+    try:
+        finding = Finding.objects.for_user(request.user).alerts().select_related("child").get(pk=alert_id)
+    except Finding.DoesNotExist:
+        raise Http404("Fant ikke varselet.") from None
+    error = ""
+    try:
+        if not finding_alert_seen(finding=finding, user=request.user):
+            seen_by = finding.alert_seen_by
+            error = f"Allerede markert som sett av {seen_by.get_full_name() or seen_by.username}." if seen_by else ""
+    except FindingActionError as exc:
+        error = str(exc)
+    if request.htmx:
+        return render(request, "registry_sync/alerts.html#alert_row", {"row": _alert_row(finding, error=error)})
+    if error:
+        messages.info(request, error)
+    else:
+        messages.success(request, f"Varselet om {finding.name} er markert som sett.")
+    return redirect(reverse("registry_sync:alerts"))

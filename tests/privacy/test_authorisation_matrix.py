@@ -69,6 +69,8 @@ GET = {
     "registry_sync:create_journal": "405 405 405 405 405 405 405 405 405 405",
     "registry_sync:move_station": "405 405 405 405 405 405 405 405 405 405",
     "registry_sync:resolve": "405 405 405 405 405 405 405 405 405 405",
+    "registry_sync:alerts": "200 403 200 200 200",
+    "registry_sync:alert_seen": "405 405 405 405 405 405 405 405 405 405",
 }
 
 # Only the actions; an empty POST. Views that only read are 405 here and not listed.
@@ -88,6 +90,7 @@ POST = {
     "registry_sync:create_journal": "403 403 200 404 200 404 403 403 200 200",
     "registry_sync:move_station": "403 403 200 404 200 404 403 403 200 200",
     "registry_sync:resolve": "403 403 200 404 200 404 403 403 200 200",
+    "registry_sync:alert_seen": "200 404 403 403 200 404 404 200 200 200",
 }
 
 
@@ -106,6 +109,7 @@ def _ids(world, param: str) -> tuple[int, int]:
             "letter_id": lambda: Letter.objects.filter(station=station).values_list("id", flat=True).first(),
             "batch_id": lambda: LetterBatch.objects.filter(station=station).values_list("id", flat=True).first(),
             "finding_id": lambda: Finding.objects.filter(station=station).values_list("id", flat=True).first(),
+            "alert_id": lambda: Finding.objects.alerts().filter(station=station).values_list("id", flat=True).first(),
         }[param]()
         assert value is not None, f"the world has no {param} at {station}"
         pair.append(value)
@@ -122,6 +126,8 @@ def world_with_everything(world, station_b, nurse_b, django_capture_on_commit_ca
         letter_batch_start(station=station_b, user=world["users"]["admin"])
     Finding.objects.create(kind="name_changed", national_id=child_b.national_id, child=child_b, station=station_b,
                            subject=child_b.national_id, fingerprint="matrix", name=child_b.full_name)
+    Finding.objects.create(kind="deceased", national_id=child_b.national_id, child=child_b, station=station_b,
+                           subject=child_b.national_id, fingerprint="matrix-alert", name=child_b.full_name)
     return world
 
 

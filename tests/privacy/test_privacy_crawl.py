@@ -45,7 +45,8 @@ SKIP = "Hoppeovermarkør"
 REASON_LABEL = str(Reason.ILLNESS.label)
 
 # Parameters a URL pattern can take, and where the crawl finds a value for them.
-PARAMETERS = {"child_id", "appointment_id", "consultation_id", "case_id", "step_id", "letter_id", "batch_id", "finding_id"}
+PARAMETERS = {"child_id", "appointment_id", "consultation_id", "case_id", "step_id", "letter_id", "batch_id", "finding_id",
+              "alert_id"}
 MAX_PAGES_PER_USER = 1500
 
 
@@ -125,6 +126,14 @@ def world(station_a, station_b, nurse_a, clerk_a, leader_a, nurse_b, django_capt
         fingerprint="crawl", name=child_a.full_name,
         snapshot={"residentialAddress": [{"isValid": True, "streetAddress": {"addressName": STRICT}}]},
     )
+    # A nurses' alert: parental responsibility moved to child welfare (the register snapshot holds the strict marker).
+    Finding.objects.create(
+        kind="guardians_changed", national_id=child_a.national_id, child=child_a, station=station_a,
+        subject=child_a.national_id, fingerprint="crawl-alert", name=child_a.full_name,
+        details={"added": [], "removed": [], "organisations": ["Barneverntjenesten"], "placement": True,
+                 "register": {"street_address": STRICT}},
+        snapshot={"residentialAddress": [{"isValid": True, "streetAddress": {"addressName": STRICT}}]},
+    )
     return {
         "users": {"nurse_a": nurse_a, "clerk_a": clerk_a, "leader_a": leader_a, "nurse_b": nurse_b, "admin": admin},
         "child_a": child_a, "child_b": child_b, "letter_child": letter_child,
@@ -153,6 +162,7 @@ def _object_ids(world) -> dict[str, list[int]]:
         "letter_id": list(Letter.objects.values_list("id", flat=True)[:8]),
         "batch_id": list(LetterBatch.objects.values_list("id", flat=True)),
         "finding_id": list(Finding.objects.values_list("id", flat=True)),
+        "alert_id": list(Finding.objects.alerts().values_list("id", flat=True)),
     }
 
 

@@ -1,0 +1,36 @@
+"""The number of register alerts not yet seen, for the nurses' and leaders' menu."""
+
+from __future__ import annotations
+
+from helsestasjon.models import Role
+
+
+class _UnseenAlerts:
+    """Counted once, and only when a page prints the menu (not for htmx partials)."""
+
+    def __init__(self, user):
+        self._user = user
+        self._count = None
+
+    def _value(self) -> int:
+        if self._count is None:
+            from registry_sync.models import Finding
+
+            self._count = Finding.objects.for_user(self._user).unseen_alerts().count()
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._value() > 0
+
+    def __int__(self) -> int:
+        return self._value()
+
+    def __str__(self) -> str:
+        return str(self._value())
+
+
+def alerts(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or user.role not in (Role.NURSE, Role.LEADER):
+        return {}
+    return {"register_alerts": _UnseenAlerts(user)}

@@ -1,0 +1,107 @@
+"""The nurses' alerts: a death, an annulled death or a change of parental responsibility found by
+the register sync is shown to the nurses of the child's station until one of them marks it seen."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from helsestasjon.models import AccessAction, AccessLog, AddressProtection
+from registry_sync.models import Finding, FindingKind
+from registry_sync.services import register_sync
+from tests.factories import ChildFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+ALERTS = reverse("registry_sync:alerts")
+
+
+@pytest.fixture
+def synced(register, family, station_a):
+    station_a.urban_district_codes = ["460103"]
+    station_a.save()
+    child = ChildFactory(station=station_a, given_name="Vilja", family_name="Varsel",
+                         birth_date=timezone.localdate() - timedelta(days=300), urban_district_code="460103",
+                         street_address="Barneveien 2")
+    child.person_id = family(child)
+    register_sync()
+    return child
+
+
+def seen_url(finding) -> str:
+    return reverse("registry_sync:alert_seen", args=[finding.pk])
+
+
+def test_a_death_is_shown_to_the_stations_nurses_until_one_marks_it_seen(synced, register, nurse_a, station_a, login):
+    register.die(synced.person_id, when=date.today() - timedelta(days=1))
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.DECEASED)
+    colleague = UserFactory(role="nurse", stations=[station_a], first_name="Kari", last_name="Kollega")
+
+    page = login(nurse_a).get(reverse("attendance:day")).content.decode()
+    assert 'aria-label="1 nye varsler"' in page  # The menu's badge on the nurse's day.
+    page = login(nurse_a).get(ALERTS).content.decode()
+    assert "Vilja Varsel" in page and "Alle fremtidige timer, brev og SMS er stoppet" in page and "Marker som sett" in page
+
+    response = login(colleague).post(seen_url(finding), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Sett " in response.content.decode() and "Kari Kollega" in response.content.decode()
+    finding.refresh_from_db()
+    assert finding.alert_seen_by == colleague and finding.alert_seen_at is not None
+    # The clerk's handling of the finding is a separate matter: it is still open on the worklist.
+    assert finding.is_open
+
+    # A second click (or nurse_a at the same moment) changes nothing and says who saw it.
+    seen_at = finding.alert_seen_at
+    again = login(nurse_a).post(seen_url(finding), HTTP_HX_REQUEST="true").content.decode()
+    assert "Allerede markert som sett av Kari Kollega" in again
+    finding.refresh_from_db()
+    assert (finding.alert_seen_by, finding.alert_seen_at) == (colleague, seen_at)
+
+    page = login(nurse_a).get(reverse("attendance:day")).content.decode()
+    assert "nye varsler" not in page
+    page = login(nurse_a).get(ALERTS).content.decode()
+    assert "Ingen nye varsler." in page and "Vilja Varsel" in page  # Listed under "seen".
+
+
+def test_a_placement_is_flagged_and_other_stations_and_clerks_see_nothing(synced, register, nurse_a, nurse_b, clerk_a, login):
+    register.set_responsibility(synced.person_id, organisation="Bergen kommune, barneverntjenesten")
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.GUARDIANS_CHANGED)
+    page = login(nurse_a).get(ALERTS).content.decode()
+    assert "Mulig barnevernsplassering" in page and "Vilja Varsel" in page
+
+    assert "Vilja Varsel" not in login(nurse_b).get(ALERTS).content.decode()
+    assert login(nurse_b).post(seen_url(finding)).status_code == 404
+    assert login(clerk_a).get(ALERTS).status_code == 403
+    assert login(clerk_a).post(seen_url(finding)).status_code == 403
+    finding.refresh_from_db()
+    assert finding.alert_seen_at is None
+
+
+def test_the_alerts_page_writes_the_access_log(synced, register, nurse_a, login):
+    register.die(synced.person_id)
+    register_sync()
+    login(nurse_a).get(ALERTS)
+    logged = AccessLog.objects.get(user=nurse_a, child=synced)
+    assert (logged.action, logged.path) == (AccessAction.VIEW_LIST, ALERTS)
+
+
+def test_findings_that_are_not_alerts_cannot_be_marked_and_are_not_listed(synced, register, nurse_a, login):
+    register.rename(synced.person_id, given_name="Vera")
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.NAME_CHANGED)
+    assert login(nurse_a).post(seen_url(finding)).status_code == 404
+    assert "Vera" not in login(nurse_a).get(ALERTS).content.decode()
+
+
+def test_an_alert_never_shows_an_address(synced, register, nurse_a, leader_a, login):
+    register.set_protection(synced.person_id, AddressProtection.STRICTLY_CONFIDENTIAL)
+    register_sync()
+    register.die(synced.person_id)
+    register_sync()
+    assert Finding.objects.filter(kind=FindingKind.DECEASED).exists()
+    for user in (nurse_a, leader_a):
+        page = login(user).get(ALERTS).content.decode()
+        assert "Vilja Varsel" in page and "Barneveien" not in page
