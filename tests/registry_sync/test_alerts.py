@@ -105,3 +105,22 @@ def test_an_alert_never_shows_an_address(synced, register, nurse_a, leader_a, lo
     for user in (nurse_a, leader_a):
         page = login(user).get(ALERTS).content.decode()
         assert "Vilja Varsel" in page and "Barneveien" not in page
+
+
+def test_the_menus_hand_written_count_agrees_with_the_queryset(station_a, station_b, nurse_a):
+    from registry_sync.context_processors import _unseen_count
+
+    def finding(kind, station, n, **extra):
+        child = ChildFactory(station=station)
+        return Finding.objects.create(kind=kind, national_id=child.national_id, child=child, station=station,
+                                      subject=f"s{n}", fingerprint="f", name=child.full_name, **extra)
+
+    finding("deceased", station_a, 1)
+    finding("guardians_changed", station_a, 2)
+    finding("death_annulled", station_a, 3, alert_seen_at=timezone.now(), alert_seen_by=nurse_a)  # Seen.
+    finding("name_changed", station_a, 4)  # Not an alert.
+    finding("deceased", station_b, 5)  # Another station.
+    Finding.objects.create(kind="deceased", national_id="x", station=station_a, subject="s6", fingerprint="f")  # No journal.
+    expected = Finding.objects.for_user(nurse_a).unseen_alerts().count()
+    assert expected == 2 and _unseen_count(nurse_a.station_ids()) == expected
+    assert _unseen_count([]) == 0
