@@ -588,6 +588,15 @@ def case_close_for_child(*, child: Child, reason: str, closed_by: User | None = 
     return case
 
 
+def case_follow_child_station(*, child: Child) -> int:
+    """The child now belongs to another station (the register showed a move within the
+    municipality): its open case goes with it, so the case's work appears on the new
+    station's lists and leader queue. Its current step carries on; later steps come from
+    the new station's ladder. Returns how many cases moved."""
+    return Case.objects.filter(child=child, status=CaseStatus.OPEN).exclude(station_id=child.station_id).update(
+        station_id=child.station_id)
+
+
 def case_gp_confirmed(*, case: Case, user: User, note: str = "", now: datetime | None = None) -> bool:
     """A confirmed follow-up by the child's GP closes the case."""
     return case_close(case=case, reason=CloseReason.GP_CONFIRMED, closed_by=user, note=note, now=now)

@@ -33,8 +33,8 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from attendance.services import child_cancel_future, child_plan, child_register
-from followup.letters.services import letters_stop_for_child
-from followup.services import case_close_for_child
+from followup.letters.services import letters_follow_child_station, letters_stop_for_child
+from followup.services import case_close_for_child, case_follow_child_station
 from helsestasjon.dates import add_period
 from helsestasjon.models import (
     AddressProtection,
@@ -1064,13 +1064,24 @@ def finding_create_journal(*, finding: Finding, user: User, client: RegisterClie
 
 
 @transaction.atomic
+@transaction.atomic
 def finding_move_station(*, finding: Finding, user: User, station: Station) -> Child:
-    if finding.child is None or not finding.is_open:
-        raise FindingActionError("Dette funnet gjelder ingen åpen journal.")
-    Child.objects.filter(pk=finding.child_id).update(station=station)
-    finding.child.refresh_from_db()
+    """Move the child to the station of its new urban district. Its future appointments at
+    the old station are cancelled by the station (the consultations are due again and wait
+    on the new station's booking worklist), and its open case and unrendered letters go
+    with it."""
+    if finding.child is None:
+        raise FindingActionError("Dette funnet gjelder ingen journal.")
     _resolve(finding, user=user, resolution=Resolution.MOVED_STATION, comment=f"Flyttet til {station.name}")
-    return finding.child
+    child = Child.objects.select_for_update().get(pk=finding.child_id)
+    if child.station_id != station.pk:
+        child_cancel_future(child=child, reason=f"Flyttet til {station.name}"[:200], recorded_by=user)
+        Child.objects.filter(pk=child.pk).update(station=station)
+        child.refresh_from_db()
+        case_follow_child_station(child=child)
+        letters_follow_child_station(child=child)
+    finding.child = child
+    return child
 
 
 def finding_alert_seen(*, finding: Finding, user: User) -> bool:

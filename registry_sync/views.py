@@ -82,7 +82,8 @@ def _describe(finding: Finding, show_address: bool) -> str:
             parts.append(f"{len(d['removed'])} har ikke lenger foreldreansvar")
         if d.get("organisations"):
             parts.append(f"foreldreansvar hos {', '.join(d['organisations'])} (mulig plassering)")
-        return "; ".join(parts).capitalize() + "." if parts else "Foreldreansvaret er endret."
+        text = "; ".join(parts)  # str.capitalize() would lower-case the organisation's name.
+        return text[:1].upper() + text[1:] + "." if parts else "Foreldreansvaret er endret."
     if kind == FindingKind.ID_CHANGED:
         if d.get("merge"):
             return f"Nytt nummer {d.get('after')} tilhører en annen journal: mulig sammenslåing, må vurderes."

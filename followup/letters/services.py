@@ -453,6 +453,15 @@ def letters_stop_for_child(*, child) -> int:
     ).update(state=LetterState.CANCELLED, error="Stoppet.")
 
 
+def letters_follow_child_station(*, child) -> int:
+    """The child now belongs to another station: letters not yet rendered and not in a
+    print batch go with it, so they get the new station's letterhead and its clerk sends
+    them. Letters already rendered or in a batch stay with the station that made them."""
+    return Letter.objects.filter(
+        child=child, state__in=[LetterState.PENDING, LetterState.FAILED], batch__isnull=True
+    ).exclude(station_id=child.station_id).update(station_id=child.station_id)
+
+
 @dataclass
 class BatchProgress:
     total: int

@@ -71,6 +71,7 @@ def test_a_placement_is_flagged_and_other_stations_and_clerks_see_nothing(synced
     finding = Finding.objects.get(kind=FindingKind.GUARDIANS_CHANGED)
     page = login(nurse_a).get(ALERTS).content.decode()
     assert "Mulig barnevernsplassering" in page and "Vilja Varsel" in page
+    assert "Bergen kommune, barneverntjenesten" in page  # The organisation's name as the register writes it.
 
     assert "Vilja Varsel" not in login(nurse_b).get(ALERTS).content.decode()
     assert login(nurse_b).post(seen_url(finding)).status_code == 404

@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from attendance.models import Consultation, ConsultationState
 from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardianship
@@ -88,6 +89,59 @@ def test_move_to_the_other_station(register, family, station_a, station_b, clerk
     login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]))
     child.refresh_from_db()
     assert child.station == station_b
+
+
+def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booked_times(
+        register, family, station_a, station_b, clerk_a, nurse_a, login):
+    from attendance.models import AppointmentStatus, OutcomeEvent
+    from followup.letters.models import Letter, LetterState
+    from followup.models import Case
+    from followup.services import followup_sweep
+    from helsestasjon.models import Guardian
+    from tests.factories import AppointmentFactory, ConsultationFactory, OutcomeEventFactory
+    from tests.registry_sync.test_sync import book_future
+
+    station_a.urban_district_codes = ["460103"]
+    station_a.save()
+    station_b.urban_district_codes = ["460107"]
+    station_b.save()
+    child = ChildFactory(station=station_a, urban_district_code="460103", birth_date=date.today() - timedelta(days=200))
+    pid = family(child)
+    register_sync()
+    # Not brought last week: an open case at station A; a letter waiting; a time booked in ten days.
+    missed = AppointmentFactory(consultation=ConsultationFactory(child=child), professional=nurse_a,
+                                starts_at=timezone.now() - timedelta(days=7))
+    OutcomeEventFactory(appointment=missed, outcome="not_brought", recorded_at=timezone.now() - timedelta(days=7))
+    followup_sweep()
+    case = Case.objects.get(child=child)
+    assert case.station == station_a
+    guardian = Guardian.objects.filter(guardianships__child=child).first()
+    letter = Letter.objects.create(kind="new_invitation", child=child, station=station_a, recipient=guardian,
+                                   recipient_name=guardian.full_name)
+    booked = book_future(child, nurse_a)
+
+    register.move(pid, municipality="4601", urban_district="460107", street="Fanavegen", house_number=1, postal_code="5221", city="Bergen")
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.MOVED_WITHIN, status=FindingStatus.OPEN)
+    response = login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    # A double click: the finding is already handled, nothing happens twice.
+    again = login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]), HTTP_HX_REQUEST="true")
+    assert "allerede behandlet" in again.content.decode()
+
+    child.refresh_from_db()
+    case.refresh_from_db()
+    letter.refresh_from_db()
+    booked.refresh_from_db()
+    assert child.station == station_b
+    assert case.station == station_b and case.is_open
+    assert (letter.station, letter.state) == (station_b, LetterState.PENDING)
+    assert booked.status == AppointmentStatus.CANCELLED_BY_SERVICE
+    assert OutcomeEvent.objects.get(appointment=booked).note == "Flyttet til Helsestasjon B"
+    # The consultation is due again and waits on the new station's booking worklist, not the old one's.
+    clerk_b = __import__("tests.factories", fromlist=["UserFactory"]).UserFactory(role="clerk", stations=[station_b])
+    assert child.full_name in login(clerk_b).get(reverse("attendance:booking_worklist")).content.decode()
+    assert child.full_name not in login(clerk_a).get(reverse("attendance:booking_worklist")).content.decode()
 
 
 def test_protected_address_follows_the_permission(register, station_a, clerk_a, leader_a, login):
