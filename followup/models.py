@@ -308,6 +308,7 @@ class CaseLogKind(models.TextChoices):
     REOPENED = "reopened", _("Sak gjenåpnet")
     CLOSED = "closed", _("Sak avsluttet")
     TRIGGER_WITHDRAWN = "trigger_withdrawn", _("Utløser trukket tilbake")
+    MOVED_STATION = "moved_station", _("Flyttet til annen helsestasjon")
 
 
 class CaseLogEntry(models.Model):

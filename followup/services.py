@@ -588,13 +588,19 @@ def case_close_for_child(*, child: Child, reason: str, closed_by: User | None = 
     return case
 
 
-def case_follow_child_station(*, child: Child) -> int:
+def case_follow_child_station(*, child: Child, by: User | None = None, now: datetime | None = None) -> int:
     """The child now belongs to another station (the register showed a move within the
     municipality): its open case goes with it, so the case's work appears on the new
-    station's lists and leader queue. Its current step carries on; later steps come from
-    the new station's ladder. Returns how many cases moved."""
-    return Case.objects.filter(child=child, status=CaseStatus.OPEN).exclude(station_id=child.station_id).update(
-        station_id=child.station_id)
+    station's lists and leader queue, and the chronology says so. Its current step carries
+    on; later steps come from the new station's ladder. Returns how many cases moved."""
+    now = now or timezone.now()
+    cases = list(Case.objects.select_for_update().filter(child=child, status=CaseStatus.OPEN)
+                 .exclude(station_id=child.station_id).select_related("station"))
+    for case in cases:
+        Case.objects.filter(pk=case.pk).update(station_id=child.station_id)
+        CaseLogEntry.objects.create(case_id=case.pk, kind=CaseLogKind.MOVED_STATION, by=by, at=now,
+                                    text=f"Fra {case.station.name} til {child.station.name}"[:300])
+    return len(cases)
 
 
 def case_gp_confirmed(*, case: Case, user: User, note: str = "", now: datetime | None = None) -> bool:

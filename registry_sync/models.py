@@ -123,7 +123,7 @@ class Finding(models.Model):
             models.Index(fields=["station", "status", "kind", "detected_at"], name="finding_worklist"),
             # The nurses' alerts not yet seen (few; counted on every day page).
             models.Index(fields=["station", "detected_at"], name="finding_unseen_alerts",
-                         condition=Q(alert_seen_at__isnull=True, kind__in=["deceased", "death_annulled", "guardians_changed"])),
+                         condition=Q(alert_seen_at__isnull=True, kind__in=[str(k) for k in ALERT_KINDS])),
         ]
 
     def __str__(self) -> str:

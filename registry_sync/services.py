@@ -45,6 +45,7 @@ from helsestasjon.models import (
     Language,
     Municipality,
     Relation,
+    Role,
     Station,
     User,
 )
@@ -1064,7 +1065,6 @@ def finding_create_journal(*, finding: Finding, user: User, client: RegisterClie
 
 
 @transaction.atomic
-@transaction.atomic
 def finding_move_station(*, finding: Finding, user: User, station: Station) -> Child:
     """Move the child to the station of its new urban district. Its future appointments at
     the old station are cancelled by the station (the consultations are due again and wait
@@ -1074,12 +1074,20 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
         raise FindingActionError("Dette funnet gjelder ingen journal.")
     _resolve(finding, user=user, resolution=Resolution.MOVED_STATION, comment=f"Flyttet til {station.name}")
     child = Child.objects.select_for_update().get(pk=finding.child_id)
+    if child.status != ChildStatus.ACTIVE:
+        raise FindingActionError(f"Barnet er ikke aktivt i programmet ({child.get_status_display().lower()}); "
+                                 "det flyttes ikke. Marker funnet som gjennomgått.")
     if child.station_id != station.pk:
         child_cancel_future(child=child, reason=f"Flyttet til {station.name}"[:200], recorded_by=user)
         Child.objects.filter(pk=child.pk).update(station=station)
         child.refresh_from_db()
-        case_follow_child_station(child=child)
+        case_follow_child_station(child=child, by=user)
         letters_follow_child_station(child=child)
+        # The child's findings still to be handled, and alerts no nurse has seen, go to the new
+        # station's worklist and nurses; handled ones stay where they were handled.
+        Finding.objects.filter(child=child).filter(
+            Q(status=FindingStatus.OPEN) | Q(kind__in=[str(k) for k in ALERT_KINDS], alert_seen_at__isnull=True)
+        ).update(station=station)
     finding.child = child
     return child
 
@@ -1090,6 +1098,8 @@ def finding_alert_seen(*, finding: Finding, user: User) -> bool:
     colleague's at the same moment, changes nothing. Returns whether this call marked it."""
     if finding.kind not in ALERT_KINDS or finding.child_id is None:
         raise FindingActionError("Dette funnet er ikke et varsel.")
+    if user.role != Role.NURSE:
+        raise FindingActionError("Bare helsesykepleiere markerer varsler som sett.")
     marked = Finding.objects.filter(pk=finding.pk, alert_seen_at__isnull=True).update(
         alert_seen_at=timezone.now(), alert_seen_by=user)
     finding.refresh_from_db()

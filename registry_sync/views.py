@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Min
 from django.http import Http404
@@ -31,6 +32,7 @@ WORKLIST_ROLES = (Role.CLERK, Role.LEADER)
 ALERT_ROLES = (Role.NURSE, Role.LEADER)
 # Alerts already seen stay listed this long (who saw them, and when).
 ALERTS_SEEN_DAYS = 30
+ALERTS_SHOWN = 200
 REGISTER_STATUS = {
     "Disappeared": "forsvunnet", "Temporary": "midlertidig", "Inactive": "inaktiv", "NotResident": "ikke bosatt",
     "Discontinued": "opphørt", "Active": "aktiv", "RegisteredAtBirth": "fødselsregistrert",
@@ -225,7 +227,9 @@ def alerts(request):
     first (oldest first), then those seen in the last 30 days."""
     require_role(request.user, *ALERT_ROLES)
     mine = Finding.objects.for_user(request.user).alerts().select_related("child", "alert_seen_by")
-    unseen = list(mine.filter(alert_seen_at__isnull=True).order_by("detected_at", "id")[:200])
+    unseen_all = mine.filter(alert_seen_at__isnull=True)
+    unseen = list(unseen_all.order_by("detected_at", "id")[:ALERTS_SHOWN])
+    unseen_total = len(unseen) if len(unseen) < ALERTS_SHOWN else unseen_all.count()
     seen = list(mine.filter(alert_seen_at__gte=timezone.now() - timedelta(days=ALERTS_SEEN_DAYS))
                 .order_by("-alert_seen_at", "-id")[:100])
     children = [f.child for f in (*unseen, *seen)]
@@ -234,6 +238,7 @@ def alerts(request):
                                what="Varsler fra folkeregisteret", path=request.get_full_path())
     return render(request, "registry_sync/alerts.html", {
         "unseen": [_alert_row(f) for f in unseen],
+        "unseen_total": unseen_total,
         "seen": [_alert_row(f) for f in seen],
         "seen_days": ALERTS_SEEN_DAYS,
     })
@@ -242,7 +247,9 @@ def alerts(request):
 @login_required
 @require_POST
 def alert_seen(request, alert_id: int):
-    require_role(request.user, *ALERT_ROLES)
+    # The leader reads the alerts; marking one seen is for the nurses it is meant for.
+    if not request.user.is_authenticated or request.user.role != Role.NURSE:
+        raise PermissionDenied("Bare helsesykepleiere markerer varsler som sett.")
     try:
         finding = Finding.objects.for_user(request.user).alerts().select_related("child").get(pk=alert_id)
     except Finding.DoesNotExist:

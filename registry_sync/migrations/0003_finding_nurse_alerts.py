@@ -5,6 +5,14 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def existing_alerts_seen(apps, schema_editor):
+    """Findings from before the alerts existed are not news: they count as seen when detected
+    (by no one), so the nurses' list starts with what happens from now on."""
+    Finding = apps.get_model("registry_sync", "Finding")
+    Finding.objects.filter(kind__in=["deceased", "death_annulled", "guardians_changed"]).update(
+        alert_seen_at=models.F("detected_at"))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -24,6 +32,7 @@ class Migration(migrations.Migration):
             name='alert_seen_by',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='varsel sett av'),
         ),
+        migrations.RunPython(existing_alerts_seen, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='finding',
             index=models.Index(condition=models.Q(('alert_seen_at__isnull', True), ('kind__in', ['deceased', 'death_annulled', 'guardians_changed'])), fields=['station', 'detected_at'], name='finding_unseen_alerts'),

@@ -90,7 +90,7 @@ POST = {
     "registry_sync:create_journal": "403 403 200 404 200 404 403 403 200 200",
     "registry_sync:move_station": "403 403 200 404 200 404 403 403 200 200",
     "registry_sync:resolve": "403 403 200 404 200 404 403 403 200 200",
-    "registry_sync:alert_seen": "200 404 403 403 200 404 404 200 200 200",
+    "registry_sync:alert_seen": "200 404 403 403 403 403 404 200 403 403",
 }
 
 

@@ -81,6 +81,17 @@ def test_a_placement_is_flagged_and_other_stations_and_clerks_see_nothing(synced
     assert finding.alert_seen_at is None
 
 
+def test_the_leader_reads_the_alerts_but_only_a_nurse_marks_them_seen(synced, register, leader_a, login):
+    register.die(synced.person_id)
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.DECEASED)
+    page = login(leader_a).get(ALERTS).content.decode()
+    assert "Vilja Varsel" in page and "Ikke sett av helsesykepleier ennå" in page and "Marker som sett" not in page
+    assert login(leader_a).post(seen_url(finding)).status_code == 403
+    finding.refresh_from_db()
+    assert finding.alert_seen_at is None
+
+
 def test_the_alerts_page_writes_the_access_log(synced, register, nurse_a, login):
     register.die(synced.person_id)
     register_sync()
@@ -125,3 +136,21 @@ def test_the_menus_hand_written_count_agrees_with_the_queryset(station_a, statio
     expected = Finding.objects.for_user(nurse_a).unseen_alerts().count()
     assert expected == 2 and _unseen_count(nurse_a.station_ids()) == expected
     assert _unseen_count([]) == 0
+
+
+def test_findings_from_before_the_alerts_existed_count_as_seen(station_a):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("registry_sync.migrations.0003_finding_nurse_alerts")
+    child = ChildFactory(station=station_a)
+    old = Finding.objects.create(kind="deceased", national_id=child.national_id, child=child, station=station_a,
+                                 subject="old", fingerprint="f", detected_at=timezone.now() - timedelta(days=90))
+    other = Finding.objects.create(kind="name_changed", national_id=child.national_id, child=child, station=station_a,
+                                   subject="old", fingerprint="g")
+    migration.existing_alerts_seen(apps, None)
+    old.refresh_from_db()
+    other.refresh_from_db()
+    assert old.alert_seen_at == old.detected_at and old.alert_seen_by is None
+    assert other.alert_seen_at is None

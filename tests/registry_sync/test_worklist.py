@@ -119,6 +119,8 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     letter = Letter.objects.create(kind="new_invitation", child=child, station=station_a, recipient=guardian,
                                    recipient_name=guardian.full_name)
     booked = book_future(child, nurse_a)
+    # The same sync brings a possible placement: the alert must reach the new station's nurses.
+    register.set_responsibility(pid, organisation="Bergen kommune, barneverntjenesten")
 
     register.move(pid, municipality="4601", urban_district="460107", street="Fanavegen", house_number=1, postal_code="5221", city="Bergen")
     register_sync()
@@ -137,6 +139,10 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     assert case.station == station_b and case.is_open
     assert (letter.station, letter.state) == (station_b, LetterState.PENDING)
     assert booked.status == AppointmentStatus.CANCELLED_BY_SERVICE
+    assert case.log.filter(kind="moved_station", text="Fra Helsestasjon A til Helsestasjon B", by=clerk_a).exists()
+    alert = Finding.objects.get(kind=FindingKind.GUARDIANS_CHANGED)
+    assert alert.station == station_b and alert.is_open
+    assert Finding.objects.get(pk=finding.pk).station == station_a  # Handled there; stays there.
     assert OutcomeEvent.objects.get(appointment=booked).note == "Flyttet til Helsestasjon B"
     # The consultation is due again and waits on the new station's booking worklist, not the old one's.
     clerk_b = __import__("tests.factories", fromlist=["UserFactory"]).UserFactory(role="clerk", stations=[station_b])
@@ -196,3 +202,22 @@ def test_sync_register_command_runs_the_same_code(register, station_a):
     assert "1 nye funn" in out.getvalue()
     call_command("sync_register", stdout=out)
     assert Finding.objects.count() == 1
+
+
+def test_a_child_who_is_no_longer_active_is_not_moved(register, family, station_a, station_b, clerk_a, login):
+    station_a.urban_district_codes = ["460103"]
+    station_a.save()
+    station_b.urban_district_codes = ["460107"]
+    station_b.save()
+    child = ChildFactory(station=station_a, urban_district_code="460103")
+    pid = family(child)
+    register_sync()
+    register.move(pid, municipality="4601", urban_district="460107", street="Fanavegen", house_number=1, postal_code="5221", city="Bergen")
+    register_sync()
+    finding = Finding.objects.get(kind=FindingKind.MOVED_WITHIN, status=FindingStatus.OPEN)
+    Child.objects.filter(pk=child.pk).update(status=ChildStatus.EMIGRATED)
+    page = login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert "ikke aktivt i programmet" in page
+    child.refresh_from_db()
+    finding.refresh_from_db()
+    assert child.station == station_a and finding.is_open  # Nothing half done.
