@@ -262,7 +262,8 @@ def alert_seen(request, alert_id: int):
     except FindingActionError as exc:
         error = str(exc)
     if request.htmx:
-        return render(request, "registry_sync/alerts.html#alert_row", {"row": _alert_row(finding, error=error)})
+        # The menu's count of unseen alerts is updated with the row (an out-of-band swap).
+        return render(request, "registry_sync/alerts.html#alert_row", {"row": _alert_row(finding, error=error), "oob": True})
     if error:
         messages.info(request, error)
     else:

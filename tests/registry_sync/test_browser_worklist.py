@@ -40,3 +40,36 @@ def test_clerk_creates_a_journal_from_the_register_worklist(live_server, browser
     expect(row).to_contain_text("Journal opprettet")
     child = Child.objects.get(national_id=nin)
     assert child.station == station_a and child.consultations.exists()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_nurse_sees_a_death_alert_and_marks_it_seen(live_server, browser_page, register, family, station_a, nurse_a):
+    from django.utils import timezone
+
+    from tests.factories import ChildFactory
+
+    station_a.urban_district_codes = ["460103"]
+    station_a.save()
+    child = ChildFactory(station=station_a, given_name="Vilde", family_name="Varsel", urban_district_code="460103",
+                         birth_date=timezone.localdate() - timedelta(days=300))
+    pid = family(child)
+    register_sync()
+    register.die(pid)
+    register_sync()
+    expect = playwright_sync.expect
+    page = browser_page
+    page.goto(f"{live_server.url}/logg-inn/")
+    page.get_by_label("Brukernavn").fill(nurse_a.username)
+    page.get_by_label("Passord").fill(PASSWORD)
+    page.get_by_role("button", name="Logg inn").click()
+    badge = page.locator("#varsler-antall")
+    expect(badge).to_have_text("1")  # On the nurse's day, in the menu.
+    page.get_by_role("link", name="Varsler").click()
+    row = page.locator("tr", has_text="Vilde Varsel")
+    expect(row).to_contain_text("Alle fremtidige timer, brev og SMS er stoppet")
+    url = page.url
+    row.get_by_role("button", name="Marker som sett").click()
+    expect(row).to_contain_text("Sett ")
+    expect(badge).to_have_text("")  # The menu's count follows without a reload.
+    assert page.url == url
