@@ -237,6 +237,7 @@ def alerts(request):
         access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
                                what="Varsler fra folkeregisteret", path=request.get_full_path())
     return render(request, "registry_sync/alerts.html", {
+        "oob": False,
         "unseen": [_alert_row(f) for f in unseen],
         "unseen_total": unseen_total,
         "seen": [_alert_row(f) for f in seen],
