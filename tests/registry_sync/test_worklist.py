@@ -74,11 +74,17 @@ def test_marking_reviewed_needs_a_comment(newborn, leader_a, login):
     assert (newborn.resolution, newborn.comment) == ("reviewed", "Familien flytter til Oslo neste uke.")
 
 
-def test_move_to_the_other_station(register, family, station_a, station_b, clerk_a, login):
+@pytest.fixture
+def districts(station_a, station_b):
+    """Station A serves urban district 460103, station B 460107 (both in Bergen, 4601)."""
     station_a.urban_district_codes = ["460103"]
     station_a.save()
     station_b.urban_district_codes = ["460107"]
     station_b.save()
+
+
+@pytest.mark.usefixtures("districts")
+def test_move_to_the_other_station(register, family, station_a, station_b, clerk_a, login):
     child = ChildFactory(station=station_a, urban_district_code="460103")
     pid = family(child)
     register_sync()
@@ -91,6 +97,7 @@ def test_move_to_the_other_station(register, family, station_a, station_b, clerk
     assert child.station == station_b
 
 
+@pytest.mark.usefixtures("districts")
 def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booked_times(
         register, family, station_a, station_b, clerk_a, nurse_a, login):
     from attendance.models import AppointmentStatus, OutcomeEvent
@@ -101,10 +108,6 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     from tests.factories import AppointmentFactory, ConsultationFactory, OutcomeEventFactory
     from tests.registry_sync.test_sync import book_future
 
-    station_a.urban_district_codes = ["460103"]
-    station_a.save()
-    station_b.urban_district_codes = ["460107"]
-    station_b.save()
     child = ChildFactory(station=station_a, urban_district_code="460103", birth_date=date.today() - timedelta(days=200))
     pid = family(child)
     register_sync()
@@ -204,11 +207,8 @@ def test_sync_register_command_runs_the_same_code(register, station_a):
     assert Finding.objects.count() == 1
 
 
+@pytest.mark.usefixtures("districts")
 def test_a_child_who_is_no_longer_active_is_not_moved(register, family, station_a, station_b, clerk_a, login):
-    station_a.urban_district_codes = ["460103"]
-    station_a.save()
-    station_b.urban_district_codes = ["460107"]
-    station_b.save()
     child = ChildFactory(station=station_a, urban_district_code="460103")
     pid = family(child)
     register_sync()
