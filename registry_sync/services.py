@@ -28,7 +28,7 @@ from datetime import date, timedelta
 
 import psycopg
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
@@ -798,6 +798,31 @@ def _gc_frozen():
 
 
 
+@contextmanager
+def _planner_for_cached_tables():
+    """Let PostgreSQL's planner price a page read as a cached read while a sync
+    runs (``random_page_cost`` 1.1 instead of the default 4, which assumes a
+    spinning disk). A sync looks up a thousand persons at a time, scattered
+    over tables that sit in memory; at the default the planner preferred
+    reading the whole child and guardian tables (10-26 ms a lookup) to the
+    indexes (2-4 ms). Only this connection, only for the run: the previous
+    value is put back afterwards."""
+    if not _postgres():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('random_page_cost'), set_config('random_page_cost', '1.1', false)")
+        previous = cursor.fetchone()[0]
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('random_page_cost', %s, false)", [previous])
+        except DatabaseError:  # A broken connection is closed and replaced anyway.
+            logger.warning("Could not restore random_page_cost after a register sync", exc_info=True)
+
+
 def _fetch_event_page(client: RegisterClient, next_seq: int):
     """One event page from ``next_seq`` and the current documents of the persons
     its known events name, not decoded yet: (page, the events at or after
@@ -810,6 +835,7 @@ def _fetch_event_page(client: RegisterClient, next_seq: int):
 
 
 @_gc_frozen()
+@_planner_for_cached_tables()
 def register_sync(*, client: RegisterClient | None = None, today: date | None = None, max_pages: int | None = None) -> SyncResult:
     """Follow the register's events from the stored cursor (every 10 minutes by beat).
 
@@ -885,6 +911,7 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
 
 
 @_gc_frozen()
+@_planner_for_cached_tables()
 def register_full_reconciliation(*, client: RegisterClient | None = None, today: date | None = None,
                                  reset_cursor: bool = False) -> SyncResult:
     """Compare every child in scope with the register (weekly, first start, after a re-spool).

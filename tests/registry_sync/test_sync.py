@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from attendance.models import AppointmentStatus, Consultation, Place
@@ -322,3 +323,41 @@ def test_guardian_contact_register_change_updates_the_mobile(synced, register):
     register_sync()
     guardian.refresh_from_db()
     assert (guardian.mobile, guardian.preferred_language, guardian.sms_reserved) == ("47000001", "uk", True)
+
+
+def _planner_cost() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_sync_prices_cached_reads_for_its_own_lookups_only(synced, register, monkeypatch, fails):
+    """During a sync the planner uses the indexes for a batch's lookups
+    (random_page_cost 1.1); afterwards, even after a failed run, the
+    connection has its own value back."""
+    from registry_sync import services
+    from registry_sync.client import RegisterUnavailable
+    from registry_sync.services import SyncFailed
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET random_page_cost = 3.5")
+    seen = []
+    journal_for = services._journal_for
+
+    def spying(records, scope):
+        seen.append(_planner_cost())
+        if fails:
+            raise RegisterUnavailable("the register went away")
+        return journal_for(records, scope)
+
+    monkeypatch.setattr(services, "_journal_for", spying)
+    register.rename(synced.person_id, given_name="Ny")
+    if fails:
+        with pytest.raises(SyncFailed):
+            register_sync()
+    else:
+        register_sync()
+        assert kinds() == ["name_changed"]
+    assert seen == ["1.1"]
+    assert _planner_cost() == "3.5"
