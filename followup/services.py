@@ -122,6 +122,20 @@ class _Ladders:
                 return step
         return None
 
+    def next_for(self, station_id: int, step: CaseStep) -> LadderStep | None:
+        """The ladder step after a case's ``step`` on the station's ladder. A step
+        begun on another municipality's ladder (the child moved station since)
+        carries on after the same kind of step here, not after the same number:
+        a case at the phone call goes on to what follows the phone call on the
+        new ladder. A kind the new ladder lacks goes by number."""
+        order = step.order
+        ladder = self.for_station(station_id)
+        if step.ladder_step_id is not None and all(rung.pk != step.ladder_step_id for rung in ladder):
+            same = self.of_kind(station_id, step.kind)
+            if same is not None:
+                order = same.order
+        return self.after(station_id, order)
+
 
 def _build_step(*, case: Case, cycle: int, seq: int, ladder_step: LadderStep, now: datetime) -> CaseStep:
     return CaseStep(
@@ -535,7 +549,7 @@ def _sweep_deadlines(now: datetime, report: SweepReport) -> None:
                     # Left active by a close that raced with this pass; it ends with the case.
                     CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(status=StepStatus.CLOSED, ended_at=now)
                     continue
-                following = ladders.after(case.station_id, step.order)
+                following = ladders.next_for(case.station_id, step)
                 if following is None:
                     # The last step stays where it is, shown as overdue.
                     CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(overdue=True)
@@ -592,7 +606,8 @@ def case_follow_child_station(*, child: Child, by: User | None = None, now: date
     """The child now belongs to another station (the register showed a move within the
     municipality): its open case goes with it, so the case's work appears on the new
     station's lists and leader queue, and the chronology says so. Its current step carries
-    on; later steps come from the new station's ladder. Returns how many cases moved."""
+    on; later steps come from the new station's ladder, after the same kind of step
+    (_Ladders.next_for). Returns how many cases moved."""
     now = now or timezone.now()
     cases = list(Case.objects.select_for_update().filter(child=child, status=CaseStatus.OPEN)
                  .exclude(station_id=child.station_id).select_related("station"))
@@ -635,7 +650,7 @@ def _end_step(*, case: Case, step: CaseStep, status: str, user: User, evidence: 
 
 def _advance(*, case: Case, step: CaseStep, now: datetime) -> CaseStep | None:
     ladders = _Ladders()
-    following = ladders.after(case.station_id, step.order)
+    following = ladders.next_for(case.station_id, step)
     if following is None:
         # Past the last step only a leader's decision moves the case; wait at the leader.
         following = ladders.of_kind(case.station_id, StepKind.LEADER_DECISION) or ladders.for_station(case.station_id)[-1]
@@ -837,7 +852,7 @@ def case_leader_decide(
     case.overdue_since = None
     if decision == Decision.HOME_VISIT:
         _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
-        target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or ladders.after(case.station_id, step.order)
+        target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or ladders.next_for(case.station_id, step)
         _start_step(case=case, ladder_step=target or ladders.first(case.station_id, False), now=now)
     elif step.kind == StepKind.LEADER_DECISION:
         # Continuing after the leader's step starts a new round of the ladder.

@@ -26,7 +26,15 @@ from followup.services import followup_sweep
 from followup.views import leader_queue_cases
 from followup.workdays import add_working_days, is_working_day
 from helsestasjon.models import Relation
-from tests.factories import AppointmentFactory, ChildFactory, ConsultationFactory, GuardianFactory, GuardianshipFactory
+from tests.factories import (
+    AppointmentFactory,
+    ChildFactory,
+    ConsultationFactory,
+    GuardianFactory,
+    GuardianshipFactory,
+    MunicipalityFactory,
+    StationFactory,
+)
 from tests.followup.conftest import local
 
 
@@ -74,6 +82,34 @@ class TestLadderConfiguration:
         case = _case_at(child_a, outcome, local(date(2026, 3, 2), 12))
         assert case.current_step.kind == StepKind.PHONE_CALL
         assert case.current_step.deadline == date(2026, 3, 11)
+
+
+    @pytest.mark.parametrize("how", ["completed", "deadline passed"])
+    def test_a_case_that_moves_municipality_carries_on_after_the_same_kind_of_step(self, child_a, outcome, clerk_a, nurse_a, how):
+        case = _case_at(child_a, outcome, local(date(2026, 3, 2), 12))
+        services.case_step_complete(step=case.current_step, user=clerk_a, evidence="SMS sendt",
+                                    now=local(date(2026, 3, 2), 13))
+        case.refresh_from_db()
+        assert (case.current_step.kind, case.current_step.order) == (StepKind.PHONE_CALL, 2)
+        # The neighbouring municipality writes letters before it calls:
+        # sms 1, new invitation 2, address check 3, phone call 4, duty reminder 5, ...
+        other = StationFactory(municipality=MunicipalityFactory(number="4624", name="Bjørnafjorden"))
+        services.ladder_for_municipality(municipality_id=other.municipality_id)
+        for kind, order in ((StepKind.PHONE_CALL, 40), (StepKind.LETTER_NEW_INVITATION, 2), (StepKind.PHONE_CALL, 4)):
+            LadderStep.objects.filter(municipality_id=other.municipality_id, kind=kind).update(order=order)
+        child_a.station = other
+        child_a.save(update_fields=["station"])
+        assert services.case_follow_child_station(child=child_a) == 1
+        if how == "completed":
+            services.case_step_complete(step=case.current_step, user=nurse_a, evidence="Snakket med mor",
+                                        now=local(date(2026, 3, 3), 10))
+        else:
+            followup_sweep(now=local(date(2026, 3, 20), 8))
+        case.refresh_from_db()
+        # By number (after 2) it would be the address check; the call was made, so the
+        # new ladder goes on with what follows its phone call.
+        assert case.current_step.kind == StepKind.LETTER_DUTY_REMINDER
+        assert case.station_id == other.pk
 
 
 @pytest.mark.django_db
