@@ -479,24 +479,24 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
 
 
 @transaction.atomic
-def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None = None) -> int:
+def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None = None) -> list[int]:
     """Cancel every future booked appointment of the child as cancelled by the station.
 
     Used when the register reports a death or a move. ``reason`` is stored as the
     events' note. Safe to run twice: only appointments still booked are touched.
-    Returns how many were cancelled.
+    Returns the ids of the appointments this call cancelled.
     """
     now = timezone.now()
     future = list(
         Appointment.objects.filter(child=child, status=AppointmentStatus.BOOKED, starts_at__gte=now).values_list("pk", flat=True)
     )
-    cancelled = 0
+    cancelled = []
     for pk in future:
         try:
             appointment_record_outcome(
                 appointment=Appointment(pk=pk), outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=recorded_by, note=reason
             )
-            cancelled += 1
+            cancelled.append(pk)
         except OutcomeConflict:
             continue  # Recorded meanwhile by someone else.
     return cancelled

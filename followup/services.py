@@ -777,9 +777,10 @@ def _enqueue_sms(sms_id: int) -> None:
 def _sms_child_active(message: SmsMessage) -> bool:
     if message.case_step_id:
         return message.case_step.case.child.status == ChildStatus.ACTIVE
-    reminder = getattr(message, "reminder", None)
-    if reminder is not None:
-        return reminder.appointment.child.status == ChildStatus.ACTIVE
+    for link in ("reminder", "cancellation_notice"):
+        notice = getattr(message, link, None)
+        if notice is not None:
+            return notice.appointment.child.status == ChildStatus.ACTIVE
     return True
 
 
@@ -791,7 +792,9 @@ def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
     claimed = SmsMessage.objects.filter(id=sms_id, status=SmsStatus.QUEUED, sent_at__isnull=True).update(sent_at=now)
     if not claimed:
         return None
-    message = SmsMessage.objects.select_related("case_step__case__child", "reminder__appointment__child").get(id=sms_id)
+    message = SmsMessage.objects.select_related(
+        "case_step__case__child", "reminder__appointment__child", "cancellation_notice__appointment__child"
+    ).get(id=sms_id)
     if not _sms_child_active(message):
         # The register reported a death, a move or an emigration after the message
         # was queued: nothing is ever sent about a child who is no longer ours.

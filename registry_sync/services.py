@@ -10,7 +10,8 @@ on (kind, person, register values) keeps every finding single.
 
 Effects reach the other parts only through their services: attendance
 (``child_register``, ``child_plan``, ``child_cancel_future``) and followup
-(``case_close_for_child``). Fields of the shared domain that mirror the
+(``case_close_for_child``, ``case_follow_child_station``, the letters' and SMS
+services). Fields of the shared domain that mirror the
 register (name, address, protection, status, guardians) are updated here.
 """
 
@@ -35,6 +36,7 @@ from django.utils import timezone
 from attendance.services import child_cancel_future, child_plan, child_register
 from followup.letters.services import letters_follow_child_station, letters_stop_for_child
 from followup.services import case_close_for_child, case_follow_child_station
+from followup.sms.services import sms_cancellations_send
 from helsestasjon.dates import add_period
 from helsestasjon.models import (
     AddressProtection,
@@ -1105,7 +1107,14 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
         raise FindingActionError(f"Barnet er ikke aktivt i programmet ({child.get_status_display().lower()}); "
                                  "det flyttes ikke. Marker funnet som gjennomgått.")
     if child.station_id != station.pk:
-        child_cancel_future(child=child, reason=f"Flyttet til {station.name}"[:200], recorded_by=user)
+        cancelled = child_cancel_future(child=child, reason=f"Flyttet til {station.name}"[:200], recorded_by=user)
+        # The family is told, so nobody comes to the old station for a time that is gone.
+        notified = sms_cancellations_send(appointment_ids=cancelled)
+        if cancelled:
+            Finding.objects.filter(pk=finding.pk).update(comment=(
+                f"Flyttet til {station.name}. {len(cancelled)} bestilt(e) time(r) avlyst; "
+                f"{notified} SMS til foresatte."
+            )[:2000])
         Child.objects.filter(pk=child.pk).update(station=station)
         child.refresh_from_db()
         case_follow_child_station(child=child, by=user)

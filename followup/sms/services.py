@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, local_day_bounds
 from followup.models import SmsMessage, SmsStatus
-from followup.sms.models import AppointmentReminder, SmsDeliveryReport
+from followup.sms.models import AppointmentCancellationNotice, AppointmentReminder, SmsDeliveryReport
 from followup.sms.texts import sms_text
 from helsestasjon.models import ChildStatus, Guardianship, Station
 
@@ -81,6 +81,37 @@ def _remind(appointment: Appointment, now: datetime) -> int:
         except IntegrityError:
             continue  # another run got there first
         queued += 1
+    return queued
+
+
+
+def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None = None) -> int:
+    """Tell the guardians that the station cancelled these booked times because the
+    child now belongs to another station (the new station books and invites anew).
+
+    One SMS per time and guardian with parental responsibility, a mobile number and
+    no reservation, in the station's Norwegian and the guardian's language; at most
+    once (a unique constraint). Runs in the caller's transaction and queues the
+    messages when it commits. Returns how many messages were queued."""
+    now = now or timezone.now()
+    queued = 0
+    appointments = Appointment.objects.filter(pk__in=appointment_ids).select_related("station").order_by("starts_at", "id")
+    for appointment in appointments:
+        done = set(AppointmentCancellationNotice.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
+        for guardian in sms_recipients(child_id=appointment.child_id):
+            if guardian.id in done:
+                continue
+            try:
+                with transaction.atomic():
+                    message = SmsMessage.objects.create(
+                        to=guardian.mobile, guardian=guardian, created_at=now,
+                        text=sms_text(appointment=appointment, language=guardian.preferred_language, purpose="cancelled_moved"),
+                    )
+                    AppointmentCancellationNotice.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
+                    transaction.on_commit(lambda pk=message.pk: _enqueue(pk))
+            except IntegrityError:
+                continue  # Another request got there first.
+            queued += 1
     return queued
 
 

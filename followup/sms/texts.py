@@ -27,11 +27,30 @@ NEW_TIME = {
     "ar": "لديكم موعد جديد {date} الساعة {time}، {place}. لتغيير الموعد اتصلوا على {phone}.",
     "so": "Ballan cusub: {date} saacadda {time}, {place}. Si aad u beddeshaan, wac {phone}.",
 }
+# The station cancelled a booked time because the child moved to another station's
+# district. The new station is not named: the text may reach a guardian who is not
+# to know where a child with a protected address lives.
+CANCELLED_MOVED = {
+    "nb": "Timen {date} kl. {time}, {place} er avlyst fordi barnet nå hører til en annen helsestasjon. "
+          "Dere får ny time derfra. Spørsmål: ring {phone}.",
+    "nn": "Timen {date} kl. {time}, {place} er avlyst fordi barnet no høyrer til ein annan helsestasjon. "
+          "De får ny time derifrå. Spørsmål: ring {phone}.",
+    "en": "The appointment {date} at {time}, {place} is cancelled because your child now belongs to another "
+          "health centre. You will get a new appointment from there. Questions: call {phone}.",
+    "pl": "Wizyta {date} o godz. {time}, {place} została odwołana, ponieważ dziecko należy teraz do innej "
+          "przychodni (helsestasjon). Nowy termin otrzymacie stamtąd. Pytania: tel. {phone}.",
+    "uk": "Запис {date} о {time}, {place} скасовано, бо дитина тепер належить до іншої станції здоров'я "
+          "(helsestasjon). Новий запис ви отримаєте звідти. Питання: телефонуйте {phone}.",
+    "ar": "تم إلغاء الموعد {date} الساعة {time}، {place} لأن طفلكم يتبع الآن مركزًا صحيًا آخر. "
+          "ستحصلون على موعد جديد من هناك. للاستفسار اتصلوا على {phone}.",
+    "so": "Ballanta {date} saacadda {time}, {place} waa la joojiyay sababtoo ah ilmuhu hadda wuxuu ka tirsan "
+          "yahay xarun caafimaad oo kale. Ballan cusub ayaad halkaas ka heli doontaan. Su'aalo: wac {phone}.",
+}
 HOME_VISIT = {
     "nb": "hjemmebesøk", "nn": "heimebesøk", "en": "home visit", "pl": "wizyta domowa",
     "uk": "візит додому", "ar": "زيارة منزلية", "so": "booqasho guri",
 }
-PURPOSES = {"reminder": REMINDER, "new_time": NEW_TIME}
+PURPOSES = {"reminder": REMINDER, "new_time": NEW_TIME, "cancelled_moved": CANCELLED_MOVED}
 
 
 def sms_text(*, appointment, language: str, purpose: str = "reminder") -> str:

@@ -15,7 +15,7 @@ from followup.models import SmsMessage, SmsStatus
 from followup.services import sms_send
 from followup.sms import services
 from followup.sms.backends import HttpGatewayBackend
-from followup.sms.models import AppointmentReminder, SmsDeliveryReport
+from followup.sms.models import AppointmentCancellationNotice, AppointmentReminder, SmsDeliveryReport
 from followup.sms.texts import sms_text
 from tests.factories import AppointmentFactory, ConsultationFactory, GuardianFactory, GuardianshipFactory
 
@@ -100,6 +100,44 @@ def test_sms_text_is_norwegian_first_then_the_guardians_language(child_a, nurse_
 def test_home_visit_text_does_not_name_the_station_address(child_a, nurse_a):
     text = sms_text(appointment=_appointment(child_a, nurse_a, place=Place.HOME), language="nb")
     assert "hjemmebesøk" in text and "Helseveien" not in text
+
+
+
+# --------------------------------------------------------------------------- cancelled because the child moved
+
+
+def test_a_time_cancelled_by_a_move_is_told_once_to_each_guardian_who_can_get_sms(
+        child_a, nurse_a, outbox, django_capture_on_commit_callbacks):
+    norwegian = _guardian(child_a, mobile="41000011")
+    arabic = _guardian(child_a, mobile="41000012", preferred_language="ar")
+    _guardian(child_a, mobile="41000013", sms_reserved=True)
+    _guardian(child_a, mobile="41000014", responsibility=False)
+    appointment = _appointment(child_a, nurse_a, days=12)
+    home = _appointment(child_a, nurse_a, days=20, place=Place.HOME)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sms_cancellations_send(appointment_ids=[appointment.pk, home.pk]) == 4
+        assert services.sms_cancellations_send(appointment_ids=[appointment.pk, home.pk]) == 0  # a double click
+    assert sorted(m["to"] for m in outbox) == sorted([norwegian.mobile, norwegian.mobile, arabic.mobile, arabic.mobile])
+    assert AppointmentCancellationNotice.objects.count() == 4
+    when = timezone.localtime(appointment.starts_at)
+    text = SmsMessage.objects.get(cancellation_notice__appointment=appointment, guardian=norwegian).text
+    assert text.startswith(f"Timen {when:%d.%m.%Y} kl. 10:15, Helsestasjon A, Helseveien 1 er avlyst")
+    assert "annen helsestasjon" in text and "ring 55 00 00 00" in text and "\n" not in text
+    for word in [appointment.consultation.step.name, child_a.given_name, "ikke møtt"]:
+        assert word.lower() not in text.lower()
+    first, second = SmsMessage.objects.get(cancellation_notice__appointment=home, guardian=arabic).text.split("\n")
+    assert "hjemmebesøk" in first and "Helseveien" not in first and "تم إلغاء الموعد" in second
+
+
+def test_a_queued_cancellation_notice_is_not_sent_once_the_child_has_died(child_a, nurse_a, outbox, django_capture_on_commit_callbacks):
+    _guardian(child_a, mobile="41000015")
+    appointment = _appointment(child_a, nurse_a, days=12)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.sms_cancellations_send(appointment_ids=[appointment.pk]) == 1
+    child_a.status = "deceased"
+    child_a.save(update_fields=["status"])
+    message = sms_send(sms_id=SmsMessage.objects.get().id)
+    assert outbox == [] and message.status == SmsStatus.FAILED
 
 
 # --------------------------------------------------------------------------- the HTTP gateway

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Consultation, ConsultationState
-from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardianship
+from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Guardianship
 from registry_sync.models import Finding, FindingKind, FindingStatus, SyncError
 from registry_sync.services import register_sync
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
@@ -84,17 +84,32 @@ def districts(station_a, station_b):
 
 
 @pytest.mark.usefixtures("districts")
-def test_move_to_the_other_station(register, family, station_a, station_b, clerk_a, login):
-    child = ChildFactory(station=station_a, urban_district_code="460103")
+def test_move_to_the_other_station(register, family, station_a, station_b, clerk_a, nurse_a, login, django_capture_on_commit_callbacks):
+    from followup.models import SmsMessage
+    from followup.sms.backends import MemoryBackend
+    from tests.registry_sync.test_sync import book_future
+
+    child = ChildFactory(station=station_a, urban_district_code="460103", birth_date=date.today() - timedelta(days=200))
     pid = family(child)
     register_sync()
+    booked = book_future(child, nurse_a)
+    MemoryBackend.outbox.clear()
     register.move(pid, municipality="4601", urban_district="460107", street="Fanavegen", house_number=1, postal_code="5221", city="Bergen")
     register_sync()
     finding = Finding.objects.get(kind=FindingKind.MOVED_WITHIN, status=FindingStatus.OPEN)
     assert "Flytt til Helsestasjon B" in login(clerk_a).get(URL).content.decode()
-    login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        login(clerk_a).post(reverse("registry_sync:move_station", args=[finding.pk]))
     child.refresh_from_db()
     assert child.station == station_b
+    # Both parents are told by SMS that the booked time at station A is gone, without
+    # naming where the child now belongs (the new station invites them itself).
+    parents = sorted(Guardian.objects.filter(guardianships__child=child).values_list("mobile", flat=True))
+    assert sorted(m["to"] for m in MemoryBackend.outbox) == parents and len(parents) == 2
+    for text in SmsMessage.objects.filter(cancellation_notice__appointment=booked).values_list("text", flat=True):
+        assert "Helsestasjon A" in text and "er avlyst fordi barnet nå hører til en annen helsestasjon" in text
+        assert "Helsestasjon B" not in text and "Fanavegen" not in text
+    MemoryBackend.outbox.clear()
 
 
 @pytest.mark.usefixtures("districts")
@@ -104,7 +119,6 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     from followup.letters.models import Letter, LetterState
     from followup.models import Case
     from followup.services import followup_sweep
-    from helsestasjon.models import Guardian
     from tests.factories import AppointmentFactory, ConsultationFactory, OutcomeEventFactory
     from tests.registry_sync.test_sync import book_future
 
@@ -147,6 +161,12 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     assert alert.station == station_b and alert.is_open
     assert Finding.objects.get(pk=finding.pk).station == station_a  # Handled there; stays there.
     assert OutcomeEvent.objects.get(appointment=booked).note == "Flyttet til Helsestasjon B"
+    # The child welfare service holds parental responsibility now: no parent is sent the
+    # SMS about the cancelled time (test_move_to_the_other_station covers the parents).
+    from followup.models import SmsMessage
+
+    assert not SmsMessage.objects.filter(cancellation_notice__appointment=booked).exists()
+    assert Finding.objects.get(pk=finding.pk).comment == "Flyttet til Helsestasjon B. 1 bestilt(e) time(r) avlyst; 0 SMS til foresatte."
     # The consultation is due again and waits on the new station's booking worklist, not the old one's.
     clerk_b = __import__("tests.factories", fromlist=["UserFactory"]).UserFactory(role="clerk", stations=[station_b])
     assert child.full_name in login(clerk_b).get(reverse("attendance:booking_worklist")).content.decode()
