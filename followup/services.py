@@ -774,14 +774,23 @@ def _enqueue_sms(sms_id: int) -> None:
     send_sms.delay(sms_id)
 
 
-def _sms_child_active(message: SmsMessage) -> bool:
+def _sms_stop_reason(message: SmsMessage) -> str:
+    """Why a queued SMS must not go out any more, or "" to send it."""
+    gone = "Stoppet: barnet er ikke lenger aktivt ved helsestasjonen."
     if message.case_step_id:
-        return message.case_step.case.child.status == ChildStatus.ACTIVE
-    for link in ("reminder", "cancellation_notice"):
-        notice = getattr(message, link, None)
-        if notice is not None:
-            return notice.appointment.child.status == ChildStatus.ACTIVE
-    return True
+        return gone if message.case_step.case.child.status != ChildStatus.ACTIVE else ""
+    notice = getattr(message, "cancellation_notice", None)
+    if notice is not None:
+        return gone if notice.appointment.child.status != ChildStatus.ACTIVE else ""
+    reminder = getattr(message, "reminder", None)
+    if reminder is not None:
+        if reminder.appointment.child.status != ChildStatus.ACTIVE:
+            return gone
+        if reminder.appointment.status != AppointmentStatus.BOOKED:
+            # Cancelled, moved or recorded after the reminder was queued (a move to another
+            # station cancels the times and says so): no reminder of a time that is gone.
+            return "Stoppet: timen er ikke lenger bestilt."
+    return ""
 
 
 def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
@@ -795,10 +804,11 @@ def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
     message = SmsMessage.objects.select_related(
         "case_step__case__child", "reminder__appointment__child", "cancellation_notice__appointment__child"
     ).get(id=sms_id)
-    if not _sms_child_active(message):
-        # The register reported a death, a move or an emigration after the message
-        # was queued: nothing is ever sent about a child who is no longer ours.
-        error = "Stoppet: barnet er ikke lenger aktivt ved helsestasjonen."
+    error = _sms_stop_reason(message)
+    if error:
+        # The register reported a death, a move or an emigration after the message was
+        # queued (nothing is ever sent about a child who is no longer ours), or the time
+        # a reminder is about was cancelled meanwhile.
         SmsMessage.objects.filter(id=sms_id).update(status=SmsStatus.FAILED, error=error)
         message.status, message.error = SmsStatus.FAILED, error
         return message

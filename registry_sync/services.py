@@ -29,7 +29,7 @@ from datetime import date, timedelta
 
 import psycopg
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import Error as DbError, connection, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
@@ -821,7 +821,7 @@ def _planner_for_cached_tables():
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('random_page_cost', %s, false)", [previous])
-        except DatabaseError:  # A broken connection is closed and replaced anyway.
+        except DbError:  # A broken connection is closed and replaced anyway.
             logger.warning("Could not restore random_page_cost after a register sync", exc_info=True)
 
 

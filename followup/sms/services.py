@@ -17,7 +17,7 @@ from attendance.models import Appointment, AppointmentStatus, local_day_bounds
 from followup.models import SmsMessage, SmsStatus
 from followup.sms.models import AppointmentCancellationNotice, AppointmentReminder, SmsDeliveryReport
 from followup.sms.texts import sms_text
-from helsestasjon.models import ChildStatus, Guardianship, Station
+from helsestasjon.models import PROTECTED_LEVELS, ChildStatus, Guardianship, Station
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +91,14 @@ def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None =
 
     One SMS per time and guardian with parental responsibility, a mobile number and
     no reservation, in the station's Norwegian and the guardian's language; at most
-    once (a unique constraint). Runs in the caller's transaction and queues the
+    once (a unique constraint). For a child with a protected address the text gives no
+    reason (texts.CANCELLED_NEUTRAL). Runs in the caller's transaction and queues the
     messages when it commits. Returns how many messages were queued."""
     now = now or timezone.now()
     queued = 0
-    appointments = Appointment.objects.filter(pk__in=appointment_ids).select_related("station").order_by("starts_at", "id")
+    appointments = Appointment.objects.filter(pk__in=appointment_ids).select_related("station", "child").order_by("starts_at", "id")
     for appointment in appointments:
+        purpose = "cancelled_neutral" if appointment.child.address_protection in PROTECTED_LEVELS else "cancelled_moved"
         done = set(AppointmentCancellationNotice.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
         for guardian in sms_recipients(child_id=appointment.child_id):
             if guardian.id in done:
@@ -105,7 +107,7 @@ def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None =
                 with transaction.atomic():
                     message = SmsMessage.objects.create(
                         to=guardian.mobile, guardian=guardian, created_at=now,
-                        text=sms_text(appointment=appointment, language=guardian.preferred_language, purpose="cancelled_moved"),
+                        text=sms_text(appointment=appointment, language=guardian.preferred_language, purpose=purpose),
                     )
                     AppointmentCancellationNotice.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
                     transaction.on_commit(lambda pk=message.pk: _enqueue(pk))

@@ -28,8 +28,7 @@ NEW_TIME = {
     "so": "Ballan cusub: {date} saacadda {time}, {place}. Si aad u beddeshaan, wac {phone}.",
 }
 # The station cancelled a booked time because the child moved to another station's
-# district. The new station is not named: the text may reach a guardian who is not
-# to know where a child with a protected address lives.
+# district. The new station is not named (its own invitation does that).
 CANCELLED_MOVED = {
     "nb": "Timen {date} kl. {time}, {place} er avlyst fordi barnet nå hører til en annen helsestasjon. "
           "Dere får ny time derfra. Spørsmål: ring {phone}.",
@@ -43,14 +42,26 @@ CANCELLED_MOVED = {
           "(helsestasjon). Новий запис ви отримаєте звідти. Питання: телефонуйте {phone}.",
     "ar": "تم إلغاء الموعد {date} الساعة {time}، {place} لأن طفلكم يتبع الآن مركزًا صحيًا آخر. "
           "ستحصلون على موعد جديد من هناك. للاستفسار اتصلوا على {phone}.",
-    "so": "Ballanta {date} saacadda {time}, {place} waa la joojiyay sababtoo ah ilmuhu hadda wuxuu ka tirsan "
+    "so": "Ballanta {date} saacadda {time}, {place} waa la baajiyay sababtoo ah ilmuhu hadda wuxuu ka tirsan "
           "yahay xarun caafimaad oo kale. Ballan cusub ayaad halkaas ka heli doontaan. Su'aalo: wac {phone}.",
+}
+# The same for a child with a confidential or strictly confidential address: no reason
+# at all. The message goes to every guardian with parental responsibility, who may be the
+# person the address is protected from, and "another station" can point to a district.
+CANCELLED_NEUTRAL = {
+    "nb": "Timen {date} kl. {time}, {place} er avlyst. Dere får en ny time. Spørsmål: ring {phone}.",
+    "nn": "Timen {date} kl. {time}, {place} er avlyst. De får ein ny time. Spørsmål: ring {phone}.",
+    "en": "The appointment {date} at {time}, {place} is cancelled. You will get a new appointment. Questions: call {phone}.",
+    "pl": "Wizyta {date} o godz. {time}, {place} została odwołana. Otrzymacie nowy termin. Pytania: tel. {phone}.",
+    "uk": "Запис {date} о {time}, {place} скасовано. Ви отримаєте новий запис. Питання: телефонуйте {phone}.",
+    "ar": "تم إلغاء الموعد {date} الساعة {time}، {place}. ستحصلون على موعد جديد. للاستفسار اتصلوا على {phone}.",
+    "so": "Ballanta {date} saacadda {time}, {place} waa la baajiyay. Ballan cusub ayaad heli doontaan. Su'aalo: wac {phone}.",
 }
 HOME_VISIT = {
     "nb": "hjemmebesøk", "nn": "heimebesøk", "en": "home visit", "pl": "wizyta domowa",
     "uk": "візит додому", "ar": "زيارة منزلية", "so": "booqasho guri",
 }
-PURPOSES = {"reminder": REMINDER, "new_time": NEW_TIME, "cancelled_moved": CANCELLED_MOVED}
+PURPOSES = {"reminder": REMINDER, "new_time": NEW_TIME, "cancelled_moved": CANCELLED_MOVED, "cancelled_neutral": CANCELLED_NEUTRAL}
 
 
 def sms_text(*, appointment, language: str, purpose: str = "reminder") -> str:

@@ -112,6 +112,21 @@ class TestLadderConfiguration:
         assert case.station_id == other.pk
 
 
+    def test_a_moved_case_whose_step_the_new_ladder_lacks_goes_by_number(self, child_a, outcome, clerk_a, nurse_a):
+        case = _case_at(child_a, outcome, local(date(2026, 3, 2), 12))
+        services.case_step_complete(step=case.current_step, user=clerk_a, evidence="SMS sendt", now=local(date(2026, 3, 2), 13))
+        other = StationFactory(municipality=MunicipalityFactory(number="4624", name="Bjørnafjorden"))
+        services.ladder_for_municipality(municipality_id=other.municipality_id)
+        LadderStep.objects.filter(municipality_id=other.municipality_id, kind=StepKind.PHONE_CALL).delete()  # It never calls.
+        child_a.station = other
+        child_a.save(update_fields=["station"])
+        services.case_follow_child_station(child=child_a)
+        case.refresh_from_db()
+        services.case_step_complete(step=case.current_step, user=nurse_a, evidence="Snakket med mor", now=local(date(2026, 3, 3), 10))
+        case.refresh_from_db()
+        assert case.current_step.kind == StepKind.ADDRESS_CHECK  # After step 2 by number.
+
+
 @pytest.mark.django_db
 class TestDeadlines:
     def test_deadline_counts_working_days_across_a_weekend(self, child_a, outcome):

@@ -129,6 +129,33 @@ def test_a_time_cancelled_by_a_move_is_told_once_to_each_guardian_who_can_get_sm
     assert "hjemmebesøk" in first and "Helseveien" not in first and "تم إلغاء الموعد" in second
 
 
+
+@pytest.mark.parametrize("protection", ["Confidential", "StrictlyConfidential"])
+def test_a_child_with_a_protected_address_gets_a_cancellation_notice_without_a_reason(child_a, nurse_a, protection):
+    child_a.address_protection = protection
+    child_a.save(update_fields=["address_protection"])
+    _guardian(child_a, mobile="41000016", preferred_language="en")
+    appointment = _appointment(child_a, nurse_a, days=12)
+    assert services.sms_cancellations_send(appointment_ids=[appointment.pk]) == 1
+    first, second = SmsMessage.objects.get().text.split("\n")
+    assert "er avlyst. Dere får en ny time." in first and "is cancelled. You will get a new appointment." in second
+    text = (first + second).replace("Helsestasjon A", "")  # The old station, where the time was.
+    assert "helsestasjon" not in text.lower() and "health centre" not in text
+
+
+def test_a_queued_reminder_is_not_sent_once_its_time_is_cancelled(child_a, nurse_a, outbox, django_capture_on_commit_callbacks):
+    from attendance.services import child_cancel_future
+
+    _guardian(child_a, mobile="41000017")
+    appointment = _appointment(child_a, nurse_a, days=2)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.sms_reminders_send() == 1
+    assert child_cancel_future(child=child_a, reason="Flyttet til Helsestasjon B") == [appointment.pk]
+    message = sms_send(sms_id=SmsMessage.objects.get(reminder__appointment=appointment).id)
+    assert outbox == []
+    assert message.status == SmsStatus.FAILED and message.error == "Stoppet: timen er ikke lenger bestilt."
+
+
 def test_a_queued_cancellation_notice_is_not_sent_once_the_child_has_died(child_a, nurse_a, outbox, django_capture_on_commit_callbacks):
     _guardian(child_a, mobile="41000015")
     appointment = _appointment(child_a, nurse_a, days=12)
