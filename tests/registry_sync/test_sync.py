@@ -345,11 +345,11 @@ def test_the_sync_prices_cached_reads_for_its_own_lookups_only(synced, register,
     seen = []
     journal_for = services._journal_for
 
-    def spying(records, scope):
+    def spying(*args):
         seen.append(_planner_cost())
         if fails:
             raise RegisterUnavailable("the register went away")
-        return journal_for(records, scope)
+        return journal_for(*args)
 
     monkeypatch.setattr(services, "_journal_for", spying)
     register.rename(synced.person_id, given_name="Ny")
