@@ -7,10 +7,12 @@ guardians), a fake register holding them with 5 % discrepancies of every kind
 (served by ``manage.py fake_register`` in its own process, over HTTP), then:
 
 1. full reconciliation wall time (target <= 60 s, HTTP paging included);
-2. the same run again with unchanged data (must write nothing);
+2. the same run again with unchanged data (must write nothing), three times;
 3. event sync over 10,000 events (target >= 500 events/s);
 4. the floor: fetching the same pages and persons over HTTP without processing,
-   and the processing overhead over it (target < 50 %).
+   and the processing overhead over it (target < 50 %). The unchanged run and
+   its floor are measured in turn, three times each, best against best (the
+   machine's speed drifts); the event sync writes, so it runs once.
 """
 
 from __future__ import annotations
@@ -130,31 +132,44 @@ def main() -> None:
             open_by_kind[kind] = open_by_kind.get(kind, 0) + 1
         print(f"   open findings by kind: {dict(sorted(open_by_kind.items()))}")
 
-        # 2. The same run with unchanged data.
-        before = table_digest()
-        started = time.monotonic()
-        again = register_full_reconciliation()
-        again_seconds = time.monotonic() - started
-        unchanged = table_digest() == before
-        print(f"2. unchanged re-run: {again_seconds:.1f} s, {again.writes} writes, journal and findings tables "
-              f"{'unchanged' if unchanged else 'CHANGED'}: {'OK' if unchanged and again.writes == 0 else 'MISSED'}")
-
-        # The floor for the full run: the same search pages and bulk fetches, no processing.
+        # 2. The same run with unchanged data, and 4a. its floor: the same search
+        # pages and bulk fetches, no processing. On a shared VM the CPU's speed
+        # drifts by tens of percent within minutes, so the two are measured in
+        # turn, three times each, and the best of each is compared (every figure
+        # is printed).
         client = RegisterClient(base, timeout=60)
         scope = Scope(__import__("django.utils.timezone", fromlist=["x"]).localdate())
-        started = time.monotonic()
-        ids = []
-        for municipality in scope.stations:
-            ids.extend(client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=scope.today))
-        journal_ids = [str(p) for p in Child.objects.exclude(register_person_id=None).values_list("register_person_id", flat=True)]
-        all_ids = list(dict.fromkeys([*journal_ids, *ids]))
-        fetched = 0
-        for start in range(0, len(all_ids), 1000):
-            fetched += len(client.persons_by_id(all_ids[start:start + 1000]))
-        floor_full = time.monotonic() - started
-        overhead = (again_seconds - floor_full) / floor_full * 100
-        print(f"4a. floor (full): {floor_full:.1f} s for {fetched} persons in {client.requests_made} requests; "
-              f"unchanged run overhead {overhead:.0f} % (first run {((full_seconds - floor_full) / floor_full * 100):.0f} %); "
+
+        def floor_full() -> tuple[float, int]:
+            client.requests_made = 0
+            started = time.monotonic()
+            ids = []
+            for municipality in scope.stations:
+                ids.extend(client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=scope.today))
+            journal_ids = [str(p) for p in Child.objects.exclude(register_person_id=None).values_list("register_person_id", flat=True)]
+            all_ids = list(dict.fromkeys([*journal_ids, *ids]))
+            fetched = 0
+            for start in range(0, len(all_ids), 1000):
+                fetched += len(client.persons_by_id(all_ids[start:start + 1000]))
+            return time.monotonic() - started, fetched
+
+        agains, floors, all_unchanged, fetched = [], [], True, 0
+        for _ in range(3):
+            before = table_digest()
+            started = time.monotonic()
+            again = register_full_reconciliation()
+            agains.append(time.monotonic() - started)
+            all_unchanged = all_unchanged and table_digest() == before and again.writes == 0
+            seconds, fetched = floor_full()
+            floors.append(seconds)
+        again_seconds, floor_full_seconds = min(agains), min(floors)
+        print(f"2. unchanged re-run: {' / '.join(f'{x:.1f}' for x in agains)} s, {again.writes} writes, journal and findings "
+              f"tables {'unchanged' if all_unchanged else 'CHANGED'}: {'OK' if all_unchanged else 'MISSED'}")
+        overhead = (again_seconds - floor_full_seconds) / floor_full_seconds * 100
+        median = (sorted(agains)[1] - sorted(floors)[1]) / sorted(floors)[1] * 100
+        print(f"4a. floor (full): {' / '.join(f'{x:.1f}' for x in floors)} s for {fetched} persons in {client.requests_made} "
+              f"requests; unchanged run overhead {overhead:.0f} % best against best ({median:.0f} % median against median; "
+              f"first run {((full_seconds - floor_full_seconds) / floor_full_seconds * 100):.0f} %); "
               f"target < 50 %: {'OK' if overhead < 50 else 'MISSED'}")
 
         # 3. Event sync over N events made through the fake's admin API.

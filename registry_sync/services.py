@@ -940,24 +940,19 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
     result = SyncResult(mode=SyncRunKind.FULL, full=True)
     try:
         latest = client.latest_event()
-        # Journals the register should know, read once with what is compared
-        # (two queries instead of two per chunk of a thousand: the lookups by
-        # person id were a fifth of an unchanged run). The rows are at most one
-        # run old when compared; a change in between is written again or found
-        # again, and findings are unique per register state.
-        statuses = [str(status) for status in COMPARED_STATUSES]
-        station_ids = list(scope.station_by_id)
-        journal = _attach_journal_details(_journal_rows(
-            "c.status = ANY(%b) AND c.birth_date >= %b AND c.station_id = ANY(%b)",
-            [statuses, scope.birth_from, station_ids],
-            Q(status__in=statuses, birth_date__gte=scope.birth_from, station_id__in=station_ids), scope,
-        ))
-        known = {child.register_person_id: child for child in journal if child.register_person_id}
-        by_pk = {child.pk: child for child in journal}
-        by_id = {pid: child.pk for pid, child in known.items()}
-        by_nin = {child.national_id: child.pk for child in journal if not child.register_person_id}
         found_in: dict[str, str] = {}
         seen_children: set[int] = set()
+        statuses = [str(status) for status in COMPARED_STATUSES]
+        station_ids = list(scope.station_by_id)
+
+        def search_and_fetch_first(fetcher: RegisterClient):
+            """The municipality search, then the first chunk of what it found."""
+            found: dict[str, str] = {}
+            for municipality in scope.stations:
+                for person_id in fetcher.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today):
+                    found[person_id] = municipality
+            first = list(found)[:FULL_CHUNK]
+            return found, fetcher.fetch_persons_by_id(first) if first else None
 
         def process(parsed, missing_pks=()):
             rec = _reconcile(client, parsed, scope=scope, sequence_number=None, with_guardians=False,
@@ -969,24 +964,36 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             result.writes += rec.batch.row_changes + created
             result.persons += len(parsed)
 
-        # The next chunk is fetched while this one is compared: the wait for
+        # A thread with its own HTTP session runs the municipality search and
+        # then fetches the next chunk while this one is compared: the wait for
         # the register overlaps the work on the database. The answers are
         # decoded here, not in the fetching thread (see fetch_persons_by_id).
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
-            # The chunks start with the journal's ids, so the first one is
-            # fetched while the municipality search runs.
-            first = list(by_id)[:FULL_CHUNK] if len(by_id) >= FULL_CHUNK else None
-            fetcher = client.fork()  # Its own HTTP session in the fetching thread.
-            pending = pool.submit(fetcher.fetch_persons_by_id, first) if first else None
-            for municipality in scope.stations:
-                for person_id in client.search_ids(municipality_number=municipality, birth_from=scope.birth_from, birth_to=today):
-                    found_in[person_id] = municipality
-            person_ids = list(dict.fromkeys([*by_id, *found_in]))
+            fetcher = client.fork()
+            pending = pool.submit(search_and_fetch_first, fetcher)
+            # Meanwhile: the journals the register should know, read once with
+            # what is compared (two queries instead of two per chunk of a
+            # thousand). The rows are at most one run old when compared; a
+            # change in between is written again or found again, and findings
+            # are unique per register state.
+            journal = _attach_journal_details(_journal_rows(
+                "c.status = ANY(%b) AND c.birth_date >= %b AND c.station_id = ANY(%b)",
+                [statuses, scope.birth_from, station_ids],
+                Q(status__in=statuses, birth_date__gte=scope.birth_from, station_id__in=station_ids), scope,
+            ))
+            known = {child.register_person_id: child for child in journal if child.register_person_id}
+            by_pk = {child.pk: child for child in journal}
+            by_id = {pid: child.pk for pid, child in known.items()}
+            by_nin = {child.national_id: child.pk for child in journal if not child.register_person_id}
+            found, first = pending.result()
+            found_in.update(found)
+            # The chunks start with what the search found (the first is in hand),
+            # then the journal's children the search did not find.
+            person_ids = list(dict.fromkeys([*found_in, *by_id]))
             chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
-            if pending is None and chunks:
-                pending = pool.submit(fetcher.fetch_persons_by_id, chunks[0])
+            pending = pool.submit(fetcher.fetch_persons_by_id, chunks[0]) if chunks and first is None else None
             for index, chunk in enumerate(chunks):
-                fetched = pending.result()
+                fetched = first if index == 0 and first is not None else pending.result()
                 pending = pool.submit(fetcher.fetch_persons_by_id, chunks[index + 1]) if index + 1 < len(chunks) else None
                 parsed = fetched.records()
                 returned = {r.person_id for r, _ in parsed}
