@@ -659,8 +659,10 @@ def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
             [pks],
         )
     else:
-        rows = Guardianship.objects.filter(child_id__in=pks, parental_responsibility=True).values_list(
-            "child_id", "guardian__national_id", "guardian__family_name")
+        # In slices: SQLite takes at most 32,766 parameters in a statement.
+        rows = [row for start in range(0, len(pks), 10000) for row in Guardianship.objects.filter(
+            child_id__in=pks[start : start + 10000], parental_responsibility=True).values_list(
+            "child_id", "guardian__national_id", "guardian__family_name")]
     for child_id, nin, name in rows:
         keys.setdefault(child_id, set()).add(("nin", nin) if nin else ("org", name.strip().lower()))
     for child in children:
@@ -961,6 +963,12 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
                 created = _commit(rec)
             result.findings += created
             seen_children.update(rec.seen_children)
+            # A child compared once is read afresh if another record reaches it
+            # again later in the run (a national id or an alias of it): the row
+            # read at the start may have been changed by this run.
+            for pk in rec.seen_children:
+                if pk in by_pk and by_pk[pk].register_person_id:
+                    known.pop(by_pk[pk].register_person_id, None)
             result.writes += rec.batch.row_changes + created
             result.persons += len(parsed)
 
@@ -987,10 +995,13 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
             by_nin = {child.national_id: child.pk for child in journal if not child.register_person_id}
             found, first = pending.result()
             found_in.update(found)
-            # The chunks start with what the search found (the first is in hand),
-            # then the journal's children the search did not find.
-            person_ids = list(dict.fromkeys([*found_in, *by_id]))
-            chunks = [person_ids[start : start + FULL_CHUNK] for start in range(0, len(person_ids), FULL_CHUNK)]
+            # The first chunk is exactly what the thread fetched (the first
+            # thousand the search found), then the rest of the search's ids and
+            # the journal's children the search did not find.
+            first_ids = list(found_in)[:FULL_CHUNK]
+            fetched_first = set(first_ids)
+            rest = [p for p in dict.fromkeys([*found_in, *by_id]) if p not in fetched_first]
+            chunks = ([first_ids] if first_ids else []) + [rest[start : start + FULL_CHUNK] for start in range(0, len(rest), FULL_CHUNK)]
             pending = pool.submit(fetcher.fetch_persons_by_id, chunks[0]) if chunks and first is None else None
             for index, chunk in enumerate(chunks):
                 fetched = first if index == 0 and first is not None else pending.result()

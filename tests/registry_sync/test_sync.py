@@ -361,3 +361,25 @@ def test_the_sync_prices_cached_reads_for_its_own_lookups_only(synced, register,
         assert kinds() == ["name_changed"]
     assert seen == ["1.1"]
     assert _planner_cost() == "3.5"
+
+
+def test_a_full_run_compares_the_children_the_search_no_longer_finds(register, family, station_a):
+    """A weekly full run: the municipality search finds the resident child; the child
+    who moved out and the one who died are found only through the journal, and are
+    compared with the register like every other (no false "unknown to the register")."""
+    from registry_sync.services import register_full_reconciliation
+
+    born = timezone.localdate() - timedelta(days=300)
+    stay, gone, dead = (ChildFactory(station=station_a, birth_date=born) for _ in range(3))
+    person = {child.pk: family(child) for child in (stay, gone, dead)}
+    register_sync()  # The first run: a full reconciliation that links the journals.
+    assert Finding.objects.count() == 0
+    register.move(person[gone.pk], municipality="0301", urban_district="030102", street="Thorvald Meyers gate",
+                  house_number=5, postal_code="0555", city="Oslo")
+    register.die(person[dead.pk])
+    result = register_full_reconciliation()
+    assert result.persons == 3
+    assert kinds(status=FindingStatus.OPEN) == ["deceased", "moved_out"]
+    for child, status in ((stay, ChildStatus.ACTIVE), (gone, ChildStatus.MOVED), (dead, ChildStatus.DECEASED)):
+        child.refresh_from_db()
+        assert child.status == status
