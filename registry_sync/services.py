@@ -1140,10 +1140,9 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
         # The family is told, so nobody comes to the old station for a time that is gone.
         notified = sms_cancellations_send(appointment_ids=cancelled)
         if cancelled:
-            Finding.objects.filter(pk=finding.pk).update(comment=(
-                f"Flyttet til {station.name}. {len(cancelled)} bestilt(e) time(r) avlyst; "
-                f"{notified} SMS til foresatte."
-            )[:2000])
+            finding.comment = (f"Flyttet til {station.name}. {len(cancelled)} bestilt(e) time(r) avlyst; "
+                               f"{notified} SMS til foresatte.")[:2000]
+            Finding.objects.filter(pk=finding.pk).update(comment=finding.comment)
         Child.objects.filter(pk=child.pk).update(station=station)
         child.refresh_from_db()
         case_follow_child_station(child=child, by=user)

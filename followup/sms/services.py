@@ -84,7 +84,6 @@ def _remind(appointment: Appointment, now: datetime) -> int:
     return queued
 
 
-
 def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None = None) -> int:
     """Tell the guardians that the station cancelled these booked times because the
     child now belongs to another station (the new station books and invites anew).
