@@ -730,8 +730,11 @@ class SyncResult:
     pages: int = 0
     cursor: int | None = None
     full: bool = False
+    busy: bool = False  # Not run: another sync held the lock (see _one_sync_at_a_time).
 
     def __str__(self) -> str:
+        if self.busy:
+            return f"{self.mode}: ikke kjørt, en annen synkronisering pågår (markør {self.cursor})"
         return (f"{self.mode}: {self.events} hendelser, {self.persons} personer, {self.findings} nye funn, "
                 f"{self.writes} endringer, markør {self.cursor}")
 
@@ -840,6 +843,45 @@ def _planner_for_cached_tables():
             logger.warning("Could not restore random_page_cost after a register sync", exc_info=True)
 
 
+
+# Any number: a PostgreSQL advisory lock is local to the database it is taken in.
+_SYNC_LOCK_KEY = 0x48535359
+
+
+@contextmanager
+def _one_sync_at_a_time(*, wait: bool):
+    """Yields whether this run may go on: one sync at a time per database.
+
+    A full reconciliation fetches a chunk and compares it a moment later. An event
+    applied in between by a concurrent event sync (a death, say) would then be
+    compared with the person's older document and undone ("death annulled"), and the
+    cursor would already be past the event. So the two never overlap: a full run
+    waits for the lock (``wait``), an event sync that finds it taken is skipped
+    and the next one (10 minutes later) follows the events from the same cursor.
+    A session-level advisory lock on PostgreSQL, re-entrant within the session
+    (an event sync that turns into a full run keeps it), released when the run
+    ends or its connection is lost. Other databases (SQLite, the demo, with its
+    tasks in-process) run one sync at a time anyway."""
+    if not _postgres():
+        yield True
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_SYNC_LOCK_KEY])
+            taken = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_SYNC_LOCK_KEY])
+            taken = cursor.fetchone()[0]
+    try:
+        yield taken
+    finally:
+        if taken:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_SYNC_LOCK_KEY])
+            except DbError:  # A lost connection has released it.
+                logger.warning("Could not release the register sync lock", exc_info=True)
+
 def _fetch_event_page(client: RegisterClient, next_seq: int):
     """One event page from ``next_seq`` and the current documents of the persons
     its known events name, not decoded yet: (page, the events at or after
@@ -858,10 +900,20 @@ def register_sync(*, client: RegisterClient | None = None, today: date | None = 
 
     Starts a full reconciliation instead on the first run, when one was
     requested, and when the register's sequence went backwards. Raises SyncFailed
-    (after recording a SyncError) when the register gives no usable answer.
+    (after recording a SyncError) when the register gives no usable answer. Does
+    nothing (``busy``) while another sync runs (_one_sync_at_a_time).
     """
     client = client or RegisterClient.from_settings()
     today = today or timezone.localdate()
+    with _one_sync_at_a_time(wait=False) as free:
+        if not free:
+            cursor = _cursor()
+            logger.info("Register event sync skipped: another sync is running (cursor %s)", cursor.last_sequence)
+            return SyncResult(cursor=cursor.last_sequence, busy=True)
+        return _register_sync(client=client, today=today, max_pages=max_pages)
+
+
+def _register_sync(*, client: RegisterClient, today: date, max_pages: int | None) -> SyncResult:
     cursor = _cursor()
     if cursor.last_sequence is None or cursor.full_requested:
         return register_full_reconciliation(client=client, today=today)
@@ -938,6 +990,11 @@ def register_full_reconciliation(*, client: RegisterClient | None = None, today:
     """
     client = client or RegisterClient.from_settings()
     today = today or timezone.localdate()
+    with _one_sync_at_a_time(wait=True):
+        return _register_full_reconciliation(client=client, today=today, reset_cursor=reset_cursor)
+
+
+def _register_full_reconciliation(*, client: RegisterClient, today: date, reset_cursor: bool) -> SyncResult:
     scope = Scope(today)
     result = SyncResult(mode=SyncRunKind.FULL, full=True)
     try:

@@ -1,7 +1,9 @@
 """Celery tasks of the register sync: thin wrappers around idempotent services.
 
-Both are safe to run twice or concurrently: the cursor row is locked while a
-page is applied, and findings are unique per register state.
+Both are safe to run twice or concurrently: one sync runs at a time per
+database (an advisory lock; an event sync that finds a full reconciliation
+running is skipped until the next beat), the cursor row is locked while a page
+is applied, and findings are unique per register state.
 """
 
 from __future__ import annotations

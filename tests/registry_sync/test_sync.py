@@ -383,3 +383,30 @@ def test_a_full_run_compares_the_children_the_search_no_longer_finds(register, f
     for child, status in ((stay, ChildStatus.ACTIVE), (gone, ChildStatus.MOVED), (dead, ChildStatus.DECEASED)):
         child.refresh_from_db()
         assert child.status == status
+
+
+def test_an_event_sync_waits_for_a_running_full_reconciliation(synced, register):
+    """While a full run holds the sync lock (here: another connection holds it),
+    an event sync changes nothing and leaves its events for the next run."""
+    import psycopg
+
+    settings = connection.settings_dict
+    other = psycopg.connect(host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
+                            password=settings["PASSWORD"] or None, dbname=settings["NAME"], autocommit=True)
+    from registry_sync.services import _SYNC_LOCK_KEY
+
+    register.die(synced.person_id)
+    cursor_before = SyncCursor.objects.get().last_sequence
+    try:
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [_SYNC_LOCK_KEY]).fetchone()[0]
+        result = register_sync()
+        assert result.busy and "en annen synkronisering pågår" in str(result)
+        assert SyncCursor.objects.get().last_sequence == cursor_before and not Finding.objects.exists()
+        other.execute("SELECT pg_advisory_unlock(%s)", [_SYNC_LOCK_KEY])
+        # The lock is free again: the next run follows the events it left.
+        assert not register_sync().busy
+        assert kinds() == ["deceased"]
+        # And this session released it too: another connection can take it at once.
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", [_SYNC_LOCK_KEY]).fetchone()[0]
+    finally:
+        other.close()
