@@ -31,7 +31,7 @@ from attendance.services import (
     outcome_correct,
 )
 from helsestasjon.access import child_for_request, require_role
-from helsestasjon.models import PROTECTED_LEVELS, AccessAction, AddressProtection, Child, ChildStatus, Guardianship, Role, Station, User
+from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Role, Station, User
 from helsestasjon.services import access_log_record_many
 
 CLINICAL_ROLES = (Role.NURSE, Role.LEADER)
@@ -316,9 +316,7 @@ def child_detail(request, child_id: int):
             "guardianships": guardianships,
             "bookable": bookable,
             "clinical": request.user.sees_clinical_details,
-            # The same rule as for guardians: strictly confidential never, confidential with the permission.
-            "child_address_visible": child.address_protection not in PROTECTED_LEVELS
-            or (child.address_protection == AddressProtection.CONFIDENTIAL and request.user.may_see_protected_addresses),
+            "child_address_visible": child.address_visible_to(request.user),
         },
     )
 

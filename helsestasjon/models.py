@@ -183,6 +183,16 @@ class Child(models.Model):
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
 
+    @property
+    def address_is_protected(self) -> bool:
+        return self.address_protection in PROTECTED_LEVELS
+
+    def address_visible_to(self, user) -> bool:
+        """The rule of helsestasjon.protection, asked of this child's protection now."""
+        from helsestasjon.protection import address_visible
+
+        return address_visible(self.address_protection, user)
+
     def age_text(self, on=None) -> str:
         from helsestasjon.dates import age_text
 
@@ -240,12 +250,10 @@ class Guardian(models.Model):
         return self.address_protection in PROTECTED_LEVELS
 
     def address_visible_to(self, user) -> bool:
-        """Strictly confidential addresses are never shown; confidential ones only with the permission."""
-        if self.address_protection == AddressProtection.STRICTLY_CONFIDENTIAL:
-            return False
-        if self.address_protection == AddressProtection.CONFIDENTIAL:
-            return bool(getattr(user, "may_see_protected_addresses", False))
-        return True
+        """The rule of helsestasjon.protection, asked of this guardian's protection now."""
+        from helsestasjon.protection import address_visible
+
+        return address_visible(self.address_protection, user)
 
     def address_lines(self) -> list[str]:
         lines = [self.street_address] if self.street_address else []
