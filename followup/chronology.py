@@ -117,11 +117,11 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
 
 
 def chronology_pdf(*, case: Case, user) -> bytes:
-    """The chronology as a PDF (WeasyPrint)."""
-    from weasyprint import HTML
+    """The chronology as a PDF (WeasyPrint, with the fetcher that reads only our static files)."""
+    from followup.letters.rendering import html_document
 
     html = render_to_string(
         "followup/chronology_pdf.html",
         {"case": case, "child": case.child, "entries": case_chronology(case=case), "printed_at": timezone.now(), "printed_by": _name(user)},
     )
-    return HTML(string=html).write_pdf()
+    return html_document(html).write_pdf()

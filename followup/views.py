@@ -15,7 +15,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import MISSED_OUTCOMES, Appointment, AppointmentStatus
@@ -184,7 +183,8 @@ def case_chronology_pdf(request, case_id: int):
     require_role(request.user, Role.NURSE, Role.LEADER)
     case = _case_for_request(request, case_id, what="Kronologi for oppfølgingssak (PDF)", action=AccessAction.VIEW_PDF)
     pdf = chronology_pdf(case=case, user=request.user)
-    filename = f"kronologi-sak-{case.pk}-{slugify(case.child.family_name) or 'barn'}.pdf"
+    # No names of people in a file name: it ends up in download folders, mail and print queues.
+    filename = f"kronologi-sak-{case.pk}-barn-{case.child_id}-{timezone.localdate():%Y%m%d}.pdf"
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"

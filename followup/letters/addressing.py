@@ -9,19 +9,24 @@
 - A guardian with a Confidential or StrictlyConfidential address (or no known
   address) gets a letter that goes to the manual handling list, never into the
   print batch, and the address is not stored on the letter.
+- The same rule is asked again whenever a letter is used (a batch claims it, a
+  print file or the letter's PDF is served): ``letters_current_protection`` gives
+  the protection *now* of everyone a letter's address belongs to (each guardian it
+  is addressed to and the child), so a copy never outlives the right to print it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from helsestasjon.models import Guardian, Guardianship
+from helsestasjon.models import AddressProtection, Child, Guardian, Guardianship
 
 
 @dataclass
 class Recipient:
     guardian: Guardian  # the first guardian at this address: the letter's recipient row
     names: list[str] = field(default_factory=list)
+    guardian_ids: list[int] = field(default_factory=list)  # every guardian the letter is addressed to
     address_lines: list[str] = field(default_factory=list)
     manual_handling: bool = False
     languages: list[str] = field(default_factory=list)
@@ -56,16 +61,23 @@ def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
         lines = guardian.address_lines()
         if guardian.address_is_protected or not lines:
             recipients.append(
-                Recipient(guardian=guardian, names=[guardian.full_name], manual_handling=True, languages=[guardian.preferred_language])
+                Recipient(
+                    guardian=guardian, names=[guardian.full_name], guardian_ids=[guardian.id], manual_handling=True,
+                    languages=[guardian.preferred_language],
+                )
             )
             continue
         key = _address_key(lines)
         if key in by_address:
             shared = by_address[key]
             shared.names.append(guardian.full_name)
+            shared.guardian_ids.append(guardian.id)
             shared.languages.append(guardian.preferred_language)
             continue
-        recipient = Recipient(guardian=guardian, names=[guardian.full_name], address_lines=lines, languages=[guardian.preferred_language])
+        recipient = Recipient(
+            guardian=guardian, names=[guardian.full_name], guardian_ids=[guardian.id], address_lines=lines,
+            languages=[guardian.preferred_language],
+        )
         by_address[key] = recipient
         recipients.append(recipient)
     return recipients
@@ -74,3 +86,30 @@ def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
 def recipients_for_child(child_id: int) -> list[Recipient]:
     ships = list(Guardianship.objects.filter(child_id=child_id).select_related("guardian"))
     return letter_recipients(guardianships=ships)
+
+
+# The strictest level wins when several persons share a letter's address.
+_STRICTNESS = {AddressProtection.STRICTLY_CONFIDENTIAL: 2, AddressProtection.CONFIDENTIAL: 1}
+
+
+def strictest(levels) -> str:
+    return max(levels, key=lambda level: _STRICTNESS.get(level, 0), default=AddressProtection.UNCLASSIFIED)
+
+
+def letter_guardian_ids(letter) -> set[int]:
+    """Every guardian a letter is addressed to (rows made before addressee_ids was kept: the recipient)."""
+    return {letter.recipient_id, *(letter.addressee_ids or [])}
+
+
+def letters_current_protection(letters) -> dict[int, str]:
+    """The protection *now* of each letter's address: the strictest of its addressees' and the child's.
+
+    Read from the rows in one query each, never from anything stored on the letter."""
+    letters = list(letters)
+    guardian_ids = set().union(*(letter_guardian_ids(letter) for letter in letters)) if letters else set()
+    guardians = dict(Guardian.objects.filter(id__in=guardian_ids).values_list("id", "address_protection"))
+    children = dict(Child.objects.filter(id__in={letter.child_id for letter in letters}).values_list("id", "address_protection"))
+    return {
+        letter.pk: strictest([children.get(letter.child_id), *(guardians.get(gid) for gid in letter_guardian_ids(letter))])
+        for letter in letters
+    }

@@ -9,6 +9,8 @@ print run; workers claim its letters with conditional UPDATEs.
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -106,6 +108,9 @@ class Letter(models.Model):
     )
     recipient = models.ForeignKey("helsestasjon.Guardian", on_delete=models.PROTECT, related_name="letters", verbose_name=_("mottaker"))
     recipient_name = models.CharField(_("mottakers navn"), max_length=250)
+    # Every guardian the letter is addressed to (guardians sharing an address share a letter): whose
+    # protection is asked again when the letter is used, and whose protection change reaches it.
+    addressee_ids = ArrayField(models.BigIntegerField(), verbose_name=_("adressater"), default=list, blank=True)
     # The address printed in the window; empty when the address is protected.
     address_lines = models.JSONField(_("adresse"), default=list, blank=True)
     # A protected address: the letter is kept out of the print batch.
@@ -163,6 +168,8 @@ class Letter(models.Model):
             models.Index(fields=["batch", "state"], name="letter_batch_state"),
             # The resume sweep: claims that went stale.
             models.Index(fields=["claimed_at"], condition=Q(state="rendering"), name="letter_rendering_claims"),
+            # letters_follow_protection: a guardian's letters by any addressee (addressee_ids__overlap).
+            GinIndex(fields=["addressee_ids"], name="letter_addressees"),
         ]
 
     def __str__(self) -> str:

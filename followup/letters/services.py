@@ -24,13 +24,15 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Case as SqlCase, Count, F, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from attendance.models import Appointment, AppointmentStatus, Place
 from followup.letters import rendering, translations
-from followup.letters.addressing import recipients_for_child
+from followup.letters.addressing import letters_current_protection, recipients_for_child
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterBatchPart, LetterKind, LetterState
 from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, StepKind, StepStatus
-from helsestasjon.models import ChildStatus, Station, User
+from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Station, User
+from helsestasjon.protection import address_printable, address_visible
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +47,14 @@ STEP_LETTER_KIND = {
 
 class LetterError(ValidationError):
     pass
+
+
+class LetterAddressProtected(LetterError):
+    """The file holds an address that this user may not see now (the view answers 403)."""
+
+
+# Letters that have not gone out: a protection change still reaches them.
+UNSENT_STATES = [LetterState.PENDING, LetterState.RENDERING, LetterState.PRODUCED, LetterState.FAILED]
 
 
 def _now(now: datetime | None) -> datetime:
@@ -88,12 +98,14 @@ def _letter_rows(*, kind: str, child, station: Station, now: datetime, case_id=N
     rows = []
     for recipient in recipients_for_child(child.id):
         translation = translations.translation_language(preferred=recipient.preferred_language, base=station.letter_language)
+        # A protected child's address is where the guardians it lives with live: never printed either.
+        manual = recipient.manual_handling or not address_printable(child.address_protection)
         rows.append(
             Letter(
                 kind=kind, child_id=child.id, station_id=station.id, case_id=case_id, case_step_id=case_step_id,
                 appointment_id=appointment_id, recipient=recipient.guardian, recipient_name=recipient.name,
-                address_lines=[] if recipient.manual_handling else recipient.address_lines,
-                manual_handling=recipient.manual_handling, base_language=station.letter_language,
+                addressee_ids=recipient.guardian_ids, address_lines=[] if manual else recipient.address_lines,
+                manual_handling=manual, base_language=station.letter_language,
                 translation_language=translation or "",
                 translation_reviewed=bool(translation) and translations.is_reviewed(kind=kind, language=translation),
                 details=details or {}, created_at=now,
@@ -147,7 +159,13 @@ def letters_due_count(*, station: Station, now: datetime | None = None) -> dict[
         "steps": _due_steps(station.id).count(),
         "invitations": _due_invitations(station, now).count(),
         "pending": Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False).count(),
+        "manual": letters_manual_waiting_count(station=station),
     }
+
+
+def letters_manual_waiting_count(*, station: Station) -> int:
+    """Letters for manual handling (protected or unknown address) that have not gone out."""
+    return Letter.objects.filter(station=station, manual_handling=True, state__in=UNSENT_STATES).count()
 
 
 @transaction.atomic
@@ -292,6 +310,13 @@ def _release(letter_id: int, claim: datetime, error: str) -> None:
 
 def _render_claimed(ids: list[int], claim: datetime) -> int:
     letters = _letters_for_render(ids)
+    # The address was copied when the row was made: ask the protection of its owners again now.
+    # A letter whose address may no longer be printed leaves the batch for manual handling.
+    levels = letters_current_protection(letters)
+    withdrawn = {l.pk for l in letters if l.address_lines and not address_printable(levels[l.pk])}
+    if withdrawn:
+        letters_follow_protection(letters=Letter.objects.filter(id__in=withdrawn))
+        letters = [l for l in letters if l.pk not in withdrawn]
     if not letters:
         return 0
     produced_by = {}
@@ -383,9 +408,14 @@ def letter_batch_merge(*, batch_id: int, now: datetime | None = None) -> bool:
     name = ""
     if parts:
         name = default_storage.save(f"letters/batches/{now:%Y/%m}/bunke-{batch_id}.pdf", ContentFile(rendering.merge_pdfs(parts)))
-    LetterBatch.objects.filter(id=batch_id, state=BatchState.MERGING, merge_claimed_at=now).update(
+    if not LetterBatch.objects.filter(id=batch_id, state=BatchState.MERGING, merge_claimed_at=now).update(
         state=BatchState.READY, pdf=name, page_count=sum(l.page_count for l in letters), ready_at=timezone.now()
-    )
+    ):
+        # The batch was reopened while we joined (a recipient became protected): our file may hold
+        # that letter and is never kept; the rebuild writes a new one.
+        if name:
+            default_storage.delete(name)
+        return False
     return True
 
 
@@ -408,23 +438,37 @@ def _enqueue_manual(station_id: int) -> None:
     transaction.on_commit(enqueue)
 
 
-@transaction.atomic
 def letter_batch_start(*, station: Station, user: User, now: datetime | None = None) -> LetterBatch:
-    """Make the due letters and start the day's print batch with every pending letter for ordinary post."""
+    """Make the due letters and start the day's print batch with every pending letter for ordinary post.
+
+    The letters for manual handling made on the way are committed whether or not anything is
+    printable: the refusal "nothing to print" is raised only after the transaction, so a protected
+    family's letter never waits for a day when a printable letter is due too.
+    """
     now = _now(now)
-    Station.objects.select_for_update().get(pk=station.pk)  # one batch start per station at a time
-    letters_create_due(station=station, now=now)
-    letters_cancel_obsolete(station=station)
-    pending = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False)
-    if not pending.exists():
-        manual = Letter.objects.filter(station=station, state__in=[LetterState.PENDING, LetterState.PRODUCED], manual_handling=True).count()
-        if manual:
-            raise LetterError(f"Det er ingen brev til utskrift. {manual} brev venter på manuell behandling.")
-        raise LetterError("Det er ingen brev å lage nå.")
-    batch = LetterBatch.objects.create(station=station, created_by=user, created_at=now)
-    pending.update(batch=batch)
-    transaction.on_commit(lambda: _enqueue_batch(batch.id))
-    return batch
+    with transaction.atomic():
+        Station.objects.select_for_update().get(pk=station.pk)  # one batch start per station at a time
+        letters_create_due(station=station, now=now)
+        letters_cancel_obsolete(station=station)
+        waiting = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True)
+        # The batch claims these letters: their addresses are asked again of the protection now.
+        letters_follow_protection(letters=waiting)
+        pending = waiting.filter(manual_handling=False)
+        if pending.exists():
+            batch = LetterBatch.objects.create(station=station, created_by=user, created_at=now)
+            pending.update(batch=batch)
+            transaction.on_commit(lambda: _enqueue_batch(batch.id))
+            return batch
+        manual = letters_manual_waiting_count(station=station)
+    if manual:
+        raise LetterError(
+            ngettext(
+                "Det er ingen brev til utskrift. %(count)d brev venter på manuell behandling.",
+                "Det er ingen brev til utskrift. %(count)d brev venter på manuell behandling.",
+                manual,
+            ) % {"count": manual}
+        )
+    raise LetterError(gettext("Det er ingen brev å lage nå."))
 
 
 def letters_cancel_obsolete(*, station: Station) -> int:
@@ -614,3 +658,174 @@ def letters_resume(*, now: datetime | None = None) -> dict[str, int]:
 
         render_manual.delay(station_id)
     return {"failed": failed, "released": released, "batches_restarted": restarted, "manual_stations": len(stations)}
+
+
+# --------------------------------------------------------------------------- protection now
+
+
+def _delete_files_on_commit(names: list[str]) -> None:
+    names = [name for name in names if name]
+    if names:
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+
+
+def _reopen_batches(batch_ids: set[int], withdrawn_ids: set[int]) -> None:
+    """A letter left these batches: no print file or part that holds it is kept.
+
+    A batch whose print file is being joined or is ready goes back to running and is joined again
+    without the letter (rebuilt, not refused: the clerk's other letters still go out today)."""
+    if not batch_ids:
+        return
+    parts = [
+        part for part in LetterBatchPart.objects.filter(batch_id__in=batch_ids) if set(part.letter_ids) & withdrawn_ids
+    ]
+    _delete_files_on_commit([part.pdf.name for part in parts])
+    LetterBatchPart.objects.filter(id__in=[part.id for part in parts]).delete()
+    reopened = list(LetterBatch.objects.select_for_update().filter(id__in=batch_ids, state__in=[BatchState.MERGING, BatchState.READY]))
+    if not reopened:
+        return
+    _delete_files_on_commit([batch.pdf.name for batch in reopened])
+    LetterBatch.objects.filter(id__in=[batch.id for batch in reopened], state__in=[BatchState.MERGING, BatchState.READY]).update(
+        state=BatchState.RUNNING, pdf="", page_count=0, merge_claimed_at=None, ready_at=None
+    )
+    for batch in reopened:
+        transaction.on_commit(lambda batch_id=batch.id: _enqueue_batch(batch_id))
+
+
+@transaction.atomic
+def letters_follow_protection(*, letters) -> dict[str, int]:
+    """Make these letters agree with the protection *now* of everyone their address belongs to.
+
+    - An address that may no longer be printed (an addressee or the child is protected): a letter
+      that has not gone out loses its stored address, leaves its batch and goes to manual handling;
+      a rendered or rendering one is rendered again without the address (its old PDF is deleted,
+      it was never sent), and the batch's print file is rebuilt without it.
+    - A sent letter to a strictly confidential address keeps its archived PDF (what was sent) but
+      not the stored copy of the address; the PDF is served to nobody (``letter_file_for_user``).
+    - Protection gone (nobody protected now): a manual letter not yet rendered is addressed again
+      from the recipient's current address and goes with the next batch. One already rendered for
+      hand-addressing stays with the clerk, who may already be handling it and sees the address.
+
+    Safe to run twice and under concurrent workers: rows are locked, and a worker's claim on a
+    letter it is rendering ends here, so its result is thrown away (``_finish`` is conditional).
+    """
+    rows = list(
+        Letter.objects.select_for_update()
+        .filter(id__in=letters.values("id"), state__in=[*UNSENT_STATES, LetterState.SENT])
+        .order_by("id")
+    )
+    levels = letters_current_protection(rows)
+    withdrawn: list[Letter] = []
+    stripped: list[int] = []
+    readdress: list[Letter] = []
+    for letter in rows:
+        level = levels[letter.pk]
+        if letter.state == LetterState.SENT:
+            # A strictly confidential address is stored nowhere but in the register.
+            if letter.address_lines and level == AddressProtection.STRICTLY_CONFIDENTIAL:
+                stripped.append(letter.pk)
+            continue
+        if not address_printable(level):
+            holds_address = not letter.manual_handling or bool(letter.address_lines)
+            if holds_address or letter.batch_id:
+                withdrawn.append(letter)
+        elif letter.manual_handling and letter.state in (LetterState.PENDING, LetterState.FAILED) and letter.batch_id is None:
+            readdress.append(letter)
+
+    if stripped:
+        Letter.objects.filter(id__in=stripped).update(address_lines=[])
+
+    batch_ids = {letter.batch_id for letter in withdrawn if letter.batch_id}
+    ids = {letter.pk for letter in withdrawn}
+    if withdrawn:
+        rendered = [letter for letter in withdrawn if letter.state in (LetterState.RENDERING, LetterState.PRODUCED)]
+        _delete_files_on_commit([letter.pdf.name for letter in rendered if letter.pdf])
+        Letter.objects.filter(id__in=ids).update(manual_handling=True, address_lines=[], batch=None)
+        Letter.objects.filter(id__in=[letter.pk for letter in rendered]).update(
+            state=LetterState.PENDING, pdf="", page_count=0, attempts=0, claimed_at=None, produced_at=None, produced_by=None,
+            error="",
+        )
+        for station_id in {letter.station_id for letter in withdrawn}:
+            _enqueue_manual(station_id)
+        _reopen_batches(batch_ids, ids)
+
+    readdressed = 0
+    if readdress:
+        guardians = {g.id: g for g in Guardian.objects.filter(id__in={letter.recipient_id for letter in readdress})}
+        for letter in readdress:
+            lines = guardians[letter.recipient_id].address_lines()
+            if lines:
+                readdressed += Letter.objects.filter(id=letter.pk, manual_handling=True, batch__isnull=True).update(
+                    manual_handling=False, address_lines=lines
+                )
+    if withdrawn or stripped:
+        logger.info("Protection now: %s letters withdrawn to manual handling, %s archived addresses removed", len(ids), len(stripped))
+    return {"withdrawn": len(ids), "stripped": len(stripped), "readdressed": readdressed, "batches": len(batch_ids)}
+
+
+def letters_follow_protection_change(*, guardian_ids=(), child_ids=(), register_person_ids=()) -> dict[str, int]:
+    """A person's protection changed (``helsestasjon.protection.protection_changed``, inside that
+    transaction): every letter addressed to the guardian, and every letter of the child (so each of
+    its guardians' letters), follows the protection now."""
+    guardian_ids, child_ids = set(guardian_ids), set(child_ids)
+    if register_person_ids:
+        guardian_ids |= set(Guardian.objects.filter(register_person_id__in=register_person_ids).values_list("id", flat=True))
+        child_ids |= set(Child.objects.filter(register_person_id__in=register_person_ids).values_list("id", flat=True))
+    scope = Q(child_id__in=child_ids) | Q(recipient_id__in=guardian_ids) | Q(addressee_ids__overlap=sorted(guardian_ids))
+    if not (guardian_ids or child_ids):
+        return {"withdrawn": 0, "stripped": 0, "readdressed": 0, "batches": 0}
+    return letters_follow_protection(letters=Letter.objects.filter(scope))
+
+
+def letter_batch_print_file(*, batch: LetterBatch, user: User):
+    """The batch's print file, if it may be served now (else LetterError / LetterAddressProtected).
+
+    Each letter in it is asked again: a ready print file that holds an address that may no longer be
+    printed is never served; the letter goes to manual handling and the file is rebuilt without it.
+    The withdrawal is committed before the refusal is raised."""
+    with transaction.atomic():
+        batch = LetterBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.state not in (BatchState.READY, BatchState.SENT) or not batch.pdf:
+            raise LetterError(gettext("Utskriftsfilen er ikke klar."))
+        letters = list(batch.letters.filter(state__in=[LetterState.PRODUCED, LetterState.SENT]).only("id", "child_id", "recipient_id", "addressee_ids"))
+        levels = letters_current_protection(letters)
+        if batch.state == BatchState.SENT:
+            # What was posted: kept as the record, opened only by those who may see every address in it.
+            if not all(address_visible(level, user) for level in levels.values()):
+                raise LetterAddressProtected(
+                    gettext("En mottaker i denne bunken har nå beskyttet adresse. Utskriftsfilen kan ikke åpnes.")
+                )
+            return batch.pdf
+        protected = [letter.pk for letter in letters if not address_printable(levels[letter.pk])]
+        if protected:
+            letters_follow_protection(letters=Letter.objects.filter(id__in=protected))
+    if protected:
+        raise LetterError(
+            gettext(
+                "En mottaker har fått beskyttet adresse. Brevet er flyttet til manuell behandling, og utskriftsfilen "
+                "lages på nytt uten det. Last den ned når bunken er klar igjen."
+            )
+        )
+    return batch.pdf
+
+
+def letter_file_for_user(*, letter: Letter, user: User):
+    """The letter's archived PDF, if this user may have it now.
+
+    A PDF printed with an address (not made for manual handling) holds that address: it is served
+    only when the address is visible to the user by its owners' protection now, never when strictly
+    confidential. A letter not yet sent whose address may no longer be printed is withdrawn to
+    manual handling (and made again without the address) instead of being served."""
+    if not letter.pdf:
+        raise LetterError(gettext("Brevet er ikke laget ennå."))
+    if letter.manual_handling:
+        return letter.pdf  # made without an address
+    level = letters_current_protection([letter])[letter.pk]
+    if letter.state != LetterState.SENT and not address_printable(level):
+        letters_follow_protection(letters=Letter.objects.filter(id=letter.pk))
+        raise LetterError(
+            gettext("Mottakeren har fått beskyttet adresse. Brevet er flyttet til manuell behandling og lages på nytt uten adresse.")
+        )
+    if not address_visible(level, user):
+        raise LetterAddressProtected(gettext("Mottakerens adresse er nå beskyttet. Brevet kan bare åpnes av den som har tilgang."))
+    return letter.pdf

@@ -9,12 +9,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from followup.letters import services
+from followup.letters.addressing import letters_current_protection
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, Role, Station
+from helsestasjon.protection import address_visible
 from helsestasjon.services import access_log_record_many
 
 LETTER_ROLES = (Role.CLERK, Role.LEADER)
@@ -48,10 +51,11 @@ def _pdf_response(file_field, filename: str) -> FileResponse:
 
 
 def _with_addresses(letters, user):
-    """The address each letter went to, or None when the user may not see the recipient's address
-    (also when the address became protected after the letter was made)."""
+    """The address each letter went to, or None when the user may not see it by the protection now
+    of its addressees and the child (also when it became protected after the letter was made)."""
+    levels = letters_current_protection(letters)
     for letter in letters:
-        visible = letter.recipient.address_visible_to(user)
+        visible = address_visible(levels[letter.pk], user)
         letter.address_shown = (letter.address_lines or letter.recipient.address_lines()) if visible else None
     return letters
 
@@ -94,7 +98,14 @@ def letter_batch_start(request):
     except services.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, f"Brevbunke {batch.pk} lages nå.")
+        messages.success(request, gettext("Brevbunke %(batch)s lages nå.") % {"batch": batch.pk})
+        manual = services.letters_manual_waiting_count(station=station)
+        if manual:
+            messages.info(
+                request,
+                ngettext("%(count)d brev venter på manuell behandling.", "%(count)d brev venter på manuell behandling.", manual)
+                % {"count": manual},
+            )
     return redirect(_letters_url(station))
 
 
@@ -117,12 +128,20 @@ def letter_batch_pdf(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     if batch.state not in (BatchState.READY, BatchState.SENT) or not batch.pdf:
         raise Http404("Utskriftsfilen er ikke klar.")
+    try:
+        pdf = services.letter_batch_print_file(batch=batch, user=request.user)
+    except services.LetterAddressProtected as exc:
+        raise PermissionDenied(exc.messages[0]) from None
+    except services.LetterError as exc:
+        # Rebuilt without a letter whose recipient became protected: never served as it was.
+        messages.error(request, exc.messages[0])
+        return redirect(_letters_url(batch.station))
     children = {letter.child for letter in batch.letters.filter(state__in=[LetterState.PRODUCED, LetterState.SENT]).select_related("child")}
     access_log_record_many(
         user=request.user, children=children, action=AccessAction.VIEW_LETTER, what=f"Utskriftsfil for brevbunke {batch.pk}",
         path=request.get_full_path(),
     )
-    return _pdf_response(batch.pdf, f"brevbunke-{batch.pk}.pdf")
+    return _pdf_response(pdf, f"brevbunke-{batch.pk}.pdf")
 
 
 @login_required
@@ -152,10 +171,14 @@ def letter_pdf(request, letter_id: int):
     letter = _letter_for_request(request, letter_id, what="Brev (PDF)", action=AccessAction.VIEW_LETTER)
     if not letter.pdf:
         raise Http404("Brevet er ikke laget ennå.")
-    if letter.address_lines and not letter.recipient.address_visible_to(request.user):
-        # Printed with an address that has been protected since.
-        raise PermissionDenied("Mottakerens adresse er nå beskyttet. Brevet kan bare åpnes av den som har tilgang.")
-    return _pdf_response(letter.pdf, letter.download_name())
+    try:
+        pdf = services.letter_file_for_user(letter=letter, user=request.user)
+    except services.LetterAddressProtected as exc:
+        raise PermissionDenied(exc.messages[0]) from None
+    except services.LetterError as exc:
+        messages.error(request, exc.messages[0])
+        return redirect("followup:child_letters", child_id=letter.child_id)
+    return _pdf_response(pdf, letter.download_name())
 
 
 def _letter_action(request, letter_id: int, call, done: str, what: str):

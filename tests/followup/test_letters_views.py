@@ -151,6 +151,9 @@ def test_another_station_cannot_open_the_childs_letter_archive(login, nurse_b, p
 
 
 def test_a_letter_printed_before_the_address_was_protected_is_closed_to_the_clerk(login, clerk_a, leader_a, produced):
+    # Posted, then protected: the archived copy stays, for those who may see the address now.
+    # (A letter not yet posted is withdrawn instead: tests/followup/test_letters_protection.py.)
+    services.letter_batch_mark_sent(batch=produced, user=clerk_a)
     letter = Letter.objects.get(batch=produced)
     letter.recipient.address_protection = "Confidential"
     letter.recipient.save()
