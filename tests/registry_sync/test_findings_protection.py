@@ -245,3 +245,13 @@ def test_another_stations_findings_and_alerts_look_like_unknown_ones(journal_fin
     finding.refresh_from_db()
     alert.refresh_from_db()
     assert finding.is_open and alert.alert_seen_at is None
+
+
+def test_an_alert_row_redrawn_after_marking_it_seen_writes_the_access_log(journal_finding, nurse_a, login):
+    child, finding = journal_finding
+    alert = Finding.objects.create(
+        kind=FindingKind.GUARDIANS_CHANGED, station=finding.station, child=child, national_id=child.national_id,
+        subject=child.person_id, fingerprint="alert", name=child.full_name, details={"organisations": ["Barnevernet"]})
+    response = login(nurse_a).post(reverse("registry_sync:alert_seen", args=[alert.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and child.full_name in response.content.decode()
+    assert AccessLog.objects.filter(child=child, user=nurse_a, what="Varsler fra folkeregisteret").count() == 1
