@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helsestasjon.models import AddressProtection, Child, Station
+from helsestasjon.protection import address_visible, is_protected
 
 
 class FindingKind(models.TextChoices):
@@ -133,13 +134,27 @@ class Finding(models.Model):
     def is_open(self) -> bool:
         return self.status == FindingStatus.OPEN
 
+    @property
+    def current_protection(self) -> str:
+        """The person's protection now: the journal child's row when there is one; otherwise the
+        register's latest answer, which every sync that sees the person writes onto its open findings
+        (registry_sync.services.findings_follow_protection)."""
+        if self.child_id is not None:
+            return self.child.address_protection
+        return self.protection
+
+    @property
+    def current_protection_label(self) -> str:
+        level = self.current_protection
+        return AddressProtection(level).label if level in AddressProtection.values else level
+
+    @property
+    def is_protected(self) -> bool:
+        return is_protected(self.current_protection)
+
     def address_visible_to(self, user) -> bool:
-        """The same rule as a guardian's address: strictly confidential never, confidential with the permission."""
-        if self.protection == AddressProtection.STRICTLY_CONFIDENTIAL:
-            return False
-        if self.protection == AddressProtection.CONFIDENTIAL:
-            return bool(getattr(user, "may_see_protected_addresses", False))
-        return True
+        """The one rule (helsestasjon.protection), asked of the person's protection now."""
+        return address_visible(self.current_protection, user)
 
 
 class SyncCursor(models.Model):

@@ -32,12 +32,14 @@ from django.core.exceptions import ValidationError
 from django.db import Error as DbError, connection, transaction
 from django.db.models import Prefetch, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from attendance.services import child_cancel_future, child_plan, child_register
 from followup.letters.services import letters_follow_child_station, letters_stop_for_child
 from followup.services import case_close_for_child, case_follow_child_station
 from followup.sms.services import sms_cancellations_send
 from helsestasjon.dates import add_period
+from helsestasjon.protection import protection_changed, storable_address
 from helsestasjon.models import (
     AddressProtection,
     Child,
@@ -246,6 +248,9 @@ class _Batch:
     guardian_changes: list = field(default_factory=list)
     changed_guardians: dict[int, tuple[Guardian, set[str]]] = field(default_factory=dict)
     aliases: list[NationalIdAlias] = field(default_factory=list)
+    # The register's protection of every child-like person the batch saw (journal or not,
+    # in scope or not), by register person id: their findings follow it (_findings_follow_register).
+    register_levels: dict[str, str] = field(default_factory=dict)
 
     def set(self, child: JournalChild, **values) -> None:
         entry = self.changed_children.setdefault(child.pk, (child, set()))
@@ -305,6 +310,7 @@ class _Reconciliation:
             return
         f = lambda kind, fingerprint, **kw: self.finding(kind, record=record, child=child, fingerprint=fingerprint,  # noqa: E731
                                                           snapshot=snapshot, **kw)
+        self.seen_level(record)
         if child.register_person_id is None or child.register_person_id != record.person_id:
             self.batch.set(child, register_person_id=uuid.UUID(record.person_id))
         if record.national_id != child.national_id:
@@ -314,7 +320,8 @@ class _Reconciliation:
               details={"before": child.full_name})
             self.batch.set(child, given_name=record.given_name[:100], family_name=record.family_name[:100])
         if record.protection != child.address_protection and record.protection in PROTECTION_LEVELS:
-            f(FindingKind.PROTECTION_CHANGED, record.protection, details={"before": child.address_protection})
+            f(FindingKind.PROTECTION_CHANGED, record.protection,
+              details={"before": child.address_protection, "after": record.protection})
             self.batch.set(child, address_protection=record.protection)
             if record.protection == AddressProtection.STRICTLY_CONFIDENTIAL:
                 self.batch.set(child, street_address="", postal_code="", city="")
@@ -417,7 +424,14 @@ class _Reconciliation:
                    "organisations": organisations, "placement": bool(organisations)})
 
     # ------------------------------------------------------- not a journal
+    def seen_level(self, record: PersonRecord) -> None:
+        if record.protection in PROTECTION_LEVELS:
+            self.batch.register_levels[record.person_id] = record.protection
+
     def newcomer(self, record: PersonRecord, snapshot: dict | str | None, municipality: str | None = None) -> None:
+        # Before the scope check: the register withholds a strictly confidential person's address and
+        # municipality, so such a person falls out of scope, and its open findings must still follow.
+        self.seen_level(record)
         if not self.scope.covers(record, municipality):
             return
         station = self.scope.station_for(record.municipality_number or municipality, record.urban_district_code)
@@ -611,9 +625,35 @@ def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
         elif new:
             Finding.objects.bulk_create([Finding(**f.values_for_insert(adapt=False)) for f in new], ignore_conflicts=True)
         created = len(new)
+    _protection_follows(batch)
     for effect in batch.effects:
         effect()
     return created
+
+
+def _protection_follows(batch: _Batch) -> None:
+    """Tell every holder of copies (letters, findings) whose protection this batch changed, in its transaction.
+
+    Journal children and guardians whose row changed, and register persons whose findings held another
+    level than the register's answer now: a person without a journal has no row of its own, so the
+    latest level the register gave is written onto its findings (the one place it is kept) first."""
+    child_ids = [obj.pk for obj, fields in batch.changed_children.values() if "address_protection" in fields]
+    guardian_ids = [obj.pk for obj, fields in batch.changed_guardians.values() if "address_protection" in fields]
+    person_ids = [str(obj.register_person_id) for changed in (batch.changed_children, batch.changed_guardians)
+                  for obj, fields in changed.values() if "address_protection" in fields and obj.register_person_id]
+    levels = batch.register_levels
+    if levels:
+        stale: dict[str, list[int]] = {}
+        # Open findings, and the few of persons without a journal that were handled (a journal
+        # child's handled findings follow the child's row through the signal).
+        for pk, subject, level in Finding.objects.filter(subject__in=list(levels)).filter(
+                Q(status=FindingStatus.OPEN) | Q(child__isnull=True)).values_list("pk", "subject", "protection"):
+            if level != levels[subject]:
+                stale.setdefault(levels[subject], []).append(pk)
+                person_ids.append(subject)
+        for level, pks in stale.items():
+            Finding.objects.filter(pk__in=pks).update(protection=level)
+    protection_changed(child_ids=child_ids, guardian_ids=guardian_ids, register_person_ids=person_ids)
 
 
 _JOURNAL_FIELDS = ("id", "register_person_id", "national_id", "given_name", "family_name", "birth_date", "status",
@@ -1106,6 +1146,87 @@ def register_request_full() -> None:
     SyncCursor.objects.filter(name="events").update(full_requested=True)
 
 
+# ------------------------------------------------------- findings follow the person
+
+# Keys in a finding's details (also nested: details["register"], details["before"]) that say where a
+# person lives. The register withholds all of them for a strictly confidential person.
+_FINDING_ADDRESS_KEYS = frozenset({"street_address", "postal_code", "city", "municipality_number",
+                                   "urban_district_code", "municipality"})
+# Elements of a person document that hold an address.
+_DOCUMENT_ADDRESS_ELEMENTS = ("residentialAddress", "presentAddress", "postalAddress", "postalAddressAbroad",
+                              "sharedResidence")
+
+
+def _details_without_address(value):
+    if isinstance(value, dict):
+        return {key: ("" if key in _FINDING_ADDRESS_KEYS and item else _details_without_address(item))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_details_without_address(item) for item in value]
+    return value
+
+
+def _snapshot_without_address(doc):
+    """The document as the register gives it out for a strictly confidential person: no address at all."""
+    if not isinstance(doc, dict):
+        return doc
+    return {key: ([] if key in _DOCUMENT_ADDRESS_ELEMENTS and value else value) for key, value in doc.items()}
+
+
+def _finding_follow(finding: Finding, level: str) -> bool:
+    """Give one finding this protection and, for strictly confidential, strip the address it stores."""
+    values = {}
+    if finding.protection != level:
+        values["protection"] = level
+    if level == AddressProtection.STRICTLY_CONFIDENTIAL:
+        details, snapshot = _details_without_address(finding.details), _snapshot_without_address(finding.snapshot)
+        if details != finding.details:
+            values["details"] = details
+        if snapshot != finding.snapshot:
+            values["snapshot"] = snapshot
+    if not values:
+        return False
+    Finding.objects.filter(pk=finding.pk).update(**values)
+    for name, value in values.items():
+        setattr(finding, name, value)
+    return True
+
+
+def findings_follow_protection(*, child_ids=(), register_person_ids=()) -> int:
+    """Bring these persons' findings in step with their protection now (the receiver of
+    ``address_protection_changed``, inside the change's transaction). Returns how many changed.
+
+    A journal child's findings take the child's row; a register person without a journal keeps its
+    latest level on its findings (the sync writes it there each time it sees the person), so those are
+    only stripped. A strictly confidential person's address goes from details and snapshot alike, of
+    handled findings as well as open ones: no copy outlives the right to see it."""
+    person_ids = sorted({str(pid) for pid in register_person_ids if pid})
+    uuids = []
+    for pid in person_ids:
+        try:
+            uuids.append(uuid.UUID(pid))
+        except ValueError:
+            pass  # Person ids are opaque strings; a journal links only UUIDs.
+    children = list(Child.objects.filter(Q(pk__in=list(child_ids)) | Q(register_person_id__in=uuids))
+                    .values_list("pk", "register_person_id", "address_protection"))
+    by_child = {pk: level for pk, _, level in children}
+    by_subject = {str(pid): level for _, pid, level in children if pid}
+    subjects = sorted(set(person_ids) | set(by_subject))
+    if not by_child and not subjects:
+        return 0
+    changed = 0
+    findings = Finding.objects.filter(Q(child_id__in=list(by_child)) | Q(subject__in=subjects)).only(
+        "pk", "child_id", "subject", "protection", "details", "snapshot").order_by("pk")
+    for finding in findings:
+        level = by_child.get(finding.child_id) or by_subject.get(finding.subject) or finding.protection
+        changed += _finding_follow(finding, level)
+    return changed
+
+
+def findings_on_protection_changed(sender, *, child_ids=(), register_person_ids=(), **kwargs) -> None:
+    findings_follow_protection(child_ids=child_ids, register_person_ids=register_person_ids)
+
+
 # -------------------------------------------------------------------- worklist
 
 
@@ -1124,32 +1245,72 @@ def _resolve(finding: Finding, *, user: User, resolution: str, comment: str = ""
     return finding
 
 
-@transaction.atomic
+def _fresh_record(finding: Finding, client: RegisterClient) -> PersonRecord:
+    """The person as the register gives it out now; a finding's snapshot is never made into a journal."""
+    try:
+        if finding.register_person_id:
+            documents = client.persons_by_id([finding.register_person_id])
+        else:
+            documents = [doc for doc in [client.person_by_nin(finding.national_id)] if doc is not None]
+        records = [record for record, _ in _parse_all(documents)]
+    except RegisterProtocolError:
+        raise FindingActionError(gettext("Svaret fra folkeregisteret kan ikke leses. Ingen journal er opprettet.")) from None
+    except RegisterError:
+        raise FindingActionError(gettext("Folkeregisteret svarer ikke akkurat nå. Ingen journal er opprettet; prøv igjen om litt.")) from None
+    wanted = finding.register_person_id
+    record = next((r for r in records if not wanted or r.person_id == wanted), None)
+    if record is None:
+        raise FindingActionError(gettext("Folkeregisteret kjenner ikke lenger denne personen. Ingen journal er opprettet; "
+                                   "marker funnet som gjennomgått."))
+    if record.is_deceased or record.status not in NORMAL_STATUSES:
+        raise FindingActionError(gettext("Personen er ikke lenger bosatt ifølge folkeregisteret. Ingen journal er opprettet; "
+                                   "marker funnet som gjennomgått."))
+    return record
+
+
 def finding_create_journal(*, finding: Finding, user: User, client: RegisterClient | None = None) -> Child:
-    """Create the journal from the register snapshot and plan it (catch-up rules), or reopen a closed one."""
+    """Create the journal from the person as the register gives it out now and plan it (catch-up
+    rules), or reopen a closed one. The register is asked before the transaction opens."""
     if finding.kind != FindingKind.UNREGISTERED_RESIDENT or not finding.is_open:
         raise FindingActionError("Dette funnet kan ikke gi en ny journal.")
     if finding.child is not None:
-        child = finding.child
-        Child.objects.filter(pk=child.pk).update(status=ChildStatus.ACTIVE, status_changed_at=timezone.now(), station=finding.station)
-        child.refresh_from_db()
-        _effect_plan(child)
-        _resolve(finding, user=user, resolution=Resolution.JOURNAL_CREATED, child=child)
+        with transaction.atomic():
+            child = finding.child
+            Child.objects.filter(pk=child.pk).update(status=ChildStatus.ACTIVE, status_changed_at=timezone.now(), station=finding.station)
+            child.refresh_from_db()
+            _effect_plan(child)
+            _resolve(finding, user=user, resolution=Resolution.JOURNAL_CREATED, child=child)
         return child
-    if not finding.snapshot:
-        raise FindingActionError("Funnet mangler data fra folkeregisteret.")
-    try:
-        record = parse_person(finding.snapshot)
-    except RegisterProtocolError:
-        raise FindingActionError("Dataene fra folkeregisteret kan ikke leses.") from None
     client = client or RegisterClient.from_settings()
+    record = _fresh_record(finding, client)
+    level = record.protection if record.protection in AddressProtection.values else AddressProtection.UNCLASSIFIED
+    # The person's findings learn the register's answer (and lose a strictly confidential address)
+    # whether or not the journal can be made.
+    with transaction.atomic():
+        findings_register_level(person_id=record.person_id, level=level)
+    finding.refresh_from_db()
+    with transaction.atomic():
+        return _create_journal(finding=finding, user=user, client=client, record=record, level=level)
+
+
+def findings_register_level(*, person_id: str, level: str) -> int:
+    """The register's latest protection of a person, written onto its findings (see _protection_follows);
+    when it changed, the holders of copies are told. Returns how many findings changed level."""
+    changed = Finding.objects.filter(subject=person_id).filter(
+        Q(status=FindingStatus.OPEN) | Q(child__isnull=True)).exclude(protection=level).update(protection=level)
+    if changed or level == AddressProtection.STRICTLY_CONFIDENTIAL:
+        protection_changed(register_person_ids=[person_id])
+    return changed
+
+
+def _create_journal(*, finding: Finding, user: User, client: RegisterClient, record: PersonRecord, level: str) -> Child:
     responsible = {r.national_id for r in record.guardians if r.national_id}
     known = {g.national_id: g for g in Guardian.objects.filter(national_id__in=responsible)}
     try:
         fetched = {r.national_id: r for r, _ in _parse_all(client.persons_by_nin([n for n in responsible if n not in known]))} \
             if responsible - set(known) else {}
     except RegisterError:
-        raise FindingActionError("Folkeregisteret svarer ikke akkurat nå. Prøv igjen om litt.") from None
+        raise FindingActionError(gettext("Folkeregisteret svarer ikke akkurat nå. Ingen journal er opprettet; prøv igjen om litt.")) from None
     roles = dict(record.parents)
     guardians = []
     for nin in sorted(responsible):
@@ -1162,16 +1323,15 @@ def finding_create_journal(*, finding: Finding, user: User, client: RegisterClie
         org = (Guardian.objects.filter(organisation=True, family_name__iexact=organisation).first()
                or Guardian.objects.create(organisation=True, family_name=organisation[:150]))
         guardians.append({"guardian": org, "relation": Relation.OTHER, "parental_responsibility": True})
-    strictly = record.protection == AddressProtection.STRICTLY_CONFIDENTIAL
+    address = storable_address(level, {"street_address": record.street_address[:200], "postal_code": record.postal_code[:4],
+                                        "city": record.city[:100]})
     try:
         child = child_register(
             national_id=record.national_id, given_name=record.given_name or "Ukjent", family_name=record.family_name or "Ukjent",
             birth_date=record.birth_date, sex=record.sex, station=finding.station, guardians=guardians, registered_by=user,
-            register_person_id=uuid.UUID(record.person_id),
-            street_address="" if strictly else record.street_address[:200], postal_code="" if strictly else record.postal_code[:4],
-            city="" if strictly else record.city[:100], municipality_number=record.municipality_number or "",
-            urban_district_code=record.urban_district_code[:6],
-            address_protection=record.protection if record.protection in AddressProtection.values else AddressProtection.UNCLASSIFIED,
+            register_person_id=uuid.UUID(record.person_id), **address,
+            municipality_number=record.municipality_number or "", urban_district_code=record.urban_district_code[:6],
+            address_protection=level,
         )
     except ValidationError as exc:
         raise FindingActionError(" ".join(exc.messages)) from None

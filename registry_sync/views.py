@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from helsestasjon.access import require_role
@@ -74,8 +75,10 @@ def _describe(finding: Finding, show_address: bool) -> str:
     if kind == FindingKind.DEATH_ANNULLED:
         return "Dødsfallet er annullert i folkeregisteret; journalen er gjenåpnet og programmet planlagt på nytt."
     if kind == FindingKind.PROTECTION_CHANGED:
+        # The level the register changed to is the finding's own; the finding's protection follows the person.
         labels = dict(Finding._meta.get_field("protection").choices)
-        return f"Adressebeskyttelse: {labels.get(d.get('before'), d.get('before'))} → {finding.get_protection_display()}."
+        after = d.get("after") or finding.fingerprint
+        return f"Adressebeskyttelse: {labels.get(d.get('before'), d.get('before'))} → {labels.get(after, after)}."
     if kind == FindingKind.GUARDIANS_CHANGED:
         parts = []
         if d.get("added"):
@@ -108,6 +111,7 @@ def _row(finding: Finding, user, *, error: str = "") -> dict:
         target = finding.details["target_station_id"]
     return {
         "finding": finding,
+        "protection": finding.current_protection_label if finding.is_protected else "",
         "description": _describe(finding, show_address),
         "age_days": (timezone.now() - finding.detected_at).days,
         "can_create": finding.kind == FindingKind.UNREGISTERED_RESIDENT,
@@ -161,15 +165,26 @@ def worklist(request):
     return render(request, template, context)
 
 
+def _safe_next(request) -> str:
+    """Where to go after an action: a posted ``next`` on this site, otherwise the worklist."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("registry_sync:worklist")
+
+
 def _after_action(request, finding: Finding, *, error: str = "", success: str = ""):
     if request.htmx:
         finding.refresh_from_db()
+        if finding.child_id is not None:
+            access_log_record_many(user=request.user, children=[finding.child], action=AccessAction.VIEW_LIST,
+                                   what="Folkeregisteret: arbeidsliste", path=request.get_full_path())
         return render(request, "registry_sync/worklist.html#finding_row", {"row": _row(finding, request.user, error=error)})
     if error:
         messages.error(request, error)
     elif success:
         messages.success(request, success)
-    return redirect(request.POST.get("next") or reverse("registry_sync:worklist"))
+    return redirect(_safe_next(request))
 
 
 @login_required
@@ -263,6 +278,8 @@ def alert_seen(request, alert_id: int):
     except FindingActionError as exc:
         error = str(exc)
     if request.htmx:
+        access_log_record_many(user=request.user, children=[finding.child], action=AccessAction.VIEW_LIST,
+                               what="Varsler fra folkeregisteret", path=request.get_full_path())
         # The menu's count of unseen alerts is updated with the row (an out-of-band swap).
         return render(request, "registry_sync/alerts.html#alert_row", {"row": _alert_row(finding, error=error), "oob": True})
     if error:
