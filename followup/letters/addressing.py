@@ -9,12 +9,17 @@
 - A guardian with a Confidential or StrictlyConfidential address (or no known
   address) gets a letter that goes to the manual handling list, never into the
   print batch, and the address is not stored on the letter.
+- For a child whose own address is protected, a letter (it names a time and a place)
+  goes only to the guardians who share the child's protection; the others get no
+  letter and the child's page asks the nurse for a manual decision. The rule is the
+  one in followup/recipients.py, used alike by SMS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from followup.recipients import split_guardianships
 from helsestasjon.models import Guardian, Guardianship
 
 
@@ -49,6 +54,11 @@ def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
     ordered = sorted(guardianships, key=lambda g: g.id or 0)
     caretakers = [g for g in ordered if g.is_caretaker]
     chosen = caretakers or [g for g in ordered if g.parental_responsibility]
+    if chosen:
+        # All rows are one child's; its protection is read from the row now, never from a copy.
+        # Withheld guardians are not replaced by others (a placed child's parents do not get
+        # the letter because the foster home may not).
+        chosen, _withheld = split_guardianships(child_level=chosen[0].child.address_protection, guardianships=chosen)
     recipients: list[Recipient] = []
     by_address: dict[tuple[str, ...], Recipient] = {}
     for ship in chosen:
@@ -72,5 +82,5 @@ def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
 
 
 def recipients_for_child(child_id: int) -> list[Recipient]:
-    ships = list(Guardianship.objects.filter(child_id=child_id).select_related("guardian"))
+    ships = list(Guardianship.objects.filter(child_id=child_id).select_related("guardian", "child"))
     return letter_recipients(guardianships=ships)
