@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
@@ -38,6 +38,9 @@ def delivery_report(request):
 @require_POST
 def manual_contact(request, child_id: int):
     """Record who is told what for one guardian of a protected child, with the reason."""
+    if not request.user.sees_clinical_details:
+        # The decision and its reason are the clinical roles' (nurse, leader); others see that one is needed.
+        raise PermissionDenied(gettext("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen."))
     child = child_for_request(request, child_id, what=gettext("Manuell avgjørelse om varsling"))
     error = done = ""
     try:
