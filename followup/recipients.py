@@ -112,11 +112,6 @@ def manual_contact_decisions(*, child: Child) -> list[dict]:
     return [{"guardianship": ship, "guardian": ship.guardian, "decision": latest.get(ship.guardian_id)} for ship in withheld]
 
 
-def manual_contact_needed(*, child: Child) -> int:
-    """How many guardians wait for a manual decision about this child."""
-    return sum(1 for row in manual_contact_decisions(child=child) if row["decision"] is None)
-
-
 @transaction.atomic
 def manual_contact_decide(
     *, child: Child, guardian_id: int, decision: str, reason: str, user: User, now: datetime | None = None
