@@ -21,9 +21,10 @@ from django.db import transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from attendance.models import Appointment, AppointmentStatus, Consultation, ConsultationState, Outcome, OutcomeEvent
-from helsestasjon.models import Child, ChildStatus, Guardianship, Station, User
+from helsestasjon.models import Child, ChildStatus, Station, User
 from followup.models import (
     DEFAULT_LADDER,
     CallLog,
@@ -45,6 +46,7 @@ from followup.models import (
     SweepCursor,
     TriggerKind,
 )
+from followup.recipients import shares_protection, sms_recipients, sms_withheld
 from followup.sms.texts import sms_text
 from followup.workdays import add_working_days
 
@@ -725,18 +727,6 @@ def next_booked_appointment(*, child_id: int, now: datetime | None = None) -> Ap
     )
 
 
-def sms_recipients(*, child_id: int) -> list:
-    """Guardians with parental responsibility, a mobile number and no reservation."""
-    return [
-        g.guardian
-        for g in Guardianship.objects.with_responsibility()
-        .filter(child_id=child_id, guardian__sms_reserved=False)
-        .exclude(guardian__mobile="")
-        .select_related("guardian")
-        .order_by("id")
-    ]
-
-
 @transaction.atomic
 def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) -> list[SmsMessage]:
     """Step 1: a new appointment is booked; an SMS goes to each guardian with a mobile number."""
@@ -758,11 +748,21 @@ def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) 
             messages.append(message)
             transaction.on_commit(lambda pk=message.pk: _enqueue_sms(pk))
     when = timezone.localtime(appointment.starts_at)
+    withheld = sms_withheld(child_id=case.child_id)
     if messages:
         evidence = f"Ny time {when:%d.%m.%Y %H:%M}. SMS sendt til {len(messages)} foresatt(e)."
         _contact(case, "SMS om ny time", now)
+    elif withheld:
+        evidence = gettext("Ny time %(when)s. Ingen SMS sendt.") % {"when": f"{when:%d.%m.%Y %H:%M}"}
     else:
         evidence = f"Ny time {when:%d.%m.%Y %H:%M}. Ingen mobilnummer kjent (eller reservert), ingen SMS sendt."
+    if withheld:
+        # The child's address is protected: no automatic SMS to a guardian who does not share it.
+        evidence += " " + ngettext(
+            "%(count)d foresatt fikk ikke SMS fordi barnets adresse er beskyttet: manuell avgjørelse trengs (se barnets side).",
+            "%(count)d foresatte fikk ikke SMS fordi barnets adresse er beskyttet: manuell avgjørelse trengs (se barnets side).",
+            len(withheld),
+        ) % {"count": len(withheld)}
     _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=evidence, now=now)
     _advance(case=case, step=step, now=now)
     return messages
@@ -774,22 +774,34 @@ def _enqueue_sms(sms_id: int) -> None:
     send_sms.delay(sms_id)
 
 
+def _sms_child(message: SmsMessage):
+    if message.case_step_id:
+        return message.case_step.case.child
+    for holder in ("cancellation_notice", "reminder"):
+        link = getattr(message, holder, None)
+        if link is not None:
+            return link.appointment.child
+    return None
+
+
 def _sms_stop_reason(message: SmsMessage) -> str:
     """Why a queued SMS must not go out any more, or "" to send it."""
-    gone = "Stoppet: barnet er ikke lenger aktivt ved helsestasjonen."
-    if message.case_step_id:
-        return gone if message.case_step.case.child.status != ChildStatus.ACTIVE else ""
-    notice = getattr(message, "cancellation_notice", None)
-    if notice is not None:
-        return gone if notice.appointment.child.status != ChildStatus.ACTIVE else ""
+    child = _sms_child(message)
+    if child is None:
+        return ""
+    if child.status != ChildStatus.ACTIVE:
+        return "Stoppet: barnet er ikke lenger aktivt ved helsestasjonen."
+    if message.guardian_id and not shares_protection(
+        child_level=child.address_protection, guardian_level=message.guardian.address_protection
+    ):
+        # The child became protected (or the guardian's protection changed) after the message
+        # was queued: the text names a time and a place, so it is checked again now.
+        return gettext("Stoppet: barnets adresse er beskyttet, og den foresatte deler ikke beskyttelsen. Manuell avgjørelse trengs.")
     reminder = getattr(message, "reminder", None)
-    if reminder is not None:
-        if reminder.appointment.child.status != ChildStatus.ACTIVE:
-            return gone
-        if reminder.appointment.status != AppointmentStatus.BOOKED:
-            # Cancelled, moved or recorded after the reminder was queued (a move to another
-            # station cancels the times and says so): no reminder of a time that is gone.
-            return "Stoppet: timen er ikke lenger bestilt."
+    if reminder is not None and reminder.appointment.status != AppointmentStatus.BOOKED:
+        # Cancelled, moved or recorded after the reminder was queued (a move to another
+        # station cancels the times and says so): no reminder of a time that is gone.
+        return "Stoppet: timen er ikke lenger bestilt."
     return ""
 
 
@@ -802,7 +814,7 @@ def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
     if not claimed:
         return None
     message = SmsMessage.objects.select_related(
-        "case_step__case__child", "reminder__appointment__child", "cancellation_notice__appointment__child"
+        "guardian", "case_step__case__child", "reminder__appointment__child", "cancellation_notice__appointment__child"
     ).get(id=sms_id)
     error = _sms_stop_reason(message)
     if error:

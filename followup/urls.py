@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from followup import views
+from followup.sms import views as sms_views
 
 app_name = "followup"
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("trinn/<int:step_id>/utfort/", views.step_complete, name="step_complete"),
     path("trinn/<int:step_id>/sms/", views.step_sms, name="step_sms"),
     path("trinn/<int:step_id>/hopp-over/", views.step_skip, name="step_skip"),
+    path("barn/<int:child_id>/varsling/", sms_views.manual_contact, name="manual_contact"),
     path("statistikk/", include("followup.statistics.urls")),
     path("", include("followup.letters.urls")),  # the letters part: followup:letters etc.
 ]

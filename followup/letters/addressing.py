@@ -13,12 +13,17 @@
   print file or the letter's PDF is served): ``letters_current_protection`` gives
   the protection *now* of everyone a letter's address belongs to (each guardian it
   is addressed to and the child), so a copy never outlives the right to print it.
+- For a child whose own address is protected, a letter (it names a time and a place)
+  goes only to the guardians who share the child's protection; the others get no
+  letter and the child's page asks the nurse for a manual decision. The rule is the
+  one in followup/recipients.py, used alike by SMS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from followup.recipients import split_guardianships
 from helsestasjon.models import AddressProtection, Child, Guardian, Guardianship
 
 
@@ -54,6 +59,11 @@ def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
     ordered = sorted(guardianships, key=lambda g: g.id or 0)
     caretakers = [g for g in ordered if g.is_caretaker]
     chosen = caretakers or [g for g in ordered if g.parental_responsibility]
+    if chosen:
+        # All rows are one child's; its protection is read from the row now, never from a copy.
+        # Withheld guardians are not replaced by others (a placed child's parents do not get
+        # the letter because the foster home may not).
+        chosen, _withheld = split_guardianships(child_level=chosen[0].child.address_protection, guardianships=chosen)
     recipients: list[Recipient] = []
     by_address: dict[tuple[str, ...], Recipient] = {}
     for ship in chosen:
@@ -84,7 +94,7 @@ def letter_recipients(*, guardianships: list[Guardianship]) -> list[Recipient]:
 
 
 def recipients_for_child(child_id: int) -> list[Recipient]:
-    ships = list(Guardianship.objects.filter(child_id=child_id).select_related("guardian"))
+    ships = list(Guardianship.objects.filter(child_id=child_id).select_related("guardian", "child"))
     return letter_recipients(guardianships=ships)
 
 

@@ -1,12 +1,15 @@
-"""SMS reminders and delivery reports. Imported by followup/models.py (app label "followup")."""
+"""SMS reminders and delivery reports, and the manual decision for a guardian who gets no
+automatic messages about a protected child (followup/recipients.py). Imported by
+followup/models.py (app label "followup")."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["AppointmentCancellationNotice", "AppointmentReminder", "SmsDeliveryReport"]
+__all__ = ["AppointmentCancellationNotice", "AppointmentReminder", "ContactDecision", "ManualContactDecision", "SmsDeliveryReport"]
 
 
 class AppointmentReminder(models.Model):
@@ -53,3 +56,35 @@ class SmsDeliveryReport(models.Model):
         verbose_name = _("leveringsrapport")
         verbose_name_plural = _("leveringsrapporter")
         ordering = ["received_at", "id"]
+
+
+class ContactDecision(models.TextChoices):
+    NOTHING = "nothing", _("Får ingen informasjon om timer og sted")
+    TOLD_BY_STATION = "told_by_station", _("Helsestasjonen informerer selv, det som trygt kan sies")
+
+
+class ManualContactDecision(models.Model):
+    """What one guardian who gets no automatic messages about a protected child is told, and why.
+
+    The child's address is protected and the guardian is not registered with the same
+    protection, so reminders, invitations and cancellations are withheld from them
+    (followup/recipients.py). Until a nurse or leader records a decision under the child's
+    current protection level, the child's page and the case say that one is needed. Rows are
+    never changed: a new decision is a new row, and the latest one holds."""
+
+    child = models.ForeignKey(
+        "helsestasjon.Child", on_delete=models.CASCADE, related_name="manual_contact_decisions", verbose_name=_("barn")
+    )
+    guardian = models.ForeignKey("helsestasjon.Guardian", on_delete=models.CASCADE, related_name="+", verbose_name=_("foresatt"))
+    # The child's level the decision was made under: a change of level asks for a new decision.
+    child_protection = models.CharField(_("barnets adressebeskyttelse"), max_length=24)
+    decision = models.CharField(_("avgjørelse"), max_length=20, choices=ContactDecision.choices)
+    reason = models.TextField(_("begrunnelse"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("avgjort av"))
+    decided_at = models.DateTimeField(_("avgjort"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("manuell avgjørelse om varsling")
+        verbose_name_plural = _("manuelle avgjørelser om varsling")
+        ordering = ["decided_at", "id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(reason=""), name="manual_contact_decision_has_reason")]

@@ -15,23 +15,13 @@ from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, local_day_bounds
 from followup.models import SmsMessage, SmsStatus
+from followup.recipients import sms_recipients
 from followup.sms.models import AppointmentCancellationNotice, AppointmentReminder, SmsDeliveryReport
 from followup.sms.texts import sms_text
-from helsestasjon.models import PROTECTED_LEVELS, ChildStatus, Guardianship, Station
+from helsestasjon.models import ChildStatus, Station
+from helsestasjon.protection import is_protected
 
 logger = logging.getLogger(__name__)
-
-
-def sms_recipients(*, child_id: int) -> list:
-    """Guardians with parental responsibility, a mobile number and no reservation against digital contact."""
-    return [
-        ship.guardian
-        for ship in Guardianship.objects.with_responsibility()
-        .filter(child_id=child_id, guardian__sms_reserved=False)
-        .exclude(guardian__mobile="")
-        .select_related("guardian")
-        .order_by("id")
-    ]
 
 
 def _enqueue(sms_id: int) -> None:
@@ -42,6 +32,9 @@ def _enqueue(sms_id: int) -> None:
 
 def sms_reminders_send(*, now: datetime | None = None) -> int:
     """Queue the reminder SMS for appointments within each station's reminder window (idempotent).
+
+    Recipients follow the one rule in followup/recipients.py: for a child with a protected
+    address only guardians who share the protection are reminded.
 
     An appointment is reminded from ``sms_reminder_days_before`` days ahead until
     it starts; a run that was missed catches up, and a unique constraint keeps
@@ -90,14 +83,15 @@ def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None =
 
     One SMS per time and guardian with parental responsibility, a mobile number and
     no reservation, in the station's Norwegian and the guardian's language; at most
-    once (a unique constraint). For a child with a protected address the text gives no
+    once (a unique constraint). For a child with a protected address it goes only to the
+    guardians who share the protection (followup/recipients.py) and the text gives no
     reason (texts.CANCELLED_NEUTRAL). Runs in the caller's transaction and queues the
     messages when it commits. Returns how many messages were queued."""
     now = now or timezone.now()
     queued = 0
     appointments = Appointment.objects.filter(pk__in=appointment_ids).select_related("station", "child").order_by("starts_at", "id")
     for appointment in appointments:
-        purpose = "cancelled_neutral" if appointment.child.address_protection in PROTECTED_LEVELS else "cancelled_moved"
+        purpose = "cancelled_neutral" if is_protected(appointment.child.address_protection) else "cancelled_moved"
         done = set(AppointmentCancellationNotice.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
         for guardian in sms_recipients(child_id=appointment.child_id):
             if guardian.id in done:

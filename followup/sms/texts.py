@@ -46,8 +46,8 @@ CANCELLED_MOVED = {
           "yahay xarun caafimaad oo kale. Ballan cusub ayaad halkaas ka heli doontaan. Su'aalo: wac {phone}.",
 }
 # The same for a child with a confidential or strictly confidential address: no reason
-# at all. The message goes to every guardian with parental responsibility, who may be the
-# person the address is protected from, and "another station" can point to a district.
+# at all, because "another station" can point to a district. It goes only to guardians who
+# share the child's protection (followup/recipients.py), and even they are told no more.
 CANCELLED_NEUTRAL = {
     "nb": "Timen {date} kl. {time}, {place} er avlyst. Dere får en ny time. Spørsmål: ring {phone}.",
     "nn": "Timen {date} kl. {time}, {place} er avlyst. De får ein ny time. Spørsmål: ring {phone}.",

@@ -1,12 +1,22 @@
-"""The gateway's delivery-report webhook: signed, idempotent, the only CSRF-exempt view."""
+"""The gateway's delivery-report webhook (signed, idempotent, the only CSRF-exempt view), and the
+nurse's manual decision for a guardian who gets no automatic messages about a protected child."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from followup.models import Case, CaseStatus
+from followup.recipients import manual_contact_decide
 from followup.sms import services
+from followup.templatetags.manual_contact import manual_contact_context
+from helsestasjon.access import child_for_request
 
 
 @csrf_exempt  # The gateway cannot hold a CSRF token; the HMAC signature authenticates it.
@@ -22,3 +32,40 @@ def delivery_report(request):
     except services.BadReport as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     return JsonResponse({"ok": True, "duplicate": not result.created})
+
+
+@login_required
+@require_POST
+def manual_contact(request, child_id: int):
+    """Record who is told what for one guardian of a protected child, with the reason."""
+    if not request.user.sees_clinical_details:
+        # The decision and its reason are the clinical roles' (nurse, leader); others see that one is needed.
+        raise PermissionDenied(gettext("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen."))
+    child = child_for_request(request, child_id, what=gettext("Manuell avgjørelse om varsling"))
+    error = done = ""
+    try:
+        guardian_id = int(request.POST.get("guardian", ""))
+    except ValueError:
+        error = gettext("Velg en foresatt.")
+    else:
+        try:
+            manual_contact_decide(
+                child=child, guardian_id=guardian_id, decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""), user=request.user,
+            )
+            done = gettext("Avgjørelsen er lagret.")
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    # "fra" only picks which of this child's own pages to show next; both are the server's.
+    fra = "sak" if request.POST.get("fra") == "sak" else "barn"
+    if request.htmx:
+        context = manual_contact_context(child=child, user=request.user, fra=fra, error=error, done=done)
+        return render(request, "followup/_manual_contact.html", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, done)
+    case = Case.objects.filter(child=child, station_id__in=request.user.station_ids(), status=CaseStatus.OPEN).first()
+    if fra == "sak" and case is not None:
+        return redirect("followup:case", case_id=case.pk)
+    return redirect("attendance:child", child_id=child.pk)

@@ -134,7 +134,9 @@ def test_a_time_cancelled_by_a_move_is_told_once_to_each_guardian_who_can_get_sm
 def test_a_child_with_a_protected_address_gets_a_cancellation_notice_without_a_reason(child_a, nurse_a, protection):
     child_a.address_protection = protection
     child_a.save(update_fields=["address_protection"])
-    _guardian(child_a, mobile="41000016", preferred_language="en")
+    # The guardian shares the child's protection (lives with the child); no one else gets it at all
+    # (tests/followup/test_protected_child_messages.py).
+    _guardian(child_a, mobile="41000016", preferred_language="en", address_protection=protection)
     appointment = _appointment(child_a, nurse_a, days=12)
     assert services.sms_cancellations_send(appointment_ids=[appointment.pk]) == 1
     first, second = SmsMessage.objects.get().text.split("\n")

@@ -1,0 +1,31 @@
+"""``{% manual_contact child fra="barn" %}``: the manual decisions for a protected child's guardians
+who get no automatic messages, shown alike on the child's page and the case page."""
+
+from __future__ import annotations
+
+from django import template
+
+from followup.recipients import manual_contact_decisions
+from followup.sms.models import ContactDecision
+
+register = template.Library()
+
+
+def manual_contact_context(*, child, user, fra: str, error: str = "", done: str = "") -> dict:
+    rows = manual_contact_decisions(child=child)
+    return {
+        "child": child,
+        "rows": rows,
+        "needed": any(row["decision"] is None for row in rows),
+        # Who may decide, and read the reasons, is the clinical roles' (nurse, leader).
+        "may_decide": user.sees_clinical_details,
+        "choices": ContactDecision.choices,
+        "fra": fra,
+        "error": error,
+        "done": done,
+    }
+
+
+@register.inclusion_tag("followup/_manual_contact.html", takes_context=True)
+def manual_contact(context, child, fra: str = "barn"):
+    return manual_contact_context(child=child, user=context["user"], fra=fra) | {"csrf_token": context.get("csrf_token")}
