@@ -74,6 +74,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         ALLOWED_HOSTS="helsestasjon.kommune.no",
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         REDIS_URL="redis://127.0.0.1:6379/0",
+        SMS_BACKEND="http",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
