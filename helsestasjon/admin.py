@@ -46,7 +46,8 @@ class ChildAccessLogMixin:
         return obj if not self.child_attribute else getattr(obj, self.child_attribute)
 
     def _what(self) -> str:
-        return f"Administrasjon: {self.model._meta.verbose_name}"
+        # The row's path names the admin page (the model and the object).
+        return "Administrasjon"
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
