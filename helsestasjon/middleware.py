@@ -93,7 +93,7 @@ class RejectNulBytesMiddleware:
         if not body:
             return False
         content_type = request.content_type or ""
-        if content_type == "multipart/form-data":
+        if content_type == "multipart/form-data" and request.method == "POST":  # Django parses multipart for POST only
             try:
                 fields = list(request.POST.lists())
                 files = list(request.FILES.lists())

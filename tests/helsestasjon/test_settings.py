@@ -88,6 +88,6 @@ def test_production_defaults_are_safe(settings):
     )
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "DJANGO_SETTINGS_MODULE": "helsestasjon.settings"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**base, "SECRET_KEY": "x" * 60}, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, "SECRET_KEY": "x" * 60, "SMS_BACKEND": "http"}, capture_output=True, text=True
     )
     assert result.stdout.split() == ["False", "False", "True", "Europe/Oslo", "nb", "1800"], result.stderr
