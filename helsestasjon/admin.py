@@ -62,8 +62,18 @@ class ChildAccessLogMixin:
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         response = super().changeform_view(request, object_id, form_url, extra_context)
-        original = (getattr(response, "context_data", None) or {}).get("original")
-        child = self._child_of(original) if original is not None and original.pk is not None else None
+        return self._logged(request, response, "original")
+
+    def history_view(self, request, object_id, extra_context=None):
+        return self._logged(request, super().history_view(request, object_id, extra_context), "object")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        return self._logged(request, super().delete_view(request, object_id, extra_context), "object")
+
+    def _logged(self, request, response, key: str):
+        """Log the child of the object a rendered page shows (a redirect after saving shows nothing)."""
+        obj = (getattr(response, "context_data", None) or {}).get(key)
+        child = self._child_of(obj) if obj is not None and obj.pk is not None else None
         if child is not None:
             access_log_record(user=request.user, child=child, action=AccessAction.VIEW_RECORD, what=self._what(),
                               path=request.get_full_path())

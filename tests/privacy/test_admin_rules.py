@@ -226,3 +226,22 @@ def test_admin_list_and_change_pages_that_show_a_child_write_the_access_log(logi
     client.get(_change_url(case_with_skipped_step))
     client.get(_change_url(child_a))
     assert AccessLog.objects.filter(user=admin_user, child=child_a, action=AccessAction.VIEW_RECORD).count() == 2
+
+
+def test_the_admin_history_page_of_a_child_writes_the_access_log(login, admin_user, child_a):
+    login(admin_user).get(reverse("admin:helsestasjon_child_history", args=[child_a.pk]))
+    assert AccessLog.objects.filter(user=admin_user, child=child_a, action=AccessAction.VIEW_RECORD).count() == 1
+
+
+def test_no_admin_lists_filters_or_searches_on_where_a_person_lives():
+    from django.contrib import admin
+
+    from helsestasjon.admin import REFUSED_LOOKUP_PARTS
+
+    for model, model_admin in admin.site._registry.items():
+        named = [*model_admin.list_filter, *model_admin.search_fields, *model_admin.list_display]
+        parts = {part.lstrip("^=@") for name in named if isinstance(name, str) for part in name.split("__")}
+        assert not parts & REFUSED_LOOKUP_PARTS - {"address_protection"}, model
+        assert "address_protection" not in {*model_admin.list_filter, *model_admin.search_fields}, model
+        if hasattr(model, "address_protection"):
+            assert model_admin.lookup_allowed("street_address__startswith", "S") is False, model
