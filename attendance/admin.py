@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from attendance.models import Appointment, Consultation, OutcomeEvent, ProgrammeStep
+from helsestasjon.admin import ChildAccessLogMixin, NoAddressLookupsMixin
 
 
 @admin.register(ProgrammeStep)
@@ -13,15 +14,19 @@ class ProgrammeStepAdmin(admin.ModelAdmin):
 
 
 @admin.register(Consultation)
-class ConsultationAdmin(admin.ModelAdmin):
+class ConsultationAdmin(ChildAccessLogMixin, NoAddressLookupsMixin, admin.ModelAdmin):
     list_display = ["child", "step", "state", "window_opens", "window_closes", "state_changed_at"]
+    list_select_related = ["child", "step"]
     list_filter = ["state", "step"]
     raw_id_fields = ["child"]
     search_fields = ["child__national_id", "child__family_name"]
 
 
 class OutcomeEventInline(admin.TabularInline):
-    """Outcome events are facts: shown, never edited (a correction is a new event)."""
+    """Outcome events are facts: shown, never edited (a correction is a new event).
+
+    Their reasons and notes are clinical: the inline is shown only to clinical roles.
+    """
 
     model = OutcomeEvent
     fk_name = "appointment"
@@ -34,10 +39,14 @@ class OutcomeEventInline(admin.TabularInline):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(ChildAccessLogMixin, NoAddressLookupsMixin, admin.ModelAdmin):
     list_display = ["starts_at", "child", "consultation", "professional", "place", "status"]
+    list_select_related = ["child", "consultation__step", "professional"]
     list_filter = ["status", "place", "station"]
     raw_id_fields = ["child", "consultation", "rescheduled_to"]
     readonly_fields = ["status"]
     date_hierarchy = "starts_at"
     inlines = [OutcomeEventInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if request.user.sees_clinical_details else []

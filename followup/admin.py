@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from followup.models import Case, CaseStep, CaseTrigger, LadderStep, SmsMessage
+from helsestasjon.admin import ChildAccessLogMixin, NoAddressLookupsMixin
 
 
 @admin.register(LadderStep)
@@ -15,6 +16,8 @@ class LadderStepAdmin(admin.ModelAdmin):
 
 
 class CaseStepInline(admin.TabularInline):
+    """A skipped step's reason is clinical text: shown only to clinical roles (CaseAdmin.get_inlines)."""
+
     model = CaseStep
     extra = 0
     can_delete = False
@@ -31,13 +34,27 @@ class CaseTriggerInline(admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(ChildAccessLogMixin, NoAddressLookupsMixin, admin.ModelAdmin):
     """Read-only: cases change through the work lists and the sweep, never by hand."""
 
     list_display = ["id", "child", "station", "status", "cycle", "opened_at", "closed_at", "close_reason"]
     list_filter = ["status", "station", "close_reason"]
+    list_select_related = ["child", "station"]
     raw_id_fields = ["child"]
     inlines = [CaseTriggerInline, CaseStepInline]
+    # What a nurse or leader wrote or decided about the child; the same fields the clerk's pages leave out.
+    clinical_fields = ("close_note", "concern_reported_on")
+
+    def get_inlines(self, request, obj):
+        if request.user.sees_clinical_details:
+            return self.inlines
+        return [inline for inline in self.inlines if inline is not CaseStepInline]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if request.user.sees_clinical_details:
+            return fields
+        return [f for f in fields if f not in self.clinical_fields]
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -68,3 +68,29 @@ def _converted(values):
             value = function(value, col, connection)
         out.append(value)
     return out
+
+
+def client_ip_address(request) -> str | None:
+    """The address of the client behind settings.TRUSTED_PROXY_COUNT proxies (login throttling, AXES_CLIENT_IP_CALLABLE).
+
+    Each trusted proxy appends the address it received the request from to X-Forwarded-For, so with
+    N proxies the client is the N-th entry from the right; anything further left was written by the
+    client and is not believed. A request that did not come through the proxies (fewer entries than
+    proxies, or an entry that is not an address) is known by its own peer address.
+    """
+    import ipaddress
+
+    from django.conf import settings
+
+    peer = request.META.get("REMOTE_ADDR") or None
+    count = settings.TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return peer
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(forwarded) < count:
+        return peer
+    candidate = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return peer

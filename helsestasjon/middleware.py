@@ -58,32 +58,84 @@ class SecurityHeadersMiddleware:
 
 
 class RejectNulBytesMiddleware:
-    """Answer 400 when a query or form value carries a NUL byte.
+    """Answer 400 when the path, the query or any request body carries a NUL byte.
 
     PostgreSQL cannot store or compare text with NUL, so such a value would
     otherwise surface as a server error in whichever view read it first.
     No person types one; it only arrives from broken or hostile clients.
+
+    Every body is checked: form bodies and any other raw body byte by byte,
+    JSON also after decoding (``"\\u0000"`` is a NUL once parsed), multipart
+    field by field (names, values and file names; a file's content may be binary).
+    The raw body is read first and cached by Django, so a view that verifies a
+    signature over the body can still read it afterwards.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "\x00" in query or "%00" in query:
             return self._reject(request)
-        if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
-            # Read the raw body (Django caches it), so a view that verifies a
-            # signature over the body can still read it afterwards.
-            try:
-                body = request.body
-            except RequestDataTooBig:
-                body = b""  # Django answers 400 when the view reads the data.
-            if b"%00" in body or b"\x00" in body:
-                return self._reject(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and self._body_has_nul(request):
+            return self._reject(request)
         return self.get_response(request)
+
+    @staticmethod
+    def _body_has_nul(request) -> bool:
+        from django.http.multipartparser import MultiPartParserError
+
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return False  # Django answers 400 when the view reads the data.
+        if not body:
+            return False
+        content_type = request.content_type or ""
+        if content_type == "multipart/form-data" and request.method == "POST":  # Django parses multipart for POST only
+            try:
+                fields = list(request.POST.lists())
+                files = list(request.FILES.lists())
+            except MultiPartParserError:
+                return True  # Unreadable: refused like a NUL, with the same clear 400.
+            texts = [name for name, _values in fields + files]
+            texts += [value for _name, values in fields for value in values]
+            texts += [upload.name or "" for _name, uploads in files for upload in uploads]
+            return any("\x00" in text for text in texts)
+        if b"\x00" in body:
+            return True
+        if content_type == "application/x-www-form-urlencoded":
+            return b"%00" in body
+        if content_type == "application/json" or content_type.endswith("+json"):
+            return b"\\u0000" in body and _json_has_nul(body)
+        return False
 
     @staticmethod
     def _reject(request):
         from django.shortcuts import render
+        from django.utils.translation import gettext
 
-        return render(request, "400.html", {"message": "Forespørselen inneholdt ugyldige tegn."}, status=400)
+        return render(request, "400.html", {"message": gettext("Forespørselen inneholdt ugyldige tegn.")}, status=400)
+
+
+def _json_has_nul(body: bytes) -> bool:
+    """Does any key or string in this JSON document hold a NUL once decoded? (Unreadable JSON: no, the view decides.)"""
+    import json
+
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False

@@ -96,6 +96,11 @@ try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 except Exception as exc:  # dj-database-url raises several types for a bad URL.
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+# The password apart from the URL, so it can come from a secret file (DATABASE_PASSWORD_FILE)
+# shared with the database server's own (docker-compose.yml).
+DATABASE_PASSWORD = env_str("DATABASE_PASSWORD")
+if DATABASE_PASSWORD:
+    DATABASES["default"]["PASSWORD"] = DATABASE_PASSWORD
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
@@ -128,10 +133,17 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
-# Login throttling (django-axes): lock a username+address after repeated failures.
+# Login throttling (django-axes): lock the client's address after repeated failures, whatever
+# usernames it tries. There is no lock per username: anyone could then lock a named nurse out for
+# everyone by typing her name five times (docs/decisions.md, "Admin and hardening").
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# The client's address is read from X-Forwarded-For behind this many proxies (the TLS proxy: one);
+# without it every client would share the proxy's address and one attacker would lock out everybody.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", not DEBUG)
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "helsestasjon.backends.client_ip_address"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
@@ -144,7 +156,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", not DEBUG) else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -271,7 +283,10 @@ REGISTER_TIMEOUT_SECONDS = env_int("REGISTER_TIMEOUT_SECONDS", 10, minimum=1)
 # The fake register's data file (written by the demo seeder, served by `manage.py fake_register`).
 FAKE_REGISTER_DATA = env_str("FAKE_REGISTER_DATA", str(BASE_DIR / "var" / "fake_register.json"))
 
-# SMS gateway backend, chosen like Django's e-mail backends.
+# SMS gateway backend, chosen like Django's e-mail backends. Required outside DEBUG: a production
+# that silently fell back to the console would send nothing and write numbers to the log.
+if not DEBUG and not env_str("SMS_BACKEND"):
+    raise ImproperlyConfigured("SMS_BACKEND must be set (console, memory or http) unless DEBUG=true.")
 SMS_BACKEND = env_choice(
     "SMS_BACKEND",
     "console",

@@ -133,7 +133,13 @@ def verify_signature(*, body: bytes, signature: str) -> None:
     given = (signature or "").strip()
     if given.startswith("sha256="):
         given = given[len("sha256="):]
-    if not hmac.compare_digest(signature_for(body, secret), given.lower()):
+    # Compared as bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500),
+    # and a header that is not ASCII is simply a wrong signature.
+    try:
+        given_bytes = given.lower().encode("ascii")
+    except UnicodeEncodeError:
+        raise BadSignature("Feil signatur.") from None
+    if not hmac.compare_digest(signature_for(body, secret).encode("ascii"), given_bytes):
         raise BadSignature("Feil signatur.")
 
 
@@ -157,9 +163,12 @@ def sms_delivery_report(*, body: bytes) -> ReportResult:
         status = str(data["status"]).lower()[:20]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise BadReport("Ugyldig leveringsrapport.") from None
+    error = str(data.get("error", ""))[:300]
     if not report_id or not gateway_id or status not in DELIVERED | FAILED | {"sent", "buffered"}:
         raise BadReport("Ugyldig leveringsrapport.")
-    error = str(data.get("error", ""))[:300]
+    # PostgreSQL cannot store NUL in text; the request middleware refuses it first, this keeps the service safe alone.
+    if any("\x00" in value for value in (report_id, gateway_id, error)):
+        raise BadReport("Ugyldig leveringsrapport.")
     try:
         with transaction.atomic():
             SmsDeliveryReport.objects.create(report_id=report_id, gateway_id=gateway_id, status=status, error=error)

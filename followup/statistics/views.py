@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from urllib.parse import urlencode
 
@@ -20,6 +19,7 @@ from followup.statistics.forms import StatisticsForm
 from helsestasjon.access import require_role
 from helsestasjon.models import AccessAction, Role
 from helsestasjon.services import access_log_record_many
+from helsestasjon.spreadsheets import csv_writer
 
 MONTHS = ["jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des"]
 CHILDREN_PER_PAGE = 200
@@ -262,7 +262,7 @@ def kostra_csv(request):
     chosen = [station for station in stations if station.pk in scope.station_ids]
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")  # every cell guarded against formulas
     writer.writerow(["Kommunenummer", "Kommune", "Helsestasjon", "Fra og med", "Til og med", "Indikator", "Teller", "Nevner", "Andel (%)"])
 
     def rows_for(municipality, name: str, counts_by_step):

@@ -74,6 +74,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         ALLOWED_HOSTS="helsestasjon.kommune.no",
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
         REDIS_URL="redis://127.0.0.1:6379/0",
+        SMS_BACKEND="http",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -87,6 +88,6 @@ def test_production_defaults_are_safe(settings):
     )
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "DJANGO_SETTINGS_MODULE": "helsestasjon.settings"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env={**base, "SECRET_KEY": "x" * 60}, capture_output=True, text=True
+        [sys.executable, "-c", code], cwd=ROOT, env={**base, "SECRET_KEY": "x" * 60, "SMS_BACKEND": "http"}, capture_output=True, text=True
     )
     assert result.stdout.split() == ["False", "False", "True", "Europe/Oslo", "nb", "1800"], result.stderr

@@ -157,10 +157,11 @@ class Timeline:
         letters_render(station_id=self.station_a.id)
 
     def fail_a_letter(self):
-        """A letter whose rendering failed waits to be retried with the address it was made with."""
-        letter = Letter.objects.filter(child=self.rows["child"]).order_by("id").first()
-        if letter is not None and hasattr(LetterState, "FAILED"):
-            Letter.objects.filter(pk=letter.pk).update(state=LetterState.FAILED)
+        """A letter whose rendering failed (no file) waits to be retried with the address it was made with."""
+        letter = Letter.objects.filter(child=self.rows["child"]).exclude(state=LetterState.SENT).order_by("-id").first()
+        if letter is not None:
+            Letter.objects.filter(pk=letter.pk).update(state=LetterState.FAILED, pdf="", page_count=0, attempts=3,
+                                                       claimed_at=None, error="WeasyPrint feilet (test)")
 
     def protect_in_register(self, who: str, level: str):
         self.register.set_protection(self.person_ids[who], level)
