@@ -62,8 +62,8 @@ def test_nurse_list_shows_call_steps_and_logs_a_call_with_htmx(login, clerk_a, n
     assert "Telefon til foresatte" in page and "41234567" in page
     response = client.post(
         reverse("followup:step_call", args=[case.current_step_id]),
-        {"result": "no_answer", "note": "", "fra": "sykepleier"},
-        HTTP_HX_REQUEST="true",
+        {"result": "no_answer", "note": ""},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"case-{case.id}",
     )
     assert response.status_code == 200
     body = response.content.decode()
