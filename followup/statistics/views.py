@@ -219,6 +219,8 @@ def children(request):
     detail = request.GET.get("detalj", "")[:30]
     if figure == "followup" and category == "concern" and detail and not _plausible_year(detail):
         return _bad_request(request, "Ugyldig år. Skriv året med fire sifre.")
+    if month and not (len(month) == 7 and month[4] == "-" and _plausible_year(month[:4])):
+        return _bad_request(request, "Ugyldig måned. Skriv måneden som åååå-mm.")
     step = None
     if request.GET.get("konsultasjon"):
         step = ProgrammeStep.objects.filter(code=request.GET["konsultasjon"][:8]).first()
