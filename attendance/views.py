@@ -266,9 +266,9 @@ def book(request, consultation_id: int):
             error = exc.message
     else:
         error = " ".join(e for errors in form.errors.values() for e in errors)
-    # The row is answered only to the worklist's own row (the htmx target the server drew); the child's
-    # page posts a plain form. ``fra`` only chooses where a plain POST is sent back to.
-    if request.htmx and request.htmx.target == f"konsultasjon-{consultation.pk}":
+    # Only the worklist books with htmx, so an htmx request gets its row; the child's page posts a plain
+    # form. ``fra`` only chooses where a plain POST is sent back to, never a fragment.
+    if request.htmx:
         consultation.refresh_from_db(fields=["state"])
         access_log_record(
             user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,

@@ -280,3 +280,13 @@ def test_absurd_statistics_parameters_get_a_norwegian_400(login, leader_a, query
 def test_an_absurd_statistics_period_is_explained_on_the_page(login, leader_a):
     response = login(leader_a).get(reverse("followup:statistics:page") + "?fra=9999-12-31")
     assert response.status_code == 200 and "mellom år 1900 og 2200" in response.content.decode()
+
+
+def test_an_absurd_call_again_date_is_refused_with_a_message(login, clerk_a, nurse_a, child_a, outcome):
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    response = login(nurse_a).post(
+        reverse("followup:step_call", args=[case.current_step_id]),
+        {"result": "call_again", "call_again_on": "9999-12-31"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"case-{case.id}",
+    )
+    assert response.status_code == 200 and "mellom år 1900 og 2200" in response.content.decode()
+    assert not CallLog.objects.exists()
