@@ -10,6 +10,10 @@ from django.utils import timezone
 from attendance.models import REASON_OUTCOMES, Outcome, Place, Reason
 from helsestasjon.models import Language, Relation, Sex
 from helsestasjon.national_id import validator_from_settings
+from helsestasjon.validators import validate_no_invisible_controls, validate_plausible_date
+
+# Names and addresses refuse hidden control characters (helsestasjon.validators).
+TEXT = [validate_no_invisible_controls]
 
 
 def aware(day, at: time) -> datetime:
@@ -18,7 +22,8 @@ def aware(day, at: time) -> datetime:
 
 
 class DayForm(forms.Form):
-    dato = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"])
+    dato = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                           error_messages={"invalid": "Ugyldig dato."})
     fagperson = forms.IntegerField(required=False, min_value=1)
 
 
@@ -29,7 +34,8 @@ class OutcomeForm(forms.Form):
     # The event the user saw as current when the form was drawn ("" = none yet).
     # Recording against a stale state is a conflict, not a silent overwrite.
     replaces = forms.IntegerField(required=False, min_value=1)
-    new_date = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], error_messages={"invalid": "Ugyldig dato."})
+    new_date = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                               error_messages={"invalid": "Ugyldig dato."})
     new_time = forms.TimeField(required=False, input_formats=["%H:%M"], error_messages={"invalid": "Ugyldig klokkeslett."})
 
     def clean(self):
@@ -47,14 +53,14 @@ class OutcomeForm(forms.Form):
 
 
 class BookingForm(forms.Form):
-    date = forms.DateField(label="Dato", input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+    date = forms.DateField(label="Dato", input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
                            error_messages={"required": "Velg dato.", "invalid": "Ugyldig dato."})
     time = forms.TimeField(label="Tid", input_formats=["%H:%M"],
                            error_messages={"required": "Velg klokkeslett.", "invalid": "Ugyldig klokkeslett."})
     duration_minutes = forms.IntegerField(label="Varighet (min)", min_value=5, max_value=480,
                                           error_messages={"min_value": "Minst 5 minutter.", "max_value": "Høyst 480 minutter."})
     place = forms.ChoiceField(label="Sted", choices=Place.choices)
-    room = forms.CharField(label="Rom", max_length=60, required=False)
+    room = forms.CharField(label="Rom", max_length=60, required=False, validators=TEXT)
     professional = forms.TypedChoiceField(label="Fagperson", coerce=int, error_messages={"invalid_choice": "Velg en fagperson ved helsestasjonen."})
 
     def __init__(self, *args, professionals=(), **kwargs):
@@ -88,20 +94,21 @@ class ChildRegistrationForm(forms.Form):
     arrival = forms.ChoiceField(label="Grunnlag", choices=ARRIVAL, widget=forms.RadioSelect, initial="birth")
     national_id = forms.CharField(label="Fødselsnummer", max_length=13, validators=[validator_from_settings],
                                   error_messages={"required": "Skriv inn fødselsnummer.", "max_length": "Fødselsnummeret har 11 sifre."})
-    given_name = forms.CharField(label="Fornavn", max_length=100, error_messages={"required": "Skriv inn fornavn."})
-    family_name = forms.CharField(label="Etternavn", max_length=100, error_messages={"required": "Skriv inn etternavn."})
+    given_name = forms.CharField(label="Fornavn", max_length=100, validators=TEXT, error_messages={"required": "Skriv inn fornavn."})
+    family_name = forms.CharField(label="Etternavn", max_length=100, validators=TEXT, error_messages={"required": "Skriv inn etternavn."})
     birth_date = forms.DateField(label="Fødselsdato", input_formats=["%Y-%m-%d", "%d.%m.%Y"], help_text="dd.mm.åååå",
+                                 validators=[validate_plausible_date],
                                  error_messages={"required": "Skriv inn fødselsdato.", "invalid": "Ugyldig dato. Bruk dd.mm.åååå."})
     sex = forms.ChoiceField(label="Kjønn", choices=Sex.choices)
     station = forms.TypedChoiceField(label="Helsestasjon", coerce=int)
-    street_address = forms.CharField(label="Adresse", max_length=200, required=False)
+    street_address = forms.CharField(label="Adresse", max_length=200, required=False, validators=TEXT)
     postal_code = forms.RegexField(label="Postnummer", regex=r"^\d{4}$", required=False,
                                    error_messages={"invalid": "Postnummeret har fire sifre."})
-    city = forms.CharField(label="Poststed", max_length=100, required=False)
+    city = forms.CharField(label="Poststed", max_length=100, required=False, validators=TEXT)
     guardian_national_id = forms.CharField(label="Foresattes fødselsnummer", max_length=13, required=False,
                                            validators=[validator_from_settings])
-    guardian_given_name = forms.CharField(label="Foresattes fornavn", max_length=100)
-    guardian_family_name = forms.CharField(label="Foresattes etternavn", max_length=150)
+    guardian_given_name = forms.CharField(label="Foresattes fornavn", max_length=100, validators=TEXT)
+    guardian_family_name = forms.CharField(label="Foresattes etternavn", max_length=150, validators=TEXT)
     guardian_relation = forms.ChoiceField(label="Relasjon", choices=Relation.choices, initial=Relation.MOTHER)
     guardian_mobile = forms.RegexField(label="Mobilnummer", regex=r"^(\+47)?[49]\d{7}$", required=False,
                                        error_messages={"invalid": "Skriv et norsk mobilnummer med 8 sifre."})

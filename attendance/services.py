@@ -110,7 +110,32 @@ def child_plan(*, child: Child, today: date | None = None) -> list[Consultation]
     return rows
 
 
-def _guardian_from(data: Mapping) -> tuple[Guardian, dict]:
+# The one answer when a child's national id is already in use, whether the child is at the user's
+# station or another: another station's child must look exactly like one the user cannot register.
+NATIONAL_ID_IN_USE = "Fødselsnummeret kan ikke registreres her. Kontakt leder hvis barnet skal flyttes hit."
+
+
+class NationalIdInUse(ValidationError):
+    """A child with this national id exists; ``child`` is it, so the attempt can be written to its access log."""
+
+    def __init__(self, child: Child):
+        super().__init__({"national_id": [NATIONAL_ID_IN_USE]})
+        self.child = child
+
+
+def _guardian_known_to(guardian: Guardian, user: User | None) -> bool:
+    """May a guardian typed by national id be linked as the existing row for this user?
+
+    Only when the guardian is already linked to a child at one of the user's stations (the user sees
+    that guardian's details already). Internal callers without a user (seeding, tests) pass None and
+    reuse, as the register path passes ``guardian=`` rows it has confirmed itself.
+    """
+    if user is None:
+        return True
+    return Guardianship.objects.filter(guardian=guardian, child__station_id__in=user.station_ids()).exists()
+
+
+def _guardian_from(data: Mapping, *, user: User | None = None) -> tuple[Guardian, dict]:
     data = dict(data)
     link = {
         "relation": data.pop("relation", Relation.OTHER),
@@ -124,7 +149,14 @@ def _guardian_from(data: Mapping) -> tuple[Guardian, dict]:
     if national_id:
         found = Guardian.objects.filter(national_id=national_id).first()
         if found is not None:
-            return found, link
+            if _guardian_known_to(found, user):
+                return found, link
+            # Someone another station knows: linking the real row would show this user its name,
+            # mobile, language and address (or its protection), and send letters and SMS about a
+            # child the user typed to that person. Keep what was typed, unverified (no national id,
+            # which is unique and belongs to the real row); the register sync confirms the child's
+            # guardians when it reconciles the child (docs/decisions.md).
+            national_id = None
     guardian = Guardian(**{**data, "national_id": national_id})
     try:
         guardian.full_clean()
@@ -152,13 +184,19 @@ def child_register(
 
     ``guardians`` are mappings of Guardian fields plus ``relation``,
     ``parental_responsibility`` and ``is_caretaker``; an existing guardian can be
-    passed as ``guardian=<Guardian>``, and one with a known national id is reused.
+    passed as ``guardian=<Guardian>``. One typed with a known national id is reused
+    only when ``registered_by`` already sees that guardian at one of their stations;
+    otherwise the typed details are kept as an unverified guardian.
+    A national id already in use raises NationalIdInUse (the neutral message).
     ``details`` are further Child fields (address, register_person_id, ...).
     Raises ValidationError with Norwegian messages on bad input.
     """
     today = today or timezone.localdate()
     if birth_date > today:
         raise ValidationError({"birth_date": "Fødselsdatoen kan ikke være i fremtiden."})
+    existing = Child.objects.filter(national_id=national_id).only("id", "station_id").first()
+    if existing is not None:
+        raise NationalIdInUse(existing)
     child = Child(
         national_id=national_id,
         given_name=given_name.strip(),
@@ -173,9 +211,11 @@ def child_register(
         with transaction.atomic():
             child.save()
     except IntegrityError:
-        raise ValidationError({"national_id": "Et barn med dette fødselsnummeret er allerede registrert."}) from None
+        # Registered by someone else a moment ago (or a register id already in use).
+        existing = Child.objects.filter(national_id=national_id).only("id", "station_id").first()
+        raise (NationalIdInUse(existing) if existing else ValidationError({"national_id": NATIONAL_ID_IN_USE})) from None
     for data in guardians:
-        guardian, link = _guardian_from(data)
+        guardian, link = _guardian_from(data, user=registered_by)
         Guardianship.objects.get_or_create(child=child, guardian=guardian, defaults=link)
     child_plan(child=child, today=today)
     return child

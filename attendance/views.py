@@ -24,6 +24,7 @@ from attendance.models import Appointment, Consultation, OutcomeEvent, Place, Re
 from attendance.services import (
     BOOKABLE_STATES,
     AttendanceError,
+    NationalIdInUse,
     OutcomeConflict,
     appointment_book,
     appointment_record_outcome,
@@ -32,7 +33,7 @@ from attendance.services import (
 )
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Role, Station, User
-from helsestasjon.services import access_log_record_many
+from helsestasjon.services import access_log_record, access_log_record_many
 
 CLINICAL_ROLES = (Role.NURSE, Role.LEADER)
 BOOKING_ROLES = (Role.CLERK, Role.NURSE, Role.LEADER)
@@ -72,9 +73,13 @@ def _day_url(day, professional_id, user, anchor=""):
     return f"{reverse('attendance:day')}?{urlencode(params)}{anchor}"
 
 
-def _day_row(appointment_id, user) -> DayRow:
-    """One day-list row, limited to the user's stations."""
-    rows = day_rows(appointment_id=appointment_id, station_ids=user.station_ids())
+def _day_row(appointment_id, request) -> DayRow:
+    """One day-list row redrawn after an action, limited to the user's stations and written to the access log."""
+    user = request.user
+    rows = day_rows(
+        appointment_id=appointment_id, station_ids=user.station_ids(),
+        log=ListAccess(user=user, action=AccessAction.VIEW_LIST, what="Dagsliste (rad oppdatert)", path=request.get_full_path()),
+    )
     if not rows:
         raise Http404("Fant ikke timen.")
     return rows[0]
@@ -92,7 +97,7 @@ def day(request):
         shown_day = form.cleaned_data["dato"] or today
         professional_id = form.cleaned_data["fagperson"] or request.user.pk
     else:
-        messages.error(request, "Ugyldig dato. Viser dagens liste.")
+        messages.error(request, f"{' '.join(e for errors in form.errors.values() for e in errors)} Viser dagens liste.")
     colleagues = _colleagues(request.user)
     professional = next((c for c in colleagues if c.pk == professional_id), None)
     if professional is None:
@@ -163,7 +168,7 @@ def record_outcome(request, appointment_id: int):
         except AttendanceError as exc:
             error = exc.message
     if request.htmx:
-        row = _day_row(appointment_id, request.user)
+        row = _day_row(appointment_id, request)
         return render(request, "attendance/day.html#row", {"row": row, "error": error, "reason_options": _reason_options()})
     if error:
         messages.error(request, error)
@@ -261,9 +266,14 @@ def book(request, consultation_id: int):
             error = exc.message
     else:
         error = " ".join(e for errors in form.errors.values() for e in errors)
-    back_to_child = request.POST.get("fra") == "barn"
-    if request.htmx and not back_to_child:
+    # Only the worklist books with htmx, so an htmx request gets its row; the child's page posts a plain
+    # form. ``fra`` only chooses where a plain POST is sent back to, never a fragment.
+    if request.htmx:
         consultation.refresh_from_db(fields=["state"])
+        access_log_record(
+            user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
+            what="Timebestilling (rad oppdatert)", path=request.get_full_path(),
+        )
         row = {"consultation": consultation, "form": form, "appointment": appointment}
         return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
     if error:
@@ -271,7 +281,7 @@ def book(request, consultation_id: int):
     else:
         when = timezone.localtime(appointment.starts_at)
         messages.success(request, f"Time bestilt {when:%d.%m.%Y kl. %H:%M} for {consultation.child.full_name}.")
-    if back_to_child:
+    if request.POST.get("fra") == "barn":
         return redirect("attendance:child", child_id=consultation.child_id)
     return redirect("attendance:booking_worklist")
 
@@ -350,6 +360,14 @@ def child_new(request):
                 registered_by=request.user, street_address=d["street_address"], postal_code=d["postal_code"],
                 city=d["city"], municipality_number=d["station"].municipality.number,
             )
+        except NationalIdInUse as exc:
+            # The answer is the same for any station's child; the attempt is on that child's log,
+            # so its station's leader sees who tried (docs/decisions.md).
+            access_log_record(
+                user=request.user, child=exc.child, action=AccessAction.VIEW_RECORD,
+                what="Forsøk på registrering med eksisterende fødselsnummer", path=request.get_full_path(),
+            )
+            form.add_error("national_id", exc.messages[0])
         except ValidationError as exc:
             for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
                 target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from django import forms
 
 from followup.models import CallResult, Decision
+from helsestasjon.validators import validate_plausible_date
 
 
 class CallForm(forms.Form):
     result = forms.ChoiceField(label="Resultat", choices=CallResult.choices, widget=forms.RadioSelect)
     call_again_on = forms.DateField(
-        label="Ring igjen dato", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="Ring igjen dato", required=False, validators=[validate_plausible_date], widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Skriv en gyldig dato."},
     )
     note = forms.CharField(label="Notat", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
@@ -40,7 +41,7 @@ class DecisionForm(forms.Form):
     decision = forms.ChoiceField(label="Beslutning", choices=Decision.choices, widget=forms.RadioSelect,
                                  error_messages={"required": "Velg en beslutning."})
     concern_report_date = forms.DateField(
-        label="Dato for bekymringsmelding", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label="Dato for bekymringsmelding", required=False, validators=[validate_plausible_date], widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Skriv en gyldig dato."},
     )
     concern_report_reference = forms.CharField(label="Referanse", required=False, max_length=60)

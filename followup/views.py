@@ -24,16 +24,35 @@ from followup.forms import CallForm, DecisionForm, EvidenceForm, GpConfirmedForm
 from followup.models import CallResult, Case, CaseStatus, CaseStep, Decision, StepKind
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, Guardianship, Role
+from helsestasjon.services import access_log_record_many
 
 PAGE_SIZE = 50
 LEADER_KINDS = (StepKind.DISCUSSION, StepKind.LEADER_DECISION)
-# Where an action was taken from, and so which row or page to answer with.
-PAGES = {
-    "sykepleier": ("followup/nurse_worklist.html#row", "followup:nurse_worklist"),
-    "merkantil": ("followup/clerk_worklist.html#row", "followup:clerk_worklist"),
-    "leder": ("followup/leader_queue.html#row", "followup:leader_queue"),
-    "sak": ("followup/case.html#current", None),
+
+# The three work lists, by the role whose steps they hold: who may open each list, its row
+# fragment and its page. The list views check LIST_ROLES, and an htmx action answers with a
+# list's row only to a user who may open that list, so no one gets another role's row.
+LIST_ROLES = {
+    Role.NURSE: (Role.NURSE, Role.LEADER),
+    Role.CLERK: (Role.CLERK, Role.LEADER),
+    Role.LEADER: (Role.LEADER,),
 }
+LIST_ROWS = {
+    Role.NURSE: "followup/nurse_worklist.html#row",
+    Role.CLERK: "followup/clerk_worklist.html#row",
+    Role.LEADER: "followup/leader_queue.html#row",
+}
+LIST_PAGES = {Role.NURSE: "followup:nurse_worklist", Role.CLERK: "followup:clerk_worklist", Role.LEADER: "followup:leader_queue"}
+CASE_FRAGMENT = "followup/case.html#current"
+# The ``fra`` a page puts in its forms, read only to send a plain (non-htmx) POST back to its page.
+FROM_PAGE = {"sykepleier": Role.NURSE, "merkantil": Role.CLERK, "leder": Role.LEADER}
+# The ids the pages give the element an action swaps: a list row, or the case page's section.
+ROW_TARGET = "case"
+CASE_TARGET = "sak"
+
+
+def _may_open_list(user, queue: str) -> bool:
+    return queue in LIST_ROLES and user.is_authenticated and (user.role in LIST_ROLES[queue] or user.role == Role.ADMIN)
 
 
 def _open_cases(user):
@@ -87,15 +106,26 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
     return cases
 
 
-def _page(request, qs, *, contacts: bool = True):
+def _log_list(request, cases: list[Case], what: str) -> None:
+    """Every child a list shows is written to the access log, in one statement."""
+    if cases:
+        access_log_record_many(
+            user=request.user, children=[c.child for c in cases], action=AccessAction.VIEW_LIST, what=what,
+            path=request.get_full_path(),
+        )
+
+
+def _page(request, qs, *, what: str, contacts: bool = True):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
-    _decorate(list(page.object_list), request.user, contacts=contacts)
+    cases = list(page.object_list)
+    _decorate(cases, request.user, contacts=contacts)
+    _log_list(request, cases, what)
     return page
 
 
-def _list_context(request, page, fra: str) -> dict:
+def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
     return {
-        "page": page, "fra": fra, "call_results": CallResult.choices, "decisions": Decision.choices,
+        "page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "decisions": Decision.choices,
         "today": timezone.localdate(),
     }
 
@@ -104,18 +134,20 @@ def _list_context(request, page, fra: str) -> dict:
 @require_GET
 def nurse_worklist(request):
     """Cases at steps the nurse owns: calls, home visits, discussions."""
-    require_role(request.user, Role.NURSE, Role.LEADER)
+    require_role(request.user, *LIST_ROLES[Role.NURSE])
     qs = _open_cases(request.user).filter(current_step__owner_role=Role.NURSE).order_by("current_step__deadline", "id")
-    return render(request, "followup/nurse_worklist.html", _list_context(request, _page(request, qs), "sykepleier"))
+    page = _page(request, qs, what="Oppfølging: helsesykepleiers liste")
+    return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
 
 
 @login_required
 @require_GET
 def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
-    require_role(request.user, Role.CLERK, Role.LEADER)
+    require_role(request.user, *LIST_ROLES[Role.CLERK])
     qs = _open_cases(request.user).filter(current_step__owner_role=Role.CLERK).order_by("current_step__deadline", "id")
-    return render(request, "followup/clerk_worklist.html", _list_context(request, _page(request, qs), "merkantil"))
+    page = _page(request, qs, what="Oppfølging: merkantils liste")
+    return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
 
 
 def leader_queue_cases(user):
@@ -132,7 +164,7 @@ def leader_queue_cases(user):
 @login_required
 @require_GET
 def leader_queue(request):
-    require_role(request.user, Role.LEADER)
+    require_role(request.user, *LIST_ROLES[Role.LEADER])
     # Two steps: the page's ids from the cases and steps alone, then those rows
     # with their children, so a long queue never joins every child to sort.
     page = Paginator(leader_queue_cases(request.user).values_list("id", flat=True), PAGE_SIZE).get_page(request.GET.get("side"))
@@ -140,6 +172,7 @@ def leader_queue(request):
     by_id = _open_cases(request.user).in_bulk(ids)
     page.object_list = [by_id[i] for i in ids if i in by_id]
     _decorate(page.object_list, request.user, contacts=False)
+    _log_list(request, page.object_list, "Lederkø")
     return render(request, "followup/leader_queue.html", _list_context(request, page, "leder"))
 
 
@@ -172,7 +205,7 @@ def case_detail(request, case_id: int):
     case = _case_for_request(request, case_id, what="Oppfølgingssak")
     _decorate([case], request.user)
     entries = case_chronology(case=case, include_clinical=request.user.sees_clinical_details)
-    context = _list_context(request, None, "sak") | {"case": case, "entries": entries}
+    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries}
     return render(request, "followup/case.html", context)
 
 
@@ -209,28 +242,43 @@ def _errors(form) -> str:
     return " ".join(e for errors in form.errors.values() for e in errors)
 
 
-def _respond(request, case_id: int, *, error: str = "", done: str = ""):
-    fra = request.POST.get("fra", "sak")
-    template, list_url = PAGES.get(fra, PAGES["sak"])
+def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = ""):
+    """Answer an action on a case.
+
+    ``queue`` is the work list the acted-on row sits on, decided by the view from what was acted on
+    (a step is on its owner's list, a decision on the leader's queue). An htmx request gets that
+    list's row only when it targets a list row and the user may open that list; otherwise the case
+    page's section. Nothing the client posts selects the fragment.
+    """
     if request.htmx:
         case = _all_cases(request.user).get(pk=case_id)
-        _decorate([case], request.user, contacts=fra != "leder")
-        context = _list_context(request, None, fra) | {"case": case, "error": error, "done": done}
-        return render(request, template, context)
+        on_list = request.htmx.target == f"{ROW_TARGET}-{case_id}" and _may_open_list(request.user, queue)
+        _decorate([case], request.user, contacts=not (on_list and queue == Role.LEADER))
+        if on_list:
+            template = LIST_ROWS[queue]
+            fra = next(key for key, role in FROM_PAGE.items() if role == queue)
+            context = _list_context(request, None, fra)
+        else:
+            template = CASE_FRAGMENT
+            context = _list_context(request, None, "sak", CASE_TARGET)
+        return render(request, template, context | {"case": case, "error": error, "done": done})
     if error:
         messages.error(request, error)
     elif done:
         messages.success(request, done)
-    return redirect(reverse(list_url) if list_url else reverse("followup:case", args=[case_id]))
+    back = FROM_PAGE.get(request.POST.get("fra", ""))
+    if back is not None and _may_open_list(request.user, back):
+        return redirect(LIST_PAGES[back])
+    return redirect(reverse("followup:case", args=[case_id]))
 
 
-def _run(request, step_or_case_id: int, call, done: str):
+def _run(request, case_id: int, call, done: str, *, queue: str):
     """Call a service; its validation errors become the user's message."""
     try:
         call()
     except ValidationError as exc:
-        return _respond(request, step_or_case_id, error=" ".join(exc.messages))
-    return _respond(request, step_or_case_id, done=done)
+        return _respond(request, case_id, queue=queue, error=" ".join(exc.messages))
+    return _respond(request, case_id, queue=queue, done=done)
 
 
 @login_required
@@ -239,13 +287,13 @@ def step_call(request, step_id: int):
     step = _step_for_request(request, step_id)
     form = CallForm(request.POST)
     if not form.is_valid():
-        return _respond(request, step.case_id, error=_errors(form))
+        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     data = form.cleaned_data
     return _run(
         request, step.case_id,
         lambda: services.case_call_log(step=step, user=request.user, result=data["result"], note=data["note"],
                                        call_again_on=data["call_again_on"]),
-        "Samtalen er lagret.",
+        "Samtalen er lagret.", queue=step.owner_role,
     )
 
 
@@ -254,14 +302,14 @@ def step_call(request, step_id: int):
 def step_complete(request, step_id: int):
     step = _step_for_request(request, step_id)
     if step.kind in (StepKind.PHONE_CALL, StepKind.SMS_REBOOK, StepKind.LEADER_DECISION):
-        return _respond(request, step.case_id, error="Bruk skjemaet for dette trinnet.")
+        return _respond(request, step.case_id, queue=step.owner_role, error="Bruk skjemaet for dette trinnet.")
     form = EvidenceForm(request.POST)
     if not form.is_valid():
-        return _respond(request, step.case_id, error=_errors(form))
+        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
         lambda: services.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
-        "Trinnet er utført.",
+        "Trinnet er utført.", queue=step.owner_role,
     )
 
 
@@ -269,7 +317,8 @@ def step_complete(request, step_id: int):
 @require_POST
 def step_sms(request, step_id: int):
     step = _step_for_request(request, step_id)
-    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), "SMS er sendt og trinnet utført.")
+    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), "SMS er sendt og trinnet utført.",
+                queue=step.owner_role)
 
 
 @login_required
@@ -278,11 +327,11 @@ def step_skip(request, step_id: int):
     step = _step_for_request(request, step_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
-        return _respond(request, step.case_id, error=_errors(form))
+        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
         lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
-        "Trinnet er hoppet over.",
+        "Trinnet er hoppet over.", queue=step.owner_role,
     )
 
 
@@ -293,7 +342,7 @@ def case_decide(request, case_id: int):
     case = _case_for_request(request, case_id, what="Lederbeslutning")
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        return _respond(request, case.pk, error=_errors(form))
+        return _respond(request, case.pk, queue=Role.LEADER, error=_errors(form))
     data = form.cleaned_data
     return _run(
         request, case.pk,
@@ -301,7 +350,7 @@ def case_decide(request, case_id: int):
             case=case, user=request.user, decision=data["decision"], note=data["note"],
             concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
         ),
-        "Beslutningen er lagret.",
+        "Beslutningen er lagret.", queue=Role.LEADER,
     )
 
 
@@ -314,5 +363,5 @@ def case_gp_confirmed(request, case_id: int):
     note = form.cleaned_data["note"] if form.is_valid() else ""
     return _run(
         request, case.pk, lambda: services.case_gp_confirmed(case=case, user=request.user, note=note),
-        "Saken er avsluttet: oppfølging hos fastlege er bekreftet.",
+        "Saken er avsluttet: oppfølging hos fastlege er bekreftet.", queue="",
     )

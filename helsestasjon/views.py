@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, AccessLog, Child, Role
+from helsestasjon.services import access_log_record_many
 
 LANDING = {
     Role.NURSE: "attendance:day",
@@ -45,6 +46,12 @@ def children(request):
             for word in query.split()[:4]:
                 qs = qs.filter(Q(given_name__icontains=word) | Q(family_name__icontains=word))
     page = Paginator(qs.order_by("family_name", "given_name", "id"), 50).get_page(request.GET.get("side"))
+    # Every child a search shows is written to the access log (a national-id prefix names children too).
+    shown = list(page.object_list)
+    if shown:
+        access_log_record_many(
+            user=request.user, children=shown, action=AccessAction.VIEW_LIST, what="Søk i barn", path=request.get_full_path(),
+        )
     template = "helsestasjon/children.html#results" if request.htmx else "helsestasjon/children.html"
     return render(request, template, {"page": page, "query": query})
 

@@ -7,14 +7,17 @@ from datetime import date
 from django import forms
 
 from followup.statistics.queries import Scope
+from helsestasjon.validators import validate_plausible_date
 
 MAX_YEARS = 10
 
 
 class StatisticsForm(forms.Form):
     stasjon = forms.TypedChoiceField(label="Helsestasjon", required=False, coerce=int, empty_value=None)
-    fra = forms.DateField(label="Fra og med", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    til = forms.DateField(label="Til og med", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    fra = forms.DateField(label="Fra og med", required=False, validators=[validate_plausible_date],
+                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    til = forms.DateField(label="Til og med", required=False, validators=[validate_plausible_date],
+                          widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, data, *, user, stations, today: date):
         super().__init__(data)

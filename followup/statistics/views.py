@@ -20,6 +20,7 @@ from helsestasjon.access import require_role
 from helsestasjon.models import AccessAction, Role
 from helsestasjon.services import access_log_record_many
 from helsestasjon.spreadsheets import csv_writer
+from helsestasjon.validators import EARLIEST_YEAR, LATEST_YEAR
 
 MONTHS = ["jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", "nov", "des"]
 CHILDREN_PER_PAGE = 200
@@ -194,6 +195,11 @@ def page(request):
     return render(request, "followup/statistics.html", context)
 
 
+def _plausible_year(text: str) -> bool:
+    # ASCII digits only: "²".isdigit() is true, but int("²") fails.
+    return len(text) == 4 and text.isascii() and text.isdigit() and EARLIEST_YEAR <= int(text) <= LATEST_YEAR
+
+
 def _bad_request(request, message: str):
     return render(request, "followup/statistics_children.html", {"error": message}, status=400)
 
@@ -211,6 +217,10 @@ def children(request):
     reason = request.GET.get("arsak", "")
     month = request.GET.get("maaned", "")[:7]
     detail = request.GET.get("detalj", "")[:30]
+    if figure == "followup" and category == "concern" and detail and not _plausible_year(detail):
+        return _bad_request(request, "Ugyldig år. Skriv året med fire sifre.")
+    if month and not (len(month) == 7 and month[4] == "-" and _plausible_year(month[:4])):
+        return _bad_request(request, "Ugyldig måned. Skriv måneden som åååå-mm.")
     step = None
     if request.GET.get("konsultasjon"):
         step = ProgrammeStep.objects.filter(code=request.GET["konsultasjon"][:8]).first()

@@ -62,8 +62,8 @@ def test_nurse_list_shows_call_steps_and_logs_a_call_with_htmx(login, clerk_a, n
     assert "Telefon til foresatte" in page and "41234567" in page
     response = client.post(
         reverse("followup:step_call", args=[case.current_step_id]),
-        {"result": "no_answer", "note": "", "fra": "sykepleier"},
-        HTTP_HX_REQUEST="true",
+        {"result": "no_answer", "note": ""},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"case-{case.id}",
     )
     assert response.status_code == 200
     body = response.content.decode()
@@ -220,3 +220,73 @@ def test_a_child_marked_for_special_attention_later_enters_the_queue(login, lead
     followup_sweep()
     page = login(leader_a).get(reverse("followup:leader_queue")).content.decode()
     assert f'id="case-{case.id}"' in page
+
+
+def test_a_clerk_posting_fra_leder_gets_her_own_row_never_the_leader_s(login, clerk_a, child_a, outcome):
+    case = _case(child_a, outcome)  # Step 1 is the clerk's.
+    response = login(clerk_a).post(
+        reverse("followup:step_skip", args=[case.current_step_id]), {"reason": "Ny time avtalt på telefon", "fra": "leder"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"case-{case.id}",
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and body.lstrip().startswith(f'<tr id="case-{case.id}"')
+    # The leader queue's row has the decision cell and the concern-report tag; the clerk's row has neither.
+    assert f'id="decide-{case.id}"' not in body and "Beslutt" not in body
+    assert "Trinnet er hoppet over" in body
+
+
+def test_the_case_page_s_target_gets_the_case_section_whatever_is_posted(login, leader_a, station_a, outcome):
+    case = _case(ChildFactory(station=station_a, special_attention=True), outcome)
+    response = login(leader_a).post(
+        reverse("followup:decide", args=[case.id]), {"decision": "concern_report", "note": "x", "fra": "leder"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}",
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<section id="sak-{case.id}"') and "dato" in body
+
+
+def test_the_leader_s_queue_row_answers_a_decision_taken_from_the_queue(login, leader_a, station_a, outcome):
+    case = _case(ChildFactory(station=station_a, special_attention=True), outcome)
+    response = login(leader_a).post(
+        reverse("followup:decide", args=[case.id]), {"decision": "concern_report", "note": "x"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"case-{case.id}",
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="case-{case.id}"') and f'id="decide-{case.id}"' in body
+
+
+def test_a_plain_post_goes_back_only_to_a_list_the_user_may_open(login, clerk_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    response = login(clerk_a).post(
+        reverse("followup:step_skip", args=[case.current_step_id]), {"reason": "Ny time avtalt", "fra": "leder"}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("followup:case", args=[case.id])
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("tall=followup&kategori=concern&detalj=%C2%B2", "Ugyldig år"),
+        ("tall=followup&kategori=concern&detalj=99999999", "Ugyldig år"),
+        ("tall=trend&kategori=not_brought&maaned=9999-12", "Ugyldig måned"),
+        ("tall=coverage&kategori=due&fra=9999-12-31", "mellom år 1900 og 2200"),
+    ],
+)
+def test_absurd_statistics_parameters_get_a_norwegian_400(login, leader_a, query, message):
+    response = login(leader_a).get(reverse("followup:statistics:children") + "?" + query)
+    assert response.status_code == 400 and message in response.content.decode()
+
+
+def test_an_absurd_statistics_period_is_explained_on_the_page(login, leader_a):
+    response = login(leader_a).get(reverse("followup:statistics:page") + "?fra=9999-12-31")
+    assert response.status_code == 200 and "mellom år 1900 og 2200" in response.content.decode()
+
+
+def test_an_absurd_call_again_date_is_refused_with_a_message(login, clerk_a, nurse_a, child_a, outcome):
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    response = login(nurse_a).post(
+        reverse("followup:step_call", args=[case.current_step_id]),
+        {"result": "call_again", "call_again_on": "9999-12-31"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"case-{case.id}",
+    )
+    assert response.status_code == 200 and "mellom år 1900 og 2200" in response.content.decode()
+    assert not CallLog.objects.exists()
