@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
 from django.test import Client
