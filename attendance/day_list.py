@@ -10,10 +10,8 @@ outcome events as JSON arrays.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
 
 from django.db import connection
 from django.urls import reverse
@@ -24,7 +22,6 @@ from django.utils.safestring import mark_safe
 from attendance.models import MISSED_OUTCOMES, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
 from helsestasjon.models import Language, Relation, User
-from helsestasjon.services import access_log_record_many
 
 OUTCOME_LABELS = dict(Outcome.choices)
 REASON_LABELS = dict(Reason.choices)
@@ -121,40 +118,30 @@ def _guardians_html(guardians: list[Guardian]) -> str:
     )
 
 
-class _ChildRef:
-    """What access_log_record_many needs of a child: its id and station."""
-
-    __slots__ = ("pk", "station_id")
-
-    def __init__(self, pk: int, station_id: int):
-        self.pk, self.station_id = pk, station_id
-
-
 def _local(moment: datetime, fmt: str) -> str:
     return timezone.localtime(moment).strftime(fmt)
 
 
-# One hand-written statement, built once per database backend: compiling the
-# equivalent ORM query took longer than running it (benchmarks/day_view.py).
-# Guardians and outcome events come as JSON arrays from correlated subqueries,
-# so the whole list is one round trip on PostgreSQL and on SQLite. The inner
-# ORDER BY sets the order; PostgreSQL also gets it inside the aggregate.
+# One hand-written statement, built once per shape: compiling the equivalent ORM
+# query took longer than running it (benchmarks/day_view.py). Guardians and
+# outcome events come as JSON arrays from correlated subqueries (ordered inside
+# the aggregate), so the whole list is one round trip.
 _DAY_SQL = """
 SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status, a.professional_id, a.child_id, a.station_id,
        c.given_name, c.family_name, c.birth_date, c.special_attention, s.name AS step_name, moved.starts_at AS moved_to,
        (SELECT COUNT(*) FROM attendance_appointment m
          WHERE m.child_id = a.child_id AND m.status IN ({missed}) AND m.starts_at >= %s) AS missed,
-       (SELECT {agg}({arr}(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed){guardian_order})
+       (SELECT json_agg(json_build_array(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed)
+                    ORDER BY x.parental_responsibility DESC, x.id)
           FROM (SELECT gs.relation, g.given_name, g.family_name, g.preferred_language, g.interpreter_needed,
                        gs.parental_responsibility, gs.id
                   FROM helsestasjon_guardianship gs JOIN helsestasjon_guardian g ON g.id = gs.guardian_id
-                 WHERE gs.child_id = a.child_id
-                 ORDER BY gs.parental_responsibility DESC, gs.id) x) AS guardians,
-       (SELECT {agg}({arr}(x.id, x.outcome, x.reason, x.replaces_id, x.recorded_at, x.first_name, x.last_name){event_order})
+                 WHERE gs.child_id = a.child_id) x) AS guardians,
+       (SELECT json_agg(json_build_array(x.id, x.outcome, x.reason, x.replaces_id, x.recorded_at, x.first_name, x.last_name)
+                    ORDER BY x.recorded_at, x.id)
           FROM (SELECT e.id, e.outcome, e.reason, e.replaces_id, e.recorded_at, u.first_name, u.last_name
                   FROM attendance_outcomeevent e LEFT JOIN helsestasjon_user u ON u.id = e.recorded_by_id
-                 WHERE e.appointment_id = a.id
-                 ORDER BY e.recorded_at, e.id) x) AS events
+                 WHERE e.appointment_id = a.id) x) AS events
   FROM attendance_appointment a
   JOIN helsestasjon_child c ON c.id = a.child_id
   JOIN attendance_consultation k ON k.id = a.consultation_id
@@ -163,7 +150,7 @@ SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status, a.profe
  WHERE a.station_id IN ({stations}) AND {where}
 """
 _ORDER = " ORDER BY a.starts_at, a.id"
-# On PostgreSQL the rows shown and their access-log rows (one per row, as
+# The rows shown and their access-log rows (one per row, as
 # helsestasjon.services.access_log_record_many writes them) are one statement:
 # the log cannot miss a row that was read, and the page saves a round trip.
 _LOGGED_SQL = """
@@ -180,18 +167,13 @@ _MISSED = tuple(o.value for o in MISSED_OUTCOMES)
 _sql_cache: dict[tuple, str] = {}
 
 
-def _day_sql(vendor: str, stations: int, one: bool, logged: bool) -> str:
-    key = (vendor, stations, one, logged)
+def _day_sql(stations: int, one: bool, logged: bool) -> str:
+    key = (stations, one, logged)
     sql = _sql_cache.get(key)
     if sql is None:
-        if vendor == "postgresql":
-            parts = dict(agg="json_agg", arr="json_build_array", guardian_order=" ORDER BY x.parental_responsibility DESC, x.id",
-                         event_order=" ORDER BY x.recorded_at, x.id")
-        else:
-            parts = dict(agg="json_group_array", arr="json_array", guardian_order="", event_order="")
         sql = _DAY_SQL.format(
             missed=", ".join(["%s"] * len(_MISSED)), stations=", ".join(["%s"] * stations),
-            where=_ONE_WHERE if one else _DAY_WHERE, **parts,
+            where=_ONE_WHERE if one else _DAY_WHERE,
         )
         sql = _sql_cache[key] = _LOGGED_SQL.format(select=sql) if logged else sql + _ORDER
     return sql
@@ -207,52 +189,27 @@ class ListAccess:
     path: str = ""
 
 
-def _json(value) -> list:
-    """psycopg hands PostgreSQL's json over parsed; SQLite's is text."""
-    if value is None:
-        return []
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
-
-
-def _moment(value) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if timezone.is_aware(value) else value.replace(tzinfo=dt_timezone.utc)
-
-
-def _date(value) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
 def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None,
              log: ListAccess | None = None) -> list[DayRow]:
     """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap).
 
-    With ``log``, every row read is written to the access log (in the same
-    statement on PostgreSQL).
+    With ``log``, every row read is written to the access log in the same statement.
     """
     station_ids = list(station_ids)
     if not station_ids:
         return []
-    # Moments adapted as the ORM would (SQLite stores them as naive UTC text).
-    moment = connection.ops.adapt_datetimefield_value
-    params: list = [*_MISSED, moment(timezone.now() - timedelta(days=365)), *station_ids]
+    params: list = [*_MISSED, timezone.now() - timedelta(days=365), *station_ids]
     if appointment_id is not None:
         params.append(appointment_id)
     else:
         start, end = local_day_bounds(day)
-        params += [professional_id, moment(start), moment(end)]
-    in_statement = log is not None and connection.vendor == "postgresql"
-    if in_statement:
+        params += [professional_id, start, end]
+    if log is not None:
         user = log.user
-        params += [moment(timezone.now()), user.pk, user.get_username(), user.role, log.action, log.what[:200], log.path[:500]]
+        params += [timezone.now(), user.pk, user.get_username(), user.role, log.action, log.what[:200], log.path[:500]]
     with connection.cursor() as cursor:
-        cursor.execute(_day_sql(connection.vendor, len(station_ids), appointment_id is not None, in_statement), params)
+        cursor.execute(_day_sql(len(station_ids), appointment_id is not None, log is not None), params)
         values = cursor.fetchall()
-    if log is not None and not in_statement and values:
-        access_log_record_many(
-            user=log.user, children=[_ChildRef(v[7], v[8]) for v in values], action=log.action, what=log.what, path=log.path,
-        )
     today = timezone.localdate()
     # Reversed once, not once per row: URL reversing is a visible part of the page's time.
     record_url = reverse("attendance:record_outcome", args=[0])
@@ -261,13 +218,13 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
          step_name, moved_to, missed, guardians_json, events_json) in values:
         row = DayRow(
-            pk=pk, time=_local(_moment(starts_at), "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
+            pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
             professional_id=professional, child_id=child_id, station_id=station, child_name=f"{given} {family}",
-            age=age_text(_date(born), today), special_attention=bool(special), step_name=step_name, missed_12m=missed or 0,
-            rescheduled_to=_local(_moment(moved_to), "%d.%m.%Y %H:%M") if moved_to else "",
+            age=age_text(born, today), special_attention=bool(special), step_name=step_name, missed_12m=missed or 0,
+            rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
             record_url=record_url.replace("/0/", f"/{pk}/"), child_url=child_url.replace("/0/", f"/{child_id}/"),
         )
-        for relation, g_given, g_family, language, interpreter in _json(guardians_json):
+        for relation, g_given, g_family, language, interpreter in guardians_json or ():
             row.guardians.append(
                 Guardian(
                     name=f"{g_given} {g_family}".strip(), relation=RELATION_LABELS.get(relation, relation),
@@ -276,13 +233,13 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
                 )
             )
         row.guardians_html = _guardians_html(row.guardians)
-        for e_pk, outcome, reason, replaces_id, recorded_at, first, last in _json(events_json):
+        for e_pk, outcome, reason, replaces_id, recorded_at, first, last in events_json or ():
             row.events.append(
                 Event(
                     pk=e_pk, outcome=outcome, outcome_label=str(OUTCOME_LABELS[outcome]),
                     reason_label=str(REASON_LABELS.get(reason, "")) if reason else "", replaces_id=replaces_id,
                     recorded_by=f"{first or ''} {last or ''}".strip() or "Systemet",
-                    recorded_at=_local(_moment(recorded_at), "%d.%m. %H:%M"),
+                    recorded_at=_local(datetime.fromisoformat(recorded_at), "%d.%m. %H:%M"),
                 )
             )
         if row.events:

@@ -2,8 +2,7 @@
 appointment history, and booked appointments for the demo nurses' coming days.
 
 Called by ``seed_demo`` through settings.DEMO_SEEDERS. Rows are bulk-inserted in
-chunks of children so 40,000 children stay within memory and a few minutes, on
-PostgreSQL and on SQLite.
+chunks of children so 40,000 children stay within memory and a few minutes.
 """
 
 from __future__ import annotations
@@ -81,50 +80,25 @@ class _Chunk:
 
 
 def _insert(model, objects: list) -> None:
-    """Insert model instances with multi-row INSERT ... RETURNING id and set their ids.
+    """Insert model instances with INSERT ... SELECT FROM unnest(...) RETURNING id and set their ids.
 
     The same as bulk_create for these plain rows, without preparing every value
     through the field machinery, which was most of the time of seeding 40,000
-    children. Works on PostgreSQL and SQLite (3.35+).
+    children. One array parameter per column: the query text stays short however
+    many rows.
     """
     if not objects:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    ops = connection.ops
-    adapters = []
-    for f in fields:
-        kind = f.get_internal_type()
-        adapters.append(ops.adapt_datetimefield_value if kind == "DateTimeField" else ops.adapt_datefield_value if kind == "DateField" else None)
-    qn = ops.quote_name
+    qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
     attnames = [f.attname for f in fields]
-    if connection.vendor == "postgresql":
-        # One array parameter per column: the query text stays short however many rows.
-        casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-        sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM unnest({casts}) RETURNING {qn('id')}"
-        with connection.cursor() as cursor:
-            for start in range(0, len(objects), 5000):
-                batch = objects[start:start + 5000]
-                cursor.execute(sql, [[obj.__dict__[attname] for obj in batch] for attname in attnames])
-                for obj, (pk,) in zip(batch, cursor.fetchall()):
-                    obj.pk = pk
-                    obj._state.adding = False
-        return
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    per_batch = max(1, min(1000, (connection.features.max_query_params or 60000) // len(fields)))
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = f"INSERT INTO {qn(model._meta.db_table)} ({columns}) SELECT * FROM unnest({casts}) RETURNING {qn('id')}"
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), per_batch):
-            batch = objects[start:start + per_batch]
-            params = []
-            for obj in batch:
-                values = obj.__dict__
-                for attname, adapt in zip(attnames, adapters):
-                    value = values[attname]
-                    params.append(adapt(value) if adapt is not None and value is not None else value)
-            cursor.execute(
-                f"INSERT INTO {qn(model._meta.db_table)} ({columns}) VALUES {', '.join([row_sql] * len(batch))} RETURNING {qn('id')}",
-                params,
-            )
+        for start in range(0, len(objects), 5000):
+            batch = objects[start:start + 5000]
+            cursor.execute(sql, [[obj.__dict__[attname] for obj in batch] for attname in attnames])
             for obj, (pk,) in zip(batch, cursor.fetchall()):
                 obj.pk = pk
                 obj._state.adding = False

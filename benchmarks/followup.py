@@ -9,7 +9,7 @@ history with roughly 5 % not brought), then measures:
 - a full sweep from an empty cursor (target <= 10 s),
 - an idle sweep with nothing new (target <= 1 s),
 - the leader queue with 2,000 open cases: queries per request (constant across
-  pages) and p95 of the response time (target <= 150 ms).
+  pages, counted after a warm-up request) and p95 of the response time (target <= 150 ms).
 """
 
 from __future__ import annotations
@@ -139,6 +139,9 @@ def main() -> int:
     client.force_login(leader)
     url = reverse("followup:leader_queue")
     pages = max(1, (in_queue + 49) // 50)
+    # A warm-up request first: the first request after the login renews the session (its
+    # extra writes are the login's, not the page's), so it is not counted.
+    assert client.get(url).status_code == 200
     counts = {}
     for page in sorted({1, 2, pages}):
         with CaptureQueriesContext(connection) as ctx:

@@ -22,6 +22,8 @@ In one run:
 Target: ratio >= 1.0 and every worker process under 400 MiB.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hs_bench_let REDIS_URL=redis://127.0.0.1:6379/5 python3 benchmarks/letters.py [--letters 500]
+
+The database is created when it does not exist (as the other benchmarks do); a re-run reuses it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789-abcdef
 os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hs_bench_let")
 os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="hs-letters-bench-"))
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
 
@@ -51,9 +54,21 @@ TARGET_WORKER_MIB = 400
 LANGUAGES = ["nb", "en", "pl", "uk", "ar", "so", "nn"]
 
 
+def _ensure_database(url: str) -> None:
+    """Create the benchmark's database when it does not exist (the workers share it)."""
+    import psycopg
+    from psycopg import sql
+
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 def _setup_django():
     import django
 
+    _ensure_database(os.environ["DATABASE_URL"])
     django.setup()
     from django.core.management import call_command
 

@@ -13,12 +13,10 @@ _COLUMNS = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in _FIELDS
 _LINKS = User.stations.through._meta.db_table
 
 
-def _sql(vendor: str) -> str:
-    stations = "array_agg(s.station_id ORDER BY s.station_id)" if vendor == "postgresql" else "group_concat(s.station_id)"
-    return (
-        f"SELECT {_COLUMNS}, (SELECT {stations} FROM {_LINKS} s WHERE s.user_id = u.id)"
-        f" FROM {User._meta.db_table} u WHERE u.id = %s"
-    )
+_SQL = (
+    f"SELECT {_COLUMNS}, (SELECT array_agg(s.station_id ORDER BY s.station_id) FROM {_LINKS} s WHERE s.user_id = u.id)"
+    f" FROM {User._meta.db_table} u WHERE u.id = %s"
+)
 
 
 class StationModelBackend(ModelBackend):
@@ -36,32 +34,31 @@ class StationModelBackend(ModelBackend):
         except Exception:
             return None
         with connection.cursor() as cursor:
-            cursor.execute(_sql(connection.vendor), [pk])
+            cursor.execute(_SQL, [pk])
             row = cursor.fetchone()
         if row is None:
             return None
         *values, stations = row
         user = User.from_db(connection.alias, _ATTNAMES, _converted(values))
         if user.role != Role.ADMIN:
-            if isinstance(stations, str):
-                stations = sorted(int(s) for s in stations.split(","))
             user._station_ids = list(stations or [])
         return user if self.user_can_authenticate(user) else None
 
 
-_converters: dict[str, list] = {}
+_converters: list | None = None
 
 
 def _converted(values):
     """Values as the ORM hands them to the model: the backend's and the fields' converters applied."""
-    converters = _converters.get(connection.vendor)
+    global _converters
+    converters = _converters
     if converters is None:
         # Built whole, then published: another thread never sees a partial list.
         converters = []
         for field in _FIELDS:
             col = field.get_col(User._meta.db_table)
             converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
-        _converters[connection.vendor] = converters
+        _converters = converters
     out = []
     for (col, functions), value in zip(converters, values):
         for function in functions:

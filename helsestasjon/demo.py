@@ -124,7 +124,7 @@ def seed_demo(*, children: int = 300, seed: int = 1, today: date | None = None) 
         # core never imports them.
         for path in settings.DEMO_SEEDERS:
             import_string(path)(children=new_children, result=result, rng=random.Random(f"{seed}:{path}"), today=today)
-    if children and connection.vendor == "postgresql":
+    if children:
         # Fresh planner statistics after a bulk load: without them PostgreSQL plans the
         # day list's guardian lookup as a full scan until autovacuum gets round to it.
         with connection.cursor() as cursor:
@@ -209,7 +209,7 @@ def _seed_children(rng: random.Random, ids: _Ids, result: DemoResult, count: int
 
     Child.objects.bulk_create(child_rows, batch_size=2000)
     Guardian.objects.bulk_create(guardian_rows, batch_size=2000)
-    # bulk_create sets primary keys on PostgreSQL and SQLite (3.35+).
+    # bulk_create sets the primary keys (INSERT ... RETURNING).
     Guardianship.objects.bulk_create(
         [
             Guardianship(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 from celery.schedules import crontab
@@ -90,8 +91,9 @@ TEMPLATES = [
     }
 ]
 
-# An unset DATABASE_URL means the embedded demo default: one SQLite file.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'helsestasjon.sqlite3'}")
+# PostgreSQL is the only database. An unset DATABASE_URL means the embedded server bin/demo starts
+# (helsestasjon/embedded.py): its Unix socket in var/postgres, so manage.py finds the demo's data.
+DATABASE_URL = env_str("DATABASE_URL", f"postgres://postgres@{quote(str(BASE_DIR / 'var' / 'postgres'), safe='')}/helsestasjon")
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 except Exception as exc:  # dj-database-url raises several types for a bad URL.
@@ -101,10 +103,8 @@ except Exception as exc:  # dj-database-url raises several types for a bad URL.
 DATABASE_PASSWORD = env_str("DATABASE_PASSWORD")
 if DATABASE_PASSWORD:
     DATABASES["default"]["PASSWORD"] = DATABASE_PASSWORD
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL (postgres://...), not {DATABASE_URL!r}")
 
 AUTH_USER_MODEL = "helsestasjon.User"
 AUTHENTICATION_BACKENDS = [

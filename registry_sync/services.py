@@ -209,13 +209,12 @@ class _PendingFinding:
         self.key = (kind, subject, fingerprint)
         self.values = values
 
-    def values_for_insert(self, *, adapt: bool = True) -> dict:
+    def values_for_insert(self) -> dict:
         """The new row's column values by attribute name (what Finding(...) would
-        save, without building the model instance and preparing each field).
-        With ``adapt=False`` the JSON columns stay Python values (for Finding(**values))."""
+        save, without building the model instance and preparing each field)."""
         v = self.values
         record, automatic, now = v["record"], v["automatic"], v["now"]
-        adapt_json = connection.ops.adapt_json_value if adapt else (lambda value, encoder: value)
+        adapt_json = connection.ops.adapt_json_value
         return {
             "kind": self.kind,
             "status": FindingStatus.RESOLVED.value if automatic else FindingStatus.OPEN.value,
@@ -478,15 +477,8 @@ def _current_versions(doc: dict | None) -> dict | None:
     }
 
 
-def _postgres() -> bool:
-    """The hand-written statements below (arrays, unnest, ON CONFLICT, casts)
-    are PostgreSQL's; on another database (SQLite: the demo) the same reads and
-    writes go through the ORM, slower and equal in effect."""
-    return connection.vendor == "postgresql"
-
-
 def _raw_cursor():
-    """PostgreSQL only. A cursor with server-side parameters on Django's
+    """A cursor with server-side parameters on Django's
     connection (and in its transaction): values travel apart from the SQL, so
     thousands of them are not quoted into it one by one, and a list is one
     array parameter. Arrays are sent in binary (``%b``): the text form escapes
@@ -514,10 +506,6 @@ def _update_rows(model, objs: list, fields) -> None:
     """UPDATE each row's changed fields in one statement: the new values go as
     one array per column and are joined to the rows with unnest (one statement
     instead of one per row; faster than bulk_update's CASE expressions too)."""
-    if not _postgres():
-        for obj in objs:
-            model.objects.filter(pk=obj.pk).update(**{name: getattr(obj, name) for name in fields})
-        return
     qn = connection.ops.quote_name
     table, pk = qn(model._meta.db_table), model._meta.pk
     columns = [model._meta.get_field(name) for name in sorted(fields)]
@@ -613,17 +601,12 @@ def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
         # Findings already recorded for the same register state are left out
         # before the insert, so an unchanged run writes nothing at all.
         subjects = list({f.subject for f in batch.findings})
-        if _postgres():
-            existing = set(_select(
-                f"SELECT kind, subject, fingerprint FROM {Finding._meta.db_table} WHERE subject = ANY(%b)", [subjects]))
-        else:
-            existing = set(Finding.objects.filter(subject__in=subjects).values_list("kind", "subject", "fingerprint"))
+        existing = set(_select(
+            f"SELECT kind, subject, fingerprint FROM {Finding._meta.db_table} WHERE subject = ANY(%b)", [subjects]))
         new = [f for f in batch.findings if f.key not in existing]
         # A concurrent run may have inserted some: those are skipped.
-        if new and _postgres():
+        if new:
             _insert_rows(Finding, [f.values_for_insert() for f in new])
-        elif new:
-            Finding.objects.bulk_create([Finding(**f.values_for_insert(adapt=False)) for f in new], ignore_conflicts=True)
         created = len(new)
     _protection_follows(batch)
     for effect in batch.effects:
@@ -656,27 +639,11 @@ def _protection_follows(batch: _Batch) -> None:
     protection_changed(child_ids=child_ids, guardian_ids=guardian_ids, register_person_ids=person_ids)
 
 
-_JOURNAL_FIELDS = ("id", "register_person_id", "national_id", "given_name", "family_name", "birth_date", "status",
-                   "station_id", "street_address", "postal_code", "city", "municipality_number", "urban_district_code",
-                   "address_protection", "status_changed_at")
-
-
-def _journal_select(where: str, params, q: Q) -> list[tuple]:
-    """The rows of _JOURNAL_SELECT for the children matching ``where`` (SQL on
-    ``c``, the child table, with ``params``) on PostgreSQL, and ``q`` elsewhere."""
-    if _postgres():
-        return _select(f"{_JOURNAL_SELECT} WHERE {where}", params)
-    return [
-        (pk, str(person_id) if person_id else None, *rest,
-         changed_at if rest[4] == ChildStatus.DECEASED else None)
-        for pk, person_id, *rest, changed_at in Child.objects.filter(q).values_list(*_JOURNAL_FIELDS)
-    ]
-
-
-def _journal_rows(where: str, params, q: Q, scope: "Scope") -> list[JournalChild]:
-    """Journal children matching ``where``/``q`` (see _journal_select), with their stations."""
+def _journal_rows(where: str, params, scope: "Scope") -> list[JournalChild]:
+    """Journal children matching ``where`` (SQL on ``c``, the child table, with
+    ``params``): the rows of _JOURNAL_SELECT, with their stations."""
     children = []
-    for row in _journal_select(where, params, q):
+    for row in _select(f"{_JOURNAL_SELECT} WHERE {where}", params):
         station = scope.station_by_id.get(row[7])
         if station is None:  # A station made after the run started.
             station = Station.objects.select_related("municipality").get(pk=row[7])
@@ -691,18 +658,12 @@ def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
         return children
     keys: dict[int, set] = {}
     pks = [c.pk for c in children]
-    if _postgres():
-        rows = _select(
-            f"SELECT l.child_id, g.national_id, g.family_name "
-            f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
-            f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
-            [pks],
-        )
-    else:
-        # In slices: SQLite takes at most 32,766 parameters in a statement.
-        rows = [row for start in range(0, len(pks), 10000) for row in Guardianship.objects.filter(
-            child_id__in=pks[start : start + 10000], parental_responsibility=True).values_list(
-            "child_id", "guardian__national_id", "guardian__family_name")]
+    rows = _select(
+        f"SELECT l.child_id, g.national_id, g.family_name "
+        f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
+        f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
+        [pks],
+    )
     for child_id, nin, name in rows:
         keys.setdefault(child_id, set()).add(("nin", nin) if nin else ("org", name.strip().lower()))
     for child in children:
@@ -724,22 +685,21 @@ def _journal_for(records: list[PersonRecord], scope: "Scope",
         ids = [i for i in ids if i not in known]
     else:
         preread = []
-    children = _journal_rows("c.register_person_id = ANY(%b::text[]::uuid[])", [ids], Q(register_person_id__in=ids),
-                             scope) if ids else []
+    children = _journal_rows("c.register_person_id = ANY(%b::text[]::uuid[])", [ids], scope) if ids else []
     for child in preread:
         by_person[child.register_person_id] = child
     for child in children:
         by_person[child.register_person_id] = child
     nins = {n: r.person_id for r in records if r.person_id not in by_person for n in (r.national_id, *r.former_national_ids)}
     if nins:
-        for child in _journal_rows("c.national_id = ANY(%b)", [list(nins)], Q(national_id__in=list(nins)), scope):
+        for child in _journal_rows("c.national_id = ANY(%b)", [list(nins)], scope):
             if child.pk not in {c.pk for c in by_person.values()}:
                 by_person.setdefault(nins[child.national_id], child)
                 children.append(child)
         aliases = list(NationalIdAlias.objects.filter(national_id__in=list(nins)).values_list("national_id", "child_id"))
         if aliases:
             pks = [pk for _, pk in aliases]
-            aliased = {c.pk: c for c in _journal_rows("c.id = ANY(%b)", [pks], Q(id__in=pks), scope)}
+            aliased = {c.pk: c for c in _journal_rows("c.id = ANY(%b)", [pks], scope)}
             for nin, child_pk in aliases:
                 if nins[nin] not in by_person and child_pk in aliased:
                     by_person[nins[nin]] = aliased[child_pk]
@@ -867,9 +827,6 @@ def _planner_for_cached_tables():
     reading the whole child and guardian tables (10-26 ms a lookup) to the
     indexes (2-4 ms). Only this connection, only for the run: the previous
     value is put back afterwards."""
-    if not _postgres():
-        yield
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('random_page_cost'), set_config('random_page_cost', '1.1', false)")
         previous = cursor.fetchone()[0]
@@ -900,11 +857,7 @@ def _one_sync_at_a_time(*, wait: bool):
     and the next one (10 minutes later) follows the events from the same cursor.
     A session-level advisory lock on PostgreSQL, re-entrant within the session
     (an event sync that turns into a full run keeps it), released when the run
-    ends or its connection is lost. Other databases (SQLite, the demo, with its
-    tasks in-process) run one sync at a time anyway."""
-    if not _postgres():
-        yield True
-        return
+    ends or its connection is lost."""
     with connection.cursor() as cursor:
         if wait:
             cursor.execute("SELECT pg_advisory_lock(%s)", [_SYNC_LOCK_KEY])
@@ -1083,8 +1036,7 @@ def _register_full_reconciliation(*, client: RegisterClient, today: date, reset_
             # are unique per register state.
             journal = _attach_journal_details(_journal_rows(
                 "c.status = ANY(%b) AND c.birth_date >= %b AND c.station_id = ANY(%b)",
-                [statuses, scope.birth_from, station_ids],
-                Q(status__in=statuses, birth_date__gte=scope.birth_from, station_id__in=station_ids), scope,
+                [statuses, scope.birth_from, station_ids], scope,
             ))
             known = {child.register_person_id: child for child in journal if child.register_person_id}
             by_pk = {child.pk: child for child in journal}
@@ -1114,8 +1066,7 @@ def _register_full_reconciliation(*, client: RegisterClient, today: date, reset_
             returned = {n for r, _ in parsed for n in (r.national_id, *r.former_national_ids)}
             process(parsed, [by_nin[n] for n in chunk if n not in returned])
         # Children who turned 6: closed for this programme (no register call needed).
-        aged = _journal_rows("c.status = %s AND c.birth_date < %s", [ChildStatus.ACTIVE.value, scope.birth_from],
-                             Q(status=ChildStatus.ACTIVE, birth_date__lt=scope.birth_from), scope)
+        aged = _journal_rows("c.status = %s AND c.birth_date < %s", [ChildStatus.ACTIVE.value, scope.birth_from], scope)
         rec = _Reconciliation(scope, sequence_number=None, now=timezone.now())
         for child in aged:
             rec.aged_out(child)

@@ -85,9 +85,8 @@ def analytic_queries():
     4 MB of work_mem. SET LOCAL ends with the transaction.
     """
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
         yield
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -39,7 +40,8 @@ def _free_port() -> int:
 
 def _database_url() -> str:
     d = connection.settings_dict
-    return f"postgres://{d['USER']}@{d['HOST'] or '127.0.0.1'}:{d['PORT'] or 5432}/{d['NAME']}"
+    # The host may be a socket directory (the embedded PostgreSQL bin/test starts): quoted, as in a URL.
+    return f"postgres://{d['USER']}@{quote(d['HOST'] or '127.0.0.1', safe='')}:{d['PORT'] or 5432}/{d['NAME']}"
 
 
 class PrivateRedis:

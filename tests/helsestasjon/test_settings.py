@@ -62,6 +62,12 @@ def test_startup_fails_clearly_on_a_bad_value():
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_startup_fails_clearly_on_a_database_other_than_postgresql():
+    result = run_manage("check", DEBUG="true", DATABASE_URL="mysql://root@127.0.0.1:3306/helsestasjon")
+    assert result.returncode != 0
+    assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr
+
+
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("k" * 20 + "-Production-Secret-Key-That-Is-Long-Enough-1234567890")
