@@ -98,7 +98,8 @@ def day(request):
         shown_day = form.cleaned_data["dato"] or today
         professional_id = form.cleaned_data["fagperson"] or request.user.pk
     else:
-        messages.error(request, f"{' '.join(e for errors in form.errors.values() for e in errors)} Viser dagens liste.")
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        messages.error(request, gettext("%(errors)s Viser dagens liste.") % {"errors": problems})
     colleagues = _colleagues(request.user)
     professional = next((c for c in colleagues if c.pk == professional_id), None)
     if professional is None:

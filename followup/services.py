@@ -708,12 +708,12 @@ def case_call_log(
         note=note.strip(), called_by=user, called_at=now,
     )
     label = CallResult(result).label
-    _contact(case, f"Telefon: {label}", now)
+    _contact(case, gettext("Telefon: %(result)s") % {"result": label}, now)
     if result == CallResult.CALL_AGAIN:
         # The nurse's plan moves the deadline to the day she will call again.
         CaseStep.objects.filter(id=step.id).update(follow_up_on=call_again_on, deadline=max(step.deadline, call_again_on))
         return call
-    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Telefon: {label}", now=now)
+    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Telefon: %(result)s") % {"result": label}, now=now)
     _advance(case=case, step=step, now=now)
     return call
 
@@ -880,12 +880,12 @@ def case_leader_decide(
     ladders = _Ladders()
     case.overdue_since = None
     if decision == Decision.HOME_VISIT:
-        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
         target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or ladders.next_for(case.station_id, step)
         _start_step(case=case, ladder_step=target or ladders.first(case.station_id, False), now=now)
     elif step.kind == StepKind.LEADER_DECISION:
         # Continuing after the leader's step starts a new round of the ladder.
-        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
         _start_step(case=case, ladder_step=ladders.first(case.station_id, False), now=now, new_cycle=True)
     else:
         # A decision on a case at an earlier step leaves the step where it is.
