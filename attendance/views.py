@@ -16,8 +16,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.utils.translation import gettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.day_list import DayRow, ListAccess, day_rows
 from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm

@@ -15,8 +15,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
 from django.utils.translation import gettext
+from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import MISSED_OUTCOMES, Appointment, AppointmentStatus
 from followup import services

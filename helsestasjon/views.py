@@ -7,8 +7,8 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.views.decorators.http import require_GET
 from django.utils.translation import gettext
+from django.views.decorators.http import require_GET
 
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, AccessLog, Child, Role

@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
 from django.utils.translation import gettext, gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from helsestasjon.access import require_role
 from helsestasjon.models import AccessAction, Role, Station

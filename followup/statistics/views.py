@@ -11,8 +11,8 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 from django.utils.translation import gettext
+from django.views.decorators.http import require_GET
 
 from attendance.models import ProgrammeStep
 from followup.statistics import queries, svg
