@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
 from attendance.models import MISSED_OUTCOMES, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
@@ -107,7 +108,7 @@ class DayRow(_TemplateLookups):
 def _guardians_html(guardians: list[Guardian]) -> str:
     """The guardians cell, escaped here once per row rather than by a template loop."""
     if not guardians:
-        return mark_safe('<span class="muted">Ingen registrert</span>')
+        return mark_safe(gettext('<span class="muted">Ingen registrert</span>'))
     return format_html_join(
         "", '<div>{} <span class="muted">({})</span>{}{}</div>',
         (
@@ -238,7 +239,7 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
                 Event(
                     pk=e_pk, outcome=outcome, outcome_label=str(OUTCOME_LABELS[outcome]),
                     reason_label=str(REASON_LABELS.get(reason, "")) if reason else "", replaces_id=replaces_id,
-                    recorded_by=f"{first or ''} {last or ''}".strip() or "Systemet",
+                    recorded_by=f"{first or ''} {last or ''}".strip() or gettext("Systemet"),
                     recorded_at=_local(datetime.fromisoformat(recorded_at), "%d.%m. %H:%M"),
                 )
             )

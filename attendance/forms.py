@@ -6,6 +6,7 @@ from datetime import datetime, time
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import REASON_OUTCOMES, Outcome, Place, Reason
 from helsestasjon.models import Language, Relation, Sex
@@ -23,20 +24,20 @@ def aware(day, at: time) -> datetime:
 
 class DayForm(forms.Form):
     dato = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
-                           error_messages={"invalid": "Ugyldig dato."})
+                           error_messages={"invalid": gettext_lazy("Ugyldig dato.")})
     fagperson = forms.IntegerField(required=False, min_value=1)
 
 
 class OutcomeForm(forms.Form):
-    outcome = forms.ChoiceField(choices=Outcome.choices, error_messages={"required": "Velg et utfall.", "invalid_choice": "Ukjent utfall."})
-    reason = forms.ChoiceField(choices=[("", "Årsak (valgfritt)")] + Reason.choices, required=False,
-                               error_messages={"invalid_choice": "Ukjent årsak."})
+    outcome = forms.ChoiceField(choices=Outcome.choices, error_messages={"required": gettext_lazy("Velg et utfall."), "invalid_choice": gettext_lazy("Ukjent utfall.")})
+    reason = forms.ChoiceField(choices=[("", gettext_lazy("Årsak (valgfritt)"))] + Reason.choices, required=False,
+                               error_messages={"invalid_choice": gettext_lazy("Ukjent årsak.")})
     # The event the user saw as current when the form was drawn ("" = none yet).
     # Recording against a stale state is a conflict, not a silent overwrite.
     replaces = forms.IntegerField(required=False, min_value=1)
     new_date = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
-                               error_messages={"invalid": "Ugyldig dato."})
-    new_time = forms.TimeField(required=False, input_formats=["%H:%M"], error_messages={"invalid": "Ugyldig klokkeslett."})
+                               error_messages={"invalid": gettext_lazy("Ugyldig dato.")})
+    new_time = forms.TimeField(required=False, input_formats=["%H:%M"], error_messages={"invalid": gettext_lazy("Ugyldig klokkeslett.")})
 
     def clean(self):
         data = super().clean()
@@ -47,21 +48,21 @@ class OutcomeForm(forms.Form):
         data["new_starts_at"] = None
         if outcome == Outcome.RESCHEDULED:
             if not data.get("new_date") or not data.get("new_time"):
-                raise forms.ValidationError("Velg ny dato og tid for timen som flyttes.")
+                raise forms.ValidationError(gettext("Velg ny dato og tid for timen som flyttes."))
             data["new_starts_at"] = aware(data["new_date"], data["new_time"])
         return data
 
 
 class BookingForm(forms.Form):
-    date = forms.DateField(label="Dato", input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
-                           error_messages={"required": "Velg dato.", "invalid": "Ugyldig dato."})
-    time = forms.TimeField(label="Tid", input_formats=["%H:%M"],
-                           error_messages={"required": "Velg klokkeslett.", "invalid": "Ugyldig klokkeslett."})
-    duration_minutes = forms.IntegerField(label="Varighet (min)", min_value=5, max_value=480,
-                                          error_messages={"min_value": "Minst 5 minutter.", "max_value": "Høyst 480 minutter."})
-    place = forms.ChoiceField(label="Sted", choices=Place.choices)
-    room = forms.CharField(label="Rom", max_length=60, required=False, validators=TEXT)
-    professional = forms.TypedChoiceField(label="Fagperson", coerce=int, error_messages={"invalid_choice": "Velg en fagperson ved helsestasjonen."})
+    date = forms.DateField(label=gettext_lazy("Dato"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                           error_messages={"required": gettext_lazy("Velg dato."), "invalid": gettext_lazy("Ugyldig dato.")})
+    time = forms.TimeField(label=gettext_lazy("Tid"), input_formats=["%H:%M"],
+                           error_messages={"required": gettext_lazy("Velg klokkeslett."), "invalid": gettext_lazy("Ugyldig klokkeslett.")})
+    duration_minutes = forms.IntegerField(label=gettext_lazy("Varighet (min)"), min_value=5, max_value=480,
+                                          error_messages={"min_value": gettext_lazy("Minst 5 minutter."), "max_value": gettext_lazy("Høyst 480 minutter.")})
+    place = forms.ChoiceField(label=gettext_lazy("Sted"), choices=Place.choices)
+    room = forms.CharField(label=gettext_lazy("Rom"), max_length=60, required=False, validators=TEXT)
+    professional = forms.TypedChoiceField(label=gettext_lazy("Fagperson"), coerce=int, error_messages={"invalid_choice": gettext_lazy("Velg en fagperson ved helsestasjonen.")})
 
     def __init__(self, *args, professionals=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,9 +73,9 @@ class BookingForm(forms.Form):
         day = self.cleaned_data["date"]
         today = timezone.localdate()
         if day < today:
-            raise forms.ValidationError("Datoen har passert.")
+            raise forms.ValidationError(gettext("Datoen har passert."))
         if (day - today).days > 400:
-            raise forms.ValidationError("Datoen er mer enn ett år fram i tid.")
+            raise forms.ValidationError(gettext("Datoen er mer enn ett år fram i tid."))
         return day
 
     def clean(self):
@@ -89,38 +90,38 @@ class BookingForm(forms.Form):
 class ChildRegistrationForm(forms.Form):
     """Registering a child by hand: from a birth notice or a move-in."""
 
-    ARRIVAL = [("birth", "Fødselsmelding"), ("move_in", "Innflytting")]
+    ARRIVAL = [("birth", gettext_lazy("Fødselsmelding")), ("move_in", gettext_lazy("Innflytting"))]
 
-    arrival = forms.ChoiceField(label="Grunnlag", choices=ARRIVAL, widget=forms.RadioSelect, initial="birth")
-    national_id = forms.CharField(label="Fødselsnummer", max_length=13, validators=[validator_from_settings],
-                                  error_messages={"required": "Skriv inn fødselsnummer.", "max_length": "Fødselsnummeret har 11 sifre."})
-    given_name = forms.CharField(label="Fornavn", max_length=100, validators=TEXT, error_messages={"required": "Skriv inn fornavn."})
-    family_name = forms.CharField(label="Etternavn", max_length=100, validators=TEXT, error_messages={"required": "Skriv inn etternavn."})
-    birth_date = forms.DateField(label="Fødselsdato", input_formats=["%Y-%m-%d", "%d.%m.%Y"], help_text="dd.mm.åååå",
+    arrival = forms.ChoiceField(label=gettext_lazy("Grunnlag"), choices=ARRIVAL, widget=forms.RadioSelect, initial="birth")
+    national_id = forms.CharField(label=gettext_lazy("Fødselsnummer"), max_length=13, validators=[validator_from_settings],
+                                  error_messages={"required": gettext_lazy("Skriv inn fødselsnummer."), "max_length": gettext_lazy("Fødselsnummeret har 11 sifre.")})
+    given_name = forms.CharField(label=gettext_lazy("Fornavn"), max_length=100, validators=TEXT, error_messages={"required": gettext_lazy("Skriv inn fornavn.")})
+    family_name = forms.CharField(label=gettext_lazy("Etternavn"), max_length=100, validators=TEXT, error_messages={"required": gettext_lazy("Skriv inn etternavn.")})
+    birth_date = forms.DateField(label=gettext_lazy("Fødselsdato"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], help_text=gettext_lazy("dd.mm.åååå"),
                                  validators=[validate_plausible_date],
-                                 error_messages={"required": "Skriv inn fødselsdato.", "invalid": "Ugyldig dato. Bruk dd.mm.åååå."})
-    sex = forms.ChoiceField(label="Kjønn", choices=Sex.choices)
-    station = forms.TypedChoiceField(label="Helsestasjon", coerce=int)
-    street_address = forms.CharField(label="Adresse", max_length=200, required=False, validators=TEXT)
-    postal_code = forms.RegexField(label="Postnummer", regex=r"^\d{4}$", required=False,
-                                   error_messages={"invalid": "Postnummeret har fire sifre."})
-    city = forms.CharField(label="Poststed", max_length=100, required=False, validators=TEXT)
-    guardian_national_id = forms.CharField(label="Foresattes fødselsnummer", max_length=13, required=False,
+                                 error_messages={"required": gettext_lazy("Skriv inn fødselsdato."), "invalid": gettext_lazy("Ugyldig dato. Bruk dd.mm.åååå.")})
+    sex = forms.ChoiceField(label=gettext_lazy("Kjønn"), choices=Sex.choices)
+    station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), coerce=int)
+    street_address = forms.CharField(label=gettext_lazy("Adresse"), max_length=200, required=False, validators=TEXT)
+    postal_code = forms.RegexField(label=gettext_lazy("Postnummer"), regex=r"^\d{4}$", required=False,
+                                   error_messages={"invalid": gettext_lazy("Postnummeret har fire sifre.")})
+    city = forms.CharField(label=gettext_lazy("Poststed"), max_length=100, required=False, validators=TEXT)
+    guardian_national_id = forms.CharField(label=gettext_lazy("Foresattes fødselsnummer"), max_length=13, required=False,
                                            validators=[validator_from_settings])
-    guardian_given_name = forms.CharField(label="Foresattes fornavn", max_length=100, validators=TEXT)
-    guardian_family_name = forms.CharField(label="Foresattes etternavn", max_length=150, validators=TEXT)
-    guardian_relation = forms.ChoiceField(label="Relasjon", choices=Relation.choices, initial=Relation.MOTHER)
-    guardian_mobile = forms.RegexField(label="Mobilnummer", regex=r"^(\+47)?[49]\d{7}$", required=False,
-                                       error_messages={"invalid": "Skriv et norsk mobilnummer med 8 sifre."})
-    guardian_language = forms.ChoiceField(label="Foretrukket språk", choices=Language.choices, initial=Language.NB)
-    guardian_interpreter = forms.BooleanField(label="Trenger tolk", required=False)
+    guardian_given_name = forms.CharField(label=gettext_lazy("Foresattes fornavn"), max_length=100, validators=TEXT)
+    guardian_family_name = forms.CharField(label=gettext_lazy("Foresattes etternavn"), max_length=150, validators=TEXT)
+    guardian_relation = forms.ChoiceField(label=gettext_lazy("Relasjon"), choices=Relation.choices, initial=Relation.MOTHER)
+    guardian_mobile = forms.RegexField(label=gettext_lazy("Mobilnummer"), regex=r"^(\+47)?[49]\d{7}$", required=False,
+                                       error_messages={"invalid": gettext_lazy("Skriv et norsk mobilnummer med 8 sifre.")})
+    guardian_language = forms.ChoiceField(label=gettext_lazy("Foretrukket språk"), choices=Language.choices, initial=Language.NB)
+    guardian_interpreter = forms.BooleanField(label=gettext_lazy("Trenger tolk"), required=False)
 
     def __init__(self, *args, stations=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.stations = {s.pk: s for s in stations}
         self.fields["station"].choices = [(s.pk, s.name) for s in stations]
-        self.fields["guardian_given_name"].error_messages["required"] = "Skriv inn foresattes fornavn."
-        self.fields["guardian_family_name"].error_messages["required"] = "Skriv inn foresattes etternavn."
+        self.fields["guardian_given_name"].error_messages["required"] = gettext("Skriv inn foresattes fornavn.")
+        self.fields["guardian_family_name"].error_messages["required"] = gettext("Skriv inn foresattes etternavn.")
 
     def clean_national_id(self):
         return self.cleaned_data["national_id"].replace(" ", "")
@@ -132,18 +133,18 @@ class ChildRegistrationForm(forms.Form):
         born = self.cleaned_data["birth_date"]
         today = timezone.localdate()
         if born > today:
-            raise forms.ValidationError("Fødselsdatoen kan ikke være i fremtiden.")
+            raise forms.ValidationError(gettext("Fødselsdatoen kan ikke være i fremtiden."))
         if (today - born).days > 6 * 366:
-            raise forms.ValidationError("Helsestasjonen følger barn til og med fem år.")
+            raise forms.ValidationError(gettext("Helsestasjonen følger barn til og med fem år."))
         return born
 
     def clean(self):
         data = super().clean()
         if data.get("arrival") == "birth" and data.get("birth_date"):
             if (timezone.localdate() - data["birth_date"]).days > 60:
-                self.add_error("arrival", "En fødselsmelding gjelder et nyfødt barn. Velg innflytting for eldre barn.")
+                self.add_error("arrival", gettext("En fødselsmelding gjelder et nyfødt barn. Velg innflytting for eldre barn."))
         if data.get("station"):
             data["station"] = self.stations[data["station"]]
         if data.get("guardian_national_id") and data["guardian_national_id"] == data.get("national_id"):
-            self.add_error("guardian_national_id", "Foresatt og barn kan ikke ha samme fødselsnummer.")
+            self.add_error("guardian_national_id", gettext("Foresatt og barn kan ikke ha samme fødselsnummer."))
         return data

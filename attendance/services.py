@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from attendance.hooks import outcome_recorded_notify
 from attendance.models import (
@@ -112,7 +113,7 @@ def child_plan(*, child: Child, today: date | None = None) -> list[Consultation]
 
 # The one answer when a child's national id is already in use, whether the child is at the user's
 # station or another: another station's child must look exactly like one the user cannot register.
-NATIONAL_ID_IN_USE = "Fødselsnummeret kan ikke registreres her. Kontakt leder hvis barnet skal flyttes hit."
+NATIONAL_ID_IN_USE = gettext_lazy("Fødselsnummeret kan ikke registreres her. Kontakt leder hvis barnet skal flyttes hit.")
 
 
 class NationalIdInUse(ValidationError):
@@ -193,7 +194,7 @@ def child_register(
     """
     today = today or timezone.localdate()
     if birth_date > today:
-        raise ValidationError({"birth_date": "Fødselsdatoen kan ikke være i fremtiden."})
+        raise ValidationError({"birth_date": gettext("Fødselsdatoen kan ikke være i fremtiden.")})
     existing = Child.objects.filter(national_id=national_id).only("id", "station_id").first()
     if existing is not None:
         raise NationalIdInUse(existing)
@@ -339,9 +340,9 @@ def _check_slot(*, starts_at: datetime, duration_minutes: int, place: str) -> No
     if timezone.is_naive(starts_at):
         raise BookingError("Tidspunktet mangler tidssone.")
     if not 0 < int(duration_minutes) <= 480:
-        raise BookingError("Varigheten må være mellom 1 og 480 minutter.")
+        raise BookingError(gettext("Varigheten må være mellom 1 og 480 minutter."))
     if place not in Place.values:
-        raise BookingError("Ukjent sted.")
+        raise BookingError(gettext("Ukjent sted."))
 
 
 @transaction.atomic
@@ -360,13 +361,15 @@ def appointment_book(
     consultation = Consultation.objects.select_for_update().select_related("child", "step").get(pk=consultation.pk)
     child = consultation.child
     if child.status != ChildStatus.ACTIVE:
-        raise BookingError("Barnet er ikke lenger aktivt ved helsestasjonen.")
+        raise BookingError(gettext("Barnet er ikke lenger aktivt ved helsestasjonen."))
     if consultation.state == ConsultationState.BOOKED:
-        raise BookingError("Konsultasjonen har allerede en bestilt time.")
+        raise BookingError(gettext("Konsultasjonen har allerede en bestilt time."))
     if consultation.state not in BOOKABLE_STATES:
-        raise BookingError(f"Konsultasjonen kan ikke bestilles ({consultation.get_state_display().lower()}).")
+        raise BookingError(
+            gettext("Konsultasjonen kan ikke bestilles (%(state)s).") % {"state": consultation.get_state_display().lower()}
+        )
     if professional.role == Role.CLERK or child.station_id not in professional.station_ids():
-        raise BookingError("Fagpersonen arbeider ikke ved barnets helsestasjon.")
+        raise BookingError(gettext("Fagpersonen arbeider ikke ved barnets helsestasjon."))
     try:
         with transaction.atomic():
             appointment = Appointment.objects.create(
@@ -382,7 +385,7 @@ def appointment_book(
                 booked_at=timezone.now(),
             )
     except IntegrityError:
-        raise BookingError("Konsultasjonen har allerede en bestilt time.") from None
+        raise BookingError(gettext("Konsultasjonen har allerede en bestilt time.")) from None
     _set_state(consultation, ConsultationState.BOOKED, timezone.now())
     consultation.save(update_fields=["state", "state_changed_at", "booked_at", "due_at", "completed_at", "expired_at"])
     return appointment
@@ -390,13 +393,13 @@ def appointment_book(
 
 def _check_outcome(*, appointment: Appointment, outcome: str, reason: str) -> None:
     if outcome not in Outcome.values:
-        raise OutcomeError("Ukjent utfall.")
+        raise OutcomeError(gettext("Ukjent utfall."))
     if reason and reason not in Reason.values:
-        raise OutcomeError("Ukjent årsak.")
+        raise OutcomeError(gettext("Ukjent årsak."))
     if reason and outcome not in REASON_OUTCOMES:
-        raise OutcomeError("Årsak kan bare oppgis når barnet ikke møtte, timen ble avbestilt eller ingen var hjemme.")
+        raise OutcomeError(gettext("Årsak kan bare oppgis når barnet ikke møtte, timen ble avbestilt eller ingen var hjemme."))
     if outcome == Outcome.NO_ACCESS and appointment.place != Place.HOME:
-        raise OutcomeError("«Ingen hjemme» gjelder bare hjemmebesøk.")
+        raise OutcomeError(gettext("«Ingen hjemme» gjelder bare hjemmebesøk."))
 
 
 def _apply_status(*, appointment: Appointment, outcome: str) -> None:
@@ -434,12 +437,13 @@ def appointment_record_outcome(
     _check_outcome(appointment=appointment, outcome=outcome, reason=reason)
     if outcome == Outcome.RESCHEDULED:
         if new_starts_at is None:
-            raise OutcomeError("Velg ny tid for timen som flyttes.")
+            raise OutcomeError(gettext("Velg ny tid for timen som flyttes."))
         _check_slot(starts_at=new_starts_at, duration_minutes=appointment.duration_minutes, place=appointment.place)
     if appointment.status != AppointmentStatus.BOOKED:
         current = _current_event(appointment)
         raise OutcomeConflict(
-            f"Utfallet er allerede registrert: {appointment.get_status_display()}.", appointment=appointment, current=current
+            gettext("Utfallet er allerede registrert: %(status)s.") % {"status": appointment.get_status_display()},
+            appointment=appointment, current=current,
         )
     now = timezone.now()
     try:
@@ -450,7 +454,7 @@ def appointment_record_outcome(
     except IntegrityError:
         appointment.refresh_from_db()
         raise OutcomeConflict(
-            "Utfallet ble nettopp registrert av en annen.", appointment=appointment, current=_current_event(appointment)
+            gettext("Utfallet ble nettopp registrert av en annen."), appointment=appointment, current=_current_event(appointment)
         ) from None
     _apply_status(appointment=appointment, outcome=outcome)
     consultation = Consultation.objects.select_for_update().select_related("child").get(pk=appointment.consultation_id)
@@ -485,11 +489,11 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
     appointment = _locked(event.appointment)
     _check_outcome(appointment=appointment, outcome=outcome, reason=reason)
     if outcome == Outcome.RESCHEDULED:
-        raise OutcomeError("En time kan ikke flyttes ved retting. Bestill en ny time i stedet.")
+        raise OutcomeError(gettext("En time kan ikke flyttes ved retting. Bestill en ny time i stedet."))
     current = _current_event(appointment)
     if current is None or current.pk != event.pk:
         raise OutcomeConflict(
-            "Utfallet er allerede rettet av en annen. Se gjeldende utfall under.", appointment=appointment, current=current
+            gettext("Utfallet er allerede rettet av en annen. Se gjeldende utfall under."), appointment=appointment, current=current
         )
     if outcome == event.outcome and reason == event.reason:
         raise OutcomeError("Rettingen endrer ingenting.")
@@ -501,7 +505,7 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
             )
     except IntegrityError:
         raise OutcomeConflict(
-            "Utfallet ble nettopp rettet av en annen.", appointment=appointment, current=_current_event(appointment)
+            gettext("Utfallet ble nettopp rettet av en annen."), appointment=appointment, current=_current_event(appointment)
         ) from None
     _apply_status(appointment=appointment, outcome=outcome)
     if event.outcome == Outcome.RESCHEDULED and appointment.rescheduled_to_id:
@@ -510,7 +514,7 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
         if moved_to is not None:
             appointment_record_outcome(
                 appointment=moved_to, outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=recorded_by,
-                note="Flyttingen ble rettet bort",
+                note=gettext("Flyttingen ble rettet bort"),
             )
     consultation = Consultation.objects.select_for_update().select_related("child").get(pk=appointment.consultation_id)
     consultation_refresh(consultation=consultation)

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.day_list import DayRow, ListAccess, day_rows
@@ -78,10 +79,10 @@ def _day_row(appointment_id, request) -> DayRow:
     user = request.user
     rows = day_rows(
         appointment_id=appointment_id, station_ids=user.station_ids(),
-        log=ListAccess(user=user, action=AccessAction.VIEW_LIST, what="Dagsliste (rad oppdatert)", path=request.get_full_path()),
+        log=ListAccess(user=user, action=AccessAction.VIEW_LIST, what=gettext("Dagsliste (rad oppdatert)"), path=request.get_full_path()),
     )
     if not rows:
-        raise Http404("Fant ikke timen.")
+        raise Http404(gettext("Fant ikke timen."))
     return rows[0]
 
 
@@ -97,16 +98,17 @@ def day(request):
         shown_day = form.cleaned_data["dato"] or today
         professional_id = form.cleaned_data["fagperson"] or request.user.pk
     else:
-        messages.error(request, f"{' '.join(e for errors in form.errors.values() for e in errors)} Viser dagens liste.")
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        messages.error(request, gettext("%(errors)s Viser dagens liste.") % {"errors": problems})
     colleagues = _colleagues(request.user)
     professional = next((c for c in colleagues if c.pk == professional_id), None)
     if professional is None:
         if professional_id != request.user.pk:
-            messages.error(request, "Fant ikke fagpersonen ved din helsestasjon. Viser din egen liste.")
+            messages.error(request, gettext("Fant ikke fagpersonen ved din helsestasjon. Viser din egen liste."))
         professional = request.user
     rows = day_rows(
         professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids(),
-        log=ListAccess(user=request.user, action=AccessAction.VIEW_LIST, what=f"Dagsliste {shown_day:%d.%m.%Y}",
+        log=ListAccess(user=request.user, action=AccessAction.VIEW_LIST, what=gettext("Dagsliste %(day)s") % {"day": f"{shown_day:%d.%m.%Y}"},
                        path=request.get_full_path()),
     )
     context = {
@@ -135,7 +137,7 @@ def record_outcome(request, appointment_id: int):
             pk=appointment_id, station_id__in=request.user.station_ids()
         )
     except Appointment.DoesNotExist:
-        raise Http404("Fant ikke timen.") from None
+        raise Http404(gettext("Fant ikke timen.")) from None
     form = OutcomeForm(request.POST)
     error = ""
     if not form.is_valid():
@@ -146,7 +148,7 @@ def record_outcome(request, appointment_id: int):
             if data["replaces"]:
                 event = OutcomeEvent.objects.filter(appointment=appointment, pk=data["replaces"]).first()
                 if event is None:
-                    raise Http404("Fant ikke utfallet.")
+                    raise Http404(gettext("Fant ikke utfallet."))
                 outcome_correct(event=event, outcome=data["outcome"], reason=data["reason"], recorded_by=request.user)
             else:
                 appointment_record_outcome(
@@ -173,7 +175,7 @@ def record_outcome(request, appointment_id: int):
     if error:
         messages.error(request, error)
     else:
-        messages.success(request, "Utfallet er registrert.")
+        messages.success(request, gettext("Utfallet er registrert."))
     local_day = timezone.localtime(appointment.starts_at).date()
     return redirect(_day_url(local_day, appointment.professional_id, request.user, f"#time-{appointment.pk}"))
 
@@ -182,12 +184,12 @@ def _conflict_message(conflict: OutcomeConflict) -> str:
     current = conflict.current
     if current is None:
         return conflict.message
-    who = current.recorded_by.get_full_name() if current.recorded_by else "systemet"
+    who = current.recorded_by.get_full_name() if current.recorded_by else gettext("systemet")
     when = timezone.localtime(current.recorded_at)
-    return (
-        f"{who} registrerte «{current.get_outcome_display()}» kl. {when:%H:%M} før deg. "
+    return gettext(
+        "%(who)s registrerte «%(outcome)s» kl. %(time)s før deg. "
         "Ditt valg ble ikke lagret. Rett utfallet om det er feil."
-    )
+    ) % {"who": who, "outcome": current.get_outcome_display(), "time": f"{when:%H:%M}"}
 
 
 def _professionals_by_station(station_ids) -> dict[int, list[User]]:
@@ -234,7 +236,7 @@ def booking_worklist(request):
     if consultations:
         access_log_record_many(
             user=request.user, children=[c.child for c in consultations], action=AccessAction.VIEW_LIST,
-            what="Timebestilling", path=request.get_full_path(),
+            what=gettext("Timebestilling"), path=request.get_full_path(),
         )
     return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": ""})
 
@@ -251,7 +253,7 @@ def book(request, consultation_id: int):
             .get(pk=consultation_id)
         )
     except (Consultation.DoesNotExist, ValueError):
-        raise Http404("Fant ikke konsultasjonen.") from None
+        raise Http404(gettext("Fant ikke konsultasjonen.")) from None
     professionals = _professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
     form = BookingForm(request.POST, professionals=professionals, prefix=f"c{consultation.pk}")
     appointment, error = None, ""
@@ -272,7 +274,7 @@ def book(request, consultation_id: int):
         consultation.refresh_from_db(fields=["state"])
         access_log_record(
             user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
-            what="Timebestilling (rad oppdatert)", path=request.get_full_path(),
+            what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
         )
         row = {"consultation": consultation, "form": form, "appointment": appointment}
         return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
@@ -280,7 +282,9 @@ def book(request, consultation_id: int):
         messages.error(request, error)
     else:
         when = timezone.localtime(appointment.starts_at)
-        messages.success(request, f"Time bestilt {when:%d.%m.%Y kl. %H:%M} for {consultation.child.full_name}.")
+        messages.success(request, gettext("Time bestilt %(date)s kl. %(time)s for %(name)s.") % {
+            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "name": consultation.child.full_name,
+        })
     if request.POST.get("fra") == "barn":
         return redirect("attendance:child", child_id=consultation.child_id)
     return redirect("attendance:booking_worklist")
@@ -291,7 +295,7 @@ def book(request, consultation_id: int):
 def child_detail(request, child_id: int):
     """The child's page: the programme as a timeline, appointments and outcomes, guardians."""
     child = child_for_request(
-        request, child_id, what="Barnets side",
+        request, child_id, what=gettext("Barnets side"),
         queryset=Child.objects.select_related("station").prefetch_related(
             Prefetch("guardianships", queryset=Guardianship.objects.select_related("guardian").order_by("-parental_responsibility", "id"))
         ),
@@ -365,7 +369,7 @@ def child_new(request):
             # so its station's leader sees who tried (docs/decisions.md).
             access_log_record(
                 user=request.user, child=exc.child, action=AccessAction.VIEW_RECORD,
-                what="Forsøk på registrering med eksisterende fødselsnummer", path=request.get_full_path(),
+                what=gettext("Forsøk på registrering med eksisterende fødselsnummer"), path=request.get_full_path(),
             )
             form.add_error("national_id", exc.messages[0])
         except ValidationError as exc:
@@ -374,7 +378,7 @@ def child_new(request):
                 for message in errors:
                     form.add_error(target, message)
         else:
-            messages.success(request, f"{child.full_name} er registrert, og programmet er planlagt.")
+            messages.success(request, gettext("%(name)s er registrert, og programmet er planlagt.") % {"name": child.full_name})
             return redirect("attendance:child", child_id=child.pk)
     return render(request, "attendance/child_new.html", {"form": form})
 

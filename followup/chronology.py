@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from attendance.models import Appointment, OutcomeEvent
 from followup.letters.models import Letter
@@ -30,7 +31,7 @@ class Entry:
 
 def _name(user) -> str:
     if user is None:
-        return "Systemet"
+        return gettext("Systemet")
     return user.get_full_name() or user.get_username()
 
 
@@ -46,8 +47,11 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
         when = timezone.localtime(appointment.starts_at)
         entries.append(
             Entry(
-                appointment.booked_at, "Innkalling",
-                f"Time bestilt: {appointment.consultation.step.name} {when:%d.%m.%Y kl. %H:%M} ({appointment.get_place_display().lower()})",
+                appointment.booked_at, gettext("Innkalling"),
+                gettext("Time bestilt: %(step)s %(date)s kl. %(time)s (%(place)s)") % {
+                    "step": appointment.consultation.step.name, "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}",
+                    "place": appointment.get_place_display().lower(),
+                },
                 _name(appointment.booked_by),
             )
         )
@@ -57,61 +61,67 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
         .order_by("recorded_at", "id")
     ):
         when = timezone.localtime(event.appointment.starts_at)
-        text = f"{event.get_outcome_display()}: {event.appointment.consultation.step.name} {when:%d.%m.%Y kl. %H:%M}"
+        text = gettext("%(outcome)s: %(step)s %(date)s kl. %(time)s") % {
+            "outcome": event.get_outcome_display(), "step": event.appointment.consultation.step.name,
+            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}",
+        }
         if event.replaces_id:
-            text = f"Rettet til {text}"
-        entries.append(Entry(event.recorded_at, "Utfall", text, _name(event.recorded_by)))
+            text = gettext("Rettet til %(text)s") % {"text": text}
+        entries.append(Entry(event.recorded_at, gettext("Utfall"), text, _name(event.recorded_by)))
         if event.reason:
-            entries.append(Entry(event.recorded_at, "Årsak", event.get_reason_display(), _name(event.recorded_by), clinical=True))
+            entries.append(Entry(event.recorded_at, gettext("Årsak"), event.get_reason_display(), _name(event.recorded_by), clinical=True))
     for trigger in CaseTrigger.objects.filter(case=case):
-        text = trigger.get_kind_display() + (" (trukket tilbake)" if trigger.withdrawn_at else "")
-        entries.append(Entry(trigger.created_at, "Utløser", text))
+        text = trigger.get_kind_display() + (gettext(" (trukket tilbake)") if trigger.withdrawn_at else "")
+        entries.append(Entry(trigger.created_at, gettext("Utløser"), text))
     for log in CaseLogEntry.objects.filter(case=case).select_related("by"):
         entries.append(Entry(log.at, log.get_kind_display(), log.text, _name(log.by)))
     for step in CaseStep.objects.filter(case=case).select_related("ended_by").order_by("cycle", "seq"):
-        round_text = f" (runde {step.cycle})" if step.cycle > 1 else ""
-        entries.append(
-            Entry(step.started_at, "Trinn", f"Trinn {step.order}: {step.name}{round_text}, frist {step.deadline:%d.%m.%Y}")
-        )
+        round_text = gettext(" (runde %(cycle)s)") % {"cycle": step.cycle} if step.cycle > 1 else ""
+        text = gettext("Trinn %(order)s: %(step)s%(round)s, frist %(deadline)s") % {
+            "order": step.order, "step": step.name, "round": round_text, "deadline": f"{step.deadline:%d.%m.%Y}",
+        }
+        entries.append(Entry(step.started_at, gettext("Trinn"), text))
         if step.status == StepStatus.DONE and step.evidence and step.kind != "phone_call":
             # A call step's evidence is its call, listed below.
             clinical = step.kind in ("home_visit", "discussion", "leader_decision")
-            entries.append(Entry(step.ended_at, "Utført", f"{step.name}: {step.evidence}", _name(step.ended_by), clinical=clinical))
+            entries.append(Entry(step.ended_at, gettext("Utført"), f"{step.name}: {step.evidence}", _name(step.ended_by), clinical=clinical))
         elif step.status == StepStatus.SKIPPED:
             entries.append(
-                Entry(step.ended_at, "Hoppet over", f"{step.name}: {step.skip_reason}", _name(step.ended_by), clinical=True)
+                Entry(step.ended_at, gettext("Hoppet over"), f"{step.name}: {step.skip_reason}", _name(step.ended_by), clinical=True)
             )
         elif step.status == StepStatus.PASSED:
-            entries.append(Entry(step.ended_at, "Over frist", f"{step.name}: fristen gikk ut, saken gikk videre"))
+            entries.append(Entry(step.ended_at, gettext("Over frist"), gettext("%(step)s: fristen gikk ut, saken gikk videre") % {"step": step.name}))
     for sms in SmsMessage.objects.filter(case_step__case=case).select_related("guardian", "created_by"):
         to = sms.guardian.full_name if sms.guardian else sms.to
-        entries.append(Entry(sms.created_at, "SMS", f"SMS til {to} ({sms.get_status_display().lower()})", _name(sms.created_by), detail=sms.text))
+        entries.append(Entry(sms.created_at, gettext("SMS"), gettext("SMS til %(to)s (%(status)s)") % {"to": to, "status": sms.get_status_display().lower()}, _name(sms.created_by), detail=sms.text))
     for letter in Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by"):
         # The recipient's name only: an address may be protected and never belongs here.
-        name = f"{letter.get_kind_display()} til {letter.recipient_name}"
+        name = gettext("%(kind)s til %(recipient)s") % {"kind": letter.get_kind_display(), "recipient": letter.recipient_name}
         if letter.produced_at:
-            entries.append(Entry(letter.produced_at, "Brev", f"{name} laget", _name(letter.produced_by)))
+            entries.append(Entry(letter.produced_at, gettext("Brev"), gettext("%(letter)s laget") % {"letter": name}, _name(letter.produced_by)))
         if letter.sent_at:
-            entries.append(Entry(letter.sent_at, "Brev", f"{name} sendt", _name(letter.sent_by)))
+            entries.append(Entry(letter.sent_at, gettext("Brev"), gettext("%(letter)s sendt") % {"letter": name}, _name(letter.sent_by)))
         if letter.returned_at:
-            entries.append(Entry(letter.returned_at, "Brev", f"{name} kom i retur", _name(letter.returned_by)))
+            entries.append(Entry(letter.returned_at, gettext("Brev"), gettext("%(letter)s kom i retur") % {"letter": name}, _name(letter.returned_by)))
     for call in CallLog.objects.filter(case=case).select_related("called_by"):
-        text = f"Telefon: {call.get_result_display()}"
+        text = gettext("Telefon: %(result)s") % {"result": call.get_result_display()}
         if call.call_again_on:
-            text += f" – ring igjen {call.call_again_on:%d.%m.%Y}"
-        entries.append(Entry(call.called_at, "Telefon", text, _name(call.called_by), detail=call.note, clinical=bool(call.note)))
+            text += gettext(" – ring igjen %(date)s") % {"date": f"{call.call_again_on:%d.%m.%Y}"}
+        entries.append(Entry(call.called_at, gettext("Telefon"), text, _name(call.called_by), detail=call.note, clinical=bool(call.note)))
     for decision in LeaderDecision.objects.filter(case=case).select_related("decided_by"):
-        text = f"Lederbeslutning: {decision.get_decision_display()}"
+        text = gettext("Lederbeslutning: %(decision)s") % {"decision": decision.get_decision_display()}
         if decision.concern_report_date:
-            text += f" – sendt {decision.concern_report_date:%d.%m.%Y}, ref. {decision.concern_report_reference}"
-        entries.append(Entry(decision.decided_at, "Beslutning", text, _name(decision.decided_by), detail=decision.note, clinical=True))
+            text += gettext(" – sendt %(date)s, ref. %(reference)s") % {
+                "date": f"{decision.concern_report_date:%d.%m.%Y}", "reference": decision.concern_report_reference,
+            }
+        entries.append(Entry(decision.decided_at, gettext("Beslutning"), text, _name(decision.decided_by), detail=decision.note, clinical=True))
     if case.closed_at and case.close_note:
-        entries.append(Entry(case.closed_at, "Merknad", case.close_note, _name(case.closed_by), clinical=True))
+        entries.append(Entry(case.closed_at, gettext("Merknad"), case.close_note, _name(case.closed_by), clinical=True))
     entries.sort(key=lambda e: e.at)
     if not include_clinical:
         entries = [e for e in entries if not e.clinical]
         for e in entries:
-            if e.kind == "Telefon":
+            if e.kind == gettext("Telefon"):
                 e.detail = ""
     return entries
 

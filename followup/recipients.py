@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from followup.sms.models import ContactDecision, ManualContactDecision
 from helsestasjon.models import Child, Guardian, Guardianship, User
@@ -118,16 +119,16 @@ def manual_contact_decide(
 ) -> ManualContactDecision:
     """Record who is told what for one guardian who gets no automatic messages, with the reason."""
     if not user.sees_clinical_details:
-        raise ValidationError("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen.")
+        raise ValidationError(gettext("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen."))
     if decision not in ContactDecision.values:
-        raise ValidationError("Velg hva den foresatte skal få vite.")
+        raise ValidationError(gettext("Velg hva den foresatte skal få vite."))
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("Skriv begrunnelsen for avgjørelsen.")
+        raise ValidationError(gettext("Skriv begrunnelsen for avgjørelsen."))
     # Lock the child so its protection cannot change under the decision.
     child = Child.objects.select_for_update().get(pk=child.pk)
     if guardian_id not in {ship.guardian_id for ship in withheld_guardianships(child=child)}:
-        raise ValidationError("Denne foresatte får meldinger som vanlig; ingen avgjørelse trengs.")
+        raise ValidationError(gettext("Denne foresatte får meldinger som vanlig; ingen avgjørelse trengs."))
     return ManualContactDecision.objects.create(
         child=child, guardian_id=guardian_id, child_protection=child.address_protection, decision=decision,
         reason=reason[:2000], decided_by=user, decided_at=now or timezone.now(),

@@ -588,9 +588,9 @@ def _close(case: Case, *, reason: str, by: User | None, note: str, now: datetime
 def case_close(*, case: Case, reason: str, closed_by: User | None, note: str = "", now: datetime | None = None) -> bool:
     """Close an open case; every close records why and by whom. False if it was already closed."""
     if reason not in CloseReason.values:
-        raise ValidationError("Ukjent årsak til avslutning.")
+        raise ValidationError(gettext("Ukjent årsak til avslutning."))
     if reason == CloseReason.LEADER_CLOSED and not note.strip():
-        raise ValidationError("Skriv en begrunnelse for å avslutte saken.")
+        raise ValidationError(gettext("Skriv en begrunnelse for å avslutte saken."))
     return _close(case, reason=reason, by=closed_by, note=note.strip(), now=_now(now))
 
 
@@ -616,7 +616,7 @@ def case_follow_child_station(*, child: Child, by: User | None = None, now: date
     for case in cases:
         Case.objects.filter(pk=case.pk).update(station_id=child.station_id)
         CaseLogEntry.objects.create(case_id=case.pk, kind=CaseLogKind.MOVED_STATION, by=by, at=now,
-                                    text=f"Fra {case.station.name} til {child.station.name}"[:300])
+                                    text=(gettext("Fra %(old)s til %(new)s") % {"old": case.station.name, "new": child.station.name})[:300])
     return len(cases)
 
 
@@ -635,7 +635,7 @@ class StepNotActive(ValidationError):
 def _lock_active_step(step: CaseStep) -> Case:
     case = Case.objects.select_for_update().get(id=step.case_id)
     if not case.is_open or case.current_step_id != step.id:
-        raise StepNotActive("Saken har allerede gått videre fra dette trinnet.")
+        raise StepNotActive(gettext("Saken har allerede gått videre fra dette trinnet."))
     return case
 
 
@@ -644,7 +644,7 @@ def _end_step(*, case: Case, step: CaseStep, status: str, user: User, evidence: 
         status=status, ended_at=now, ended_by=user, evidence=evidence, skip_reason=skip_reason
     )
     if not changed:
-        raise StepNotActive("Saken har allerede gått videre fra dette trinnet.")
+        raise StepNotActive(gettext("Saken har allerede gått videre fra dette trinnet."))
     step.status, step.ended_at, step.ended_by, step.evidence, step.skip_reason = status, now, user, evidence, skip_reason
     # Someone is acting on the case again.
     case.overdue_since = None
@@ -671,7 +671,7 @@ def case_step_complete(*, step: CaseStep, user: User, evidence: str, now: dateti
     now = _now(now)
     evidence = (evidence or "").strip()
     if not evidence:
-        raise ValidationError("Skriv hva som ble gjort.")
+        raise ValidationError(gettext("Skriv hva som ble gjort."))
     case = _lock_active_step(step)
     _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=evidence, now=now)
     return _advance(case=case, step=step, now=now)
@@ -683,7 +683,7 @@ def case_step_skip(*, step: CaseStep, user: User, reason: str, now: datetime | N
     now = _now(now)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("Skriv en begrunnelse for å hoppe over trinnet.")
+        raise ValidationError(gettext("Skriv en begrunnelse for å hoppe over trinnet."))
     case = _lock_active_step(step)
     _end_step(case=case, step=step, status=StepStatus.SKIPPED, user=user, skip_reason=reason, now=now)
     return _advance(case=case, step=step, now=now)
@@ -696,24 +696,24 @@ def case_call_log(
     """Log a phone call. Every result but "call again" completes the call step."""
     now = _now(now)
     if result not in CallResult.values:
-        raise ValidationError("Velg resultatet av samtalen.")
+        raise ValidationError(gettext("Velg resultatet av samtalen."))
     if result == CallResult.CALL_AGAIN:
         if call_again_on is None:
-            raise ValidationError("Velg datoen du skal ringe igjen.")
+            raise ValidationError(gettext("Velg datoen du skal ringe igjen."))
         if call_again_on < timezone.localdate(now):
-            raise ValidationError("Datoen for å ringe igjen kan ikke være tilbake i tid.")
+            raise ValidationError(gettext("Datoen for å ringe igjen kan ikke være tilbake i tid."))
     case = _lock_active_step(step)
     call = CallLog.objects.create(
         case=case, step=step, result=result, call_again_on=call_again_on if result == CallResult.CALL_AGAIN else None,
         note=note.strip(), called_by=user, called_at=now,
     )
     label = CallResult(result).label
-    _contact(case, f"Telefon: {label}", now)
+    _contact(case, gettext("Telefon: %(result)s") % {"result": label}, now)
     if result == CallResult.CALL_AGAIN:
         # The nurse's plan moves the deadline to the day she will call again.
         CaseStep.objects.filter(id=step.id).update(follow_up_on=call_again_on, deadline=max(step.deadline, call_again_on))
         return call
-    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Telefon: {label}", now=now)
+    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Telefon: %(result)s") % {"result": label}, now=now)
     _advance(case=case, step=step, now=now)
     return call
 
@@ -733,10 +733,10 @@ def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) 
     now = _now(now)
     case = _lock_active_step(step)
     if step.kind != StepKind.SMS_REBOOK:
-        raise ValidationError("Dette trinnet sender ikke SMS.")
+        raise ValidationError(gettext("Dette trinnet sender ikke SMS."))
     appointment = next_booked_appointment(child_id=case.child_id, now=now)
     if appointment is None:
-        raise ValidationError("Barnet har ingen ny time. Bestill en ny time først.")
+        raise ValidationError(gettext("Barnet har ingen ny time. Bestill en ny time først."))
     messages = []
     for guardian in sms_recipients(child_id=case.child_id):
         # Norwegian first, then the guardian's language (the same texts as the reminders).
@@ -750,12 +750,16 @@ def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) 
     when = timezone.localtime(appointment.starts_at)
     withheld = sms_withheld(child_id=case.child_id)
     if messages:
-        evidence = f"Ny time {when:%d.%m.%Y %H:%M}. SMS sendt til {len(messages)} foresatt(e)."
-        _contact(case, "SMS om ny time", now)
+        evidence = gettext("Ny time %(when)s. SMS sendt til %(count)s foresatt(e).") % {
+            "when": f"{when:%d.%m.%Y %H:%M}", "count": len(messages),
+        }
+        _contact(case, gettext("SMS om ny time"), now)
     elif withheld:
         evidence = gettext("Ny time %(when)s. Ingen SMS sendt.") % {"when": f"{when:%d.%m.%Y %H:%M}"}
     else:
-        evidence = f"Ny time {when:%d.%m.%Y %H:%M}. Ingen mobilnummer kjent (eller reservert), ingen SMS sendt."
+        evidence = gettext("Ny time %(when)s. Ingen mobilnummer kjent (eller reservert), ingen SMS sendt.") % {
+            "when": f"{when:%d.%m.%Y %H:%M}",
+        }
     if withheld:
         # The child's address is protected: no automatic SMS to a guardian who does not share it.
         evidence += " " + ngettext(
@@ -790,7 +794,7 @@ def _sms_stop_reason(message: SmsMessage) -> str:
     if child is None:
         return ""
     if child.status != ChildStatus.ACTIVE:
-        return "Stoppet: barnet er ikke lenger aktivt ved helsestasjonen."
+        return gettext("Stoppet: barnet er ikke lenger aktivt ved helsestasjonen.")
     if message.guardian_id and not shares_protection(
         child_level=child.address_protection, guardian_level=message.guardian.address_protection
     ):
@@ -801,7 +805,7 @@ def _sms_stop_reason(message: SmsMessage) -> str:
     if reminder is not None and reminder.appointment.status != AppointmentStatus.BOOKED:
         # Cancelled, moved or recorded after the reminder was queued (a move to another
         # station cancels the times and says so): no reminder of a time that is gone.
-        return "Stoppet: timen er ikke lenger bestilt."
+        return gettext("Stoppet: timen er ikke lenger bestilt.")
     return ""
 
 
@@ -851,14 +855,14 @@ def case_leader_decide(
     note = (note or "").strip()
     concern_report_reference = (concern_report_reference or "").strip()
     if decision not in Decision.values:
-        raise ValidationError("Velg en beslutning.")
+        raise ValidationError(gettext("Velg en beslutning."))
     if not note:
-        raise ValidationError("Skriv en begrunnelse for beslutningen.")
+        raise ValidationError(gettext("Skriv en begrunnelse for beslutningen."))
     if decision == Decision.CONCERN_REPORT and (concern_report_date is None or not concern_report_reference):
-        raise ValidationError("En bekymringsmelding må ha dato og referanse.")
+        raise ValidationError(gettext("En bekymringsmelding må ha dato og referanse."))
     case = Case.objects.select_for_update(of=("self",)).select_related("current_step").get(id=case.id)
     if not case.is_open:
-        raise StepNotActive("Saken er allerede avsluttet.")
+        raise StepNotActive(gettext("Saken er allerede avsluttet."))
     step = case.current_step
     record = LeaderDecision.objects.create(
         case=case, step=step, decision=decision, note=note,
@@ -876,12 +880,12 @@ def case_leader_decide(
     ladders = _Ladders()
     case.overdue_since = None
     if decision == Decision.HOME_VISIT:
-        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
         target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or ladders.next_for(case.station_id, step)
         _start_step(case=case, ladder_step=target or ladders.first(case.station_id, False), now=now)
     elif step.kind == StepKind.LEADER_DECISION:
         # Continuing after the leader's step starts a new round of the ladder.
-        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=f"Lederbeslutning: {label}", now=now)
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
         _start_step(case=case, ladder_step=ladders.first(case.station_id, False), now=now, new_cycle=True)
     else:
         # A decision on a case at an earlier step leaves the step where it is.

@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import MISSED_OUTCOMES, Appointment, AppointmentStatus
@@ -136,7 +137,7 @@ def nurse_worklist(request):
     """Cases at steps the nurse owns: calls, home visits, discussions."""
     require_role(request.user, *LIST_ROLES[Role.NURSE])
     qs = _open_cases(request.user).filter(current_step__owner_role=Role.NURSE).order_by("current_step__deadline", "id")
-    page = _page(request, qs, what="Oppfølging: helsesykepleiers liste")
+    page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
     return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
 
 
@@ -146,7 +147,7 @@ def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
     require_role(request.user, *LIST_ROLES[Role.CLERK])
     qs = _open_cases(request.user).filter(current_step__owner_role=Role.CLERK).order_by("current_step__deadline", "id")
-    page = _page(request, qs, what="Oppfølging: merkantils liste")
+    page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"))
     return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
 
 
@@ -172,7 +173,7 @@ def leader_queue(request):
     by_id = _open_cases(request.user).in_bulk(ids)
     page.object_list = [by_id[i] for i in ids if i in by_id]
     _decorate(page.object_list, request.user, contacts=False)
-    _log_list(request, page.object_list, "Lederkø")
+    _log_list(request, page.object_list, gettext("Lederkø"))
     return render(request, "followup/leader_queue.html", _list_context(request, page, "leder"))
 
 
@@ -181,7 +182,7 @@ def leader_queue(request):
 def decision_form(request, case_id: int):
     """The leader's decision form for one case, fetched by the queue when she opens it."""
     require_role(request.user, Role.LEADER)
-    case = _case_for_request(request, case_id, what="Lederbeslutning")
+    case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
     return render(request, "followup/leader_queue.html#decision", _list_context(request, None, "leder") | {"case": case})
 
 
@@ -189,7 +190,7 @@ def _case_for_request(request, case_id: int, *, what: str, action: str = AccessA
     try:
         case = _all_cases(request.user).get(pk=case_id)
     except (Case.DoesNotExist, ValueError, TypeError):
-        raise Http404("Fant ikke saken.") from None
+        raise Http404(gettext("Fant ikke saken.")) from None
     # Writes the access log (and 404s a child of another station).
     child_for_request(request, case.child_id, what=what, action=action)
     return case
@@ -202,7 +203,7 @@ def _all_cases(user):
 @login_required
 @require_GET
 def case_detail(request, case_id: int):
-    case = _case_for_request(request, case_id, what="Oppfølgingssak")
+    case = _case_for_request(request, case_id, what=gettext("Oppfølgingssak"))
     _decorate([case], request.user)
     entries = case_chronology(case=case, include_clinical=request.user.sees_clinical_details)
     context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries}
@@ -214,7 +215,7 @@ def case_detail(request, case_id: int):
 def case_chronology_pdf(request, case_id: int):
     """The chronology as a PDF; downloading it writes the access log."""
     require_role(request.user, Role.NURSE, Role.LEADER)
-    case = _case_for_request(request, case_id, what="Kronologi for oppfølgingssak (PDF)", action=AccessAction.VIEW_PDF)
+    case = _case_for_request(request, case_id, what=gettext("Kronologi for oppfølgingssak (PDF)"), action=AccessAction.VIEW_PDF)
     pdf = chronology_pdf(case=case, user=request.user)
     # No names of people in a file name: it ends up in download folders, mail and print queues.
     filename = f"kronologi-sak-{case.pk}-barn-{case.child_id}-{timezone.localdate():%Y%m%d}.pdf"
@@ -231,10 +232,10 @@ def _step_for_request(request, step_id: int) -> CaseStep:
     try:
         step = CaseStep.objects.select_related("case").get(pk=step_id, case__station_id__in=request.user.station_ids())
     except (CaseStep.DoesNotExist, ValueError, TypeError):
-        raise Http404("Fant ikke trinnet.") from None
+        raise Http404(gettext("Fant ikke trinnet.")) from None
     if request.user.role not in (step.owner_role, Role.LEADER, Role.ADMIN):
-        raise PermissionDenied("Dette trinnet er ikke ditt.")
-    child_for_request(request, step.case.child_id, what=f"Oppfølging: {step.name}")
+        raise PermissionDenied(gettext("Dette trinnet er ikke ditt."))
+    child_for_request(request, step.case.child_id, what=gettext("Oppfølging: %(step)s") % {"step": step.name})
     return step
 
 
@@ -293,7 +294,7 @@ def step_call(request, step_id: int):
         request, step.case_id,
         lambda: services.case_call_log(step=step, user=request.user, result=data["result"], note=data["note"],
                                        call_again_on=data["call_again_on"]),
-        "Samtalen er lagret.", queue=step.owner_role,
+        gettext("Samtalen er lagret."), queue=step.owner_role,
     )
 
 
@@ -302,14 +303,14 @@ def step_call(request, step_id: int):
 def step_complete(request, step_id: int):
     step = _step_for_request(request, step_id)
     if step.kind in (StepKind.PHONE_CALL, StepKind.SMS_REBOOK, StepKind.LEADER_DECISION):
-        return _respond(request, step.case_id, queue=step.owner_role, error="Bruk skjemaet for dette trinnet.")
+        return _respond(request, step.case_id, queue=step.owner_role, error=gettext("Bruk skjemaet for dette trinnet."))
     form = EvidenceForm(request.POST)
     if not form.is_valid():
         return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
         lambda: services.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
-        "Trinnet er utført.", queue=step.owner_role,
+        gettext("Trinnet er utført."), queue=step.owner_role,
     )
 
 
@@ -317,7 +318,7 @@ def step_complete(request, step_id: int):
 @require_POST
 def step_sms(request, step_id: int):
     step = _step_for_request(request, step_id)
-    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), "SMS er sendt og trinnet utført.",
+    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), gettext("SMS er sendt og trinnet utført."),
                 queue=step.owner_role)
 
 
@@ -331,7 +332,7 @@ def step_skip(request, step_id: int):
     return _run(
         request, step.case_id,
         lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
-        "Trinnet er hoppet over.", queue=step.owner_role,
+        gettext("Trinnet er hoppet over."), queue=step.owner_role,
     )
 
 
@@ -339,7 +340,7 @@ def step_skip(request, step_id: int):
 @require_POST
 def case_decide(request, case_id: int):
     require_role(request.user, Role.LEADER)
-    case = _case_for_request(request, case_id, what="Lederbeslutning")
+    case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
     form = DecisionForm(request.POST)
     if not form.is_valid():
         return _respond(request, case.pk, queue=Role.LEADER, error=_errors(form))
@@ -350,7 +351,7 @@ def case_decide(request, case_id: int):
             case=case, user=request.user, decision=data["decision"], note=data["note"],
             concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
         ),
-        "Beslutningen er lagret.", queue=Role.LEADER,
+        gettext("Beslutningen er lagret."), queue=Role.LEADER,
     )
 
 
@@ -358,10 +359,10 @@ def case_decide(request, case_id: int):
 @require_POST
 def case_gp_confirmed(request, case_id: int):
     require_role(request.user, Role.NURSE, Role.LEADER)
-    case = _case_for_request(request, case_id, what="Oppfølging hos fastlege")
+    case = _case_for_request(request, case_id, what=gettext("Oppfølging hos fastlege"))
     form = GpConfirmedForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     return _run(
         request, case.pk, lambda: services.case_gp_confirmed(case=case, user=request.user, note=note),
-        "Saken er avsluttet: oppfølging hos fastlege er bekreftet.", queue="",
+        gettext("Saken er avsluttet: oppfølging hos fastlege er bekreftet."), queue="",
     )

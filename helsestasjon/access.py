@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
 
 from helsestasjon.models import AccessAction, Child, Role
 from helsestasjon.services import access_log_record
@@ -19,7 +20,7 @@ def child_for_request(request, child_id, *, what: str, action: str = AccessActio
     try:
         child = qs.get(pk=child_id)
     except (Child.DoesNotExist, ValueError, TypeError):
-        raise Http404("Fant ikke barnet.") from None
+        raise Http404(gettext("Fant ikke barnet.")) from None
     access_log_record(user=request.user, child=child, action=action, what=what, path=request.get_full_path())
     return child
 
@@ -27,4 +28,4 @@ def child_for_request(request, child_id, *, what: str, action: str = AccessActio
 def require_role(user, *roles: str) -> None:
     """Raise 403 unless the user has one of the roles (admin always passes)."""
     if not user.is_authenticated or (user.role not in roles and user.role != Role.ADMIN):
-        raise PermissionDenied("Du har ikke tilgang til denne siden.")
+        raise PermissionDenied(gettext("Du har ikke tilgang til denne siden."))

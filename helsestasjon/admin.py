@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.db.models.constants import LOOKUP_SEP
+from django.utils.translation import gettext, gettext_lazy
 
 from helsestasjon.models import AccessAction, AccessLog, AddressProtection, Child, Guardian, Guardianship, Municipality, Station, User
 from helsestasjon.protection import ADDRESS_FIELDS, address_visible, child_set_protection, guardian_set_protection
@@ -47,7 +48,7 @@ class ChildAccessLogMixin:
 
     def _what(self) -> str:
         # The row's path names the admin page (the model and the object).
-        return "Administrasjon"
+        return gettext("Administrasjon")
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -128,7 +129,7 @@ class StationAdmin(admin.ModelAdmin):
 class StaffAdmin(UserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "is_active"]
     list_filter = ["role", "is_active", "stations"]
-    fieldsets = UserAdmin.fieldsets + (("Helsestasjon", {"fields": ("role", "stations", "may_see_protected_addresses")}),)
+    fieldsets = UserAdmin.fieldsets + ((gettext_lazy("Helsestasjon"), {"fields": ("role", "stations", "may_see_protected_addresses")}),)
 
 
 class GuardianshipInline(admin.TabularInline):

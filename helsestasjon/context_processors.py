@@ -5,22 +5,23 @@ from __future__ import annotations
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, get_script_prefix, reverse
+from django.utils.translation import gettext_lazy
 
 from helsestasjon.models import Role
 
 # (url name, label, roles that see it). Entries whose URL does not exist yet
 # are left out, so an app can add its pages without touching this file twice.
 NAVIGATION = [
-    ("attendance:day", "Min dag", {Role.NURSE, Role.LEADER}),
-    ("attendance:booking_worklist", "Timebestilling", {Role.CLERK, Role.NURSE, Role.LEADER}),
-    ("followup:nurse_worklist", "Mine oppfølgingssaker", {Role.NURSE}),
-    ("followup:clerk_worklist", "Oppgaver merkantil", {Role.CLERK}),
-    ("followup:letters", "Brev", {Role.CLERK}),
-    ("followup:leader_queue", "Lederkø", {Role.LEADER}),
-    ("followup:statistics:page", "Statistikk", {Role.LEADER, Role.ADMIN}),
-    ("registry_sync:worklist", "Folkeregisteret", {Role.CLERK, Role.LEADER}),
-    ("registry_sync:alerts", "Varsler", {Role.NURSE, Role.LEADER}),
-    ("children", "Barn", {Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN}),
+    ("attendance:day", gettext_lazy("Min dag"), {Role.NURSE, Role.LEADER}),
+    ("attendance:booking_worklist", gettext_lazy("Timebestilling"), {Role.CLERK, Role.NURSE, Role.LEADER}),
+    ("followup:nurse_worklist", gettext_lazy("Mine oppfølgingssaker"), {Role.NURSE}),
+    ("followup:clerk_worklist", gettext_lazy("Oppgaver merkantil"), {Role.CLERK}),
+    ("followup:letters", gettext_lazy("Brev"), {Role.CLERK}),
+    ("followup:leader_queue", gettext_lazy("Lederkø"), {Role.LEADER}),
+    ("followup:statistics:page", gettext_lazy("Statistikk"), {Role.LEADER, Role.ADMIN}),
+    ("registry_sync:worklist", gettext_lazy("Folkeregisteret"), {Role.CLERK, Role.LEADER}),
+    ("registry_sync:alerts", gettext_lazy("Varsler"), {Role.NURSE, Role.LEADER}),
+    ("children", gettext_lazy("Barn"), {Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN}),
 ]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
+from django.utils.translation import gettext
+
 
 def add_months(start: date, months: int) -> date:
     total = start.month - 1 + months
@@ -42,14 +44,16 @@ def months_between(birth: date, on: date) -> int:
 def age_text(birth: date, on: date) -> str:
     """Age as a nurse says it: days for newborns, weeks, months, then years and months."""
     if on < birth:
-        return "ikke født"
+        return gettext("ikke født")
     days = (on - birth).days
     if days < 28:
-        return f"{days} d"
+        return gettext("%(days)s d") % {"days": days}
     months = months_between(birth, on)
     if months < 3:
-        return f"{days // 7} u"
+        return gettext("%(weeks)s u") % {"weeks": days // 7}
     if months < 24:
-        return f"{months} mnd"
+        return gettext("%(months)s mnd") % {"months": months}
     years, rest = divmod(months, 12)
-    return f"{years} år {rest} mnd" if rest else f"{years} år"
+    if rest:
+        return gettext("%(years)s år %(months)s mnd") % {"years": years, "months": rest}
+    return gettext("%(years)s år") % {"years": years}

@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from helsestasjon.access import child_for_request, require_role
@@ -50,7 +51,7 @@ def children(request):
     shown = list(page.object_list)
     if shown:
         access_log_record_many(
-            user=request.user, children=shown, action=AccessAction.VIEW_LIST, what="Søk i barn", path=request.get_full_path(),
+            user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=gettext("Søk i barn"), path=request.get_full_path(),
         )
     template = "helsestasjon/children.html#results" if request.htmx else "helsestasjon/children.html"
     return render(request, template, {"page": page, "query": query})
@@ -61,7 +62,7 @@ def children(request):
 def child_access_log(request, child_id: int):
     """Who has looked at this child's record (leaders of the child's station)."""
     require_role(request.user, Role.LEADER)
-    child = child_for_request(request, child_id, what="Tilgangslogg", action=AccessAction.VIEW_RECORD)
+    child = child_for_request(request, child_id, what=gettext("Tilgangslogg"), action=AccessAction.VIEW_RECORD)
     rows = AccessLog.objects.filter(child=child).order_by("-at")[:500]
     return render(request, "helsestasjon/access_log.html", {"child": child, "rows": rows})
 

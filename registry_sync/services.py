@@ -1191,7 +1191,7 @@ def _resolve(finding: Finding, *, user: User, resolution: str, comment: str = ""
         comment=comment[:2000], child=child or finding.child,
     )
     if not updated:
-        raise FindingActionError("Funnet er allerede behandlet.")
+        raise FindingActionError(gettext("Funnet er allerede behandlet."))
     finding.refresh_from_db()
     return finding
 
@@ -1223,7 +1223,7 @@ def finding_create_journal(*, finding: Finding, user: User, client: RegisterClie
     """Create the journal from the person as the register gives it out now and plan it (catch-up
     rules), or reopen a closed one. The register is asked before the transaction opens."""
     if finding.kind != FindingKind.UNREGISTERED_RESIDENT or not finding.is_open:
-        raise FindingActionError("Dette funnet kan ikke gi en ny journal.")
+        raise FindingActionError(gettext("Dette funnet kan ikke gi en ny journal."))
     if finding.child is not None:
         with transaction.atomic():
             child = finding.child
@@ -1297,19 +1297,23 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
     on the new station's booking worklist), and its open case and unrendered letters go
     with it."""
     if finding.child is None:
-        raise FindingActionError("Dette funnet gjelder ingen journal.")
-    _resolve(finding, user=user, resolution=Resolution.MOVED_STATION, comment=f"Flyttet til {station.name}")
+        raise FindingActionError(gettext("Dette funnet gjelder ingen journal."))
+    _resolve(finding, user=user, resolution=Resolution.MOVED_STATION, comment=gettext("Flyttet til %(station)s") % {"station": station.name})
     child = Child.objects.select_for_update().get(pk=finding.child_id)
     if child.status != ChildStatus.ACTIVE:
-        raise FindingActionError(f"Barnet er ikke aktivt i programmet ({child.get_status_display().lower()}); "
-                                 "det flyttes ikke. Marker funnet som gjennomgått.")
+        raise FindingActionError(
+            gettext("Barnet er ikke aktivt i programmet (%(status)s); det flyttes ikke. Marker funnet som gjennomgått.")
+            % {"status": child.get_status_display().lower()}
+        )
     if child.station_id != station.pk:
-        cancelled = child_cancel_future(child=child, reason=f"Flyttet til {station.name}"[:200], recorded_by=user)
+        cancelled = child_cancel_future(child=child, reason=(gettext("Flyttet til %(station)s") % {"station": station.name})[:200], recorded_by=user)
         # The family is told, so nobody comes to the old station for a time that is gone.
         notified = sms_cancellations_send(appointment_ids=cancelled)
         if cancelled:
-            finding.comment = (f"Flyttet til {station.name}. {len(cancelled)} bestilt(e) time(r) avlyst; "
-                               f"{notified} SMS til foresatte.")[:2000]
+            finding.comment = (
+                gettext("Flyttet til %(station)s. %(cancelled)s bestilt(e) time(r) avlyst; %(notified)s SMS til foresatte.")
+                % {"station": station.name, "cancelled": len(cancelled), "notified": notified}
+            )[:2000]
             Finding.objects.filter(pk=finding.pk).update(comment=finding.comment)
         Child.objects.filter(pk=child.pk).update(station=station)
         child.refresh_from_db()
@@ -1329,9 +1333,9 @@ def finding_alert_seen(*, finding: Finding, user: User) -> bool:
     responsibility). The first one to mark it is recorded; a second click, or a
     colleague's at the same moment, changes nothing. Returns whether this call marked it."""
     if finding.kind not in ALERT_KINDS or finding.child_id is None:
-        raise FindingActionError("Dette funnet er ikke et varsel.")
+        raise FindingActionError(gettext("Dette funnet er ikke et varsel."))
     if user.role != Role.NURSE:
-        raise FindingActionError("Bare helsesykepleiere markerer varsler som sett.")
+        raise FindingActionError(gettext("Bare helsesykepleiere markerer varsler som sett."))
     marked = Finding.objects.filter(pk=finding.pk, alert_seen_at__isnull=True).update(
         alert_seen_at=timezone.now(), alert_seen_by=user)
     finding.refresh_from_db()
@@ -1342,11 +1346,11 @@ def finding_alert_seen(*, finding: Finding, user: User) -> bool:
 def finding_resolve(*, finding: Finding, user: User, resolution: str, comment: str = "") -> Finding:
     """Close, transfer, update or mark reviewed with a comment."""
     if resolution not in (Resolution.TRANSFERRED, Resolution.UPDATED, Resolution.REVIEWED):
-        raise FindingActionError("Ukjent behandling.")
+        raise FindingActionError(gettext("Ukjent behandling."))
     if resolution == Resolution.REVIEWED and not comment.strip():
-        raise FindingActionError("Skriv en kommentar når du markerer funnet som gjennomgått.")
+        raise FindingActionError(gettext("Skriv en kommentar når du markerer funnet som gjennomgått."))
     if resolution == Resolution.TRANSFERRED and finding.kind not in (FindingKind.MOVED_OUT, FindingKind.EMIGRATED):
-        raise FindingActionError("Bare barn som har flyttet ut kan få journalen overført.")
+        raise FindingActionError(gettext("Bare barn som har flyttet ut kan få journalen overført."))
     return _resolve(finding, user=user, resolution=resolution, comment=comment)
 
 

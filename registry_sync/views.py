@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from helsestasjon.access import require_role
@@ -35,8 +36,9 @@ ALERT_ROLES = (Role.NURSE, Role.LEADER)
 ALERTS_SEEN_DAYS = 30
 ALERTS_SHOWN = 200
 REGISTER_STATUS = {
-    "Disappeared": "forsvunnet", "Temporary": "midlertidig", "Inactive": "inaktiv", "NotResident": "ikke bosatt",
-    "Discontinued": "opphørt", "Active": "aktiv", "RegisteredAtBirth": "fødselsregistrert",
+    "Disappeared": gettext_lazy("forsvunnet"), "Temporary": gettext_lazy("midlertidig"), "Inactive": gettext_lazy("inaktiv"),
+    "NotResident": gettext_lazy("ikke bosatt"), "Discontinued": gettext_lazy("opphørt"), "Active": gettext_lazy("aktiv"),
+    "RegisteredAtBirth": gettext_lazy("fødselsregistrert"),
 }
 PAGE_SIZE = 50
 
@@ -47,7 +49,7 @@ def _finding_for_request(request, finding_id: int) -> Finding:
     try:
         return Finding.objects.for_user(request.user).select_related("station", "child").get(pk=finding_id)
     except Finding.DoesNotExist:
-        raise Http404("Fant ikke funnet.") from None
+        raise Http404(gettext("Fant ikke funnet.")) from None
 
 
 def _describe(finding: Finding, show_address: bool) -> str:
@@ -59,48 +61,55 @@ def _describe(finding: Finding, show_address: bool) -> str:
         address = f"{register['street_address']}, {register.get('postal_code', '')} {register.get('city', '')}".strip()
     kind = finding.kind
     if kind == FindingKind.UNREGISTERED_RESIDENT:
-        text = "Tidligere journal kan gjenåpnes." if d.get("reopen") else "Bosatt i kommunen, ingen journal."
+        text = gettext("Tidligere journal kan gjenåpnes.") if d.get("reopen") else gettext("Bosatt i kommunen, ingen journal.")
         return f"{text} {address}".strip()
     if kind == FindingKind.MOVED_OUT:
-        return f"Bor nå i kommune {d.get('municipality', '?')}. {address}".strip()
+        return f"{gettext('Bor nå i kommune %(municipality)s.') % {'municipality': d.get('municipality', '?')}} {address}".strip()
     if kind == FindingKind.MOVED_WITHIN:
-        target = f"Hører til {d['target_station']}." if d.get("target_station") else "Ny adresse i kommunen."
+        target = (
+            gettext("Hører til %(station)s.") % {"station": d["target_station"]} if d.get("target_station")
+            else gettext("Ny adresse i kommunen.")
+        )
         return f"{target} {address}".strip()
     if kind == FindingKind.ADDRESS_CORRECTED:
-        return f"Adressen er rettet. {address}".strip()
+        return f"{gettext('Adressen er rettet.')} {address}".strip()
     if kind == FindingKind.EMIGRATED:
-        return f"Utvandret til {d.get('country') or 'ukjent land'}."
+        return gettext("Utvandret til %(country)s.") % {"country": d.get("country") or gettext("ukjent land")}
     if kind == FindingKind.DECEASED:
-        return f"Død {d.get('deceased_date') or ''}. Alle fremtidige timer, brev og SMS er stoppet.".replace("  ", " ")
+        return (gettext("Død %(date)s. Alle fremtidige timer, brev og SMS er stoppet.") % {"date": d.get("deceased_date") or ""}).replace("  ", " ")
     if kind == FindingKind.DEATH_ANNULLED:
-        return "Dødsfallet er annullert i folkeregisteret; journalen er gjenåpnet og programmet planlagt på nytt."
+        return gettext("Dødsfallet er annullert i folkeregisteret; journalen er gjenåpnet og programmet planlagt på nytt.")
     if kind == FindingKind.PROTECTION_CHANGED:
         # The level the register changed to is the finding's own; the finding's protection follows the person.
         labels = dict(Finding._meta.get_field("protection").choices)
         after = d.get("after") or finding.fingerprint
-        return f"Adressebeskyttelse: {labels.get(d.get('before'), d.get('before'))} → {labels.get(after, after)}."
+        return gettext("Adressebeskyttelse: %(before)s → %(after)s.") % {
+            "before": labels.get(d.get("before"), d.get("before")), "after": labels.get(after, after),
+        }
     if kind == FindingKind.GUARDIANS_CHANGED:
         parts = []
         if d.get("added"):
-            parts.append(f"{len(d['added'])} ny(e) med foreldreansvar")
+            parts.append(gettext("%(count)s ny(e) med foreldreansvar") % {"count": len(d["added"])})
         if d.get("removed"):
-            parts.append(f"{len(d['removed'])} har ikke lenger foreldreansvar")
+            parts.append(gettext("%(count)s har ikke lenger foreldreansvar") % {"count": len(d["removed"])})
         if d.get("organisations"):
-            parts.append(f"foreldreansvar hos {', '.join(d['organisations'])} (mulig plassering)")
+            parts.append(gettext("foreldreansvar hos %(organisations)s (mulig plassering)") % {"organisations": ", ".join(d["organisations"])})
         text = "; ".join(parts)  # str.capitalize() would lower-case the organisation's name.
-        return text[:1].upper() + text[1:] + "." if parts else "Foreldreansvaret er endret."
+        return text[:1].upper() + text[1:] + "." if parts else gettext("Foreldreansvaret er endret.")
     if kind == FindingKind.ID_CHANGED:
         if d.get("merge"):
-            return f"Nytt nummer {d.get('after')} tilhører en annen journal: mulig sammenslåing, må vurderes."
-        return f"Nytt fødselsnummer {d.get('after')} (tidligere {d.get('before')} beholdt som alias)."
+            return gettext("Nytt nummer %(after)s tilhører en annen journal: mulig sammenslåing, må vurderes.") % {"after": d.get("after")}
+        return gettext("Nytt fødselsnummer %(after)s (tidligere %(before)s beholdt som alias).") % {
+            "after": d.get("after"), "before": d.get("before"),
+        }
     if kind == FindingKind.NAME_CHANGED:
-        return f"Navnet er endret (tidligere {d.get('before', '')})."
+        return gettext("Navnet er endret (tidligere %(before)s).") % {"before": d.get("before", "")}
     if kind == FindingKind.OTHER_STATUS:
-        return f"Status i folkeregisteret: {REGISTER_STATUS.get(d.get('status'), d.get('status'))}."
+        return gettext("Status i folkeregisteret: %(status)s.") % {"status": REGISTER_STATUS.get(d.get("status"), d.get("status"))}
     if kind == FindingKind.UNKNOWN_TO_REGISTER:
-        return "Folkeregisteret kjenner ikke fødselsnummeret: uverifisert identitet."
+        return gettext("Folkeregisteret kjenner ikke fødselsnummeret: uverifisert identitet.")
     if kind == FindingKind.AGED_OUT:
-        return "Barnet har fylt 6 år; journalen er avsluttet for programmet."
+        return gettext("Barnet har fylt 6 år; journalen er avsluttet for programmet.")
     return ""
 
 
@@ -146,7 +155,7 @@ def worklist(request):
     children = [f.child for f in findings if f.child is not None]
     if children:
         access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
-                               what="Folkeregisteret: arbeidsliste", path=request.get_full_path())
+                               what=gettext("Folkeregisteret: arbeidsliste"), path=request.get_full_path())
     context = {
         "page": page,
         "rows": [_row(f, request.user) for f in findings],
@@ -178,7 +187,7 @@ def _after_action(request, finding: Finding, *, error: str = "", success: str = 
         finding.refresh_from_db()
         if finding.child_id is not None:
             access_log_record_many(user=request.user, children=[finding.child], action=AccessAction.VIEW_LIST,
-                                   what="Folkeregisteret: arbeidsliste", path=request.get_full_path())
+                                   what=gettext("Folkeregisteret: arbeidsliste"), path=request.get_full_path())
         return render(request, "registry_sync/worklist.html#finding_row", {"row": _row(finding, request.user, error=error)})
     if error:
         messages.error(request, error)
@@ -195,7 +204,7 @@ def create_journal(request, finding_id: int):
         child = finding_create_journal(finding=finding, user=request.user)
     except FindingActionError as exc:
         return _after_action(request, finding, error=str(exc))
-    return _after_action(request, finding, success=f"Journal opprettet for {child.full_name}, og programmet er planlagt.")
+    return _after_action(request, finding, success=gettext("Journal opprettet for %(name)s, og programmet er planlagt.") % {"name": child.full_name})
 
 
 @login_required
@@ -205,12 +214,12 @@ def move_station(request, finding_id: int):
     target = finding.details.get("target_station_id")
     station = Station.objects.filter(pk=target).first() if target else None
     if station is None:
-        return _after_action(request, finding, error="Fant ikke helsestasjonen barnet skal flyttes til.")
+        return _after_action(request, finding, error=gettext("Fant ikke helsestasjonen barnet skal flyttes til."))
     try:
         finding_move_station(finding=finding, user=request.user, station=station)
     except FindingActionError as exc:
         return _after_action(request, finding, error=str(exc))
-    return _after_action(request, finding, success=f"Barnet er flyttet til {station.name}.")
+    return _after_action(request, finding, success=gettext("Barnet er flyttet til %(station)s.") % {"station": station.name})
 
 
 @login_required
@@ -223,7 +232,7 @@ def resolve(request, finding_id: int):
         finding_resolve(finding=finding, user=request.user, resolution=resolution, comment=comment)
     except FindingActionError as exc:
         return _after_action(request, finding, error=str(exc))
-    label = dict(Resolution.choices).get(resolution, "Behandlet")
+    label = dict(Resolution.choices).get(resolution, gettext("Behandlet"))
     return _after_action(request, finding, success=f"{label}.")
 
 
@@ -250,7 +259,7 @@ def alerts(request):
     children = [f.child for f in (*unseen, *seen)]
     if children:
         access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
-                               what="Varsler fra folkeregisteret", path=request.get_full_path())
+                               what=gettext("Varsler fra folkeregisteret"), path=request.get_full_path())
     return render(request, "registry_sync/alerts.html", {
         "oob": False,
         "unseen": [_alert_row(f) for f in unseen],
@@ -265,25 +274,28 @@ def alerts(request):
 def alert_seen(request, alert_id: int):
     # The leader reads the alerts; marking one seen is for the nurses it is meant for.
     if not request.user.is_authenticated or request.user.role != Role.NURSE:
-        raise PermissionDenied("Bare helsesykepleiere markerer varsler som sett.")
+        raise PermissionDenied(gettext("Bare helsesykepleiere markerer varsler som sett."))
     try:
         finding = Finding.objects.for_user(request.user).alerts().select_related("child").get(pk=alert_id)
     except Finding.DoesNotExist:
-        raise Http404("Fant ikke varselet.") from None
+        raise Http404(gettext("Fant ikke varselet.")) from None
     error = ""
     try:
         if not finding_alert_seen(finding=finding, user=request.user):
             seen_by = finding.alert_seen_by
-            error = f"Allerede markert som sett av {seen_by.get_full_name() or seen_by.username}." if seen_by else ""
+            error = (
+                gettext("Allerede markert som sett av %(name)s.") % {"name": seen_by.get_full_name() or seen_by.username}
+                if seen_by else ""
+            )
     except FindingActionError as exc:
         error = str(exc)
     if request.htmx:
         access_log_record_many(user=request.user, children=[finding.child], action=AccessAction.VIEW_LIST,
-                               what="Varsler fra folkeregisteret", path=request.get_full_path())
+                               what=gettext("Varsler fra folkeregisteret"), path=request.get_full_path())
         # The menu's count of unseen alerts is updated with the row (an out-of-band swap).
         return render(request, "registry_sync/alerts.html#alert_row", {"row": _alert_row(finding, error=error), "oob": True})
     if error:
         messages.info(request, error)
     else:
-        messages.success(request, f"Varselet om {finding.name} er markert som sett.")
+        messages.success(request, gettext("Varselet om %(name)s er markert som sett.") % {"name": finding.name})
     return redirect(reverse("registry_sync:alerts"))

@@ -196,7 +196,7 @@ def letter_gp_confirmation_create(*, case: Case, now: datetime | None = None) ->
     now = _now(now)
     case = Case.objects.select_related("child", "station").get(pk=case.pk)
     if not case.is_open:
-        raise LetterError("Saken er avsluttet.")
+        raise LetterError(gettext("Saken er avsluttet."))
     rows = _letter_rows(kind=LetterKind.GP_CONFIRMATION, child=case.child, station=case.station, now=now, case_id=case.id)
     existing = Letter.objects.filter(case=case, kind=LetterKind.GP_CONFIRMATION)
     before = existing.count()
@@ -482,7 +482,7 @@ def letters_cancel_obsolete(*, station: Station) -> int:
         | ~Q(child__status=ChildStatus.ACTIVE)
         | ~Q(child__station_id=station.id)
     )
-    return Letter.objects.filter(id__in=waiting.filter(obsolete).values("id")).update(state=LetterState.CANCELLED, error="Ikke lenger aktuelt.")
+    return Letter.objects.filter(id__in=waiting.filter(obsolete).values("id")).update(state=LetterState.CANCELLED, error=gettext("Ikke lenger aktuelt."))
 
 
 @transaction.atomic
@@ -492,9 +492,9 @@ def letters_stop_for_child(*, child) -> int:
     clerk, who sees them on the batch."""
     return Letter.objects.filter(
         child=child, state__in=[LetterState.PENDING, LetterState.FAILED]
-    ).update(state=LetterState.CANCELLED, error="Stoppet.") + Letter.objects.filter(
+    ).update(state=LetterState.CANCELLED, error=gettext("Stoppet.")) + Letter.objects.filter(
         child=child, state=LetterState.PRODUCED, batch__isnull=True
-    ).update(state=LetterState.CANCELLED, error="Stoppet.")
+    ).update(state=LetterState.CANCELLED, error=gettext("Stoppet."))
 
 
 def letters_follow_child_station(*, child) -> int:
@@ -545,7 +545,9 @@ def _complete_steps(step_ids: set[int], user: User, now: datetime) -> None:
         letters = list(Letter.objects.filter(case_step=step).exclude(state=LetterState.CANCELLED))
         if not letters or any(l.state != LetterState.SENT for l in letters):
             continue  # a letter of this step still waits (e.g. manual handling)
-        evidence = f"{letters[0].get_kind_display()} sendt til {len(letters)} mottaker(e) {now:%d.%m.%Y}."
+        evidence = gettext("%(kind)s sendt til %(count)s mottaker(e) %(date)s.") % {
+            "kind": letters[0].get_kind_display(), "count": len(letters), "date": f"{now:%d.%m.%Y}",
+        }
         try:
             with transaction.atomic():
                 case_step_complete(step=step, user=user, evidence=evidence, now=now)
@@ -558,7 +560,7 @@ def _complete_steps(step_ids: set[int], user: User, now: datetime) -> None:
 def letter_batch_mark_sent(*, batch: LetterBatch, user: User, now: datetime | None = None) -> int:
     now = _now(now)
     if not LetterBatch.objects.filter(id=batch.id, state=BatchState.READY).update(state=BatchState.SENT, sent_at=now, sent_by=user):
-        raise LetterError("Bunken er ikke klar, eller den er allerede merket som sendt.")
+        raise LetterError(gettext("Bunken er ikke klar, eller den er allerede merket som sendt."))
     steps = set(
         Letter.objects.filter(batch=batch, state=LetterState.PRODUCED, case_step__isnull=False).values_list("case_step_id", flat=True)
     )
@@ -574,7 +576,7 @@ def letter_mark_sent(*, letter: Letter, user: User, now: datetime | None = None)
     if not Letter.objects.filter(id=letter.id, state=LetterState.PRODUCED, batch__isnull=True).update(
         state=LetterState.SENT, sent_at=now, sent_by=user
     ):
-        raise LetterError("Brevet er ikke klart, eller det er allerede sendt.")
+        raise LetterError(gettext("Brevet er ikke klart, eller det er allerede sendt."))
     letter.refresh_from_db()
     if letter.case_step_id:
         _complete_steps({letter.case_step_id}, user, now)
@@ -587,7 +589,7 @@ def letter_retry(*, letter: Letter) -> Letter:
     if not Letter.objects.filter(id=letter.id, state=LetterState.FAILED).update(
         state=LetterState.PENDING, attempts=0, batch=None, error="", claimed_at=None
     ):
-        raise LetterError("Brevet har ikke feilet.")
+        raise LetterError(gettext("Brevet har ikke feilet."))
     letter.refresh_from_db()
     if letter.manual_handling:
         _enqueue_manual(letter.station_id)
@@ -599,7 +601,7 @@ def letter_register_returned(*, letter: Letter, user: User, now: datetime | None
     """Returned mail: recorded on the letter, and the case goes to the address check."""
     now = _now(now)
     if not Letter.objects.filter(id=letter.id, state=LetterState.SENT, returned_at__isnull=True).update(returned_at=now, returned_by=user):
-        raise LetterError("Bare sendte brev kan registreres som returnert, og bare én gang.")
+        raise LetterError(gettext("Bare sendte brev kan registreres som returnert, og bare én gang."))
     letter.refresh_from_db()
     if letter.case_id:
         case_start_address_check(case_id=letter.case_id, user=user, now=now)
@@ -625,7 +627,7 @@ def case_start_address_check(*, case_id: int, user: User, now: datetime) -> bool
         return False
     if active is not None and active.status == StepStatus.ACTIVE:
         CaseStep.objects.filter(id=active.id, status=StepStatus.ACTIVE).update(
-            status=StepStatus.SKIPPED, ended_at=now, ended_by=user, skip_reason="Brev kom i retur: adressen må kontrolleres."
+            status=StepStatus.SKIPPED, ended_at=now, ended_by=user, skip_reason=gettext("Brev kom i retur: adressen må kontrolleres.")
         )
     followup_services._start_step(case=case, ladder_step=ladder_step, now=now)
     return True
@@ -639,7 +641,7 @@ def letters_resume(*, now: datetime | None = None) -> dict[str, int]:
     now = _now(now)
     stale = now - STALE_AFTER
     failed = Letter.objects.filter(state=LetterState.RENDERING, claimed_at__lt=stale, attempts__gte=MAX_ATTEMPTS).update(
-        state=LetterState.FAILED, claimed_at=None, error="Avbrutt for mange ganger."
+        state=LetterState.FAILED, claimed_at=None, error=gettext("Avbrutt for mange ganger.")
     )
     released = Letter.objects.filter(state=LetterState.RENDERING, claimed_at__lt=stale).update(state=LetterState.PENDING, claimed_at=None)
     LetterBatch.objects.filter(state=BatchState.MERGING, merge_claimed_at__lt=stale).update(state=BatchState.RUNNING)

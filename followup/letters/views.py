@@ -31,10 +31,10 @@ def _station(request) -> Station:
         try:
             return stations.get(id=int(wanted))
         except (ValueError, Station.DoesNotExist):
-            raise Http404("Fant ikke helsestasjonen.") from None
+            raise Http404(gettext("Fant ikke helsestasjonen.")) from None
     station = stations.first()
     if station is None:
-        raise Http404("Du er ikke knyttet til en helsestasjon.")
+        raise Http404(gettext("Du er ikke knyttet til en helsestasjon."))
     return station
 
 
@@ -74,7 +74,7 @@ def letters(request):
     sent = list(base.filter(state=LetterState.SENT).order_by("-sent_at", "-id")[:50])
     without_recipient = list(services.letter_steps_without_recipient(station=station)[:100])
     shown = {letter.child for letter in manual + failed + sent} | {step.case.child for step in without_recipient}
-    access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what="Brevoversikten", path=request.get_full_path())
+    access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=gettext("Brevoversikten"), path=request.get_full_path())
     context = {
         "station": station,
         "stations": Station.objects.filter(id__in=request.user.station_ids()).order_by("name"),
@@ -127,7 +127,7 @@ def letter_batch_progress(request, batch_id: int):
 def letter_batch_pdf(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     if batch.state not in (BatchState.READY, BatchState.SENT) or not batch.pdf:
-        raise Http404("Utskriftsfilen er ikke klar.")
+        raise Http404(gettext("Utskriftsfilen er ikke klar."))
     try:
         pdf = services.letter_batch_print_file(batch=batch, user=request.user)
     except services.LetterAddressProtected as exc:
@@ -138,7 +138,7 @@ def letter_batch_pdf(request, batch_id: int):
         return redirect(_letters_url(batch.station))
     children = {letter.child for letter in batch.letters.filter(state__in=[LetterState.PRODUCED, LetterState.SENT]).select_related("child")}
     access_log_record_many(
-        user=request.user, children=children, action=AccessAction.VIEW_LETTER, what=f"Utskriftsfil for brevbunke {batch.pk}",
+        user=request.user, children=children, action=AccessAction.VIEW_LETTER, what=gettext("Utskriftsfil for brevbunke %(batch)s") % {"batch": batch.pk},
         path=request.get_full_path(),
     )
     return _pdf_response(pdf, f"brevbunke-{batch.pk}.pdf")
@@ -153,7 +153,7 @@ def letter_batch_sent(request, batch_id: int):
     except services.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, f"{count} brev er merket som sendt.")
+        messages.success(request, gettext("%(count)s brev er merket som sendt.") % {"count": count})
     return redirect(_letters_url(batch.station))
 
 
@@ -168,9 +168,9 @@ def _letter_for_request(request, letter_id: int, *, what: str, action: str = Acc
 @require_GET
 def letter_pdf(request, letter_id: int):
     require_role(request.user, Role.CLERK, Role.NURSE, Role.LEADER)
-    letter = _letter_for_request(request, letter_id, what="Brev (PDF)", action=AccessAction.VIEW_LETTER)
+    letter = _letter_for_request(request, letter_id, what=gettext("Brev (PDF)"), action=AccessAction.VIEW_LETTER)
     if not letter.pdf:
-        raise Http404("Brevet er ikke laget ennå.")
+        raise Http404(gettext("Brevet er ikke laget ennå."))
     try:
         pdf = services.letter_file_for_user(letter=letter, user=request.user)
     except services.LetterAddressProtected as exc:
@@ -197,8 +197,8 @@ def _letter_action(request, letter_id: int, call, done: str, what: str):
 @require_POST
 def letter_sent(request, letter_id: int):
     return _letter_action(
-        request, letter_id, lambda letter: services.letter_mark_sent(letter=letter, user=request.user), "Brevet er merket som sendt.",
-        "Brev merket som sendt",
+        request, letter_id, lambda letter: services.letter_mark_sent(letter=letter, user=request.user), gettext("Brevet er merket som sendt."),
+        gettext("Brev merket som sendt"),
     )
 
 
@@ -207,7 +207,7 @@ def letter_sent(request, letter_id: int):
 def letter_returned(request, letter_id: int):
     return _letter_action(
         request, letter_id, lambda letter: services.letter_register_returned(letter=letter, user=request.user),
-        "Returen er registrert. Saken går til adressekontroll.", "Brev registrert som returnert",
+        gettext("Returen er registrert. Saken går til adressekontroll."), gettext("Brev registrert som returnert"),
     )
 
 
@@ -215,7 +215,7 @@ def letter_returned(request, letter_id: int):
 @require_POST
 def letter_retry(request, letter_id: int):
     return _letter_action(
-        request, letter_id, lambda letter: services.letter_retry(letter=letter), "Brevet lages på nytt i neste bunke.", "Brev prøvd på nytt",
+        request, letter_id, lambda letter: services.letter_retry(letter=letter), gettext("Brevet lages på nytt i neste bunke."), gettext("Brev prøvd på nytt"),
     )
 
 
@@ -227,16 +227,16 @@ def letter_gp_confirmation(request, case_id: int):
 
     require_role(request.user, Role.NURSE, Role.LEADER, Role.CLERK)
     case = get_object_or_404(Case, id=case_id)
-    child_for_request(request, case.child_id, what="Brev: bekreftelse fra fastlege")
+    child_for_request(request, case.child_id, what=gettext("Brev: bekreftelse fra fastlege"))
     try:
         created = services.letter_gp_confirmation_create(case=case)
     except services.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
         if created:
-            messages.success(request, "Brevet om bekreftelse fra fastlegen kommer med i neste brevbunke.")
+            messages.success(request, gettext("Brevet om bekreftelse fra fastlegen kommer med i neste brevbunke."))
         else:
-            messages.info(request, "Brevet om bekreftelse fra fastlegen er allerede laget.")
+            messages.info(request, gettext("Brevet om bekreftelse fra fastlegen er allerede laget."))
     return redirect("followup:case", case_id=case.id)
 
 
@@ -245,7 +245,7 @@ def letter_gp_confirmation(request, case_id: int):
 def child_letters(request, child_id: int):
     """The child's archive of letters: what was sent, to whom, when and by whom."""
     require_role(request.user, Role.CLERK, Role.NURSE, Role.LEADER)
-    child = child_for_request(request, child_id, what="Brevarkiv")
+    child = child_for_request(request, child_id, what=gettext("Brevarkiv"))
     letters = _with_addresses(
         list(
             Letter.objects.filter(child=child)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from attendance.models import Appointment, AppointmentStatus, local_day_bounds
 from followup.models import SmsMessage, SmsStatus
@@ -183,6 +184,6 @@ def sms_delivery_report(*, body: bytes) -> ReportResult:
         if status in DELIVERED:
             message.status, message.error = SmsStatus.DELIVERED, ""
         elif status in FAILED:
-            message.status, message.error = SmsStatus.FAILED, (error or f"Ikke levert ({status}).")[:300]
+            message.status, message.error = SmsStatus.FAILED, (error or gettext("Ikke levert (%(status)s).") % {"status": status})[:300]
         message.save(update_fields=["status", "error"])
     return ReportResult(created=True, message_id=message.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django import forms
+from django.utils.translation import gettext, gettext_lazy
 
 from followup.statistics.queries import Scope
 from helsestasjon.validators import validate_plausible_date
@@ -13,10 +14,10 @@ MAX_YEARS = 10
 
 
 class StatisticsForm(forms.Form):
-    stasjon = forms.TypedChoiceField(label="Helsestasjon", required=False, coerce=int, empty_value=None)
-    fra = forms.DateField(label="Fra og med", required=False, validators=[validate_plausible_date],
+    stasjon = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), required=False, coerce=int, empty_value=None)
+    fra = forms.DateField(label=gettext_lazy("Fra og med"), required=False, validators=[validate_plausible_date],
                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    til = forms.DateField(label="Til og med", required=False, validators=[validate_plausible_date],
+    til = forms.DateField(label=gettext_lazy("Til og med"), required=False, validators=[validate_plausible_date],
                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     def __init__(self, data, *, user, stations, today: date):
@@ -28,9 +29,9 @@ class StatisticsForm(forms.Form):
         # Shown in the inputs when nothing was chosen yet: the default period.
         self.fields["fra"].initial = date(today.year, 1, 1)
         self.fields["til"].initial = date(today.year, 12, 31)
-        self.fields["stasjon"].error_messages["invalid_choice"] = "Velg en helsestasjon du har tilgang til."
-        self.fields["fra"].error_messages["invalid"] = "Skriv datoen som dd.mm.åååå."
-        self.fields["til"].error_messages["invalid"] = "Skriv datoen som dd.mm.åååå."
+        self.fields["stasjon"].error_messages["invalid_choice"] = gettext("Velg en helsestasjon du har tilgang til.")
+        self.fields["fra"].error_messages["invalid"] = gettext("Skriv datoen som dd.mm.åååå.")
+        self.fields["til"].error_messages["invalid"] = gettext("Skriv datoen som dd.mm.åååå.")
 
     def clean(self):
         data = super().clean()
@@ -39,9 +40,9 @@ class StatisticsForm(forms.Form):
         if "fra" in self.errors or "til" in self.errors:
             return data
         if end < start:
-            raise forms.ValidationError("Til-datoen må være etter fra-datoen.")
+            raise forms.ValidationError(gettext("Til-datoen må være etter fra-datoen."))
         if (end - start).days > MAX_YEARS * 366:
-            raise forms.ValidationError(f"Velg en periode på høyst {MAX_YEARS} år.")
+            raise forms.ValidationError(gettext("Velg en periode på høyst %(years)s år.") % {"years": MAX_YEARS})
         data["fra"], data["til"] = start, end
         return data
 

@@ -37,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractYear, TruncDate, TruncMonth
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import (
     Appointment,
@@ -99,15 +100,15 @@ LEFT_STATUSES = (ChildStatus.MOVED, ChildStatus.EMIGRATED, ChildStatus.DECEASED)
 
 # (key, label, shown as a column in the coverage table, share of "due")
 COVERAGE_CATEGORIES = [
-    ("due", "Aktuelle (nevner)", True, False),
-    ("in_window", "Gjennomført i tide", True, True),
-    ("late", "Gjennomført for sent", True, True),
-    ("expired", "Utløpt uten oppmøte", True, True),
-    ("open", "Fortsatt åpen", True, True),
-    ("not_applicable", "Ikke aktuell (kom etter vinduet)", True, False),
-    ("left", "Flyttet eller død før vinduet lukket", True, False),
-    ("closed", "Vinduet lukket (nevner for KOSTRA)", False, False),
-    ("in_window_closed", "Gjennomført i tide, vinduet lukket (teller for KOSTRA)", False, False),
+    ("due", gettext_lazy("Aktuelle (nevner)"), True, False),
+    ("in_window", gettext_lazy("Gjennomført i tide"), True, True),
+    ("late", gettext_lazy("Gjennomført for sent"), True, True),
+    ("expired", gettext_lazy("Utløpt uten oppmøte"), True, True),
+    ("open", gettext_lazy("Fortsatt åpen"), True, True),
+    ("not_applicable", gettext_lazy("Ikke aktuell (kom etter vinduet)"), True, False),
+    ("left", gettext_lazy("Flyttet eller død før vinduet lukket"), True, False),
+    ("closed", gettext_lazy("Vinduet lukket (nevner for KOSTRA)"), False, False),
+    ("in_window_closed", gettext_lazy("Gjennomført i tide, vinduet lukket (teller for KOSTRA)"), False, False),
 ]
 COVERAGE_LABELS = {key: label for key, label, _shown, _share in COVERAGE_CATEGORIES}
 
@@ -234,20 +235,20 @@ class KostraMeasure:
 
 KOSTRA_MEASURES = [
     KostraMeasure(
-        "home_visit", "HV", "Hjemmebesøk innen 14 dager etter fødsel",
-        "Nyfødte med hjemmebesøk før dag 14, av nyfødte som bodde i området da besøksvinduet lukket seg.",
+        "home_visit", "HV", gettext_lazy("Hjemmebesøk innen 14 dager etter fødsel"),
+        gettext_lazy("Nyfødte med hjemmebesøk før dag 14, av nyfødte som bodde i området da besøksvinduet lukket seg."),
     ),
     KostraMeasure(
-        "week8", "W6", "Helseundersøkelse innen utgangen av 8. leveuke",
-        "Barn som var på 6-ukerskonsultasjonen før de fylte 8 uker, av barn som bodde i området i hele vinduet.",
+        "week8", "W6", gettext_lazy("Helseundersøkelse innen utgangen av 8. leveuke"),
+        gettext_lazy("Barn som var på 6-ukerskonsultasjonen før de fylte 8 uker, av barn som bodde i området i hele vinduet."),
     ),
     KostraMeasure(
-        "year2", "Y2", "Helseundersøkelse ved 2 år",
-        "Barn som var på 2-årskonsultasjonen før de fylte 3 år, av barn som bodde i området i hele vinduet.",
+        "year2", "Y2", gettext_lazy("Helseundersøkelse ved 2 år"),
+        gettext_lazy("Barn som var på 2-årskonsultasjonen før de fylte 3 år, av barn som bodde i området i hele vinduet."),
     ),
     KostraMeasure(
-        "year4", "Y4", "Helseundersøkelse ved 4 år",
-        "Barn som var på 4-årskonsultasjonen før de fylte 5 år, av barn som bodde i området i hele vinduet.",
+        "year4", "Y4", gettext_lazy("Helseundersøkelse ved 4 år"),
+        gettext_lazy("Barn som var på 4-årskonsultasjonen før de fylte 5 år, av barn som bodde i området i hele vinduet."),
     ),
 ]
 
@@ -296,11 +297,11 @@ NOT_BROUGHT_STATUSES = (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCE
 
 # (key, label, share of "with_outcome")
 APPOINTMENT_CATEGORIES = [
-    ("with_outcome", "Barn med registrert time", False),
-    ("attended", "Møtt", True),
-    ("not_brought", "Ikke møtt (inkl. ingen hjemme)", True),
-    ("cancelled_by_guardian", "Avbestilt av foresatte", True),
-    ("cancelled_by_service", "Avlyst av helsestasjonen", True),
+    ("with_outcome", gettext_lazy("Barn med registrert time"), False),
+    ("attended", gettext_lazy("Møtt"), True),
+    ("not_brought", gettext_lazy("Ikke møtt (inkl. ingen hjemme)"), True),
+    ("cancelled_by_guardian", gettext_lazy("Avbestilt av foresatte"), True),
+    ("cancelled_by_service", gettext_lazy("Avlyst av helsestasjonen"), True),
 ]
 APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
 
@@ -425,7 +426,7 @@ REASON_GROUPS = {
     "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
 }
 REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status in statuses)
-REASON_GROUP_LABELS = {"not_brought": "Ikke møtt", "cancelled_by_guardian": "Avbestilt av foresatte"}
+REASON_GROUP_LABELS = {"not_brought": gettext_lazy("Ikke møtt"), "cancelled_by_guardian": gettext_lazy("Avbestilt av foresatte")}
 NO_REASON = "none"  # the URL value for "no reason given"
 
 
@@ -457,7 +458,7 @@ class ReasonRow:
 
 def _reason_rows(found: dict[str, dict[str, int]]) -> list[ReasonRow]:
     rows = []
-    for value, label in [*Reason.choices, (NO_REASON, "Ikke oppgitt")]:
+    for value, label in [*Reason.choices, (NO_REASON, gettext("Ikke oppgitt"))]:
         counts = found.get("" if value == NO_REASON else value)
         if counts and any(counts.values()):
             rows.append(ReasonRow(reason=value, label=str(label), counts=counts))
@@ -473,15 +474,15 @@ def _reason_filter(reason: str) -> Q:
     if reason == NO_REASON:
         return Q(reason="")
     if reason not in Reason.values:
-        raise FigureError("Ukjent årsak.")
+        raise FigureError(gettext("Ukjent årsak."))
     return Q(reason=reason)
 
 
 # --- Recurrence --------------------------------------------------------------------------------
 
 RECURRENCE_BUCKETS = {
-    "once": ("Én gang", Q(missed=1)),
-    "twice": ("To ganger", Q(missed=2)),
+    "once": (gettext_lazy("Én gang"), Q(missed=1)),
+    "twice": (gettext_lazy("To ganger"), Q(missed=2)),
     "three_or_more": ("Tre ganger eller mer", Q(missed__gte=3)),
 }
 
@@ -534,11 +535,11 @@ def _month_scope(scope: Scope, month: str) -> Scope:
     try:
         first = date.fromisoformat(f"{month}-01")
     except (TypeError, ValueError):
-        raise FigureError("Ugyldig måned.") from None
+        raise FigureError(gettext("Ugyldig måned.")) from None
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     start, end = max(first, scope.start), min(last, scope.end)
     if start > end:
-        raise FigureError("Måneden ligger utenfor perioden.")
+        raise FigureError(gettext("Måneden ligger utenfor perioden."))
     return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
 
 
@@ -554,10 +555,10 @@ class Median(Aggregate):
 
 
 FOLLOWUP_CATEGORIES = {
-    "opened": "Barn med ny oppfølgingssak",
-    "closed": "Barn med sak avsluttet",
-    "step": "Barn med sak som nådde trinnet",
-    "concern": "Barn meldt til barnevernet",
+    "opened": gettext_lazy("Barn med ny oppfølgingssak"),
+    "closed": gettext_lazy("Barn med sak avsluttet"),
+    "step": gettext_lazy("Barn med sak som nådde trinnet"),
+    "concern": gettext_lazy("Barn meldt til barnevernet"),
 }
 
 
@@ -642,32 +643,32 @@ def _followup_child_ids(scope: Scope, category: str, detail: str) -> QuerySet:
         qs = _cases_closed(scope)
         if detail:
             if detail not in CloseReason.values:
-                raise FigureError("Ukjent årsak til avslutning.")
+                raise FigureError(gettext("Ukjent årsak til avslutning."))
             qs = qs.filter(close_reason=detail)
         return qs.values("child_id")
     if category == "step":
         if detail not in StepKind.values:
-            raise FigureError("Ukjent trinn.")
+            raise FigureError(gettext("Ukjent trinn."))
         return CaseStep.objects.filter(case__in=_cases_opened(scope), kind=detail).values("case__child_id")
     if category == "concern":
         qs = _concern_reports(scope)
         if detail:
             if not detail.isdigit():
-                raise FigureError("Ugyldig år.")
+                raise FigureError(gettext("Ugyldig år."))
             qs = qs.filter(concern_report_date__year=int(detail))
         return qs.values("case__child_id")
-    raise FigureError("Ukjent tall.")
+    raise FigureError(gettext("Ukjent tall."))
 
 
 # --- The children behind a figure ----------------------------------------------------------------
 
 FIGURES = {
-    "coverage": "Konsultasjoner",
-    "appointments": "Ikke møtt og avbestilt",
-    "reasons": "Årsaker",
-    "recurrence": "Gjentatt ikke møtt",
-    "trend": "Ikke møtt per måned",
-    "followup": "Oppfølging",
+    "coverage": gettext_lazy("Konsultasjoner"),
+    "appointments": gettext_lazy("Ikke møtt og avbestilt"),
+    "reasons": gettext_lazy("Årsaker"),
+    "recurrence": gettext_lazy("Gjentatt ikke møtt"),
+    "trend": gettext_lazy("Ikke møtt per måned"),
+    "followup": gettext_lazy("Oppfølging"),
 }
 
 
@@ -685,7 +686,7 @@ def figure_label(
             parts.append(month)
     elif figure == "reasons":
         parts.append(REASON_GROUP_LABELS.get(category, ""))
-        parts.append("Ikke oppgitt" if reason == NO_REASON else str(dict(Reason.choices).get(reason, "")))
+        parts.append(gettext("Ikke oppgitt") if reason == NO_REASON else str(dict(Reason.choices).get(reason, "")))
     elif figure == "recurrence":
         parts.append(RECURRENCE_BUCKETS.get(category, ("",))[0])
     elif figure == "followup":
@@ -696,7 +697,7 @@ def figure_label(
             parts.append(str(StepKind(detail).label))
         elif category == "concern" and detail:
             parts.append(detail)
-    return " – ".join(part for part in parts if part)
+    return " – ".join(str(part) for part in parts if part)
 
 
 def figure_child_ids(
@@ -709,11 +710,11 @@ def figure_child_ids(
     """
     if figure == "coverage":
         if category not in COVERAGE_GROUPS or step is None:
-            raise FigureError("Ukjent tall.")
+            raise FigureError(gettext("Ukjent tall."))
         return coverage_base(scope).filter(step=step, category__in=COVERAGE_GROUPS[category]).values("child_id")
     if figure in ("appointments", "trend"):
         if category not in APPOINTMENT_FILTERS or (figure == "trend" and category not in TREND_FILTERS):
-            raise FigureError("Ukjent tall.")
+            raise FigureError(gettext("Ukjent tall."))
         if figure == "trend":
             scope = _month_scope(scope, month)
         qs = appointment_base(scope).filter(APPOINTMENT_FILTERS[category])
@@ -722,7 +723,7 @@ def figure_child_ids(
         return qs.values("child_id")
     if figure == "reasons":
         if category not in REASON_GROUPS:
-            raise FigureError("Ukjent tall.")
+            raise FigureError(gettext("Ukjent tall."))
         return (
             appointment_base(scope)
             .annotate(reason=current_reason())
@@ -732,11 +733,11 @@ def figure_child_ids(
         )
     if figure == "recurrence":
         if category not in RECURRENCE_BUCKETS:
-            raise FigureError("Ukjent tall.")
+            raise FigureError(gettext("Ukjent tall."))
         return _missed_per_child(scope).filter(RECURRENCE_BUCKETS[category][1]).values("child_id")
     if figure == "followup":
         return _followup_child_ids(scope, category, detail)
-    raise FigureError("Ukjent tall.")
+    raise FigureError(gettext("Ukjent tall."))
 
 
 def figure_children(user, scope: Scope, **figure) -> QuerySet:

@@ -15,6 +15,7 @@ from itertools import count
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 FONT = 'font-family="system-ui, sans-serif"'
 INK = "#1f1f1f"
@@ -102,7 +103,7 @@ def stacked_share_bars(
                 w = bar_w * value / total
                 parts.append(
                     f'<rect x="{_num(x)}" y="{y + 3}" width="{_num(w)}" height="{row_h - 6}" fill="{PALETTE[segment.key]}">'
-                    f"<title>{escape(segment.label)}: {value} av {total}</title></rect>"
+                    f"<title>{escape(gettext('%(label)s: %(value)s av %(total)s') % {'label': segment.label, 'value': value, 'total': total})}</title></rect>"
                 )
                 x += w
         parts.append(

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from attendance.models import ProgrammeStep
@@ -70,7 +71,7 @@ def _coverage_context(coverage, links):
     segments = [svg.Segment(key, queries.COVERAGE_LABELS[key]) for key in ("in_window", "late", "expired", "open")]
     chart = svg.stacked_share_bars(
         title="Dekning per konsultasjon",
-        desc="Andel av barna konsultasjonen var aktuell for: gjennomført i tide, for sent, utløpt og fortsatt åpen.",
+        desc=gettext("Andel av barna konsultasjonen var aktuell for: gjennomført i tide, for sent, utløpt og fortsatt åpen."),
         rows=[(row.step.name, row.counts, row.counts["due"], row.share("in_window")) for row in coverage.rows],
         segments=segments,
     )
@@ -104,8 +105,8 @@ def _reasons_context(rows, links, *, linked: bool):
         for row in rows
     ]
     chart = svg.bar_chart(
-        title="Årsaker til ikke møtt og avbestilt",
-        desc="Antall barn per registrert årsak, ikke møtt og avbestilt av foresatte sammen.",
+        title=gettext("Årsaker til ikke møtt og avbestilt"),
+        desc=gettext("Antall barn per registrert årsak, ikke møtt og avbestilt av foresatte sammen."),
         rows=[(row.label, row.total) for row in rows],
     )
     return {"headers": list(queries.REASON_GROUP_LABELS.values()), "rows": table, "chart": chart}
@@ -131,8 +132,8 @@ def _trend_context(months, links):
         for m in months
     ]
     chart = svg.column_chart(
-        title="Barn som ikke møtte, per måned",
-        desc="Antall barn som ikke ble brakt til minst én time i måneden.",
+        title=gettext("Barn som ikke møtte, per måned"),
+        desc=gettext("Antall barn som ikke ble brakt til minst én time i måneden."),
         points=[(_month_label(m.month, many_years), m.counts["not_brought"]) for m in months],
     )
     return {"rows": rows, "chart": chart}
@@ -218,16 +219,16 @@ def children(request):
     month = request.GET.get("maaned", "")[:7]
     detail = request.GET.get("detalj", "")[:30]
     if figure == "followup" and category == "concern" and detail and not _plausible_year(detail):
-        return _bad_request(request, "Ugyldig år. Skriv året med fire sifre.")
+        return _bad_request(request, gettext("Ugyldig år. Skriv året med fire sifre."))
     if month and not (len(month) == 7 and month[4] == "-" and _plausible_year(month[:4])):
-        return _bad_request(request, "Ugyldig måned. Skriv måneden som åååå-mm.")
+        return _bad_request(request, gettext("Ugyldig måned. Skriv måneden som åååå-mm."))
     step = None
     if request.GET.get("konsultasjon"):
         step = ProgrammeStep.objects.filter(code=request.GET["konsultasjon"][:8]).first()
         if step is None:
-            return _bad_request(request, "Ukjent konsultasjon.")
+            return _bad_request(request, gettext("Ukjent konsultasjon."))
     if (figure == "reasons" or (figure == "followup" and category == "concern")) and not request.user.sees_clinical_details:
-        return _bad_request(request, "Dette er kliniske opplysninger og vises bare for ledere og helsesykepleiere.")
+        return _bad_request(request, gettext("Dette er kliniske opplysninger og vises bare for ledere og helsesykepleiere."))
     try:
         qs = queries.figure_children(
             request.user, scope, figure=figure, category=category, step=step, reason=reason, month=month, detail=detail
@@ -240,7 +241,7 @@ def children(request):
         shown = list(page_obj.object_list)
     if shown:
         access_log_record_many(
-            user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=f"Statistikk: {title}", path=request.get_full_path()
+            user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=gettext("Statistikk: %(title)s") % {"title": title}, path=request.get_full_path()
         )
     back = f"{reverse('followup:statistics:page')}?{urlencode(form.params())}"
     params = request.GET.copy()
