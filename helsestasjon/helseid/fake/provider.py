@@ -75,9 +75,43 @@ class Client:
 
 
 class OAuthError(Exception):
-    def __init__(self, error: str, description: str, status: int = 400):
+    def __init__(self, error: str, description: str, status: int = 400, headers: dict | None = None):
         super().__init__(f"{error}: {description}")
-        self.error, self.description, self.status = error, description, status
+        self.error, self.description, self.status, self.headers = error, description, status, headers or {}
+
+
+def verify_dpop_proof(proof: str, *, method: str, url: str, seen: dict[str, float], lock, access_token: str | None = None,
+                      nonce: str | None = None) -> str:
+    """The thumbprint of the proof's key, after checking the proof (RFC 9449, section 4.3).
+
+    Used by the fake HelseID's token endpoint and by the fake register (``fake.resource``).
+    """
+    try:
+        header = _unverified_header(proof)
+        if header.get("typ") != "dpop+jwt" or header.get("alg") not in SIGNING_ALGORITHMS or "jwk" not in header:
+            raise OAuthError("invalid_dpop_proof", "typ, alg and jwk are required")
+        key = import_key(header["jwk"])
+        if key.is_private:
+            raise OAuthError("invalid_dpop_proof", "the proof carries a private key")
+        claims = jwt.decode(proof, key, algorithms=SIGNING_ALGORITHMS).claims
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise OAuthError("invalid_dpop_proof", f"proof not verified: {exc}") from None
+    now = time.time()
+    if claims.get("htm") != method or claims.get("htu") != url.split("?", 1)[0]:
+        raise OAuthError("invalid_dpop_proof", "htm or htu does not match the request")
+    if not isinstance(claims.get("iat"), (int, float)) or abs(now - claims["iat"]) > DPOP_MAX_AGE:
+        raise OAuthError("invalid_dpop_proof", "proof too old or from the future")
+    if access_token is not None and claims.get("ath") != access_token_hash(access_token):
+        raise OAuthError("invalid_dpop_proof", "ath does not match the access token")
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise OAuthError("use_dpop_nonce", "a DPoP nonce is required", 400, {"DPoP-Nonce": nonce})
+    with lock:
+        for jti in [j for j, until in seen.items() if until < now]:
+            del seen[jti]
+        if not claims.get("jti") or claims["jti"] in seen:
+            raise OAuthError("invalid_dpop_proof", "proof jti missing or reused")
+        seen[claims["jti"]] = now + 2 * DPOP_MAX_AGE
+    return key.thumbprint()
 
 
 def ensure_keys(directory: Path) -> tuple[object, object]:
@@ -115,6 +149,9 @@ class FakeHelseID:
         self.seen_dpop_jti: dict[str, float] = {}
         self.ended_sessions: list[str] = []
         self.token_requests = 0
+        # HelseID asks for a server nonce in DPoP proofs at the token endpoint (use_dpop_nonce).
+        self.require_dpop_nonce = False
+        self.dpop_nonce = secrets.token_urlsafe(16)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ discovery
@@ -310,31 +347,9 @@ class FakeHelseID:
         return jwt.encode(header, claims, key)
 
     # --------------------------------------------------------------- DPoP
-    def check_dpop_proof(self, proof: str, method: str, url: str, access_token: str | None = None) -> str:
-        """The thumbprint of the proof's key, after checking the proof (RFC 9449, section 4.3)."""
-        try:
-            header = _unverified_header(proof)
-            if header.get("typ") != "dpop+jwt" or header.get("alg") not in SIGNING_ALGORITHMS or "jwk" not in header:
-                raise OAuthError("invalid_dpop_proof", "typ, alg and jwk are required")
-            key = import_key(header["jwk"])
-            if key.is_private:
-                raise OAuthError("invalid_dpop_proof", "the proof carries a private key")
-            claims = jwt.decode(proof, key, algorithms=SIGNING_ALGORITHMS).claims
-        except (JoseError, ValueError, KeyError) as exc:
-            raise OAuthError("invalid_dpop_proof", f"proof not verified: {exc}") from None
-        now = time.time()
-        if claims.get("htm") != method or claims.get("htu") != url.split("?", 1)[0]:
-            raise OAuthError("invalid_dpop_proof", "htm or htu does not match the request")
-        if not isinstance(claims.get("iat"), (int, float)) or abs(now - claims["iat"]) > DPOP_MAX_AGE:
-            raise OAuthError("invalid_dpop_proof", "proof too old or from the future")
-        if access_token is not None and claims.get("ath") != access_token_hash(access_token):
-            raise OAuthError("invalid_dpop_proof", "ath does not match the access token")
-        with self._lock:
-            self._forget(self.seen_dpop_jti, now)
-            if not claims.get("jti") or claims["jti"] in self.seen_dpop_jti:
-                raise OAuthError("invalid_dpop_proof", "proof jti missing or reused")
-            self.seen_dpop_jti[claims["jti"]] = now + DPOP_MAX_AGE
-        return key.thumbprint()
+    def check_dpop_proof(self, proof: str, method: str, url: str) -> str:
+        nonce = self.dpop_nonce if self.require_dpop_nonce else None
+        return verify_dpop_proof(proof, method=method, url=url, seen=self.seen_dpop_jti, lock=self._lock, nonce=nonce)
 
     # ------------------------------------------------- userinfo, end session
     def userinfo(self, authorization: str) -> dict:
@@ -452,7 +467,8 @@ class Handler(BaseHTTPRequestHandler):
             raise OAuthError("not_found", "no such endpoint", 404)
         except OAuthError as error:
             logger.info("fake HelseID refused %s %s: %s", method, path, error)
-            self._json({"error": error.error, "error_description": error.description}, error.status)
+            body = json.dumps({"error": error.error, "error_description": error.description}).encode()
+            self._send(error.status, body, headers=error.headers)
         except (ValueError, IndexError):
             self._json({"error": "invalid_request", "error_description": "malformed request"}, 400)
         except (BrokenPipeError, ConnectionResetError):
