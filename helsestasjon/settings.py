@@ -345,6 +345,7 @@ DEMO_SEEDERS: list[str] = [
     "attendance.demo.seed",
     "followup.demo.seed",
     "registry_sync.demo.seed",
+    "helsestasjon.helseid.demo.seed",  # HelseID personas for the demo users (issue 19)
 ]
 
 LOGGING = {

@@ -16,6 +16,7 @@ def _test_settings(settings, tmp_path):
     settings.ALLOW_SYNTHETIC_IDS = True
     # Demo seeding writes the fake register's data file; keep tests out of var/.
     settings.FAKE_REGISTER_DATA = str(tmp_path / "fake_register.json")
+    settings.FAKE_HELSEID_DIR = str(tmp_path / "fake_helseid")
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.SMS_BACKEND = "followup.sms.backends.MemoryBackend"
     # No HelseID unless a test asks for the fake (fixture fake_helseid); then passwords are for the admin only.

@@ -59,6 +59,7 @@ class Persona:
     family_name: str
     hpr_number: str = ""
     description: str = ""
+    username: str = ""  # the demo user this persona is, so a re-seed keeps the same national id
 
     @property
     def name(self) -> str:
@@ -142,6 +143,8 @@ class FakeHelseID:
         self.clients = {client.client_id: client for client in clients}
         self.issuer = issuer
         self.tamper: str | None = None
+        # The demo reads its personas from the seeder's file at every authorize page, so a re-seed needs no restart.
+        self.personas_path: Path | None = None
         self.requests: dict[str, dict] = {}
         self.codes: dict[str, dict] = {}
         self.access_tokens: dict[str, dict] = {}
@@ -251,13 +254,23 @@ class FakeHelseID:
             raise OAuthError("invalid_request_uri", "unknown or expired request_uri")
         return pushed
 
+    def current_personas(self) -> list[Persona]:
+        if self.personas_path is not None:
+            self.personas = load_personas(self.personas_path)
+        return self.personas
+
     def authorize(self, query: dict[str, str], persona_index: int, level: str) -> str:
         """The redirect back to the client after the user picked a persona and a security level."""
+        if level not in ("3", "4"):
+            raise OAuthError("invalid_request", "security level 3 or 4")
+        personas = self.current_personas()
+        if not 0 <= persona_index < len(personas):
+            raise OAuthError("invalid_request", "pick one of the personas")
         with self._lock:
             pushed = self.pushed_request(query)
             del self.requests[query["request_uri"]]
         params = pushed["params"]
-        persona = self.personas[persona_index]
+        persona = personas[persona_index]
         code = secrets.token_urlsafe(32)
         with self._lock:
             self.codes[code] = {"client_id": pushed["client_id"], "params": params, "persona": persona,
@@ -480,7 +493,7 @@ class Handler(BaseHTTPRequestHandler):
         personas = "".join(
             f'<li><button type="submit" name="persona" value="{index}">Logg inn som {html.escape(p.name)}</button>'
             f' {html.escape(p.description)}</li>'
-            for index, p in enumerate(self.server.provider.personas)
+            for index, p in enumerate(self.server.provider.current_personas())
         )
         return PAGE.format(hidden=hidden, personas=personas)
 
