@@ -32,7 +32,9 @@ def seed(*, children, result, rng, today) -> None:
     used = {persona.pid for persona in known.values()}
     personas = []
     usernames = list(dict.fromkeys(username for username, *_rest in result.users))
-    for user in User.objects.filter(username__in=usernames).prefetch_related("stations").order_by("role", "username"):
+    order = [Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN]
+    users = User.objects.filter(username__in=usernames).prefetch_related("stations")
+    for user in sorted(users, key=lambda u: (order.index(u.role), u.username)):
         persona = known.get(user.username)
         if persona is None:
             hpr = str(rng.randint(1_000_000, 9_999_999)) if user.role in HEALTH_PERSONNEL else ""
