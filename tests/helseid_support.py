@@ -90,3 +90,17 @@ def helseid_login(client, fake: FakeHelseIDForTests, persona: int, level: str = 
     callback = helseid_pick(fake, started["Location"], persona, level)
     parts = urlsplit(callback)
     return client.get(f"{parts.path}?{parts.query}")
+
+
+def clients_through_helseid(fake: FakeHelseIDForTests, users: dict) -> dict:
+    """One Django test client per user, each logged in through the fake HelseID (real HTTP, level 4)."""
+    from django.test import Client as TestClient
+
+    clients = {}
+    for who, user in users.items():
+        client = TestClient()
+        response = helseid_login(client, fake, fake.persona(user))
+        assert response.status_code == 302, f"{who} could not log in through HelseID: {response.status_code}"
+        assert int(client.session["_auth_user_id"]) == user.pk
+        clients[who] = client
+    return clients
