@@ -104,3 +104,16 @@ def clients_through_helseid(fake: FakeHelseIDForTests, users: dict) -> dict:
         assert int(client.session["_auth_user_id"]) == user.pk
         clients[who] = client
     return clients
+
+
+def browser_login(page, live_server, fake: FakeHelseIDForTests, user) -> None:
+    """Log in in the browser as staff do: "Logg inn med HelseID", then pick the user on the fake's page."""
+    if live_server.url.rstrip("/") + "/helseid/callback/" not in fake.client.redirect_uris:
+        fake.allow_app(live_server.url)
+    name = f"{user.first_name} {user.last_name}"
+    if not any(p.name == name for p in fake.provider.personas):
+        fake.persona(user)
+    page.goto(f"{live_server.url}/logg-inn/")
+    page.get_by_role("button", name="Logg inn med HelseID").click()
+    page.get_by_role("button", name=f"Logg inn som {name}", exact=True).click()
+    page.wait_for_url(lambda url: url.startswith(live_server.url) and "/logg-inn/" not in url)
