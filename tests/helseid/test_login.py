@@ -171,3 +171,35 @@ def test_a_user_who_cancels_in_helseid_is_not_logged_in(fake_helseid, nurse_a):
     state = next(iter(client.session["helseid_pending"]))
     response = client.get(f"/helseid/callback/?error=access_denied&state={state}")
     assert response.status_code == 400 and not _logged_in(client)
+
+
+def test_a_rotated_signing_key_is_fetched_by_its_kid(fake_helseid, nurse_a, clerk_a, monkeypatch):
+    from helsestasjon.helseid import oidc
+    from helsestasjon.helseid.keys import generate_rsa_key
+
+    monkeypatch.setattr(oidc, "JWKS_REFETCH_MIN_SECONDS", 0)
+    assert helseid_login(Client(), fake_helseid, fake_helseid.persona(nurse_a)).status_code == 302
+    fake_helseid.provider.signing_key = generate_rsa_key()  # HelseID rolled its key; our cached JWKS is old
+    client = Client()
+    assert helseid_login(client, fake_helseid, fake_helseid.persona(clerk_a)).status_code == 302
+    assert _logged_in(client)
+
+
+def test_the_id_token_subject_is_not_the_national_id(fake_helseid, nurse_a):
+    from helsestasjon.helseid import oidc
+
+    client = Client()
+    helseid_login(client, fake_helseid, fake_helseid.persona(nurse_a))
+    id_token = client.session["helseid_id_token"]
+    config = oidc.current()
+    claims = oidc.validate_id_token(id_token, nonce=_nonce_of(id_token), config=config,
+                                    authority=oidc.Authority.for_settings(config))
+    assert claims["sub"] != claims[oidc.CLAIM_PID]
+
+
+def _nonce_of(token: str) -> str:
+    import base64
+    import json
+
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))["nonce"]

@@ -132,3 +132,19 @@ def test_the_client_from_settings_uses_helseid_when_configured(guarded_register,
     assert client.token_provider is register_token_provider() and client.token_provider.dpop_key is not None
     client.latest_event()
     assert guarded_register.calls == [None]
+
+
+def test_helseid_refuses_a_dpop_proof_made_for_another_url(fake_helseid):
+    import requests
+
+    from helsestasjon.helseid.keys import CLIENT_ASSERTION_TYPE, client_assertion, dpop_proof, generate_ec_key
+    from tests.helseid_support import CLIENT_ID
+
+    proof = dpop_proof(key=generate_ec_key(), method="POST", url="https://elsewhere.example/connect/token")
+    response = requests.post(f"{fake_helseid.url}/connect/token", timeout=10, headers={"DPoP": proof}, data={
+        "grant_type": "client_credentials", "scope": REGISTER_SCOPE, "client_id": CLIENT_ID,
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": client_assertion(client_id=CLIENT_ID, audience=fake_helseid.url, key=fake_helseid.client_key),
+    })
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_dpop_proof"

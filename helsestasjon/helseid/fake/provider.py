@@ -12,6 +12,7 @@ Tests can make the next ID token wrong in one way (``tamper``) to see the applic
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -305,7 +306,8 @@ class FakeHelseID:
             raise OAuthError("invalid_grant", "PKCE code_verifier does not match")
         persona: Persona = issued["persona"]
         identity = {
-            "sub": urlsafe_b64encode(persona.pid.encode()).decode().rstrip("="),
+            # A pairwise pseudonym, as HelseID's: the national id is only in the pid claim.
+            "sub": urlsafe_b64encode(hashlib.sha256(f"{persona.pid}:{client.client_id}".encode()).digest()).decode().rstrip("="),
             "name": persona.name, "given_name": persona.given_name, "family_name": persona.family_name,
             CLAIM_PID: persona.pid, CLAIM_LEVEL: issued["level"], CLAIM_NETWORK: "internett",
         }
