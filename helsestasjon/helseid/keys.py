@@ -25,7 +25,13 @@ def load_private_key(text: str):
     if text.startswith("{"):
         key = import_key(json.loads(text))
     else:
-        key = import_key(text.encode(), "RSA") if "RSA" in text or "BEGIN PRIVATE KEY" in text else import_key(text.encode(), "EC")
+        # A PKCS#8 PEM does not say whether it holds an RSA or an EC key: try both.
+        try:
+            key = import_key(text.encode(), "RSA")
+        except Exception:  # joserfc and cryptography raise several types for the wrong key type
+            key = import_key(text.encode(), "EC")
+    if key.key_type not in ("RSA", "EC"):
+        raise ValueError("The HelseID client key must be an RSA or EC key.")
     if not key.is_private:
         raise ValueError("The HelseID client key must be a private key.")
     return key
