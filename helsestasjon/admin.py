@@ -10,12 +10,28 @@ The mixins here are used by every app's admin module:
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.db.models.constants import LOOKUP_SEP
 from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
-from helsestasjon.models import AccessAction, AccessLog, AddressProtection, Child, Guardian, Guardianship, Municipality, Station, User
+from helsestasjon.helseid.services import pid_digest, user_set_national_id
+from helsestasjon.models import (
+    AccessAction,
+    AccessLog,
+    AddressProtection,
+    Child,
+    Guardian,
+    Guardianship,
+    Municipality,
+    SignIn,
+    Station,
+    User,
+)
+from helsestasjon.national_id import validator_from_settings
 from helsestasjon.protection import ADDRESS_FIELDS, address_visible, child_set_protection, guardian_set_protection
 from helsestasjon.services import access_log_record, access_log_record_many
 
@@ -125,11 +141,78 @@ class StationAdmin(admin.ModelAdmin):
     list_display = ["name", "municipality", "phone"]
 
 
+class NationalIdField(forms.CharField):
+    """The staff member's national id, written once and never shown again (stored as a keyed digest)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            label=_("Fødselsnummer (HelseID)"), required=False, max_length=11, strip=True,
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+            validators=[validator_from_settings],
+            help_text=_("Kobler den ansatte til innlogging med HelseID. Lagres bare som et fingeravtrykk og vises "
+                        "aldri. La feltet stå tomt for å beholde det som er lagret."),
+            **kwargs,
+        )
+
+
+class NationalIdFormMixin:
+    def clean_national_id(self):
+        value = self.cleaned_data.get("national_id") or ""
+        if value and User.objects.filter(national_id_digest=pid_digest(value)).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("En annen ansatt er allerede registrert med dette fødselsnummeret."))
+        return value
+
+
+class StaffChangeForm(NationalIdFormMixin, UserChangeForm):
+    national_id = NationalIdField()
+
+
+class StaffCreationForm(NationalIdFormMixin, UserAdmin.add_form):
+    national_id = NationalIdField()
+
+
 @admin.register(User)
 class StaffAdmin(UserAdmin):
-    list_display = ["username", "first_name", "last_name", "role", "is_active"]
+    form = StaffChangeForm
+    add_form = StaffCreationForm
+    list_display = ["username", "first_name", "last_name", "hpr_number", "role", "is_active", "has_national_id"]
     list_filter = ["role", "is_active", "stations"]
-    fieldsets = UserAdmin.fieldsets + ((gettext_lazy("Helsestasjon"), {"fields": ("role", "stations", "may_see_protected_addresses")}),)
+    fieldsets = UserAdmin.fieldsets + (
+        (gettext_lazy("Helsestasjon"), {"fields": ("role", "stations", "may_see_protected_addresses")}),
+        ("HelseID", {"fields": ("national_id", "hpr_number")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "usable_password", "password1", "password2")}),
+        (gettext_lazy("Helsestasjon"), {"fields": ("first_name", "last_name", "role", "stations")}),
+        ("HelseID", {"fields": ("national_id", "hpr_number")}),
+    )
+
+    @admin.display(boolean=True, description=_("koblet til HelseID"))
+    def has_national_id(self, obj) -> bool:
+        return bool(obj.national_id_digest)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("national_id"):
+            user_set_national_id(user=obj, national_id=form.cleaned_data["national_id"])
+
+
+@admin.register(SignIn)
+class SignInAdmin(admin.ModelAdmin):
+    """The sign-in log: read-only, like the access log."""
+
+    list_display = ["at", "method", "outcome", "username", "security_level", "client_ip"]
+    list_filter = ["method", "outcome"]
+    search_fields = ["username"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class GuardianshipInline(admin.TabularInline):

@@ -51,10 +51,24 @@ class SecurityHeadersMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", self.policy())
         if getattr(request, "user", None) is not None and request.user.is_authenticated:
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+    @staticmethod
+    def policy() -> str:
+        """The policy; the login and logout forms redirect to HelseID, so form-action allows its origin too."""
+        authority = settings.HELSEID_AUTHORITY
+        if not authority:
+            return settings.CONTENT_SECURITY_POLICY
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(authority)
+        return settings.CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}", 1
+        )
 
 
 class RejectNulBytesMiddleware:

@@ -72,10 +72,22 @@ class User(AbstractUser):
         default=False,
         help_text=_("Gir tilgang til adresser med fortrolig adressebeskyttelse. Strengt fortrolige adresser vises aldri."),
     )
+    # HelseID's pid (the staff member's national id) as a keyed HMAC (helsestasjon.helseid.services.pid_digest):
+    # enough to recognise the person at login, useless to anyone who reads the table without the key.
+    national_id_digest = models.CharField(_("fødselsnummer (fingeravtrykk)"), max_length=64, unique=True, null=True,
+                                          blank=True, editable=False)
+    hpr_number = models.CharField(_("HPR-nummer"), max_length=9, blank=True,
+                                  validators=[RegexValidator(r"^\d{1,9}$", _("HPR-nummeret er inntil ni sifre."))])
 
     class Meta:
         verbose_name = _("ansatt")
         verbose_name_plural = _("ansatte")
+
+    @property
+    def display_name(self) -> str:
+        """The name with the HPR number beside it, as the page header shows it."""
+        name = self.get_full_name() or self.get_username()
+        return f"{name} (HPR {self.hpr_number})" if self.hpr_number else name
 
     @property
     def is_nurse(self) -> bool:
@@ -331,3 +343,45 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.username} {self.action} {self.child_id}"
+
+
+class SignInMethod(models.TextChoices):
+    HELSEID = "helseid", _("HelseID")
+    PASSWORD = "password", _("Passord")
+
+
+class SignInOutcome(models.TextChoices):
+    SUCCESS = "success", _("Logget inn")
+    UNKNOWN_PERSON = "unknown_person", _("Ukjent person")
+    INACTIVE = "inactive", _("Deaktivert bruker")
+    LOW_LEVEL = "low_level", _("For lavt sikkerhetsnivå")
+    REJECTED = "rejected", _("Ugyldig svar fra HelseID")
+    STATE = "state", _("Ukjent eller brukt innloggingsforsøk")
+    UNAVAILABLE = "unavailable", _("HelseID svarte ikke")
+    CANCELLED = "cancelled", _("Avbrutt i HelseID")
+    PASSWORD_NOT_ALLOWED = "password_not_allowed", _("Passord ikke tillatt for rollen")
+    SECOND_FACTOR = "second_factor", _("Manglende eller feil engangskode")
+    LOGGED_OUT = "logged_out", _("Logget ut")
+
+
+class SignIn(models.Model):
+    """Every login attempt, refused or not, and every logout. Append-only (migration 0004)."""
+
+    at = models.DateTimeField(_("tidspunkt"), default=timezone.now, db_index=True)
+    method = models.CharField(_("metode"), max_length=10, choices=SignInMethod.choices)
+    outcome = models.CharField(_("utfall"), max_length=24, choices=SignInOutcome.choices)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                             verbose_name=_("bruker"))
+    username = models.CharField(_("brukernavn"), max_length=150, blank=True)
+    security_level = models.CharField(_("sikkerhetsnivå"), max_length=2, blank=True)
+    client_ip = models.GenericIPAddressField(_("IP-adresse"), null=True, blank=True)
+    # A short technical reason in English for the operator (never a national id).
+    detail = models.CharField(_("detaljer"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("innlogging")
+        verbose_name_plural = _("innloggingslogg")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.username or '-'} {self.outcome}"

@@ -52,3 +52,70 @@ def access_log_record_many(*, user: User, children, action: str, what: str, path
     else:
         AccessLog.objects.bulk_create(rows)
     return len(rows)
+
+
+# ---------------------------------------------------------------- staff provisioning
+STAFF_COLUMNS = ("username", "first_name", "last_name", "national_id", "role", "stations", "hpr_number", "email")
+
+
+class StaffImportError(Exception):
+    """A row that cannot be imported; nothing of the file is saved."""
+
+
+def staff_import(*, rows, dry_run: bool = False) -> dict[str, int]:
+    """Create or update staff from CSV rows (``STAFF_COLUMNS``; stations separated by ";", by name).
+
+    HelseID never creates users: this and the admin are how staff are provisioned. Users are
+    matched by username; the national id is stored as a keyed digest only. Staff who log in
+    through HelseID get no usable password. The whole file is one transaction.
+    """
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    from helsestasjon.helseid.services import pid_digest
+    from helsestasjon.models import Role, Station
+    from helsestasjon.national_id import validator_from_settings
+
+    counts = {"created": 0, "updated": 0}
+    stations = {station.name.casefold(): station for station in Station.objects.all()}
+    with transaction.atomic():
+        for number, row in enumerate(rows, start=2):  # line 1 is the header
+            row = {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
+            where = f"linje {number}"
+            if not row.get("username"):
+                raise StaffImportError(f"{where}: brukernavn mangler")
+            role = row.get("role", "").lower()
+            if role not in Role.values:
+                raise StaffImportError(f"{where}: ukjent rolle {role!r} (bruk {', '.join(Role.values)})")
+            names = [name.strip() for name in row.get("stations", "").split(";") if name.strip()]
+            missing = [name for name in names if name.casefold() not in stations]
+            if missing:
+                raise StaffImportError(f"{where}: ukjent helsestasjon {', '.join(missing)}")
+            national_id = row.get("national_id", "")
+            if national_id:
+                try:
+                    validator_from_settings(national_id)
+                except ValidationError:
+                    raise StaffImportError(f"{where}: ugyldig fødselsnummer") from None
+            hpr = row.get("hpr_number", "")
+            if hpr and not (hpr.isdigit() and len(hpr) <= 9):
+                raise StaffImportError(f"{where}: ugyldig HPR-nummer")
+            user, created = User.objects.get_or_create(username=row["username"], defaults={"role": role})
+            if created:
+                user.set_unusable_password()
+            user.first_name = row.get("first_name", user.first_name)
+            user.last_name = row.get("last_name", user.last_name)
+            user.email = row.get("email", user.email)
+            user.role = role
+            user.hpr_number = hpr or user.hpr_number
+            if national_id:
+                digest = pid_digest(national_id)
+                if User.objects.filter(national_id_digest=digest).exclude(pk=user.pk).exists():
+                    raise StaffImportError(f"{where}: fødselsnummeret tilhører en annen ansatt")
+                user.national_id_digest = digest
+            user.save()
+            user.stations.set([stations[name.casefold()] for name in names])
+            counts["created" if created else "updated"] += 1
+        if dry_run:
+            transaction.set_rollback(True)
+    return counts

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "helsestasjon",
     "attendance",
     "followup",
@@ -283,6 +285,37 @@ REGISTER_TIMEOUT_SECONDS = env_int("REGISTER_TIMEOUT_SECONDS", 10, minimum=1)
 # The fake register's data file (written by the demo seeder, served by `manage.py fake_register`).
 FAKE_REGISTER_DATA = env_str("FAKE_REGISTER_DATA", str(BASE_DIR / "var" / "fake_register.json"))
 
+# --- HelseID (issue 19, docs/decisions.md "HelseID") -------------------------------------------------
+# Staff log in through HelseID when HELSEID_AUTHORITY is set (test: https://helseid-sts.test.nhn.no);
+# the client id and private key (a JWK or PEM, usually HELSEID_PRIVATE_KEY_FILE) come from HelseID
+# Selvbetjening. Then only the break-glass administrator may use a password, always with a TOTP code.
+HELSEID_AUTHORITY = (env_str("HELSEID_AUTHORITY", "") or "").rstrip("/")
+HELSEID_CLIENT_ID = env_str("HELSEID_CLIENT_ID", "")
+HELSEID_PRIVATE_KEY = env_str("HELSEID_PRIVATE_KEY", "")
+if HELSEID_AUTHORITY and not (HELSEID_CLIENT_ID and HELSEID_PRIVATE_KEY):
+    raise ImproperlyConfigured("HELSEID_AUTHORITY needs HELSEID_CLIENT_ID and HELSEID_PRIVATE_KEY (or _FILE).")
+HELSEID_SCOPES = env_str(
+    "HELSEID_SCOPES",
+    "openid profile helseid://scopes/identity/pid helseid://scopes/identity/security_level "
+    "helseid://scopes/hpr/hpr_number helseid://scopes/identity/network",
+)
+HELSEID_REQUIRED_SECURITY_LEVEL = env_int("HELSEID_REQUIRED_SECURITY_LEVEL", 4, minimum=3)
+HELSEID_LEEWAY_SECONDS = env_int("HELSEID_LEEWAY_SECONDS", 30, minimum=0)
+HELSEID_TIMEOUT_SECONDS = env_int("HELSEID_TIMEOUT_SECONDS", 10, minimum=1)
+# Break-glass: the administrator's password + TOTP login. Switch it off once HelseID is trusted.
+BREAK_GLASS_LOGIN = env_bool("BREAK_GLASS_LOGIN", True)
+# Without HelseID, every role may log in with a password: development and tests only (DEBUG).
+PASSWORD_LOGIN_ALL_ROLES = env_bool("PASSWORD_LOGIN_ALL_ROLES", DEBUG and not HELSEID_AUTHORITY)
+if PASSWORD_LOGIN_ALL_ROLES and HELSEID_AUTHORITY:
+    raise ImproperlyConfigured("PASSWORD_LOGIN_ALL_ROLES cannot be on when HelseID is configured.")
+# The register client's own tokens (client credentials + private_key_jwt), DPoP-bound when asked for.
+REGISTER_HELSEID = env_bool("REGISTER_HELSEID", bool(HELSEID_AUTHORITY))
+REGISTER_HELSEID_SCOPE = env_str("REGISTER_HELSEID_SCOPE", "nhn:hgd-persontjenesten-api/read-with-legal-basis")
+REGISTER_DPOP = env_bool("REGISTER_DPOP", False)
+# The fake HelseID (manage.py fake_helseid): its keys and the demo personas live here.
+FAKE_HELSEID_DIR = env_str("FAKE_HELSEID_DIR", str(BASE_DIR / "var" / "fake_helseid"))
+# --- end HelseID ---------------------------------------------------------------------------------------
+
 # SMS gateway backend, chosen like Django's e-mail backends. Required outside DEBUG: a production
 # that silently fell back to the console would send nothing and write numbers to the log.
 if not DEBUG and not env_str("SMS_BACKEND"):
@@ -312,6 +345,7 @@ DEMO_SEEDERS: list[str] = [
     "attendance.demo.seed",
     "followup.demo.seed",
     "registry_sync.demo.seed",
+    "helsestasjon.helseid.demo.seed",  # HelseID personas for the demo users (issue 19)
 ]
 
 LOGGING = {

@@ -1,18 +1,14 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from helsestasjon import views
-from helsestasjon.forms import LoginForm
+from helsestasjon.helseid import views as login_views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "logg-inn/",
-        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logg-ut/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logg-inn/", login_views.login, name="login"),
+    path("logg-ut/", login_views.logout, name="logout"),
+    path("helseid/", include("helsestasjon.helseid.urls")),
     path("barn/", views.children, name="children"),
     path("barn/<int:child_id>/tilgangslogg/", views.child_access_log, name="child_access_log"),
     path("", include("attendance.urls")),

@@ -318,7 +318,8 @@ def parse_person(doc) -> PersonRecord:
 
 class RegisterClient:
     def __init__(self, base_url: str, *, token: str = "", timeout: float = 10, max_attempts: int = 4,
-                 backoff_seconds: float = 0.5, session: requests.Session | None = None, sleep=time.sleep):
+                 backoff_seconds: float = 0.5, session: requests.Session | None = None, sleep=time.sleep,
+                 token_provider=None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_attempts = max_attempts
@@ -329,11 +330,19 @@ class RegisterClient:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self._sleep = sleep
         self.requests_made = 0
+        # --- HelseID (issue 19): tokens from helsestasjon.helseid.tokens instead of a static one. ---
+        self.token_provider = token_provider
+        # --- end HelseID ---
 
     @classmethod
     def from_settings(cls, **kwargs) -> "RegisterClient":
         from django.conf import settings
 
+        # --- HelseID (issue 19) ---
+        from helsestasjon.helseid.tokens import register_token_provider
+
+        kwargs.setdefault("token_provider", register_token_provider())
+        # --- end HelseID ---
         return cls(settings.REGISTER_BASE_URL, token=settings.REGISTER_TOKEN or "",
                    timeout=settings.REGISTER_TIMEOUT_SECONDS, **kwargs)
 
@@ -356,7 +365,7 @@ class RegisterClient:
             delay = self.backoff_seconds * (2 ** (attempt - 1))
             try:
                 self.requests_made += 1
-                response = self.session.request(method, url, json=json_body, params=params, timeout=self.timeout)
+                response = self._send(method, url, json=json_body, params=params, timeout=self.timeout)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 problem = f"{method} {path}: {exc.__class__.__name__}"
                 if attempt == self.max_attempts:
@@ -379,6 +388,19 @@ class RegisterClient:
                 raise RegisterRefused(f"{method} {path}: HTTP {response.status_code} {_problem_title(response)}")
             return _decode(response, method, path) if decode else response
         raise RegisterUnavailable(f"{method} {path}: no attempts left")  # pragma: no cover - the loop always returns or raises
+
+    # --- HelseID (issue 19): the one place a register call is authorised. ---
+    def _send(self, method: str, url: str, **kwargs):
+        """One HTTP request; with a token provider, a HelseID token (one fresh token and one retry on 401)."""
+        if self.token_provider is None:
+            return self.session.request(method, url, **kwargs)
+        from helsestasjon.helseid.tokens import TokenUnavailable, send_with_token
+
+        try:
+            return send_with_token(self.session, self.token_provider, method, url, **kwargs)
+        except TokenUnavailable as exc:
+            raise RegisterUnavailable(f"{method} {url}: no HelseID token ({exc})") from exc
+    # --- end HelseID ---
 
     # ----------------------------------------------------------------- calls
     def latest_event(self) -> Event | None:

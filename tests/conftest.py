@@ -16,8 +16,13 @@ def _test_settings(settings, tmp_path):
     settings.ALLOW_SYNTHETIC_IDS = True
     # Demo seeding writes the fake register's data file; keep tests out of var/.
     settings.FAKE_REGISTER_DATA = str(tmp_path / "fake_register.json")
+    settings.FAKE_HELSEID_DIR = str(tmp_path / "fake_helseid")
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.SMS_BACKEND = "followup.sms.backends.MemoryBackend"
+    # No HelseID unless a test asks for the fake (fixture fake_helseid); then passwords are for the admin only.
+    settings.HELSEID_AUTHORITY = ""
+    settings.PASSWORD_LOGIN_ALL_ROLES = True
+    settings.REGISTER_HELSEID = False
     # Plain static storage: tests do not run collectstatic.
     settings.STORAGES = {
         **settings.STORAGES,
@@ -100,6 +105,20 @@ def login(db):
         return client
 
     return _login
+
+
+@pytest.fixture
+def fake_helseid(settings):
+    """A fake HelseID over HTTP on loopback, with the settings pointing at it (tests/helseid_support.py)."""
+    from helsestasjon.helseid.oidc import Authority
+    from tests.helseid_support import FakeHelseIDForTests
+
+    fake = FakeHelseIDForTests()
+    fake.settings(settings)
+    Authority.forget_all()
+    yield fake
+    Authority.forget_all()
+    fake.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -101,7 +101,14 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if not path.startswith(PREFIX):
                 raise _Problem(404, "Not found")
-            if register.token and self.headers.get("Authorization") != f"Bearer {register.token}":
+            # --- HelseID (issue 19): the token check of helsestasjon.helseid.fake.resource, when set. ---
+            token_check = getattr(register, "token_check", None)
+            if token_check is not None:
+                refusal = token_check(method, f"http://{self.headers.get('Host', '')}{path}", self.headers)
+                if refusal:
+                    raise _Problem(401, refusal)
+            # --- end HelseID ---
+            elif register.token and self.headers.get("Authorization") != f"Bearer {register.token}":
                 raise _Problem(401, "Missing or wrong bearer token")
             fault = register.faults.take(path)
             if fault and fault["kind"] == "status":

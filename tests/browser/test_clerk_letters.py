@@ -12,17 +12,19 @@ from pypdf import PdfReader
 from followup.letters import services
 from followup.letters.models import Letter, LetterBatch, LetterState
 from followup.models import CaseStep, StepStatus
-from tests.factories import PASSWORD, ChildFactory
+from tests.factories import ChildFactory
 from tests.followup.letters_support import _media, case_at_step, parent  # noqa: F401 (fixture)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.helseid_support import browser_login  # noqa: E402
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_clerk_produces_downloads_and_sends_the_days_letters(live_server, browser_page, station_a, clerk_a, monkeypatch):
+def test_clerk_produces_downloads_and_sends_the_days_letters(live_server, fake_helseid, browser_page, station_a, clerk_a, monkeypatch):
     steps = []
     for name, language in [("Astrid", "nb"), ("Ludvig", "uk"), ("Maryam", "ar")]:
         child = ChildFactory(station=station_a, given_name=name, family_name="Hansen")
@@ -34,10 +36,7 @@ def test_clerk_produces_downloads_and_sends_the_days_letters(live_server, browse
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())
 
-    page.goto(f"{live_server.url}/logg-inn/")
-    page.get_by_label("Brukernavn").fill(clerk_a.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    browser_login(page, live_server, fake_helseid, clerk_a)
     page.get_by_role("link", name="Brev", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Brev")
     expect(page.locator("#due-heading + ul")).to_contain_text("Oppfølgingstrinn med brev: 3")

@@ -13,21 +13,19 @@ from django.utils import timezone
 from followup.models import Case, CaseStep, StepKind, StepStatus
 from followup.services import followup_sweep
 from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
-from tests.factories import PASSWORD
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.helseid_support import browser_login  # noqa: E402
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
-def _logged_in(browser, live_server, user):
+def _logged_in(browser, live_server, fake_helseid, user):
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(10_000)
-    page.goto(f"{live_server.url}/logg-inn/")
-    page.get_by_label("Brukernavn").fill(user.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    browser_login(page, live_server, fake_helseid, user)
     page.wait_for_load_state()
     return page
 
@@ -42,7 +40,7 @@ def _let_deadline_pass(case):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_not_brought_to_leader_decision_and_chronology(
-    live_server, browser, station_a, nurse_a, clerk_a, leader_a, planned_child, booked
+    live_server, fake_helseid, browser, station_a, nurse_a, clerk_a, leader_a, planned_child, booked
 ):
     from followup.sms.backends import MemoryBackend
 
@@ -53,7 +51,7 @@ def test_not_brought_to_leader_decision_and_chronology(
     appointment = booked(child, nurse_a, starts_at=local(today, 9))
 
     # The nurse marks the child Ikke møtt on her day.
-    nurse = _logged_in(browser, live_server, nurse_a)
+    nurse = _logged_in(browser, live_server, fake_helseid, nurse_a)
     expect(nurse.get_by_role("heading", level=1)).to_contain_text("Min dag")
     row = nurse.locator(f"#time-{appointment.pk}")
     row.get_by_role("button", name="Ikke møtt", exact=True).click()
@@ -64,7 +62,7 @@ def test_not_brought_to_leader_decision_and_chronology(
     assert case.current_step.kind == StepKind.SMS_REBOOK
 
     # The clerk sees the case on her list; a new time is booked and she sends the SMS.
-    clerk = _logged_in(browser, live_server, clerk_a)
+    clerk = _logged_in(browser, live_server, fake_helseid, clerk_a)
     clerk.goto(f"{live_server.url}/oppfolging/merkantil/")
     clerk_row = clerk.locator(f"#case-{case.pk}")
     expect(clerk_row).to_contain_text("Fjell, Astrid")
@@ -94,7 +92,7 @@ def test_not_brought_to_leader_decision_and_chronology(
     assert case.current_step.order == 7 and case.current_step.kind == StepKind.DISCUSSION
 
     # The leader sees it in her queue and records a report of concern.
-    leader = _logged_in(browser, live_server, leader_a)
+    leader = _logged_in(browser, live_server, fake_helseid, leader_a)
     leader.goto(f"{live_server.url}/oppfolging/leder/")
     leader_row = leader.locator(f"#case-{case.pk}")
     expect(leader_row).to_contain_text("Fjell, Astrid")

@@ -8,29 +8,27 @@ import os
 import pytest
 
 from helsestasjon.models import AccessAction, AccessLog
-from tests.factories import PASSWORD
 from tests.followup.statistics_population import build
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the
 # test makes around it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.helseid_support import browser_login  # noqa: E402
+
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_leader_follows_a_number_to_its_children(live_server, browser_page, settings, station_a, station_b, nurse_a, nurse_b, leader_a):
+def test_leader_follows_a_number_to_its_children(live_server, fake_helseid, browser_page, settings, station_a, station_b, nurse_a, nurse_b, leader_a):
     # Follow-up is nudged after each outcome; this test is about the figures only.
     settings.ATTENDANCE_OUTCOME_HOOKS = []
     build(station_a, station_b, nurse_a, nurse_b)
     expect = playwright_sync.expect
     page = browser_page
 
-    page.goto(f"{live_server.url}/logg-inn/")
-    page.get_by_label("Brukernavn").fill(leader_a.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    browser_login(page, live_server, fake_helseid, leader_a)
 
     page.get_by_role("link", name="Statistikk").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Statistikk")

@@ -9,28 +9,26 @@ from django.utils import timezone
 
 from attendance.models import Outcome, OutcomeEvent
 from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
-from tests.factories import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the
 # test makes around it are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.helseid_support import browser_login  # noqa: E402
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_nurse_records_two_outcomes_without_reload_and_corrects_one(live_server, browser_page, station_a, nurse_a, planned_child, booked):
+def test_nurse_records_two_outcomes_without_reload_and_corrects_one(live_server, fake_helseid, browser_page, station_a, nurse_a, planned_child, booked):
     today = timezone.localdate()
     first = booked(planned_child(station_a, given_name="Astrid"), nurse_a, starts_at=local(today, 9))
     second = booked(planned_child(station_a, given_name="Ludvig"), nurse_a, starts_at=local(today, 10))
     expect = playwright_sync.expect
     page = browser_page
 
-    page.goto(f"{live_server.url}/logg-inn/")
-    page.get_by_label("Brukernavn").fill(nurse_a.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    browser_login(page, live_server, fake_helseid, nurse_a)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Min dag")
 
     # A marker on the window survives only if the page is never reloaded.

@@ -10,16 +10,18 @@ import pytest
 
 from helsestasjon.models import Child
 from registry_sync.services import register_sync
-from tests.factories import PASSWORD, next_national_id
+from tests.factories import next_national_id
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.helseid_support import browser_login  # noqa: E402
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_clerk_creates_a_journal_from_the_register_worklist(live_server, browser_page, register, station_a, clerk_a):
+def test_clerk_creates_a_journal_from_the_register_worklist(live_server, fake_helseid, browser_page, register, station_a, clerk_a):
     mother = next_national_id()
     register.add_person(nin=mother, given_name="Mona", family_name="Moen", birth_date="1990-04-04", municipality="4601",
                         street="Storgata", house_number=3, postal_code="5003", city="Bergen", phone="41112222")
@@ -29,10 +31,7 @@ def test_clerk_creates_a_journal_from_the_register_worklist(live_server, browser
     register_sync()
     expect = playwright_sync.expect
     page = browser_page
-    page.goto(f"{live_server.url}/logg-inn/")
-    page.get_by_label("Brukernavn").fill(clerk_a.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    browser_login(page, live_server, fake_helseid, clerk_a)
     page.get_by_role("link", name="Folkeregisteret").click()
     row = page.locator("tr", has_text="Lilja Moen")
     expect(row).to_contain_text("Bosatt i kommunen, ingen journal")
@@ -44,7 +43,7 @@ def test_clerk_creates_a_journal_from_the_register_worklist(live_server, browser
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_nurse_sees_a_death_alert_and_marks_it_seen(live_server, browser_page, register, family, station_a, nurse_a):
+def test_nurse_sees_a_death_alert_and_marks_it_seen(live_server, fake_helseid, browser_page, register, family, station_a, nurse_a):
     from django.utils import timezone
 
     from tests.factories import ChildFactory
@@ -59,10 +58,7 @@ def test_nurse_sees_a_death_alert_and_marks_it_seen(live_server, browser_page, r
     register_sync()
     expect = playwright_sync.expect
     page = browser_page
-    page.goto(f"{live_server.url}/logg-inn/")
-    page.get_by_label("Brukernavn").fill(nurse_a.username)
-    page.get_by_label("Passord").fill(PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
+    browser_login(page, live_server, fake_helseid, nurse_a)
     badge = page.locator("#varsler-antall")
     expect(badge).to_have_text("1")  # On the nurse's day, in the menu.
     page.get_by_role("link", name="Varsler").click()

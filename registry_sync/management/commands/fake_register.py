@@ -22,10 +22,21 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--data", default=None, help="JSON-fil med registerets data (standard: FAKE_REGISTER_DATA)")
         parser.add_argument("--token", default=None, help="krev dette bearer-tokenet (standard: REGISTER_TOKEN)")
+        # --- HelseID (issue 19) ---
+        parser.add_argument("--helseid", default=None, help="krev tilgangstokener fra denne HelseID-utstederen")
+        parser.add_argument("--dpop", action="store_true", help="krev DPoP-bundne tokener (med --helseid)")
+        # --- end HelseID ---
 
     def handle(self, *args, port: int, host: str, data: str | None, token: str | None, **options):
         register = FakeRegister(data or settings.FAKE_REGISTER_DATA)
         register.token = token if token is not None else (settings.REGISTER_TOKEN or None)
+        # --- HelseID (issue 19) ---
+        if options.get("helseid"):
+            from helsestasjon.helseid.fake.resource import AccessTokenCheck
+
+            register.token_check = AccessTokenCheck(issuer=options["helseid"], scope=settings.REGISTER_HELSEID_SCOPE,
+                                                    require_dpop=options.get("dpop", False))
+        # --- end HelseID ---
         register.autosave(2.0)
         server = FakeRegisterServer(register, host=host, port=port)
         latest = register.latest_event()
