@@ -279,7 +279,7 @@ class FakeRegister:
             "norwegianIdentificationNumber": [_version(identificationNumber=nin, identificationNumberType=id_type, status="InUse")],
             "status": [_version(status=status)],
             "name": [_version(givenName=given_name, middleName=None, familyName=family_name)],
-            "birth": [_version(birthDate=_day_time(born), birthYear=int(born[:4]), birthCountry="NOR")],
+            "birth": [_version(birthDate=_day_time(born), birthYear=born[:4], birthCountry="NOR")],
             "gender": [_version(gender="Female" if sex == "female" else "Male")],
             "residentialAddress": [],
             "addressProtection": [],
@@ -455,13 +455,15 @@ class FakeRegister:
             )
         return self._change(person_id, mutate, "ChangeInNorwegianIdentificationNumber")
 
-    def rename(self, person_id: str, *, given_name: str | None = None, family_name: str | None = None) -> list[dict]:
+    def rename(self, person_id: str, *, given_name: str | None = None, family_name: str | None = None,
+               event_type: str = "ChangeInName") -> list[dict]:
+        """A new name; ``event_type`` another type the register may announce it by (PersonCorrected...)."""
         def mutate(doc):
             old = _current(doc["name"]) or {}
             _close_current(doc["name"])
             doc["name"].append(_version(givenName=given_name or old.get("givenName"), middleName=old.get("middleName"),
                                         familyName=family_name or old.get("familyName")))
-        return self._change(person_id, mutate, "ChangeInName")
+        return self._change(person_id, mutate, event_type)
 
     def set_status(self, person_id: str, status: str) -> list[dict]:
         return self._change(person_id, lambda doc: _set_status(doc, status), "ChangeInStatus")
