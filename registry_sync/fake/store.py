@@ -509,7 +509,8 @@ class FakeRegister:
     # ------------------------------------------------------------- persistence
     def dump(self) -> dict:
         with self.lock:
-            return {"persons": [json.loads(d) for d in self._full.values()], "events": [list(e) for e in self._events]}
+            return {"persons": [json.loads(d) for d in self._full.values()], "events": [list(e) for e in self._events],
+                    "shuffled": dict(self.shuffled)}
 
     def autosave(self, every_seconds: float) -> None:
         """Write the file at most every ``every_seconds`` instead of after each change
@@ -537,11 +538,14 @@ class FakeRegister:
         with self.lock:  # Take a consistent copy quickly; write it without holding the lock.
             events = list(self._events)
             documents = list(self._full.values())
+            shuffled = dict(self.shuffled)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{threading.get_ident()}.tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write('{"events":')
             json.dump([list(e) for e in events], fh, separators=(",", ":"))
+            fh.write(',"shuffled":')
+            json.dump(shuffled, fh, separators=(",", ":"))
             fh.write(',"persons":[')
             fh.write(",\n".join(d.decode() for d in documents))
             fh.write("]}")
@@ -551,6 +555,7 @@ class FakeRegister:
         with open(self.path, encoding="utf-8") as fh:
             data = json.load(fh)
         with self.lock:
+            self.shuffled = dict(data.get("shuffled") or {})
             for doc in data["persons"]:
                 self._store(doc)
             self._events = [(int(s), p, t) for s, p, t in data["events"]]
