@@ -131,7 +131,7 @@ class Responsibility:
             return ("nin", self.national_id)
         if self.organisation:
             return ("org", self.organisation.strip().lower())
-        return ("person", (self.name or "").lower())
+        return ("person", (self.name or "Ukjent").lower())
 
 
 def guardian_key(*, national_id: str | None, organisation: bool, given_name: str, family_name: str) -> tuple[str, str]:
@@ -140,7 +140,7 @@ def guardian_key(*, national_id: str | None, organisation: bool, given_name: str
         return ("nin", national_id)
     if organisation:
         return ("org", family_name.strip().lower())
-    return ("person", " ".join(part for part in (given_name.strip(), family_name.strip()) if part).lower())
+    return ("person", (" ".join(part for part in (given_name.strip(), family_name.strip()) if part) or "Ukjent").lower())
 
 
 @dataclass(frozen=True)

@@ -601,7 +601,7 @@ def _apply_guardian_change(child: JournalChild, record: PersonRecord, wanted, ro
     for responsibility in record.guardians:
         if responsibility.key[0] == "person" and responsibility.key not in by_key and responsibility.key in wanted:
             Guardianship.objects.update_or_create(
-                child_id=child.pk, guardian=_guardian_without_identifier(responsibility, record),
+                child_id=child.pk, guardian=_guardian_without_identifier(responsibility),
                 defaults={"relation": _relation_of(responsibility), "parental_responsibility": True})
 
 
@@ -609,11 +609,13 @@ def _relation_of(responsibility) -> str:
     return RELATION_FOR_ROLE.get(responsibility.kind, Relation.OTHER)
 
 
-def _guardian_without_identifier(responsibility, child_record: PersonRecord) -> Guardian:
+def _guardian_without_identifier(responsibility) -> Guardian:
     """A parent the register knows by name only (responsibleWithoutIdentifier): a guardian without a
-    national id, not an organisation; letters to them are handled by hand."""
-    return Guardian.objects.create(national_id=None, organisation=False, given_name=(responsibility.given_name or "")[:100],
-                                   family_name=(responsibility.family_name or child_record.family_name or "Ukjent")[:150])
+    national id, not an organisation; letters to them are handled by hand. Named exactly as the register
+    names them, so that guardian_key finds them again on the next run."""
+    given, family = responsibility.given_name or "", responsibility.family_name or ""
+    return Guardian.objects.create(national_id=None, organisation=False, given_name=given[:100],
+                                   family_name=(family or ("" if given else "Ukjent"))[:150])
 
 
 def _guardian_from_register(nin: str, record: PersonRecord | None, child_record: PersonRecord) -> Guardian:
@@ -1361,7 +1363,7 @@ def _create_journal(*, finding: Finding, user: User, client: RegisterClient, rec
         guardians.append({"guardian": _guardian_from_register(nin, fetched.get(nin), record), **link})
     for responsibility in record.guardians:
         if responsibility.key[0] == "person":
-            guardians.append({"guardian": _guardian_without_identifier(responsibility, record),
+            guardians.append({"guardian": _guardian_without_identifier(responsibility),
                               "relation": _relation_of(responsibility), "parental_responsibility": True})
     for organisation in {r.organisation.strip() for r in record.guardians if r.organisation}:
         org = (Guardian.objects.filter(organisation=True, family_name__iexact=organisation).first()
