@@ -10,9 +10,15 @@ guardians), a fake register holding them with 5 % discrepancies of every kind
 2. the same run again with unchanged data (must write nothing), three times;
 3. event sync over 10,000 events (target >= 500 events/s);
 4. the floor: fetching the same pages and persons over HTTP without processing,
-   and the processing overhead over it (target < 50 %). The unchanged run and
-   its floor are measured in turn, three times each, best against best (the
-   machine's speed drifts); the event sync writes, so it runs once.
+   and the processing overhead over it (target < 50 % for the unchanged run).
+   The unchanged run and its floor are measured in turn, three times each, best
+   against best (the machine's speed drifts); the event sync writes, so it runs
+   once. The event sync's overhead is printed but is no longer a target (issue
+   16): its throughput (3.) is what users depend on.
+
+The fake register runs with Persontjenesten's protocol (form bodies,
+informationParts, includeHistory, api-version; docs/decisions.md, "Register
+versions and protocol"). A small run for a quick look: ``--children 4000 --events 2000``.
 """
 
 from __future__ import annotations
@@ -234,8 +240,8 @@ def main() -> None:
                 break
         floor_events = time.monotonic() - started
         overhead = (event_seconds - floor_events) / floor_events * 100
-        print(f"4b. floor (events): {floor_events:.1f} s; processing overhead {overhead:.0f} %; "
-              f"target < 50 %: {'OK' if overhead < 50 else 'MISSED'}")
+        print(f"4b. floor (events): {floor_events:.1f} s; processing overhead {overhead:.0f} % "
+              f"(printed only: the events' target is their throughput, 3.)")
     finally:
         server.terminate()
         server.wait(timeout=10)

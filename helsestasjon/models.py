@@ -168,7 +168,7 @@ class Child(models.Model):
     special_attention = models.BooleanField(_("særlig oppfølging"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=ChildStatus.choices, default=ChildStatus.ACTIVE)
     status_changed_at = models.DateTimeField(_("status endret"), default=timezone.now)
-    register_person_id = models.UUIDField(_("register-ID"), null=True, blank=True, unique=True)
+    register_person_id = models.CharField(_("register-ID"), max_length=64, null=True, blank=True, unique=True)
     # The child's residential address, from the register (or entered by hand).
     street_address = models.CharField(_("adresse"), max_length=200, blank=True)
     postal_code = models.CharField(_("postnummer"), max_length=4, blank=True)
@@ -243,7 +243,7 @@ class Guardian(models.Model):
     address_protection = models.CharField(
         _("adressebeskyttelse"), max_length=24, choices=AddressProtection.choices, default=AddressProtection.UNCLASSIFIED
     )
-    register_person_id = models.UUIDField(_("register-ID"), null=True, blank=True, unique=True)
+    register_person_id = models.CharField(_("register-ID"), max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         verbose_name = _("foresatt")

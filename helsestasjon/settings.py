@@ -279,7 +279,10 @@ FOLLOWUP_GUARDIAN_CANCELLATIONS = env_int("FOLLOWUP_GUARDIAN_CANCELLATIONS", 4, 
 FOLLOWUP_CANCELLATION_WINDOW_DAYS = env_int("FOLLOWUP_CANCELLATION_WINDOW_DAYS", 183, minimum=1)
 
 # The population register (Persontjenesten or the fake register).
+# Base URL and API version go together: "2" for the legal-basis routes
+# (https://…/api/legal-basis), "3" for v3's routes under its own base URL (/api/v3/full-access).
 REGISTER_BASE_URL = env_str("REGISTER_BASE_URL", "http://127.0.0.1:8089/api/legal-basis")
+REGISTER_API_VERSION = env_choice("REGISTER_API_VERSION", "2", {"2": "2", "3": "3"})
 REGISTER_TOKEN = env_str("REGISTER_TOKEN", "")
 REGISTER_TIMEOUT_SECONDS = env_int("REGISTER_TIMEOUT_SECONDS", 10, minimum=1)
 # The fake register's data file (written by the demo seeder, served by `manage.py fake_register`).

@@ -1,14 +1,21 @@
 """The population register client (../shared/spec/register-api.md).
 
-One small client for the real service and the fake alike: base URL, bearer
-token and timeout are settings. It retries what can succeed on a second try
+One small client for the real service and the fake alike: base URL, API
+version, bearer token and timeout are settings. It speaks Persontjenesten's
+protocol as NHN's OpenAPI document gives it: form-encoded bodies (lists as
+repeated keys), the ``api-version`` header on every request, and on every
+person route the ``informationParts`` the application reads and
+``includeHistory=true`` (the closed versions are what a move is told from a
+correction, and a former national id from an unknown one). It retries what can succeed on a second try
 (429 honouring ``Retry-After``, 5xx, timeouts, dropped connections) with
 exponential backoff, and turns every other failure, and every answer that is
 not the shape the interface promises, into a ``RegisterError`` that the sync
 records instead of applying.
 
 ``PersonRecord`` is the small internal value the reconciliation compares with
-the journal, always read from the versions with ``isValid: true``.
+the journal, always read from the versions with ``isValid: true``; where an
+element has several versions, they are ordered by time (``latest_version``),
+never by their place in the list.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Iterator
 
 import requests
@@ -34,15 +41,44 @@ SEARCH_PAGE_SIZE = 5000
 MAX_RETRY_AFTER_SECONDS = 60
 
 RESIDENT_STATUSES = ("Resident",)
-_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
-KNOWN_EVENT_TYPES = frozenset({
+# Person ids are opaque strings (NHN's OpenAPI document: 1 to 64 characters).
+MAX_PERSON_ID_LENGTH = 64
+# The parts of a person the application reads; a required query parameter on every person route.
+INFORMATION_PARTS = (
+    "NorwegianIdentificationNumber", "Status", "Birth", "Name", "Gender", "AddressProtection",
+    "ResidentialAddress", "ParentalResponsibility", "FamilyRelation", "EmigrationFromNorway",
+    "ImmigrationToNorway", "Death", "CommonContactRegisterInformation",
+)
+# Event types that change what the application reads: the person named is re-fetched.
+REFETCH_EVENT_TYPES = frozenset({
     "PersonIsCreated", "PersonIsUpdated", "PersonIsDeceased", "PersonIsResident", "PersonIsEmigrated",
     "ChangeInResidentialAddress", "ChangeInResidentialAddressWithoutRelocation", "ChangeInAddressProtection",
     "ChangeInParentalResponsibility", "ChangeInFamilyRelation", "ChangeInImmigrationToNorway",
     "ChangeInEmigrationFromNorway", "ChangeInNorwegianIdentificationNumber", "ChangeInName", "ChangeInDeath",
     "ChangeInSharedResidence", "ChangeInStatus", "ChangeInCommonContactRegisterInformation",
     "PersonIsDiscontinuedAsDuplicate", "PersonIsContinuedAsValidUponMerger",
+    # Not named by the first version of the interface, and they change the person too: a reactivated
+    # or discontinued person, a split, a corrected document, a changed birth date or gender, a false identity.
+    "PersonIsReactivated", "PersonIsDiscontinued", "PersonIsChangedBySplitting", "PersonIsRestoredBySplitting",
+    "PersonCorrected", "ChangeInPerson", "ChangeInBirth", "ChangeInGender", "ChangeInFalseIdentity",
+    "PersonPopulated",
 })
+# The other types Persontjenesten sends (53 in all, EventType in NHN's OpenAPI document): read and
+# skipped, since they change nothing the application reads. A type in neither set is logged.
+OTHER_EVENT_TYPES = frozenset({
+    "Unknown", "ChangeInIdentityVerification", "ChangeInForeignPersonIdentificationNumber",
+    "ChangeInImmigrationAuthoritiesIdentificationNumber", "ChangeInIdentificationDocument",
+    "ChangeInResiduaryEstateContactInformation", "ChangeInBirthInNorway", "ChangeInMaritalStatus",
+    "ChangeInPresentAddress", "ChangeInUseOfSamiLanguage", "ChangeInSamiParliamentElectoralRegistryStatus",
+    "ChangeInContactinformation", "ChangeInCitizenship", "ChangeInResidency", "ChangeInResidencyOnSvalbard",
+    "ChangeInGuardianship", "ChangeInPostalAddress", "ChangeInForeignPostalAddress", "ChangeInResidencePermit",
+    "ChangeInDeprivedLegalAuthority", "CreatedAlternateIdentificationNumber",
+    "UpdatedAlternateIdentificationNumber", "ChangeInLegalAuthority",
+})
+EVENT_TYPES = REFETCH_EVENT_TYPES | OTHER_EVENT_TYPES
+# The signal for an address change, where the event sync has it (the spec's "address corrected without a move").
+MOVE_EVENT = "ChangeInResidentialAddress"
+CORRECTION_EVENT = "ChangeInResidentialAddressWithoutRelocation"
 
 
 class RegisterError(Exception):
@@ -80,6 +116,31 @@ class Responsibility:
     national_id: str | None
     organisation: str | None
     kind: str
+    # A parent without a Norwegian id (responsibleWithoutIdentifier): known by name only.
+    given_name: str | None = None
+    family_name: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        return " ".join(part for part in (self.given_name, self.family_name) if part) or None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """How the journal's guardian with this responsibility is recognised (guardian_key)."""
+        if self.national_id:
+            return ("nin", self.national_id)
+        if self.organisation:
+            return ("org", self.organisation.strip().lower())
+        return ("person", (self.name or "Ukjent").lower())
+
+
+def guardian_key(*, national_id: str | None, organisation: bool, given_name: str, family_name: str) -> tuple[str, str]:
+    """A journal guardian's key, as ``Responsibility.key`` gives it for the register's answer."""
+    if national_id:
+        return ("nin", national_id)
+    if organisation:
+        return ("org", family_name.strip().lower())
+    return ("person", (" ".join(part for part in (given_name.strip(), family_name.strip()) if part) or "Ukjent").lower())
 
 
 @dataclass(frozen=True)
@@ -129,7 +190,7 @@ class PersonRecord:
             "municipality_number": self.municipality_number, "urban_district_code": self.urban_district_code,
             "street_address": self.street_address, "postal_code": self.postal_code, "city": self.city,
             "move_date": self.move_date, "protection": self.protection,
-            "guardians": [[g.national_id, g.organisation, g.kind] for g in self.guardians],
+            "guardians": [[g.national_id, g.organisation, g.kind, g.name] for g in self.guardians],
             "emigrated_to": self.emigrated_to, "deceased_date": self.deceased_date,
             "phone": self.phone, "language": self.language, "reserved": self.reserved,
         }
@@ -143,19 +204,51 @@ def _current(versions) -> list[dict]:
     return [v for v in versions if isinstance(v, dict) and v.get("isValid") is True]
 
 
-def _one(versions) -> dict | None:
-    """The current version (the last valid one when the register gives several)."""
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+_LATEST = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _instant(value, missing: datetime) -> datetime:
+    """A version's timestamp (ISO 8601, with or without a zone: UTC when without)."""
+    if not value:
+        return missing
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise RegisterProtocolError(f"A version time that is not ISO 8601: {value!r:.40}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def version_time(version: dict) -> tuple[datetime, datetime, datetime]:
+    """The order of a version among its element's versions (docs/decisions.md, "Register versions
+    and protocol"): ``validFrom`` first, when it took effect; when two took effect at the same time
+    (a correction is back-dated to the version it corrects), the later ``registeredAt``, which
+    replaced the other; then ``validTo``, an open version (no ``validTo``) after a closed one. A
+    missing ``validFrom`` or ``registeredAt`` counts as the earliest."""
+    get = version.get
+    return (_instant(get("validFrom"), _EARLIEST), _instant(get("registeredAt"), _EARLIEST),
+            _instant(get("validTo"), _LATEST))
+
+
+def latest_version(versions, *, valid: bool = True) -> dict | None:
+    """The latest version by time (``version_time``) that is current (``valid``) or closed.
+    Every "current versus previous" read goes through here; list order is never used."""
     if not versions:
         return None
     if not isinstance(versions, list):
         raise RegisterProtocolError("Expected a list of versions")
-    last = versions[-1]
-    if last.__class__ is dict and last.get("isValid") is True:
-        return last  # Nearly always: the current version comes last.
-    for v in reversed(versions):
-        if v.__class__ is dict and v.get("isValid") is True:
-            return v
-    return None
+    if len(versions) == 1:  # Nearly always; no time to compare.
+        only = versions[0]
+        return only if only.__class__ is dict and (only.get("isValid") is True) is valid else None
+    wanted = [v for v in versions if v.__class__ is dict and (v.get("isValid") is True) is valid]
+    if len(wanted) <= 1:
+        return wanted[0] if wanted else None
+    return max(wanted, key=version_time)
+
+
+def _one(versions) -> dict | None:
+    """The current version (the latest by time when the register gives several)."""
+    return latest_version(versions)
 
 
 _SEX = {"Female": "female", "Male": "male"}
@@ -172,14 +265,49 @@ def _record(**values) -> PersonRecord:
     return record
 
 
-def _responsibility(national_id: str | None, organisation: str | None, kind: str) -> Responsibility:
-    """``Responsibility(national_id, organisation, kind)``, built as ``_record`` builds a PersonRecord."""
+def _responsibility(national_id: str | None, organisation: str | None, kind: str, given_name: str | None = None,
+                    family_name: str | None = None) -> Responsibility:
+    """``Responsibility(national_id, organisation, kind, ...)``, built as ``_record`` builds a PersonRecord."""
     responsibility = object.__new__(Responsibility)
-    _set_dict(responsibility, "__dict__", {"national_id": national_id, "organisation": organisation, "kind": kind})
+    _set_dict(responsibility, "__dict__", {"national_id": national_id, "organisation": organisation, "kind": kind,
+                                           "given_name": given_name, "family_name": family_name})
     return responsibility
 
 
+def _responsibility_of(version: dict) -> Responsibility:
+    kind = version.get("responsibilityType") or "Unknown"
+    if version.get("responsible"):
+        return _responsibility(str(version["responsible"]), None, kind)
+    if version.get("responsibleOrganization"):
+        return _responsibility(None, version["responsibleOrganization"], kind)
+    without = version.get("responsibleWithoutIdentifier")
+    if isinstance(without, dict):
+        name = without.get("name") or _NO_DICT
+        given = " ".join(part.strip() for part in (name.get("givenName"), name.get("middleName")) if part and part.strip())
+        family = (name.get("familyName") or "").strip()
+        return _responsibility(None, None, kind, given or None, family or None)
+    return _responsibility(None, None, kind)
+
+
+def _contact(contact: dict) -> tuple[str | None, str | None, bool]:
+    """(mobile number, language, reserved) from the contact register (KRR). ``reservation`` is the
+    string "Yes" or "No"; a record that is not ``Active`` (deleted, not registered) holds no number
+    to use, and a person who ``CanNotBeNotified`` (contact details not confirmed) is not sent SMS."""
+    if contact.get("status") not in (None, "Active"):
+        return None, None, contact.get("reservation") == "Yes"
+    phone = ((contact.get("contactInformation") or _NO_DICT).get("phoneNumber")) or None
+    if phone and phone.startswith("+47"):
+        phone = phone[3:]
+    reserved = contact.get("reservation") == "Yes" or contact.get("notificationStatus") == "CanNotBeNotified"
+    return phone, contact.get("language") or None, reserved
+
+
 _set_dict = object.__setattr__
+
+
+def _day(value) -> str | None:
+    """The date of a date-time the register sends for a date (its time part must be ignored)."""
+    return str(value)[:10] if value else None
 
 
 def parse_person(doc) -> PersonRecord:
@@ -193,8 +321,8 @@ def parse_person(doc) -> PersonRecord:
     person_id = doc.get("id")
     if not isinstance(person_id, str):
         raise RegisterProtocolError("A person document without an id")
-    if not _UUID.fullmatch(person_id):
-        raise RegisterProtocolError(f"A person id that is not a UUID: {person_id!r:.60}")
+    if not 0 < len(person_id) <= MAX_PERSON_ID_LENGTH:
+        raise RegisterProtocolError(f"A person id of {len(person_id)} characters: {person_id!r:.80}")
     get = doc.get
     try:
         ids = get("norwegianIdentificationNumber")
@@ -232,7 +360,7 @@ def parse_person(doc) -> PersonRecord:
         move_date = previous_move_date = None
         if address:
             district = address.get("urbanDistrictCode") or ""
-            move_date = address.get("moveDate")
+            move_date = _day(address.get("moveDate"))
             sa = address.get("streetAddress")
             if sa:
                 municipality = sa.get("municipalityNumber")
@@ -257,17 +385,12 @@ def parse_person(doc) -> PersonRecord:
             if protection == "Unclassified" and address.get("addressConfidentiality"):
                 protection = address["addressConfidentiality"]
             if len(addresses) > 1:
-                for closed in reversed(addresses):  # The last closed version.
-                    if isinstance(closed, dict) and not closed.get("isValid"):
-                        previous_move_date = closed.get("moveDate")
-                        break
+                previous = latest_version(addresses, valid=False)  # The version most recently closed.
+                previous_move_date = _day(previous.get("moveDate")) if previous else None
 
         responsibility = get("parentalResponsibility")
-        guardians = tuple([
-            _responsibility(str(v["responsible"]) if v.get("responsible") else None,
-                            v.get("responsibleOrganization") or None, v.get("responsibilityType") or "Unknown")
-            for v in _current(responsibility)
-        ]) if responsibility.__class__ is not list or responsibility else ()
+        guardians = tuple([_responsibility_of(v) for v in _current(responsibility)]) \
+            if responsibility.__class__ is not list or responsibility else ()
         relations = get("familyRelation")
         parents = tuple([
             (str(v.get("relatedPerson")), str(v.get("relatedPersonsRole")))
@@ -277,11 +400,8 @@ def parse_person(doc) -> PersonRecord:
         emigration = _one(get("emigrationFromNorway"))
         emigrated_to = (emigration or _NO_DICT).get("emigratedToCountry") if status == "Emigrated" else None
         death = get("death")
-        deceased = death.get("deceasedDate") if isinstance(death, dict) and death.get("isValid", True) else None
-        contact = get("commonContactRegisterInformation") or _NO_DICT
-        phone = ((contact.get("contactInformation") or _NO_DICT).get("phoneNumber")) or None
-        if phone and phone.startswith("+47"):
-            phone = phone[3:]
+        deceased = _day(death.get("deceasedDate")) if isinstance(death, dict) and death.get("isValid", True) else None
+        phone, language, reserved = _contact(get("commonContactRegisterInformation") or _NO_DICT)
         seq = get("sequenceNumber")
         return _record(
             person_id=person_id,
@@ -307,8 +427,8 @@ def parse_person(doc) -> PersonRecord:
             emigrated_to=emigrated_to,
             deceased_date=deceased,
             phone=phone,
-            language=contact.get("language") or None,
-            reserved=bool(contact.get("reservation")),
+            language=language,
+            reserved=reserved,
         )
     except RegisterProtocolError:
         raise
@@ -316,16 +436,21 @@ def parse_person(doc) -> PersonRecord:
         raise RegisterProtocolError(f"Unexpected person document {person_id}: {exc!r}") from exc
 
 
+# The query of every person route: the parts read, and the closed versions with them.
+PERSON_QUERY = [*(("informationParts", part) for part in INFORMATION_PARTS), ("includeHistory", "true")]
+
+
 class RegisterClient:
-    def __init__(self, base_url: str, *, token: str = "", timeout: float = 10, max_attempts: int = 4,
-                 backoff_seconds: float = 0.5, session: requests.Session | None = None, sleep=time.sleep,
-                 token_provider=None):
+    def __init__(self, base_url: str, *, token: str = "", api_version: str = "2", timeout: float = 10,
+                 max_attempts: int = 4, backoff_seconds: float = 0.5, session: requests.Session | None = None,
+                 sleep=time.sleep, token_provider=None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.session = session or requests.Session()
         self.session.headers["Accept"] = "application/json"
+        self.session.headers["api-version"] = str(api_version)
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
         self._sleep = sleep
@@ -344,7 +469,7 @@ class RegisterClient:
         kwargs.setdefault("token_provider", register_token_provider())
         # --- end HelseID ---
         return cls(settings.REGISTER_BASE_URL, token=settings.REGISTER_TOKEN or "",
-                   timeout=settings.REGISTER_TIMEOUT_SECONDS, **kwargs)
+                   api_version=settings.REGISTER_API_VERSION, timeout=settings.REGISTER_TIMEOUT_SECONDS, **kwargs)
 
     def fork(self) -> "RegisterClient":
         """The same client with its own HTTP session, for another thread (a
@@ -357,15 +482,16 @@ class RegisterClient:
         return other
 
     # ------------------------------------------------------------- transport
-    def _request(self, method: str, path: str, *, json_body=None, params=None, allow_404: bool = False,
+    def _request(self, method: str, path: str, *, form=None, params=None, allow_404: bool = False,
                  decode: bool = True):
-        """The decoded JSON answer (or, with ``decode=False``, the response, its body read)."""
+        """The decoded JSON answer (or, with ``decode=False``, the response, its body read).
+        ``form``: the body, sent form-encoded ([(key, value)], a list field as repeated keys)."""
         url = f"{self.base_url}{path}"
         for attempt in range(1, self.max_attempts + 1):
             delay = self.backoff_seconds * (2 ** (attempt - 1))
             try:
                 self.requests_made += 1
-                response = self._send(method, url, json=json_body, params=params, timeout=self.timeout)
+                response = self._send(method, url, data=form, params=params, timeout=self.timeout)
             except (requests.Timeout, requests.ConnectionError) as exc:
                 problem = f"{method} {path}: {exc.__class__.__name__}"
                 if attempt == self.max_attempts:
@@ -410,11 +536,14 @@ class RegisterClient:
         return _event(data)
 
     def events(self, sequence_number: int) -> EventPage:
-        """Events from ``sequence_number`` (inclusive), oldest first, at most 1000."""
-        data = self._request("GET", "/event", params={"sequenceNumber": sequence_number})
-        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        """Events from ``sequence_number`` (inclusive), oldest first, at most 1000. Past the end the
+        register answers an empty page or 404 "Event not found": both are an empty page."""
+        data = self._request("GET", "/event", params={"sequenceNumber": sequence_number}, allow_404=True)
+        if data is None:
+            return EventPage(events=[], start_index=sequence_number, end_index=sequence_number)
+        if not isinstance(data, dict) or not isinstance(data.get("results", []) or [], list):
             raise RegisterProtocolError("The event page has no results list")
-        events = [_event(e) for e in data["results"]]
+        events = [_event(e) for e in data.get("results") or []]
         if len(events) > MAX_EVENTS_PER_PAGE:
             raise RegisterProtocolError(f"The event page has {len(events)} events, more than {MAX_EVENTS_PER_PAGE}")
         seqs = [e.sequence_number for e in events]
@@ -437,7 +566,7 @@ class RegisterClient:
         return self._bulk("/person/bulk-by-id", "personIds", person_ids)
 
     def person_by_nin(self, nin: str) -> dict | None:
-        data = self._request("POST", "/person/get-by-nin", json_body={"nin": nin}, allow_404=True)
+        data = self._request("POST", "/person/get-by-nin", form=[("nin", nin)], params=PERSON_QUERY, allow_404=True)
         if data is not None and not isinstance(data, dict):
             raise RegisterProtocolError("get-by-nin did not answer with a person")
         return data
@@ -446,7 +575,8 @@ class RegisterClient:
         values = list(dict.fromkeys(values))
         responses = []
         for start in range(0, len(values), MAX_BULK):
-            responses.append(self._request("POST", path, json_body={key: values[start : start + MAX_BULK]}, decode=False))
+            responses.append(self._request("POST", path, form=[(key, value) for value in values[start : start + MAX_BULK]],
+                                           params=PERSON_QUERY, decode=False))
         return FetchedPersons(path, responses)
 
     def search_ids(self, *, municipality_number: str, birth_from: date, birth_to: date,
@@ -454,14 +584,14 @@ class RegisterClient:
         """Every person id the paged municipality search returns, page by page."""
         offset = 0
         while True:
-            data = self._request("POST", "/search/paged-match-list", json_body={
-                "MunicipalityNumber": municipality_number,
-                "BirthDateFrom": birth_from.isoformat(),
-                "BirthDateTo": birth_to.isoformat(),
-                "PersonStatuses": list(statuses),
-                "PageSize": page_size,
-                "IndexOffset": offset,
-            })
+            data = self._request("POST", "/search/paged-match-list", form=[
+                ("MunicipalityNumber", municipality_number),
+                ("BirthDateFrom", birth_from.isoformat()),
+                ("BirthDateTo", birth_to.isoformat()),
+                *(("PersonStatuses", status) for status in statuses),
+                ("PageSize", page_size),
+                ("IndexOffset", offset),
+            ])
             if not isinstance(data, dict) or not isinstance(data.get("results"), list):
                 raise RegisterProtocolError("The search page has no results list")
             results = data["results"]

@@ -21,7 +21,6 @@ import gc
 import json
 import logging
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,12 +52,16 @@ from helsestasjon.models import (
     User,
 )
 from registry_sync.client import (
-    KNOWN_EVENT_TYPES,
+    CORRECTION_EVENT,
+    EVENT_TYPES,
     MAX_EVENTS_PER_PAGE,
+    MOVE_EVENT,
+    REFETCH_EVENT_TYPES,
     PersonRecord,
     RegisterClient,
     RegisterError,
     RegisterProtocolError,
+    guardian_key,
     parse_person,
 )
 from registry_sync.models import (
@@ -271,8 +274,11 @@ class _Batch:
 class _Reconciliation:
     """Compares register persons with the journal and collects what to write."""
 
-    def __init__(self, scope: Scope, *, sequence_number: int | None, now):
+    def __init__(self, scope: Scope, *, sequence_number: int | None, now, address_events: dict[str, str] | None = None):
         self.scope = scope
+        # The event sync's latest address event per person (ChangeInResidentialAddress or
+        # ...WithoutRelocation): where it is known, it decides a move from a correction.
+        self.address_events = address_events or {}
         self.sequence_number = sequence_number
         self.now = now
         self.batch = _Batch()
@@ -311,7 +317,7 @@ class _Reconciliation:
                                                           snapshot=snapshot, **kw)
         self.seen_level(record)
         if child.register_person_id is None or child.register_person_id != record.person_id:
-            self.batch.set(child, register_person_id=uuid.UUID(record.person_id))
+            self.batch.set(child, register_person_id=record.person_id)
         if record.national_id != child.national_id:
             self.identity(child, record, f)
         if (record.given_name, record.family_name) != (child.given_name, child.family_name) and record.family_name:
@@ -401,16 +407,30 @@ class _Reconciliation:
             f(FindingKind.MOVED_WITHIN, f"station:{target.pk}:{record.urban_district_code}:{record.move_date}",
               details={"before": before, "target_station_id": target.pk, "target_station": target.name})
         elif changed:
-            corrected = record.previous_move_date is not None and record.previous_move_date == record.move_date
+            corrected = self.corrected(record)
             kind = FindingKind.ADDRESS_CORRECTED if corrected else FindingKind.MOVED_WITHIN
             f(kind, f"address:{record.street_address}|{record.postal_code}|{record.move_date}", details={"before": before},
               automatic=True)
 
+    def corrected(self, record: PersonRecord) -> bool:
+        """Whether an address change is a correction without a move. The event type says so where
+        the event sync has the event (the spec names it as the signal); otherwise (the full run) the
+        move dates do: a correction keeps the previous version's move date. When both are known and
+        disagree, the event wins and the disagreement is logged."""
+        by_dates = record.previous_move_date is not None and record.previous_move_date == record.move_date
+        event = self.address_events.get(record.person_id)
+        if event is None:
+            return by_dates
+        by_event = event == CORRECTION_EVENT
+        if by_event != by_dates:
+            logger.warning("Register event %s for person %s disagrees with the move dates (previous %s, now %s); "
+                           "the event decides", event, record.person_id, record.previous_move_date, record.move_date)
+        return by_event
+
     def guardians(self, child: JournalChild, record: PersonRecord, f) -> None:
         if not record.guardians:
             return  # No responsibility information: never strip the journal's guardians.
-        wanted = {("nin", r.national_id) if r.national_id else ("org", (r.organisation or "").strip().lower())
-                  for r in record.guardians}
+        wanted = {r.key for r in record.guardians}
         have = child.responsible_keys
         if wanted == have:
             return
@@ -420,6 +440,7 @@ class _Reconciliation:
         f(FindingKind.GUARDIANS_CHANGED, "|".join(sorted(f"{k}:{v}" for k, v in wanted)),
           details={"added": sorted(v for k, v in wanted - have if k == "nin"),
                    "removed": sorted(v for k, v in have - wanted if k == "nin"),
+                   "without_identifier": sorted(r.name or "" for r in record.guardians if r.key[0] == "person"),
                    "organisations": organisations, "placement": bool(organisations)})
 
     # ------------------------------------------------------- not a journal
@@ -439,7 +460,7 @@ class _Reconciliation:
 
     def guardian(self, guardian: Guardian, record: PersonRecord) -> None:
         """A guardian's own register changes: name, address, protection, contact register."""
-        values = {"register_person_id": uuid.UUID(record.person_id), "national_id": record.national_id}
+        values = {"register_person_id": record.person_id, "national_id": record.national_id}
         if record.family_name:
             values.update(given_name=record.given_name[:100], family_name=record.family_name[:150])
         if record.protection in PROTECTION_LEVELS:
@@ -542,7 +563,8 @@ def _apply_guardian_change(child: JournalChild, record: PersonRecord, wanted, ro
     by_key = {}
     for link in links:
         g = link.guardian
-        key = ("nin", g.national_id) if g.national_id else ("org", g.family_name.strip().lower())
+        key = guardian_key(national_id=g.national_id, organisation=g.organisation, given_name=g.given_name,
+                           family_name=g.family_name)
         by_key[key] = link
         should = key in wanted
         if link.parental_responsibility != should:
@@ -564,6 +586,24 @@ def _apply_guardian_change(child: JournalChild, record: PersonRecord, wanted, ro
         Guardianship.objects.update_or_create(
             child_id=child.pk, guardian=guardian, defaults={"relation": Relation.OTHER, "parental_responsibility": True}
         )
+    for responsibility in record.guardians:
+        if responsibility.key[0] == "person" and responsibility.key not in by_key and responsibility.key in wanted:
+            Guardianship.objects.update_or_create(
+                child_id=child.pk, guardian=_guardian_without_identifier(responsibility),
+                defaults={"relation": _relation_of(responsibility), "parental_responsibility": True})
+
+
+def _relation_of(responsibility) -> str:
+    return RELATION_FOR_ROLE.get(responsibility.kind, Relation.OTHER)
+
+
+def _guardian_without_identifier(responsibility) -> Guardian:
+    """A parent the register knows by name only (responsibleWithoutIdentifier): a guardian without a
+    national id, not an organisation; letters to them are handled by hand. Named exactly as the register
+    names them, so that guardian_key finds them again on the next run."""
+    given, family = responsibility.given_name or "", responsibility.family_name or ""
+    return Guardian.objects.create(national_id=None, organisation=False, given_name=given[:100],
+                                   family_name=(family or ("" if given else "Ukjent"))[:150])
 
 
 def _guardian_from_register(nin: str, record: PersonRecord | None, child_record: PersonRecord) -> Guardian:
@@ -573,7 +613,7 @@ def _guardian_from_register(nin: str, record: PersonRecord | None, child_record:
     strictly = record.protection == AddressProtection.STRICTLY_CONFIDENTIAL
     return Guardian.objects.create(
         national_id=nin, given_name=record.given_name[:100], family_name=record.family_name[:150] or "Ukjent",
-        register_person_id=uuid.UUID(record.person_id),
+        register_person_id=record.person_id,
         mobile=(record.phone or "")[:20], preferred_language=record.language if record.language in LANGUAGES else Language.NB,
         sms_reserved=record.reserved,
         street_address="" if strictly else record.street_address[:200], postal_code="" if strictly else record.postal_code[:4],
@@ -659,13 +699,14 @@ def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
     keys: dict[int, set] = {}
     pks = [c.pk for c in children]
     rows = _select(
-        f"SELECT l.child_id, g.national_id, g.family_name "
+        f"SELECT l.child_id, g.national_id, g.organisation, g.given_name, g.family_name "
         f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
         f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
         [pks],
     )
-    for child_id, nin, name in rows:
-        keys.setdefault(child_id, set()).add(("nin", nin) if nin else ("org", name.strip().lower()))
+    for child_id, nin, organisation, given, name in rows:
+        keys.setdefault(child_id, set()).add(guardian_key(national_id=nin, organisation=organisation, given_name=given,
+                                                          family_name=name))
     for child in children:
         child.responsible_keys = keys.get(child.pk, _NO_KEYS)
     return children
@@ -685,7 +726,7 @@ def _journal_for(records: list[PersonRecord], scope: "Scope",
         ids = [i for i in ids if i not in known]
     else:
         preread = []
-    children = _journal_rows("c.register_person_id = ANY(%b::text[]::uuid[])", [ids], scope) if ids else []
+    children = _journal_rows("c.register_person_id = ANY(%b::text[])", [ids], scope) if ids else []
     for child in preread:
         by_person[child.register_person_id] = child
     for child in children:
@@ -745,13 +786,13 @@ def _parse_all(documents: list[dict]) -> list[tuple[PersonRecord, dict]]:
 
 def _reconcile(client: RegisterClient, parsed: list[tuple[PersonRecord, dict]], *, scope: Scope, sequence_number: int | None,
                with_guardians: bool, missing_children: list[JournalChild] = (), found_in: dict[str, str] | None = None,
-               known: dict[str, JournalChild] | None = None) -> _Reconciliation:
+               known: dict[str, JournalChild] | None = None, address_events: dict[str, str] | None = None) -> _Reconciliation:
     """Compare (read-only) and collect the batch; fetches guardians the batch will need.
-    ``known``: journal children read beforehand (see _journal_for)."""
+    ``known``: journal children read beforehand (see _journal_for); ``address_events``: see _Reconciliation."""
     records = [r for r, _ in parsed]
     children = _journal_for(records, scope, known)
     guardians = _guardians_for([r for r in records if r.person_id not in children]) if with_guardians else {}
-    rec = _Reconciliation(scope, sequence_number=sequence_number, now=timezone.now())
+    rec = _Reconciliation(scope, sequence_number=sequence_number, now=timezone.now(), address_events=address_events)
     for record, doc in parsed:
         child = children.get(record.person_id)
         if child is not None:
@@ -881,7 +922,7 @@ def _fetch_event_page(client: RegisterClient, next_seq: int):
     next_seq, FetchedPersons or None)."""
     page = client.events(next_seq)
     events = [e for e in page.events if e.sequence_number >= next_seq]
-    person_ids = list(dict.fromkeys(e.person_id for e in events if e.event_type in KNOWN_EVENT_TYPES))
+    person_ids = list(dict.fromkeys(e.person_id for e in events if e.event_type in REFETCH_EVENT_TYPES))
     return page, events, client.fetch_persons_by_id(person_ids) if person_ids else None
 
 
@@ -940,12 +981,18 @@ def _register_sync(*, client: RegisterClient, today: date, max_pages: int | None
                 last = events[-1].sequence_number
                 if len(page.events) >= MAX_EVENTS_PER_PAGE and (max_pages is None or result.pages < max_pages):
                     pending = pool.submit(_fetch_event_page, fetcher, last + 1)
+                address_events: dict[str, str] = {}
                 for event in events:
-                    if event.event_type not in KNOWN_EVENT_TYPES:
-                        logger.info("Skipping unknown register event type %r (sequence %s)", event.event_type, event.sequence_number)
+                    if event.event_type in (MOVE_EVENT, CORRECTION_EVENT):
+                        address_events[event.person_id] = event.event_type  # The latest one decides.
+                    elif event.event_type not in REFETCH_EVENT_TYPES:
+                        if event.event_type not in EVENT_TYPES:
+                            logger.info("Skipping unknown register event type %r (sequence %s)", event.event_type,
+                                        event.sequence_number)
                         result.skipped_events += 1
                 parsed = fetched.records() if fetched is not None else []
-                rec = _reconcile(client, parsed, scope=scope, sequence_number=last, with_guardians=True)
+                rec = _reconcile(client, parsed, scope=scope, sequence_number=last, with_guardians=True,
+                                 address_events=address_events)
                 with transaction.atomic():
                     locked = SyncCursor.objects.select_for_update().get(pk=cursor.pk)
                     if locked.last_sequence != next_seq - 1:
@@ -1152,13 +1199,8 @@ def findings_follow_protection(*, child_ids=(), register_person_ids=()) -> int:
     only stripped. A strictly confidential person's address goes from details and snapshot alike, of
     handled findings as well as open ones: no copy outlives the right to see it."""
     person_ids = sorted({str(pid) for pid in register_person_ids if pid})
-    uuids = []
-    for pid in person_ids:
-        try:
-            uuids.append(uuid.UUID(pid))
-        except ValueError:
-            pass  # Person ids are opaque strings; a journal links only UUIDs.
-    children = list(Child.objects.filter(Q(pk__in=list(child_ids)) | Q(register_person_id__in=uuids))
+    # Person ids are opaque strings (up to 64 characters), compared as text.
+    children = list(Child.objects.filter(Q(pk__in=list(child_ids)) | Q(register_person_id__in=person_ids))
                     .values_list("pk", "register_person_id", "address_protection"))
     by_child = {pk: level for pk, _, level in children}
     by_subject = {str(pid): level for _, pid, level in children if pid}
@@ -1270,6 +1312,10 @@ def _create_journal(*, finding: Finding, user: User, client: RegisterClient, rec
             guardians.append({"guardian": known[nin], **link})
             continue
         guardians.append({"guardian": _guardian_from_register(nin, fetched.get(nin), record), **link})
+    for responsibility in record.guardians:
+        if responsibility.key[0] == "person":
+            guardians.append({"guardian": _guardian_without_identifier(responsibility),
+                              "relation": _relation_of(responsibility), "parental_responsibility": True})
     for organisation in {r.organisation.strip() for r in record.guardians if r.organisation}:
         org = (Guardian.objects.filter(organisation=True, family_name__iexact=organisation).first()
                or Guardian.objects.create(organisation=True, family_name=organisation[:150]))
@@ -1280,7 +1326,7 @@ def _create_journal(*, finding: Finding, user: User, client: RegisterClient, rec
         child = child_register(
             national_id=record.national_id, given_name=record.given_name or "Ukjent", family_name=record.family_name or "Ukjent",
             birth_date=record.birth_date, sex=record.sex, station=finding.station, guardians=guardians, registered_by=user,
-            register_person_id=uuid.UUID(record.person_id), **address,
+            register_person_id=record.person_id, **address,
             municipality_number=record.municipality_number or "", urban_district_code=record.urban_district_code[:6],
             address_protection=level,
         )

@@ -3,6 +3,13 @@
 Serves the interface in ../shared/spec/register-api.md under ``/api/legal-basis``
 and an admin API under ``/_admin/`` to change persons (the scenarios) and to
 inject faults. Used by ``manage.py fake_register``, the demo, tests and benchmark.
+
+As strict as Persontjenesten where a client could get it wrong (NHN's OpenAPI
+document; registry_sync/persontjenesten.yaml holds the routes used): the
+``api-version`` header is required, request bodies are form-encoded (a JSON body
+is refused), every person route requires ``informationParts`` and serves only
+those parts, closed versions come only with ``includeHistory=true``, and an event
+page past the end is a 404 "Event not found". Refusals are 400 problem documents.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ import threading
 import time
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
-from registry_sync.fake.store import FakeRegister, UnknownPerson
+from registry_sync.fake.store import INFORMATION_PARTS, FakeRegister, UnknownPerson
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +30,8 @@ PREFIX = "/api/legal-basis"
 MAX_EVENTS = 1000
 MAX_BULK = 100
 MAX_PAGE_SIZE = 10000
+FORM = "application/x-www-form-urlencoded"
+PERSON_ROUTES = ("/person/bulk-by-id", "/person/bulk-by-nin", "/person/get-by-nin")
 
 # Admin actions: name -> (method, arguments that are dates).
 SCENARIOS = {
@@ -39,6 +49,7 @@ SCENARIOS = {
     "rename": ("rename", ()),
     "set_status": ("set_status", ()),
     "set_contact": ("set_contact", ()),
+    "set_without_identifier": ("set_without_identifier", ()),
     "touch": ("touch", ()),
 }
 
@@ -73,7 +84,18 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload) -> None:
         self._send(status, json.dumps(payload, ensure_ascii=False).encode())
 
+    def _form(self) -> dict[str, list[str]]:
+        """The form-encoded body, each key with its values (a list field is repeated keys)."""
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != FORM:
+            raise _Problem(400, f"The request body must be {FORM}, not {content_type or 'missing'}")
+        try:
+            return parse_qs(self._raw.decode("ascii"), keep_blank_values=True, strict_parsing=bool(self._raw))
+        except (UnicodeDecodeError, ValueError):
+            raise _Problem(400, "The form body cannot be read") from None
+
     def _body(self) -> dict:
+        """An admin request's JSON body (the admin API is the fake's own, not the register's)."""
         try:
             data = json.loads(self._raw or b"{}")
         except ValueError:
@@ -110,6 +132,9 @@ class Handler(BaseHTTPRequestHandler):
             # --- end HelseID ---
             elif register.token and self.headers.get("Authorization") != f"Bearer {register.token}":
                 raise _Problem(401, "Missing or wrong bearer token")
+            version = self.headers.get("api-version")
+            if version != self.server.api_version:
+                raise _Problem(400, f"The api-version header must be {self.server.api_version!r}, not {version!r}")
             fault = register.faults.take(path)
             if fault and fault["kind"] == "status":
                 headers = {"Retry-After": str(fault["retry_after"])} if fault.get("retry_after") is not None else {}
@@ -124,14 +149,40 @@ class Handler(BaseHTTPRequestHandler):
                 body = fault.get("body", b'{"unexpected": true}')
                 body = body if isinstance(body, bytes) else json.dumps(body).encode()
             self._send(status, body)
+            self._record(method, path, query, status, body)
         except _Problem as problem:
-            self._json(problem.status, {"type": "about:blank", "title": problem.title, "status": problem.status})
+            body = json.dumps({"type": "about:blank", "title": problem.title, "status": problem.status}).encode()
+            self._send(problem.status, body)
+            self._record(method, path, query, problem.status, body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def _record(self, method: str, path: str, query: str, status: int, body: bytes) -> None:
+        """Keep the exchange for the schema test (tests/registry_sync/test_schema.py) when asked."""
+        exchanges = self.server.exchanges
+        if exchanges is not None and path.startswith(PREFIX):
+            exchanges.append({"method": method, "path": path, "query": query, "headers": dict(self.headers.items()),
+                              "body": self._raw, "status": status, "response": body})
+
+    def _person_query(self, query: dict[str, list[str]]) -> tuple[frozenset, bool]:
+        parts = query.get("informationParts") or []
+        if not parts:
+            raise _Problem(400, "The informationParts field is required.")
+        unknown = [p for p in parts if p not in INFORMATION_PARTS]
+        if unknown:
+            raise _Problem(400, f"Unknown informationParts: {', '.join(unknown)}")
+        history = (query.get("includeHistory") or ["false"])[-1].lower()
+        if history not in ("true", "false"):
+            raise _Problem(400, "includeHistory must be true or false")
+        return frozenset(parts), history == "true"
+
     # -------------------------------------------------------------- the API
-    def _api(self, method: str, path: str, query: str) -> tuple[int, bytes]:
+    def _api(self, method: str, path: str, raw_query: str) -> tuple[int, bytes]:
         register = self.server.register
+        query = parse_qs(raw_query, keep_blank_values=True)
+        if method == "POST" and path in PERSON_ROUTES:
+            parts, history = self._person_query(query)
+            form = self._form()
         if method == "GET" and path == "/event/latest":
             latest = register.latest_event()
             if latest is None:
@@ -139,12 +190,15 @@ class Handler(BaseHTTPRequestHandler):
             seq, pid, kind = latest
             return 200, json.dumps({"sequenceNumber": str(seq), "personId": pid, "eventType": kind}).encode()
         if method == "GET" and path == "/event":
-            params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
             try:
-                start = int(params["sequenceNumber"])
-            except (KeyError, ValueError):
-                raise _Problem(400, "sequenceNumber is required and must be a number") from None
+                start = int((query.get("sequenceNumber") or ["1"])[-1])
+            except ValueError:
+                raise _Problem(400, "sequenceNumber must be a number") from None
+            if start < 1:
+                raise _Problem(400, "sequenceNumber must be at least 1")
             events = register.events_from(start, MAX_EVENTS)
+            if not events:
+                raise _Problem(404, "Event not found")
             results = [{"sequenceNumber": str(s), "personId": p, "eventType": t} for s, p, t in events]
             return 200, json.dumps({
                 "results": results,
@@ -152,38 +206,45 @@ class Handler(BaseHTTPRequestHandler):
                 "endIndex": events[-1][0] if events else start,
             }).encode()
         if method == "POST" and path == "/person/bulk-by-id":
-            ids = self._list(self._body(), "personIds")
-            return 200, b"[" + b",".join(register.documents(ids)) + b"]"
+            ids = self._list(form, "personIds")
+            return 200, b"[" + b",".join(register.documents(ids, parts=parts, history=history)) + b"]"
         if method == "POST" and path == "/person/bulk-by-nin":
-            nins = self._list(self._body(), "nins")
-            docs = [d for d in (register.document_by_nin(n) for n in nins) if d is not None]
+            nins = self._list(form, "nins")
+            docs = [d for d in (register.document_by_nin(n, parts=parts, history=history) for n in nins) if d is not None]
             return 200, b"[" + b",".join(docs) + b"]"
         if method == "POST" and path == "/person/get-by-nin":
-            nin = self._body().get("nin")
-            doc = register.document_by_nin(str(nin)) if nin else None
+            nin = (form.get("nin") or [""])[-1]
+            if not nin:
+                raise _Problem(400, "The nin field is required.")
+            doc = register.document_by_nin(nin, parts=parts, history=history)
             if doc is None:
                 raise _Problem(404, "Person not found")
             return 200, doc
         if method == "POST" and path == "/search/paged-match-list":
-            body = self._body()
+            form = self._form()
+            one = lambda key, default=None: (form.get(key) or [default])[-1]  # noqa: E731
             try:
-                size = int(body.get("PageSize", 1000))
-                offset = int(body.get("IndexOffset", 0))
-                municipality = str(body["MunicipalityNumber"])
-            except (KeyError, ValueError, TypeError):
-                raise _Problem(400, "MunicipalityNumber, PageSize and IndexOffset are required") from None
+                size = int(one("PageSize", "1000"))
+                offset = int(one("IndexOffset", "0"))
+            except ValueError:
+                raise _Problem(400, "PageSize and IndexOffset must be numbers") from None
             if not 1 <= size <= MAX_PAGE_SIZE or offset < 0:
                 raise _Problem(400, f"PageSize must be 1..{MAX_PAGE_SIZE}")
-            found = register.search(municipality, str(body.get("BirthDateFrom", "0000-00-00")),
-                                    str(body.get("BirthDateTo", "9999-99-99")), list(body.get("PersonStatuses") or []))
+            municipality = one("MunicipalityNumber", "")
+            if len(municipality) != 4 or not municipality.isdigit():
+                raise _Problem(400, "MunicipalityNumber must be four digits")
+            found = register.search(municipality, one("BirthDateFrom", "0000-00-00"), one("BirthDateTo", "9999-99-99"),
+                                    list(form.get("PersonStatuses") or []))
             page = found[offset : offset + size]
-            return 200, json.dumps({"results": page, "startIndex": offset, "endIndex": offset + len(page)}).encode()
+            # endIndex is the index of the last result (inclusive); an empty page has none.
+            return 200, json.dumps({"results": page, "startIndex": offset,
+                                    "endIndex": offset + len(page) - 1 if page else offset}).encode()
         raise _Problem(404, "Not found")
 
-    def _list(self, body: dict, key: str) -> list[str]:
-        values = body.get(key)
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise _Problem(400, f"{key} must be a list of strings")
+    def _list(self, form: dict[str, list[str]], key: str) -> list[str]:
+        values = form.get(key)
+        if not values:
+            raise _Problem(400, f"The {key} field is required.")
         if len(values) > MAX_BULK:
             raise _Problem(400, f"At most {MAX_BULK} {key} per call")
         return values
@@ -210,7 +271,7 @@ class Handler(BaseHTTPRequestHandler):
         for name in date_args:
             if args.get(name):
                 args[name] = date.fromisoformat(str(args[name])[:10])
-        for name in ("responsible", "parents"):
+        for name in ("responsible", "parents", "without_identifier"):
             if name in args:
                 args[name] = [tuple(x) for x in args[name]]
         try:
@@ -229,8 +290,11 @@ class FakeRegisterServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, register: FakeRegister, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, register: FakeRegister, host: str = "127.0.0.1", port: int = 0, *, api_version: str = "2"):
         self.register = register
+        self.api_version = api_version
+        # A list to keep every API exchange in (the schema test), or None.
+        self.exchanges: list[dict] | None = None
         super().__init__((host, port), Handler)
 
     @property

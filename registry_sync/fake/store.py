@@ -3,7 +3,12 @@
 It behaves like the real register in the ways the client depends on: every
 change closes the current version of an element (``isValid: false``,
 ``validTo`` set) and appends a new one, and every change appends one or more
-events with increasing sequence numbers. Documents are kept serialised (the
+events with increasing sequence numbers. It serves what Persontjenesten serves:
+dates as date-times, the contact register's reservation as "Yes"/"No", id status
+``InUse``/``Discontinued``, opaque person ids (64 hex characters for every third
+person, UUIDs for the others), and for some persons the versions of each element
+in shuffled order and an earlier, closed version of their name and address, so
+that nothing may read "current versus previous" by the order of a list. Documents are kept serialised (the
 form they are served in), so an Oslo-size population fits in memory and bulk
 answers are a join of byte strings.
 
@@ -14,20 +19,52 @@ the demo seeder, the tests and the benchmark.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import os
+import random
 import threading
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 RESIDENT = "Resident"
 STRICTLY_CONFIDENTIAL = "StrictlyConfidential"
+# InformationPart in NHN's OpenAPI document: each names one element of a Person (lower camel case).
+INFORMATION_PARTS = (
+    "AddressProtection", "CitizenshipRetention", "ResidentialAddress", "UseOfSamiLanguage", "SharedResidence", "Death",
+    "FalseIdentity", "FamilyRelation", "Birth", "BirthInNorway", "ParentalResponsibility",
+    "SamiParliamentElectoralRegistryStatus", "NorwegianIdentificationNumber", "IdentityVerification",
+    "ImmigrationToNorway", "Gender", "ResiduaryEstateContactInformation", "IdentificationDocument", "Name",
+    "ResidencePermit", "StayOnSvalbard", "PresentAddress", "PostalAddress", "ForeignPostalAddress",
+    "PreferredContactAddress", "MaritalStatus", "Citizenship", "Status", "ForeignPersonIdentificationNumber",
+    "EmigrationFromNorway", "ImmigrationAuthoritiesIdentificationNumber", "GuardianshipOrFuturePowerOfAttorney",
+    "DeprivedLegalAuthority", "CommonContactRegisterInformation", "LegalAuthority",
+)
+_ALWAYS = ("id", "sequenceNumber")
+
+
+def _element(part: str) -> str:
+    return part[0].lower() + part[1:]
+
+
+def _day_time(day: date | str) -> str:
+    """A date as the register sends it: a date-time whose time part means nothing."""
+    return f"{day.isoformat() if isinstance(day, date) else str(day)[:10]}T00:00:00Z"
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Strictly increasing: two changes in the same microsecond would make their versions' order a tie.
+    global _last_now
+    with _now_lock:
+        moment = max(datetime.now(timezone.utc), _last_now + timedelta(microseconds=1))
+        _last_now = moment
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_now_lock = threading.Lock()
+_last_now = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _version(**fields) -> dict:
@@ -73,9 +110,13 @@ class FakeRegister:
     def __init__(self, path: str | os.PathLike | None = None):
         self.lock = threading.RLock()
         self.path = Path(path) if path else None
-        self._docs: dict[str, bytes] = {}  # person id -> served JSON document
+        self._docs: dict[str, bytes] = {}  # person id -> served JSON document, with its history
+        self._current_docs: dict[str, bytes] = {}  # person id -> served without closed versions (made when asked)
         self._full: dict[str, bytes] = {}  # person id -> the register's own (unredacted) document
         self._index: dict[str, tuple[str, str, str]] = {}  # id -> (municipality, birth date, status)
+        self._keys: dict[str, tuple[str, ...]] = {}  # id -> the document's elements
+        # Ids whose versions are served out of order: "shuffled" (an order of their own) or "reversed".
+        self.shuffled: dict[str, str] = {}
         self._by_nin: dict[str, str] = {}
         self._event_seqs: list[int] = []
         self._events: list[tuple[int, str, str]] = []
@@ -98,14 +139,35 @@ class FakeRegister:
             start = bisect.bisect_left(self._event_seqs, sequence_number)
             return self._events[start : start + limit]
 
-    def documents(self, person_ids) -> list[bytes]:
+    def documents(self, person_ids, *, parts=None, history: bool = True) -> list[bytes]:
+        """The served documents: only the elements of ``parts`` (informationParts; None: all), and
+        without closed versions unless ``history`` (includeHistory=true)."""
         with self.lock:
-            return [self._docs[pid] for pid in person_ids if pid in self._docs]
+            return [self._served(pid, parts, history) for pid in person_ids if pid in self._docs]
 
-    def document_by_nin(self, nin: str) -> bytes | None:
+    def document_by_nin(self, nin: str, *, parts=None, history: bool = True) -> bytes | None:
         with self.lock:
             pid = self._by_nin.get(nin)
-            return self._docs.get(pid) if pid else None
+            return self._served(pid, parts, history) if pid in self._docs else None
+
+    def _served(self, pid: str, parts, history: bool) -> bytes:
+        if history:
+            served = self._docs[pid]
+        else:
+            served = self._current_docs.get(pid)
+            if served is None:
+                doc = json.loads(self._docs[pid])
+                served = self._current_docs[pid] = _encode({
+                    key: [v for v in value if not isinstance(v, dict) or v.get("isValid") is not False]
+                    if isinstance(value, list) else value for key, value in doc.items()})
+        if parts is None:
+            return served
+        elements = {_element(part) for part in parts}
+        keys = self._keys.get(pid) or ()
+        if all(key in elements or key in _ALWAYS for key in keys):
+            return served  # Everything the document holds was asked for (the client's case): as stored.
+        doc = json.loads(served)
+        return _encode({key: value for key, value in doc.items() if key in elements or key in _ALWAYS})
 
     def person(self, person_id: str) -> dict:
         """The register's own copy (for scenarios and tests; not what is served)."""
@@ -153,12 +215,16 @@ class FakeRegister:
     def _store(self, doc: dict) -> None:
         pid = doc["id"]
         self._full[pid] = _encode(doc)
+        served = doc
         protection = _current(doc.get("addressProtection", []))
         if protection and protection.get("protectionLevel") == STRICTLY_CONFIDENTIAL:
             # A strictly confidential person has no address in what the register gives out.
-            self._docs[pid] = _encode({**doc, "residentialAddress": [], "presentAddress": []})
-        else:
-            self._docs[pid] = self._full[pid]
+            served = {**doc, **{key: [] for key in ("residentialAddress", "presentAddress") if key in doc}}
+        if pid in self.shuffled:
+            served = _shuffled(served, reverse=self.shuffled[pid] == "reversed")
+        self._docs[pid] = self._full[pid] if served is doc else _encode(served)
+        self._current_docs.pop(pid, None)
+        self._keys[pid] = tuple(doc)
         address = _current(doc.get("residentialAddress", []))
         municipality = ""
         if address:
@@ -169,7 +235,7 @@ class FakeRegister:
                 municipality = address["cadastralAddress"].get("cadastralNumber", {}).get("municipalityNumber") or ""
         birth = _current(doc.get("birth", []))
         status = _current(doc.get("status", []))
-        self._index[pid] = (municipality, (birth or {}).get("birthDate", "")[:10], (status or {}).get("status", ""))
+        self._index[pid] = (municipality, ((birth or {}).get("birthDate") or "")[:10], (status or {}).get("status", ""))
         for nin_version in doc.get("norwegianIdentificationNumber", []):
             self._by_nin[nin_version["identificationNumber"]] = pid
         self._version += 1
@@ -180,7 +246,7 @@ class FakeRegister:
                 raise UnknownPerson(person_id)
             doc = json.loads(self._full[person_id])
             mutate(doc)
-            doc["sequenceNumber"] = str(self._next_seq() + len(event_types) - 1)
+            doc["sequenceNumber"] = self._next_seq() + len(event_types) - 1
             self._store(doc)
             events = self._emit(person_id, *event_types)
         if save:
@@ -194,9 +260,17 @@ class FakeRegister:
         phone: str | None = None, language: str = "nb", reserved: bool = False, person_id: str | None = None,
         responsible: list[tuple[str, str]] | None = None, parents: list[tuple[str, str]] | None = None,
         immigrated_from: str | None = None, event_type: str = "PersonIsCreated", save: bool = True,
+        shuffled: bool | str | None = None, history: bool | None = None,
     ) -> str:
-        """Create a person; ``responsible`` is [(id number, responsibilityType)], ``parents`` [(id number, role)]."""
-        person_id = person_id or str(uuid.uuid4())
+        """Create a person; ``responsible`` is [(id number, responsibilityType)], ``parents`` [(id number, role)].
+
+        Every third person (by national id) gets a 64-character id instead of a UUID; ``shuffled``
+        (default: every other person by id; or "reversed") serves the versions of each element out of order,
+        and ``history`` (default: as shuffled) gives the person a closed earlier name and address."""
+        digest = hashlib.sha256(nin.encode()).hexdigest()
+        person_id = person_id or (digest if int(digest[:8], 16) % 3 == 0 else str(uuid.uuid4()))
+        shuffled = int(hashlib.sha256(person_id.encode()).hexdigest()[:8], 16) % 2 == 0 if shuffled is None else shuffled
+        history = shuffled if history is None else history
         born = birth_date.isoformat() if isinstance(birth_date, date) else str(birth_date)[:10]
         id_type = "DNumber" if int(nin[0]) >= 4 else "NationalIdentityNumber"
         doc: dict = {
@@ -205,7 +279,7 @@ class FakeRegister:
             "norwegianIdentificationNumber": [_version(identificationNumber=nin, identificationNumberType=id_type, status="InUse")],
             "status": [_version(status=status)],
             "name": [_version(givenName=given_name, middleName=None, familyName=family_name)],
-            "birth": [_version(birthDate=f"{born}T00:00:00", birthYear=born[:4], birthCountry="NOR")],
+            "birth": [_version(birthDate=_day_time(born), birthYear=born[:4], birthCountry="NOR")],
             "gender": [_version(gender="Female" if sex == "female" else "Male")],
             "residentialAddress": [],
             "addressProtection": [],
@@ -214,14 +288,22 @@ class FakeRegister:
             "immigrationToNorway": [_version(immigratedFromCountry=immigrated_from)] if immigrated_from else [],
             "emigrationFromNorway": [],
             "death": None,
-            "sharedResidence": [],
-            "presentAddress": [],
             "commonContactRegisterInformation": None,
         }
+        if history:
+            # An earlier name and address, closed: the name given after birth, the first address.
+            earlier = _version(givenName=None, middleName=None, familyName=family_name)
+            doc["name"].insert(0, {**earlier, "isValid": False, "validTo": doc["name"][0]["validFrom"]})
+            if municipality:
+                first = _version(addressConfidentiality=protection, moveDate=_day_time(born), urbanDistrictCode=urban_district or None,
+                                 urbanDistrictName=None,
+                                 streetAddress=street_address(municipality=municipality, street="Fødeveien", house_number=1,
+                                                              postal_code=postal_code, city=city))
+                doc["residentialAddress"].append({**first, "isValid": False, "validTo": _now()})
         if municipality:
             doc["residentialAddress"].append(
                 _version(
-                    addressConfidentiality=protection, moveDate=f"{born}T00:00:00", urbanDistrictCode=urban_district or None,
+                    addressConfidentiality=protection, moveDate=_day_time(born), urbanDistrictCode=urban_district or None,
                     urbanDistrictName=None,
                     streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
                                                  postal_code=postal_code, city=city),
@@ -238,7 +320,9 @@ class FakeRegister:
         if phone is not None or reserved:
             doc["commonContactRegisterInformation"] = _contact(phone, language, reserved)
         with self.lock:
-            doc["sequenceNumber"] = str(self._next_seq())
+            doc["sequenceNumber"] = self._next_seq()
+            if shuffled:
+                self.shuffled[person_id] = shuffled if isinstance(shuffled, str) else "shuffled"
             self._store(doc)
             self._emit(person_id, event_type)
         if save:
@@ -270,7 +354,7 @@ class FakeRegister:
             confidentiality = (old or {}).get("addressConfidentiality") or _protection_level(doc)
             doc["residentialAddress"].append(
                 _version(addressConfidentiality=confidentiality,
-                         moveDate=f"{(move_date or date.today()).isoformat()}T00:00:00",
+                         moveDate=_day_time(move_date or date.today()),
                          urbanDistrictCode=urban_district or None, urbanDistrictName=None,
                          streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
                                                       postal_code=postal_code, city=city))
@@ -278,7 +362,8 @@ class FakeRegister:
         return self._change(person_id, mutate, "ChangeInResidentialAddress")
 
     def correct_address(self, person_id: str, *, street: str, house_number: int | None = None, postal_code: str | None = None) -> list[dict]:
-        """Same dwelling, corrected address (same move date)."""
+        """Same dwelling, corrected address: the same move date, and back-dated to the version it
+        corrects (the same ``validFrom``, a later ``registeredAt``)."""
         def mutate(doc):
             old = _current(doc["residentialAddress"])
             if old is None:
@@ -286,6 +371,7 @@ class FakeRegister:
             new = json.loads(json.dumps(old))
             _close_current(doc["residentialAddress"])
             new.update(_version())
+            new["validFrom"] = old["validFrom"]
             new["moveDate"] = old["moveDate"]
             new["streetAddress"]["addressName"] = street
             new["streetAddress"]["addressNumber"]["houseNumber"] = str(house_number) if house_number else None
@@ -299,7 +385,7 @@ class FakeRegister:
             _set_status(doc, "Emigrated")
             _close_current(doc["emigrationFromNorway"])
             doc["emigrationFromNorway"].append(
-                _version(emigratedToCountry=country, emigratedMoveDate=(when or date.today()).isoformat())
+                _version(emigratedToCountry=country, emigratedMoveDate=_day_time(when or date.today()))
             )
             _close_current(doc["residentialAddress"])
         return self._change(person_id, mutate, "PersonIsEmigrated", "ChangeInEmigrationFromNorway", "ChangeInStatus")
@@ -312,7 +398,7 @@ class FakeRegister:
             doc["immigrationToNorway"].append(_version(immigratedFromCountry=country))
             _close_current(doc["residentialAddress"])
             doc["residentialAddress"].append(
-                _version(addressConfidentiality=_protection_level(doc), moveDate=f"{date.today().isoformat()}T00:00:00",
+                _version(addressConfidentiality=_protection_level(doc), moveDate=_day_time(date.today()),
                          urbanDistrictCode=urban_district or None, urbanDistrictName=None,
                          streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
                                                       postal_code=postal_code, city=city))
@@ -322,7 +408,7 @@ class FakeRegister:
     def die(self, person_id: str, *, when: date | None = None) -> list[dict]:
         def mutate(doc):
             _set_status(doc, "Deceased")
-            doc["death"] = {"deceasedDate": (when or date.today()).isoformat(), "isValid": True}
+            doc["death"] = {**_version(), "deceasedDate": _day_time(when or date.today())}
         return self._change(person_id, mutate, "PersonIsDeceased", "ChangeInStatus")
 
     def annul_death(self, person_id: str) -> list[dict]:
@@ -362,28 +448,48 @@ class FakeRegister:
         def mutate(doc):
             for v in doc["norwegianIdentificationNumber"]:
                 if v.get("isValid"):
-                    v["status"] = "Ceased"
+                    v["status"] = "Discontinued"
             _close_current(doc["norwegianIdentificationNumber"])
             doc["norwegianIdentificationNumber"].append(
                 _version(identificationNumber=new_nin, identificationNumberType="NationalIdentityNumber", status="InUse")
             )
         return self._change(person_id, mutate, "ChangeInNorwegianIdentificationNumber")
 
-    def rename(self, person_id: str, *, given_name: str | None = None, family_name: str | None = None) -> list[dict]:
+    def rename(self, person_id: str, *, given_name: str | None = None, family_name: str | None = None,
+               event_type: str = "ChangeInName") -> list[dict]:
+        """A new name; ``event_type`` another type the register may announce it by (PersonCorrected...)."""
         def mutate(doc):
             old = _current(doc["name"]) or {}
             _close_current(doc["name"])
             doc["name"].append(_version(givenName=given_name or old.get("givenName"), middleName=old.get("middleName"),
                                         familyName=family_name or old.get("familyName")))
-        return self._change(person_id, mutate, "ChangeInName")
+        return self._change(person_id, mutate, event_type)
 
     def set_status(self, person_id: str, status: str) -> list[dict]:
         return self._change(person_id, lambda doc: _set_status(doc, status), "ChangeInStatus")
 
-    def set_contact(self, person_id: str, *, phone: str | None, language: str = "nb", reserved: bool = False) -> list[dict]:
+    def set_contact(self, person_id: str, *, phone: str | None, language: str = "nb", reserved: bool = False,
+                    status: str = "Active", notification_status: str = "CanBeNotified") -> list[dict]:
         def mutate(doc):
-            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved)
+            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved, status, notification_status)
         return self._change(person_id, mutate, "ChangeInCommonContactRegisterInformation")
+
+    def set_without_identifier(self, person_id: str, *, without_identifier: list[tuple[str, str, str, str]],
+                               keep: bool = True) -> list[dict]:
+        """Add parents without a Norwegian id: [(given name, family name, birth date, responsibilityType)];
+        ``keep=False`` replaces the current responsibility instead."""
+        def mutate(doc):
+            subject = _current(doc["norwegianIdentificationNumber"])["identificationNumber"]
+            kept = [dict(v) for v in doc["parentalResponsibility"] if v.get("isValid")] if keep else []
+            _close_current(doc["parentalResponsibility"])
+            for v in kept:
+                doc["parentalResponsibility"].append({**v, **_version()})
+            for given, family, born, kind in without_identifier:
+                doc["parentalResponsibility"].append(_version(
+                    responsibilityType=kind, responsible=None, responsibleOrganization=None, subjectOfResponsibility=subject,
+                    responsibleWithoutIdentifier={"name": {"givenName": given, "middleName": None, "familyName": family},
+                                                  "birthDate": _day_time(born), "citizenship": None, "gender": None}))
+        return self._change(person_id, mutate, "ChangeInParentalResponsibility")
 
     def touch(self, person_id: str, event_type: str) -> list[dict]:
         """An event without a change (e.g. an event type the application does not know)."""
@@ -403,7 +509,8 @@ class FakeRegister:
     # ------------------------------------------------------------- persistence
     def dump(self) -> dict:
         with self.lock:
-            return {"persons": [json.loads(d) for d in self._full.values()], "events": [list(e) for e in self._events]}
+            return {"persons": [json.loads(d) for d in self._full.values()], "events": [list(e) for e in self._events],
+                    "shuffled": dict(self.shuffled)}
 
     def autosave(self, every_seconds: float) -> None:
         """Write the file at most every ``every_seconds`` instead of after each change
@@ -431,11 +538,14 @@ class FakeRegister:
         with self.lock:  # Take a consistent copy quickly; write it without holding the lock.
             events = list(self._events)
             documents = list(self._full.values())
+            shuffled = dict(self.shuffled)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{threading.get_ident()}.tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write('{"events":')
             json.dump([list(e) for e in events], fh, separators=(",", ":"))
+            fh.write(',"shuffled":')
+            json.dump(shuffled, fh, separators=(",", ":"))
             fh.write(',"persons":[')
             fh.write(",\n".join(d.decode() for d in documents))
             fh.write("]}")
@@ -445,6 +555,7 @@ class FakeRegister:
         with open(self.path, encoding="utf-8") as fh:
             data = json.load(fh)
         with self.lock:
+            self.shuffled = dict(data.get("shuffled") or {})
             for doc in data["persons"]:
                 self._store(doc)
             self._events = [(int(s), p, t) for s, p, t in data["events"]]
@@ -484,10 +595,28 @@ def _protection_level(doc: dict) -> str:
     return current["protectionLevel"] if current else "Unclassified"
 
 
-def _contact(phone: str | None, language: str, reserved: bool) -> dict:
+def _shuffled(doc: dict, *, reverse: bool = False) -> dict:
+    """The document with each element's versions newest first (``reverse``) or in an order of their
+    own, the same each time and never the recorded one."""
+    rng = random.Random(doc["id"])
+    served = {}
+    for key, value in doc.items():
+        if isinstance(value, list) and len(value) > 1:
+            value = value[::-1]
+            for _ in range(0 if reverse else 5):
+                rng.shuffle(value)
+                if value != doc[key]:
+                    break
+        served[key] = value
+    return served
+
+
+def _contact(phone: str | None, language: str, reserved: bool, status: str = "Active",
+             notification_status: str = "CanBeNotified") -> dict:
     return {
-        "reservation": reserved,
-        "status": "Active",
+        "reservation": "Yes" if reserved else "No",
+        "status": status,
+        "notificationStatus": notification_status,
         "contactInformation": {"phoneNumber": f"+47{phone}" if phone else None, "email": None},
         "digitalPost": None,
         "language": language,

@@ -87,3 +87,26 @@ def test_celery_task_runs_the_sync(register, station_a):
     person(register, birth_date=date.today() - timedelta(days=100))
     sync_register.delay()
     assert Finding.objects.filter(kind="unregistered_resident").count() == 1
+
+
+def test_the_fake_serves_what_persontjenesten_serves(tmp_path):
+    register = FakeRegister(tmp_path / "register.json")
+    with register.bulk():
+        ids = [person(register, phone="41234567", save=False) for _ in range(30)]
+    assert any(len(pid) == 64 for pid in ids) and any(len(pid) == 36 for pid in ids)  # Opaque ids, some not UUIDs.
+    doc = json.loads(register.documents([ids[0]])[0])
+    assert doc["birth"][0]["birthDate"] == "2024-03-01T00:00:00Z" and isinstance(doc["sequenceNumber"], int)
+    assert doc["commonContactRegisterInformation"]["reservation"] == "No"
+    register.change_id(ids[0], next_national_id())
+    statuses = {v["status"] for v in register.person(ids[0])["norwegianIdentificationNumber"]}
+    assert statuses == {"InUse", "Discontinued"}
+    # Some persons have closed versions and are served with their versions out of the recorded order.
+    shuffled = [pid for pid in ids if pid in register.shuffled]
+    assert 0 < len(shuffled) < len(ids)
+    served, recorded = json.loads(register.documents([shuffled[0]])[0]), register.person(shuffled[0])
+    assert len(recorded["name"]) == 2 and served["name"] != recorded["name"]
+    assert sorted(map(json.dumps, served["name"])) == sorted(map(json.dumps, recorded["name"]))
+    assert FakeRegister(tmp_path / "register.json").documents([shuffled[0]]) == register.documents([shuffled[0]])
+    # Without includeHistory the closed versions stay out.
+    current = json.loads(register.documents([shuffled[0]], history=False)[0])
+    assert [v["isValid"] for v in current["name"]] == [True]
