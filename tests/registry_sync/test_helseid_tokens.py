@@ -99,10 +99,10 @@ def test_a_dpop_token_without_its_proof_is_refused(guarded_register, fake_helsei
     provider = ServiceTokenProvider(scope=REGISTER_SCOPE, dpop=True)
     token = provider.token()
     response = requests.get(f"{guarded_register.server.base_url}/event/latest", timeout=5,
-                            headers={"Authorization": f"DPoP {token.value}"})
+                            headers={"Authorization": f"DPoP {token.value}", "api-version": "2"})
     assert response.status_code == 401
     stolen = requests.get(f"{guarded_register.server.base_url}/event/latest", timeout=5,
-                          headers={"Authorization": f"Bearer {token.value}"})
+                          headers={"Authorization": f"Bearer {token.value}", "api-version": "2"})
     assert stolen.status_code == 401
 
 
@@ -111,7 +111,7 @@ def test_a_replayed_dpop_proof_is_refused(guarded_register, fake_helseid):
 
     provider = ServiceTokenProvider(scope=REGISTER_SCOPE, dpop=True)
     url = f"{guarded_register.server.base_url}/event/latest"
-    headers = provider.headers("GET", url, provider.token())
+    headers = {**provider.headers("GET", url, provider.token()), "api-version": "2"}
     assert requests.get(url, headers=headers, timeout=5).status_code in (200, 404)
     assert requests.get(url, headers=headers, timeout=5).status_code == 401
 
