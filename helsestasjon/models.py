@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
 from django.db import connection, models
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 

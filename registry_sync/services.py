@@ -29,7 +29,7 @@ from datetime import date, timedelta
 import psycopg
 from django.core.exceptions import ValidationError
 from django.db import Error as DbError, connection, transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
