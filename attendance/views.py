@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -45,20 +44,15 @@ _COLLEAGUE_FIELDS = ["id", "username", "first_name", "last_name", "role"]
 def _colleagues(user):
     """Staff who hold consultations at the user's stations (for "another colleague's day").
 
-    Hand-written and loading only the names: it runs on every day-list request.
+    Loading only the names: it runs on every day-list request.
     """
     station_ids = user.station_ids()
     if not station_ids:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT u.id, u.username, u.first_name, u.last_name, u.role"
-            f" FROM {User._meta.db_table} u JOIN {User.stations.through._meta.db_table} us ON us.user_id = u.id"
-            f" WHERE u.is_active AND u.role <> %s AND us.station_id IN ({', '.join(['%s'] * len(station_ids))})"
-            f" ORDER BY u.first_name, u.last_name, u.id",
-            [Role.CLERK.value, *station_ids],
-        )
-        return [User.from_db(connection.alias, _COLLEAGUE_FIELDS, row) for row in cursor.fetchall()]
+    return list(
+        User.objects.filter(is_active=True, stations__in=station_ids).exclude(role=Role.CLERK)
+        .distinct().order_by("first_name", "last_name", "id").only(*_COLLEAGUE_FIELDS)
+    )
 
 
 def _reason_options():
