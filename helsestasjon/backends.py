@@ -7,15 +7,16 @@ from django.db import connection
 
 from helsestasjon.models import Role, User
 
-_FIELDS = list(User._meta.concrete_fields)
-_ATTNAMES = [f.attname for f in _FIELDS]
-_COLUMNS = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in _FIELDS)
+_COLUMNS = ", ".join(f"u.{connection.ops.quote_name(f.column)}" for f in User._meta.concrete_fields)
 _LINKS = User.stations.through._meta.db_table
 
-
+# Hand-written, run through User.objects.raw (which applies the fields' and the
+# backend's converters as a queryset does): the same statement as a queryset
+# with an ArraySubquery cost 2.9 ms more per request, compiling it
+# (docs/decisions.md, "Hand-written reads revisited").
 _SQL = (
     f"SELECT {_COLUMNS}, (SELECT array_agg(s.station_id ORDER BY s.station_id) FROM {_LINKS} s WHERE s.user_id = u.id)"
-    f" FROM {User._meta.db_table} u WHERE u.id = %s"
+    f" AS station_list FROM {User._meta.db_table} u WHERE u.id = %s"
 )
 
 
@@ -33,38 +34,13 @@ class StationModelBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except Exception:
             return None
-        with connection.cursor() as cursor:
-            cursor.execute(_SQL, [pk])
-            row = cursor.fetchone()
-        if row is None:
+        user = next(iter(User._default_manager.raw(_SQL, [pk])), None)
+        if user is None:
             return None
-        *values, stations = row
-        user = User.from_db(connection.alias, _ATTNAMES, _converted(values))
         if user.role != Role.ADMIN:
-            user._station_ids = list(stations or [])
+            user._station_ids = list(user.station_list or [])
+        del user.station_list
         return user if self.user_can_authenticate(user) else None
-
-
-_converters: list | None = None
-
-
-def _converted(values):
-    """Values as the ORM hands them to the model: the backend's and the fields' converters applied."""
-    global _converters
-    converters = _converters
-    if converters is None:
-        # Built whole, then published: another thread never sees a partial list.
-        converters = []
-        for field in _FIELDS:
-            col = field.get_col(User._meta.db_table)
-            converters.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
-        _converters = converters
-    out = []
-    for (col, functions), value in zip(converters, values):
-        for function in functions:
-            value = function(value, col, connection)
-        out.append(value)
-    return out
 
 
 def client_ip_address(request) -> str | None:

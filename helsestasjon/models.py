@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import RegexValidator
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -115,14 +115,9 @@ class User(AbstractUser):
             if self.role == Role.ADMIN:
                 self._station_ids = list(Station.objects.values_list("id", flat=True))
             else:
-                # The link table alone, hand-written: this runs on every page of a
-                # logged-in user, and compiling the ORM join cost more than running it.
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        f"SELECT station_id FROM {self.stations.through._meta.db_table} WHERE user_id = %s ORDER BY station_id",
-                        [self.pk],
-                    )
-                    self._station_ids = [row[0] for row in cursor.fetchall()]
+                # The link table alone, without joining the stations.
+                links = self.stations.through.objects.filter(user_id=self.pk).order_by("station_id")
+                self._station_ids = list(links.values_list("station_id", flat=True))
         return self._station_ids
 
 

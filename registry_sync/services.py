@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import psycopg
 from django.core.exceptions import ValidationError
 from django.db import Error as DbError, connection, transaction
 from django.db.models import Q
@@ -51,6 +50,7 @@ from helsestasjon.models import (
     Station,
     User,
 )
+from registry_sync import journal_io
 from registry_sync.client import (
     CORRECTION_EVENT,
     EVENT_TYPES,
@@ -64,6 +64,7 @@ from registry_sync.client import (
     guardian_key,
     parse_person,
 )
+from registry_sync.journal_io import JournalChild
 from registry_sync.models import (
     ALERT_KINDS,
     Finding,
@@ -164,42 +165,6 @@ class Scope:
 
 
 # -------------------------------------------------------------- reconciliation
-
-
-# The journal columns the reconciliation compares, read as plain rows (building
-# model instances for every child of a run cost more than the comparison).
-# status_changed_at is only read for deceased children (the fingerprint of an
-# annulled death); timestamps are slow to load and nothing else needs it.
-_JOURNAL_SELECT = (
-    "SELECT c.id, c.register_person_id::text, c.national_id, c.given_name, c.family_name, c.birth_date, c.status, "
-    "c.station_id, c.street_address, c.postal_code, c.city, c.municipality_number, c.urban_district_code, "
-    "c.address_protection, CASE WHEN c.status = 'deceased' THEN c.status_changed_at END "
-    "FROM helsestasjon_child c"
-)
-
-
-_NO_KEYS: frozenset = frozenset()
-
-
-class JournalChild:
-    """A journal child as the reconciliation sees it: the compared columns, its
-    station and its guardians' responsibility keys. Changes are set on it and
-    written with ``_update_rows``; effects load the real ``Child``."""
-
-    __slots__ = ("pk", "register_person_id", "national_id", "given_name", "family_name", "birth_date", "status",
-                 "station_id", "street_address", "postal_code", "city", "municipality_number", "urban_district_code",
-                 "address_protection", "status_changed_at", "station", "responsible_keys")
-
-    def __init__(self, row, station):
-        (self.pk, self.register_person_id, self.national_id, self.given_name, self.family_name, self.birth_date,
-         self.status, self.station_id, self.street_address, self.postal_code, self.city, self.municipality_number,
-         self.urban_district_code, self.address_protection, self.status_changed_at) = row
-        self.station = station
-        self.responsible_keys = _NO_KEYS
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}"
 
 
 class _PendingFinding:
@@ -498,64 +463,6 @@ def _current_versions(doc: dict | None) -> dict | None:
     }
 
 
-def _raw_cursor():
-    """A cursor with server-side parameters on Django's
-    connection (and in its transaction): values travel apart from the SQL, so
-    thousands of them are not quoted into it one by one, and a list is one
-    array parameter. Arrays are sent in binary (``%b``): the text form escapes
-    every element with a regular expression."""
-    connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
-
-
-def _select(sql: str, params=()) -> list[tuple]:
-    with _raw_cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def _array_type(field) -> str:
-    """The SQL array type a column's values are sent as. Text columns go as
-    text[], so a value too long for a varchar is refused on assignment (as in
-    a plain UPDATE or INSERT) instead of being cut by an explicit cast."""
-    if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
-        return "text[]"
-    return f"{field.target_field.db_type(connection) if field.is_relation else field.db_type(connection)}[]"
-
-
-def _update_rows(model, objs: list, fields) -> None:
-    """UPDATE each row's changed fields in one statement: the new values go as
-    one array per column and are joined to the rows with unnest (one statement
-    instead of one per row; faster than bulk_update's CASE expressions too)."""
-    qn = connection.ops.quote_name
-    table, pk = qn(model._meta.db_table), model._meta.pk
-    columns = [model._meta.get_field(name) for name in sorted(fields)]
-    names = [f"v{i}" for i in range(len(columns))]
-    sql = (f"UPDATE {table} SET " + ", ".join(f"{qn(c.column)} = u.{n}" for c, n in zip(columns, names))
-           + f" FROM unnest(%b::{_array_type(pk)}, " + ", ".join(f"%b::{_array_type(c)}" for c in columns)
-           + f") AS u(pk, {', '.join(names)}) WHERE {table}.{qn(pk.column)} = u.pk")
-    arrays = [[obj.pk for obj in objs]]
-    arrays += [[c.get_db_prep_save(getattr(obj, c.attname), connection) for obj in objs] for c in columns]
-    with _raw_cursor() as cursor:
-        cursor.execute(sql, arrays)
-
-
-def _insert_rows(model, rows: list[dict]) -> None:
-    """INSERT rows given as database values by attribute name (a column not
-    given gets the field's default), skipping any row a concurrent run inserted
-    first: what bulk_create(ignore_conflicts=True) does, in one statement fed
-    with one array per column, without model instances."""
-    qn = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields
-                if not all(f.attname in row for row in rows)}
-    sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-           f"SELECT * FROM unnest({', '.join(f'%b::{_array_type(f)}' for f in fields)}) ON CONFLICT DO NOTHING")
-    arrays = [[row[f.attname] if f.attname in row else defaults[f.attname] for row in rows] for f in fields]
-    with _raw_cursor() as cursor:
-        cursor.execute(sql, arrays)
-
-
 def _apply_guardian_change(child: JournalChild, record: PersonRecord, wanted, roles, guardian_records: dict[str, PersonRecord]) -> None:
     links = list(Guardianship.objects.filter(child_id=child.pk).select_related("guardian"))
     wanted_nins = {v for k, v in wanted if k == "nin"}
@@ -631,7 +538,7 @@ def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
         for obj, fields in changed.values():
             groups.setdefault(frozenset(fields), []).append(obj)
         for fields, objs in groups.items():
-            _update_rows(model, objs, fields)
+            journal_io.update_rows(model, objs, fields)
     if batch.aliases:
         NationalIdAlias.objects.bulk_create(batch.aliases, ignore_conflicts=True)
     for change in batch.guardian_changes:
@@ -641,12 +548,12 @@ def _write(batch: _Batch, guardian_records: dict[str, PersonRecord]) -> int:
         # Findings already recorded for the same register state are left out
         # before the insert, so an unchanged run writes nothing at all.
         subjects = list({f.subject for f in batch.findings})
-        existing = set(_select(
-            f"SELECT kind, subject, fingerprint FROM {Finding._meta.db_table} WHERE subject = ANY(%b)", [subjects]))
+        existing = set(journal_io.rows(
+            Finding.objects.filter(subject__any=subjects).values_list("kind", "subject", "fingerprint").order_by()))
         new = [f for f in batch.findings if f.key not in existing]
         # A concurrent run may have inserted some: those are skipped.
         if new:
-            _insert_rows(Finding, [f.values_for_insert() for f in new])
+            journal_io.insert_rows(Finding, [f.values_for_insert() for f in new])
         created = len(new)
     _protection_follows(batch)
     for effect in batch.effects:
@@ -679,39 +586,6 @@ def _protection_follows(batch: _Batch) -> None:
     protection_changed(child_ids=child_ids, guardian_ids=guardian_ids, register_person_ids=person_ids)
 
 
-def _journal_rows(where: str, params, scope: "Scope") -> list[JournalChild]:
-    """Journal children matching ``where`` (SQL on ``c``, the child table, with
-    ``params``): the rows of _JOURNAL_SELECT, with their stations."""
-    children = []
-    for row in _select(f"{_JOURNAL_SELECT} WHERE {where}", params):
-        station = scope.station_by_id.get(row[7])
-        if station is None:  # A station made after the run started.
-            station = Station.objects.select_related("municipality").get(pk=row[7])
-        children.append(JournalChild(row, station))
-    return children
-
-
-def _attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
-    """Give each child the keys of the guardians with parental responsibility
-    in the journal (one flat query): ("nin", national id) or ("org", name)."""
-    if not children:
-        return children
-    keys: dict[int, set] = {}
-    pks = [c.pk for c in children]
-    rows = _select(
-        f"SELECT l.child_id, g.national_id, g.organisation, g.given_name, g.family_name "
-        f"FROM {Guardianship._meta.db_table} l JOIN {Guardian._meta.db_table} g ON g.id = l.guardian_id "
-        f"WHERE l.child_id = ANY(%b) AND l.parental_responsibility",
-        [pks],
-    )
-    for child_id, nin, organisation, given, name in rows:
-        keys.setdefault(child_id, set()).add(guardian_key(national_id=nin, organisation=organisation, given_name=given,
-                                                          family_name=name))
-    for child in children:
-        child.responsible_keys = keys.get(child.pk, _NO_KEYS)
-    return children
-
-
 def _journal_for(records: list[PersonRecord], scope: "Scope",
                  known: dict[str, JournalChild] | None = None) -> dict[str, JournalChild]:
     """The journal children the records refer to, by register person id (or a current or former national id).
@@ -726,26 +600,26 @@ def _journal_for(records: list[PersonRecord], scope: "Scope",
         ids = [i for i in ids if i not in known]
     else:
         preread = []
-    children = _journal_rows("c.register_person_id = ANY(%b::text[])", [ids], scope) if ids else []
+    children = journal_io.journal_rows(Child.objects.filter(register_person_id__any=ids), scope) if ids else []
     for child in preread:
         by_person[child.register_person_id] = child
     for child in children:
         by_person[child.register_person_id] = child
     nins = {n: r.person_id for r in records if r.person_id not in by_person for n in (r.national_id, *r.former_national_ids)}
     if nins:
-        for child in _journal_rows("c.national_id = ANY(%b)", [list(nins)], scope):
+        for child in journal_io.journal_rows(Child.objects.filter(national_id__any=list(nins)), scope):
             if child.pk not in {c.pk for c in by_person.values()}:
                 by_person.setdefault(nins[child.national_id], child)
                 children.append(child)
         aliases = list(NationalIdAlias.objects.filter(national_id__in=list(nins)).values_list("national_id", "child_id"))
         if aliases:
             pks = [pk for _, pk in aliases]
-            aliased = {c.pk: c for c in _journal_rows("c.id = ANY(%b)", [pks], scope)}
+            aliased = {c.pk: c for c in journal_io.journal_rows(Child.objects.filter(pk__any=pks), scope)}
             for nin, child_pk in aliases:
                 if nins[nin] not in by_person and child_pk in aliased:
                     by_person[nins[nin]] = aliased[child_pk]
                     children.append(aliased[child_pk])
-    _attach_journal_details(children)
+    journal_io.attach_journal_details(children)
     return by_person
 
 
@@ -1081,9 +955,9 @@ def _register_full_reconciliation(*, client: RegisterClient, today: date, reset_
             # thousand). The rows are at most one run old when compared; a
             # change in between is written again or found again, and findings
             # are unique per register state.
-            journal = _attach_journal_details(_journal_rows(
-                "c.status = ANY(%b) AND c.birth_date >= %b AND c.station_id = ANY(%b)",
-                [statuses, scope.birth_from, station_ids], scope,
+            journal = journal_io.attach_journal_details(journal_io.journal_rows(
+                Child.objects.filter(status__any=statuses, birth_date__gte=scope.birth_from, station_id__any=station_ids),
+                scope,
             ))
             known = {child.register_person_id: child for child in journal if child.register_person_id}
             by_pk = {child.pk: child for child in journal}
@@ -1113,7 +987,7 @@ def _register_full_reconciliation(*, client: RegisterClient, today: date, reset_
             returned = {n for r, _ in parsed for n in (r.national_id, *r.former_national_ids)}
             process(parsed, [by_nin[n] for n in chunk if n not in returned])
         # Children who turned 6: closed for this programme (no register call needed).
-        aged = _journal_rows("c.status = %s AND c.birth_date < %s", [ChildStatus.ACTIVE.value, scope.birth_from], scope)
+        aged = journal_io.journal_rows(Child.objects.filter(status=ChildStatus.ACTIVE, birth_date__lt=scope.birth_from), scope)
         rec = _Reconciliation(scope, sequence_number=None, now=timezone.now())
         for child in aged:
             rec.aged_out(child)

@@ -199,3 +199,22 @@ def test_the_busiest_lists_read_no_undefined_template_names(monkeypatch, login, 
     for url in (DAY, reverse("attendance:booking_worklist")):
         assert client.get(url).status_code == 200
     assert missing == []
+
+
+def test_the_hand_written_colleagues_agree_with_the_queryset(station_a, station_b, nurse_a, leader_a):
+    from attendance.views import _colleagues
+    from helsestasjon.models import Role, User
+    from tests.factories import StationFactory, UserFactory
+
+    UserFactory(role=Role.CLERK, stations=[station_a])  # Clerks hold no consultations.
+    UserFactory(role=Role.NURSE, stations=[station_a], is_active=False)
+    other = UserFactory(role=Role.NURSE, stations=[StationFactory()])  # Another station.
+    both = UserFactory(role=Role.NURSE, first_name="Anne", stations=[station_a, station_b])
+    nurse_a.stations.add(station_b)
+    nurse_a.__dict__.pop("_station_ids", None)
+    expected = list(
+        User.objects.filter(is_active=True, stations__in=nurse_a.station_ids()).exclude(role=Role.CLERK)
+        .distinct().order_by("first_name", "last_name", "id")
+    )
+    assert [u.pk for u in _colleagues(nurse_a)] == [u.pk for u in expected]
+    assert both in expected and leader_a in expected and other not in expected
