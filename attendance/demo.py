@@ -192,6 +192,35 @@ def seed(*, children: list[Child], result, rng: random.Random, today: date) -> N
     _book_coming_days(due_pool=due_pool, nurses=nurses, clerks=clerks, rng=rng, today=today, now=now)
 
 
+SLOT_MINUTES = 30
+
+
+def _slot_minutes(n: int) -> int:
+    """Minutes after eight of a nurse's n-th slot of the day: from 08:30, a lunch break after the seventh."""
+    return (n + 1) * SLOT_MINUTES + (SLOT_MINUTES if n >= 7 else 0)
+
+
+def _booked_spans(staff: list[User], days: list[date]) -> dict[int, list[tuple[datetime, datetime]]]:
+    """The times the nurses are already booked on those days (a second seeding run, or bookings made since).
+
+    A professional is never booked twice at once (the exclusion constraint on Appointment), so the
+    demo books around them.
+    """
+    taken: dict[int, list[tuple[datetime, datetime]]] = {u.pk: [] for u in staff}
+    rows = Appointment.objects.filter(
+        professional__in=staff, status=AppointmentStatus.BOOKED,
+        starts_at__gte=_at(days[0], -8 * 60), starts_at__lt=_at(days[-1] + timedelta(days=1), -8 * 60),
+    ).values_list("professional_id", "starts_at", "duration_minutes")
+    for professional_id, starts_at, minutes in rows:
+        taken[professional_id].append((starts_at, starts_at + timedelta(minutes=minutes)))
+    return taken
+
+
+def _overlaps(spans: list[tuple[datetime, datetime]], starts_at: datetime, minutes: int) -> bool:
+    ends_at = starts_at + timedelta(minutes=minutes)
+    return any(start < ends_at and starts_at < end for start, end in spans)
+
+
 def _book_coming_days(*, due_pool, nurses, clerks, rng: random.Random, today: date, now: datetime) -> None:
     """Fill today and the coming working days of the demo nurses with due consultations."""
     days = [today]
@@ -211,17 +240,20 @@ def _book_coming_days(*, due_pool, nurses, clerks, rng: random.Random, today: da
         # Leave some due consultations unbooked so the clerk's booking worklist has work.
         pool = pool[: int(len(pool) * 0.7)]
         booker = clerks.get(station_id, staff[0])
-        slots = [(d, nurse, n) for d in days for nurse in staff for n in range(SLOTS_PER_NURSE_DAY)]
+        taken = _booked_spans(staff, days)
+        slots = [
+            (d, nurse, n) for d in days for nurse in staff for n in range(SLOTS_PER_NURSE_DAY)
+            if not _overlaps(taken[nurse.pk], _at(d, _slot_minutes(n)), SLOT_MINUTES)
+        ]
         pairs = list(zip(pool, slots))
         lookup = {c.pk: c for c in Consultation.objects.filter(pk__in=[pk for (pk, _), _ in pairs]).only("id", "child_id", "step_id")}
         for (pk, home), (d, nurse, n) in pairs:
             c = lookup[pk]
             step = steps[c.step_id]
-            minutes = n * 30 + (30 if n >= 7 else 0)  # A lunch break after the seventh slot.
             rows.append(
                 Appointment(
-                    consultation_id=pk, child_id=c.child_id, station_id=station_id, starts_at=_at(d, minutes + 30),
-                    duration_minutes=min(step.default_duration_minutes, 30), place=Place.HOME if home else Place.STATION,
+                    consultation_id=pk, child_id=c.child_id, station_id=station_id, starts_at=_at(d, _slot_minutes(n)),
+                    duration_minutes=min(step.default_duration_minutes, SLOT_MINUTES), place=Place.HOME if home else Place.STATION,
                     room="" if home else f"Rom {1 + staff.index(nurse)}", professional=nurse, booked_by=booker,
                     booked_at=now - timedelta(days=rng.randrange(1, 30)),
                 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -171,6 +173,29 @@ def local_day_bounds(day: date):
     return start, end
 
 
+def appointment_span() -> models.Func:
+    """The half-open time range [starts_at, starts_at + duration) an appointment occupies.
+
+    An index may only hold immutable expressions, and ``timestamptz + interval`` is merely
+    stable in PostgreSQL (adding a day depends on the time zone). Minutes are the same in
+    every zone, so they are added to the UTC wall time and the sum read back as UTC.
+    """
+    utc_start = models.Func(models.F("starts_at"), template="timezone('UTC', %(expressions)s)", output_field=models.DateTimeField())
+    minutes = models.Func(
+        models.F("duration_minutes"), template="make_interval(mins => %(expressions)s)", output_field=models.DurationField()
+    )
+    ends_at = models.Func(
+        models.ExpressionWrapper(utc_start + minutes, output_field=models.DateTimeField()),
+        template="timezone('UTC', %(expressions)s)",
+        output_field=models.DateTimeField(),
+    )
+    # tstzrange's default bounds are '[)': an appointment ending at 09:30 and one starting then do not overlap.
+    return models.Func(models.F("starts_at"), ends_at, function="tstzrange", output_field=DateTimeRangeField())
+
+
+APPOINTMENT_NO_OVERLAP = "appointment_professional_no_overlap"
+
+
 class AppointmentQuerySet(models.QuerySet):
     def for_professional_day(self, professional_id: int, day: date):
         start, end = local_day_bounds(day)
@@ -266,6 +291,14 @@ class Appointment(models.Model):
             models.CheckConstraint(condition=Q(duration_minutes__gt=0) & Q(duration_minutes__lte=480), name="appointment_duration_range"),
             # A double-clicked "Bestill" books once: a consultation has at most one open booking.
             models.UniqueConstraint(fields=["consultation"], condition=Q(status="booked"), name="appointment_one_booked_per_consultation"),
+            # A professional is never booked twice at once, whoever books and however many at the same moment.
+            # Only booked appointments count: a cancelled, moved or recorded one frees its time.
+            ExclusionConstraint(
+                name=APPOINTMENT_NO_OVERLAP,
+                expressions=[(models.F("professional"), RangeOperators.EQUAL), (appointment_span(), RangeOperators.OVERLAPS)],
+                condition=Q(status="booked"),
+                violation_error_message=_("Fagpersonen har allerede en time som overlapper dette tidspunktet. Velg et annet tidspunkt."),
+            ),
         ]
         indexes = [
             # The nurse's day: one professional's appointments in one day.

@@ -18,6 +18,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from attendance.hooks import outcome_recorded_notify
 from attendance.models import (
+    APPOINTMENT_NO_OVERLAP,
     REASON_OUTCOMES,
     Appointment,
     AppointmentStatus,
@@ -46,6 +47,27 @@ class BookingError(AttendanceError):
 
 class OutcomeError(AttendanceError):
     pass
+
+
+class ProfessionalBusy(BookingError):
+    """The professional already has a booked appointment that overlaps the time asked for.
+
+    Raised when the exclusion constraint refuses the row, so it holds for two clerks booking at
+    the same moment as well as for one booking an occupied time.
+    """
+
+    def __init__(self, professional: User):
+        super().__init__(
+            gettext("%(name)s har allerede en time som overlapper dette tidspunktet. Velg et annet tidspunkt.")
+            % {"name": professional.get_full_name() or professional.get_username()}
+        )
+        self.professional = professional
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint PostgreSQL refused the row for (psycopg's diagnostics)."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 class OutcomeConflict(OutcomeError):
@@ -384,7 +406,9 @@ def appointment_book(
                 booked_by=booked_by,
                 booked_at=timezone.now(),
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if _violated_constraint(exc) == APPOINTMENT_NO_OVERLAP:
+            raise ProfessionalBusy(professional) from None
         raise BookingError(gettext("Konsultasjonen har allerede en bestilt time.")) from None
     _set_state(consultation, ConsultationState.BOOKED, timezone.now())
     consultation.save(update_fields=["state", "state_changed_at", "booked_at", "due_at", "completed_at", "expired_at"])
@@ -459,18 +483,26 @@ def appointment_record_outcome(
     _apply_status(appointment=appointment, outcome=outcome)
     consultation = Consultation.objects.select_for_update().select_related("child").get(pk=appointment.consultation_id)
     if outcome == Outcome.RESCHEDULED:
-        new = Appointment.objects.create(
-            consultation=consultation,
-            child_id=appointment.child_id,
-            station_id=appointment.station_id,
-            starts_at=new_starts_at,
-            duration_minutes=appointment.duration_minutes,
-            place=appointment.place,
-            room=appointment.room,
-            professional_id=appointment.professional_id,
-            booked_by=recorded_by or appointment.booked_by,
-            booked_at=now,
-        )
+        try:
+            with transaction.atomic():
+                new = Appointment.objects.create(
+                    consultation=consultation,
+                    child_id=appointment.child_id,
+                    station_id=appointment.station_id,
+                    starts_at=new_starts_at,
+                    duration_minutes=appointment.duration_minutes,
+                    place=appointment.place,
+                    room=appointment.room,
+                    professional_id=appointment.professional_id,
+                    booked_by=recorded_by or appointment.booked_by,
+                    booked_at=now,
+                )
+        except IntegrityError as exc:
+            if _violated_constraint(exc) != APPOINTMENT_NO_OVERLAP:
+                raise
+            # Leaving this function by the exception undoes the event and the status above: the
+            # appointment stays booked at its old time.
+            raise ProfessionalBusy(User.objects.get(pk=appointment.professional_id)) from None
         appointment.rescheduled_to = new
         appointment.save(update_fields=["rescheduled_to"])
     consultation_refresh(consultation=consultation)

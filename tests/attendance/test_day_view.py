@@ -153,7 +153,8 @@ def test_daylight_saving_days_hold_exactly_their_own_appointments(login, station
     child_late = planned_child(station_a, birth_date=day - timedelta(days=200), today=day)
     late = booked(child_late, nurse_a, starts_at=local(day, 23, 45))
     child_next = planned_child(station_a, birth_date=day - timedelta(days=200), today=day)
-    booked(child_next, nurse_a, starts_at=local(day + timedelta(days=1), 0, 5))
+    # 00:15 the next day: just after midnight, and not overlapping the 23:45 appointment (30 minutes).
+    booked(child_next, nurse_a, starts_at=local(day + timedelta(days=1), 0, 15))
     rows = list(Appointment.objects.for_professional_day(nurse_a.pk, day))
     assert rows == [first, late]
     assert (rows[1].starts_at - rows[0].starts_at) == timedelta(hours=23, minutes=30) + (

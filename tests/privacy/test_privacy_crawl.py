@@ -82,7 +82,7 @@ def world(station_a, station_b, nurse_a, clerk_a, leader_a, nurse_b, django_capt
     letter_child = child_with_family(station_a, "Kari", "Nordmann", born)
     child_b = child_with_family(station_b, OTHER_STATION, "Berg", born, protected=False)
 
-    def missed(child, nurse):
+    def missed(child, nurse, *, hour=0):
         consultation = Consultation.objects.filter(child=child, state="due").order_by("step__order").first()
         booked = appointment_book(
             consultation=consultation, starts_at=now - timedelta(hours=2), duration_minutes=30, place="station",
@@ -90,12 +90,12 @@ def world(station_a, station_b, nurse_a, clerk_a, leader_a, nurse_b, django_capt
         )
         appointment_record_outcome(appointment=booked, outcome=Outcome.NOT_BROUGHT, reason=Reason.ILLNESS, recorded_by=nurse)
         appointment_book(
-            consultation=consultation, starts_at=now + timedelta(days=1), duration_minutes=30, place="station",
+            consultation=consultation, starts_at=now + timedelta(days=1, hours=hour), duration_minutes=30, place="station",
             room="Rom 2", professional=nurse, booked_by=nurse,
         )
 
     missed(child_a, nurse_a)
-    missed(letter_child, nurse_a)
+    missed(letter_child, nurse_a, hour=1)  # One nurse is never booked twice at once.
     missed(child_b, nurse_b)
     followup_sweep()
 
