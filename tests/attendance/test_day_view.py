@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -221,9 +222,7 @@ def test_the_hand_written_colleagues_agree_with_the_queryset(station_a, station_
 
 
 def _outcome_forms(page: str) -> list[str]:
-    import re
-
-    return re.findall(r'<form method="post" action="[^"]*" class="outcome-form[^"]*".*?</form>', page, re.S)
+    return re.findall(r'<form method="post" action="[^"]*" class="outcome-form[^"]*".*?</form>', page, re.DOTALL)
 
 
 def test_a_reason_is_only_asked_for_a_missed_or_cancelled_time(login, station_a, nurse_a, planned_child, booked):
