@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from attendance.models import REASON_OUTCOMES, Outcome, Place, Reason
+from attendance.models import Outcome, Place, Reason
 from helsestasjon.models import Language, Relation, Sex
 from helsestasjon.national_id import validator_from_settings
 from helsestasjon.validators import validate_no_invisible_controls, validate_plausible_date
@@ -42,9 +42,6 @@ class OutcomeForm(forms.Form):
     def clean(self):
         data = super().clean()
         outcome = data.get("outcome")
-        if outcome and outcome not in REASON_OUTCOMES:
-            # The reason picker sits beside every button; it only means something for missed outcomes.
-            data["reason"] = ""
         data["new_starts_at"] = None
         if outcome == Outcome.RESCHEDULED:
             if not data.get("new_date") or not data.get("new_time"):

@@ -421,7 +421,11 @@ def _check_outcome(*, appointment: Appointment, outcome: str, reason: str) -> No
     if reason and reason not in Reason.values:
         raise OutcomeError(gettext("Ukjent årsak."))
     if reason and outcome not in REASON_OUTCOMES:
-        raise OutcomeError(gettext("Årsak kan bare oppgis når barnet ikke møtte, timen ble avbestilt eller ingen var hjemme."))
+        # A reason explains why a time was missed or cancelled; with "Møtt" it would say something untrue.
+        raise OutcomeError(
+            gettext("Årsak oppgis bare ved «Ikke møtt», «Avbestilt av foresatte» eller «Ingen hjemme», ikke ved «%(outcome)s».")
+            % {"outcome": Outcome(outcome).label}
+        )
     if outcome == Outcome.NO_ACCESS and appointment.place != Place.HOME:
         raise OutcomeError(gettext("«Ingen hjemme» gjelder bare hjemmebesøk."))
 

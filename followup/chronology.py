@@ -35,6 +35,20 @@ def _name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
+def _without_repeated_prefix(kind: str, text: str) -> str:
+    """The text without a label it repeats: the kind beside it, or itself ("Lederbeslutning: Lederbeslutning: …").
+
+    Evidence stored by older versions (and some services) starts with the step's or the kind's name; the
+    chronology has a column for that, and a person writing it would not say it twice.
+    """
+    while text.startswith(f"{kind}: "):
+        text = text[len(kind) + 2:]
+    head, sep, rest = text.partition(": ")
+    while sep and rest.startswith(f"{head}: "):
+        rest = rest[len(head) + 2:]
+    return f"{head}{sep}{rest}" if sep else text
+
+
 def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]:
     """All entries of the case and the child's appointments since a year before it opened."""
     entries: list[Entry] = []
@@ -75,13 +89,18 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
         entries.append(Entry(trigger.created_at, gettext("Utløser"), text))
     for log in CaseLogEntry.objects.filter(case=case).select_related("by"):
         entries.append(Entry(log.at, log.get_kind_display(), log.text, _name(log.by)))
+    decisions = list(LeaderDecision.objects.filter(case=case).select_related("decided_by"))
+    # A step a leader's decision ended is told by the decision's own entry, not again as "Utført".
+    ended_by_decision = {(d.step_id, d.decided_at) for d in decisions}
     for step in CaseStep.objects.filter(case=case).select_related("ended_by").order_by("cycle", "seq"):
         round_text = gettext(" (runde %(cycle)s)") % {"cycle": step.cycle} if step.cycle > 1 else ""
         text = gettext("Trinn %(order)s: %(step)s%(round)s, frist %(deadline)s") % {
             "order": step.order, "step": step.name, "round": round_text, "deadline": f"{step.deadline:%d.%m.%Y}",
         }
         entries.append(Entry(step.started_at, gettext("Trinn"), text))
-        if step.status == StepStatus.DONE and step.evidence and step.kind != "phone_call":
+        if (step.id, step.ended_at) in ended_by_decision:
+            pass
+        elif step.status == StepStatus.DONE and step.evidence and step.kind != "phone_call":
             # A call step's evidence is its call, listed below.
             clinical = step.kind in ("home_visit", "discussion", "leader_decision")
             entries.append(Entry(step.ended_at, gettext("Utført"), f"{step.name}: {step.evidence}", _name(step.ended_by), clinical=clinical))
@@ -104,19 +123,21 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
         if letter.returned_at:
             entries.append(Entry(letter.returned_at, gettext("Brev"), gettext("%(letter)s kom i retur") % {"letter": name}, _name(letter.returned_by)))
     for call in CallLog.objects.filter(case=case).select_related("called_by"):
-        text = gettext("Telefon: %(result)s") % {"result": call.get_result_display()}
+        text = call.get_result_display()
         if call.call_again_on:
             text += gettext(" – ring igjen %(date)s") % {"date": f"{call.call_again_on:%d.%m.%Y}"}
         entries.append(Entry(call.called_at, gettext("Telefon"), text, _name(call.called_by), detail=call.note, clinical=bool(call.note)))
-    for decision in LeaderDecision.objects.filter(case=case).select_related("decided_by"):
-        text = gettext("Lederbeslutning: %(decision)s") % {"decision": decision.get_decision_display()}
+    for decision in decisions:
+        text = decision.get_decision_display()
         if decision.concern_report_date:
             text += gettext(" – sendt %(date)s, ref. %(reference)s") % {
                 "date": f"{decision.concern_report_date:%d.%m.%Y}", "reference": decision.concern_report_reference,
             }
-        entries.append(Entry(decision.decided_at, gettext("Beslutning"), text, _name(decision.decided_by), detail=decision.note, clinical=True))
+        entries.append(Entry(decision.decided_at, gettext("Lederbeslutning"), text, _name(decision.decided_by), detail=decision.note, clinical=True))
     if case.closed_at and case.close_note:
         entries.append(Entry(case.closed_at, gettext("Merknad"), case.close_note, _name(case.closed_by), clinical=True))
+    for entry in entries:
+        entry.text = _without_repeated_prefix(entry.kind, entry.text)
     entries.sort(key=lambda e: e.at)
     if not include_clinical:
         entries = [e for e in entries if not e.clinical]

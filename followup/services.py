@@ -682,6 +682,9 @@ def case_step_skip(*, step: CaseStep, user: User, reason: str, now: datetime | N
     """Skipping a step needs a written reason."""
     now = _now(now)
     reason = (reason or "").strip()
+    if step.kind == StepKind.LEADER_DECISION:
+        # The last step ends only in a decision: a skip would restart the ladder with nothing decided.
+        raise ValidationError(gettext("Lederbeslutningen kan ikke hoppes over. Velg en beslutning."))
     if not reason:
         raise ValidationError(gettext("Skriv en begrunnelse for å hoppe over trinnet."))
     case = _lock_active_step(step)
@@ -840,6 +843,41 @@ def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
 
 
 @transaction.atomic
+@dataclass(frozen=True)
+class DecisionChoice:
+    """One of the leader's choices on a case, with what happens to the case when it is chosen."""
+
+    value: str
+    label: str
+    next: str
+
+
+def leader_decision_choices(*, case: Case) -> list[DecisionChoice]:
+    """The leader's choices with what follows each, as ``case_leader_decide`` carries them out.
+
+    Written beside that function so the page never promises what the service does not do.
+    """
+    ladders = _Ladders()
+    step = case.current_step
+    at_leader_step = step is not None and step.kind == StepKind.LEADER_DECISION
+    home_visit = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or (step and ladders.next_for(case.station_id, step))
+    home_visit = home_visit or ladders.first(case.station_id, False)
+    if at_leader_step:
+        first = ladders.first(case.station_id, False).name
+        goes_on = gettext("Saken begynner en ny runde i oppfølgingen, fra trinnet «%(step)s».") % {"step": first}
+    else:
+        goes_on = gettext("Saken blir stående på trinnet «%(step)s».") % {"step": step.name if step else ""}
+    nexts = {
+        Decision.CONTINUE: goes_on,
+        Decision.HOME_VISIT: gettext("Saken går til trinnet «%(step)s».") % {"step": home_visit.name},
+        Decision.CONCERN_REPORT: gettext("Dato og referanse for bekymringsmeldingen lagres på saken.")
+        + " " + goes_on,
+        Decision.FORMAL_DECISION: gettext("Vedtaket lagres i sakens kronologi.") + " " + goes_on,
+        Decision.CLOSE: gettext("Saken avsluttes med begrunnelsen din, og oppfølgingen stopper."),
+    }
+    return [DecisionChoice(value=value, label=label, next=nexts[value]) for value, label in Decision.choices]
+
+
 def case_leader_decide(
     *,
     case: Case,

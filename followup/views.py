@@ -22,7 +22,7 @@ from attendance.models import MISSED_OUTCOMES, Appointment, AppointmentStatus
 from followup import services
 from followup.chronology import case_chronology, chronology_pdf
 from followup.forms import CallForm, DecisionForm, EvidenceForm, GpConfirmedForm, SkipForm
-from followup.models import CallResult, Case, CaseStatus, CaseStep, Decision, StepKind
+from followup.models import CallResult, Case, CaseStatus, CaseStep, StepKind
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, Guardianship, Role
 from helsestasjon.services import access_log_record_many
@@ -125,10 +125,14 @@ def _page(request, qs, *, what: str, contacts: bool = True):
 
 
 def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
-    return {
-        "page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "decisions": Decision.choices,
-        "today": timezone.localdate(),
-    }
+    return {"page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "today": timezone.localdate()}
+
+
+def _decisions(user, case: Case) -> list[services.DecisionChoice]:
+    """The choices of the decision form, each with what follows it; only a leader is shown the form."""
+    if not case.is_open or not (user.is_leader or user.is_admin_role):
+        return []
+    return services.leader_decision_choices(case=case)
 
 
 @login_required
@@ -183,7 +187,8 @@ def decision_form(request, case_id: int):
     """The leader's decision form for one case, fetched by the queue when she opens it."""
     require_role(request.user, Role.LEADER)
     case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
-    return render(request, "followup/leader_queue.html#decision", _list_context(request, None, "leder") | {"case": case})
+    context = _list_context(request, None, "leder") | {"case": case, "decisions": _decisions(request.user, case)}
+    return render(request, "followup/leader_queue.html#decision", context)
 
 
 def _case_for_request(request, case_id: int, *, what: str, action: str = AccessAction.VIEW_RECORD) -> Case:
@@ -206,7 +211,7 @@ def case_detail(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølgingssak"))
     _decorate([case], request.user)
     entries = case_chronology(case=case, include_clinical=request.user.sees_clinical_details)
-    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries}
+    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries, "decisions": _decisions(request.user, case)}
     return render(request, "followup/case.html", context)
 
 
@@ -261,7 +266,7 @@ def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = 
             context = _list_context(request, None, fra)
         else:
             template = CASE_FRAGMENT
-            context = _list_context(request, None, "sak", CASE_TARGET)
+            context = _list_context(request, None, "sak", CASE_TARGET) | {"decisions": _decisions(request.user, case)}
         return render(request, template, context | {"case": case, "error": error, "done": done})
     if error:
         messages.error(request, error)

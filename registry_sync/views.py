@@ -14,11 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import get_text_list
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from helsestasjon.access import require_role
-from helsestasjon.models import AccessAction, Role, Station
+from helsestasjon.models import AccessAction, Guardian, Role, Station
 from helsestasjon.services import access_log_record_many
 from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, SyncError
 from registry_sync.services import (
@@ -41,6 +42,34 @@ REGISTER_STATUS = {
     "RegisteredAtBirth": gettext_lazy("fødselsregistrert"),
 }
 PAGE_SIZE = 50
+# The register writes a country as its ISO 3166 alpha-3 code; a person reads its Norwegian name.
+# The countries families at the stations most often move to; any other is shown by its code.
+COUNTRY_NAMES = {
+    "SWE": gettext_lazy("Sverige"), "DNK": gettext_lazy("Danmark"), "FIN": gettext_lazy("Finland"),
+    "ISL": gettext_lazy("Island"), "GBR": gettext_lazy("Storbritannia"), "DEU": gettext_lazy("Tyskland"),
+    "POL": gettext_lazy("Polen"), "LTU": gettext_lazy("Litauen"), "LVA": gettext_lazy("Latvia"),
+    "EST": gettext_lazy("Estland"), "NLD": gettext_lazy("Nederland"), "FRA": gettext_lazy("Frankrike"),
+    "ESP": gettext_lazy("Spania"), "ITA": gettext_lazy("Italia"), "ROU": gettext_lazy("Romania"),
+    "UKR": gettext_lazy("Ukraina"), "USA": gettext_lazy("USA"), "SOM": gettext_lazy("Somalia"),
+    "ERI": gettext_lazy("Eritrea"), "SYR": gettext_lazy("Syria"), "AFG": gettext_lazy("Afghanistan"),
+    "IRQ": gettext_lazy("Irak"), "PAK": gettext_lazy("Pakistan"), "PHL": gettext_lazy("Filippinene"),
+    "THA": gettext_lazy("Thailand"), "TUR": gettext_lazy("Tyrkia"),
+}
+
+
+def country_name(code: str | None) -> str:
+    """The Norwegian name of a country the register gives by its alpha-3 code (the code itself if unknown)."""
+    if not code:
+        return gettext("ukjent land")
+    return str(COUNTRY_NAMES.get(code.upper(), code))
+
+
+def guardian_names(findings) -> dict[str, str]:
+    """The names of the guardians that guardian-change findings name by national id, in one query."""
+    ids = {nin for f in findings if f.kind == FindingKind.GUARDIANS_CHANGED for nin in (f.details or {}).get("removed", [])}
+    if not ids:
+        return {}
+    return {g.national_id: g.full_name for g in Guardian.objects.filter(national_id__in=ids).only("national_id", "given_name", "family_name")}
 
 
 def _finding_for_request(request, finding_id: int) -> Finding:
@@ -52,8 +81,11 @@ def _finding_for_request(request, finding_id: int) -> Finding:
         raise Http404(gettext("Fant ikke funnet.")) from None
 
 
-def _describe(finding: Finding, show_address: bool) -> str:
-    """One line saying what the register says, without addresses the user may not see."""
+def _describe(finding: Finding, show_address: bool, names: dict[str, str] | None = None) -> str:
+    """One line saying what the register says, without addresses the user may not see.
+
+    ``names`` are the guardians' names by national id (``guardian_names``), read once for a list.
+    """
     d = finding.details or {}
     register = d.get("register") or {}
     address = ""
@@ -74,7 +106,7 @@ def _describe(finding: Finding, show_address: bool) -> str:
     if kind == FindingKind.ADDRESS_CORRECTED:
         return f"{gettext('Adressen er rettet.')} {address}".strip()
     if kind == FindingKind.EMIGRATED:
-        return gettext("Utvandret til %(country)s.") % {"country": d.get("country") or gettext("ukjent land")}
+        return gettext("Utvandret til %(country)s.") % {"country": country_name(d.get("country"))}
     if kind == FindingKind.DECEASED:
         return (gettext("Død %(date)s. Alle fremtidige timer, brev og SMS er stoppet.") % {"date": d.get("deceased_date") or ""}).replace("  ", " ")
     if kind == FindingKind.DEATH_ANNULLED:
@@ -91,7 +123,12 @@ def _describe(finding: Finding, show_address: bool) -> str:
         if d.get("added"):
             parts.append(gettext("%(count)s ny(e) med foreldreansvar") % {"count": len(d["added"])})
         if d.get("removed"):
-            parts.append(gettext("%(count)s har ikke lenger foreldreansvar") % {"count": len(d["removed"])})
+            names = guardian_names([finding]) if names is None else names
+            named = [names[nin] for nin in d["removed"] if names.get(nin)]
+            if len(named) == len(d["removed"]):
+                parts.append(gettext("%(names)s har ikke lenger foreldreansvar") % {"names": get_text_list(named, gettext("og"))})
+            else:
+                parts.append(gettext("%(count)s har ikke lenger foreldreansvar") % {"count": len(d["removed"])})
         if d.get("organisations"):
             parts.append(gettext("foreldreansvar hos %(organisations)s (mulig plassering)") % {"organisations": ", ".join(d["organisations"])})
         text = "; ".join(parts)  # str.capitalize() would lower-case the organisation's name.
@@ -113,7 +150,7 @@ def _describe(finding: Finding, show_address: bool) -> str:
     return ""
 
 
-def _row(finding: Finding, user, *, error: str = "") -> dict:
+def _row(finding: Finding, user, *, error: str = "", names: dict[str, str] | None = None) -> dict:
     show_address = finding.address_visible_to(user)
     target = None
     if finding.kind == FindingKind.MOVED_WITHIN and finding.details.get("target_station_id"):
@@ -121,7 +158,7 @@ def _row(finding: Finding, user, *, error: str = "") -> dict:
     return {
         "finding": finding,
         "protection": finding.current_protection_label if finding.is_protected else "",
-        "description": _describe(finding, show_address),
+        "description": _describe(finding, show_address, names),
         "age_days": (timezone.now() - finding.detected_at).days,
         "can_create": finding.kind == FindingKind.UNREGISTERED_RESIDENT,
         "target_station_id": target,
@@ -156,9 +193,10 @@ def worklist(request):
     if children:
         access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
                                what=gettext("Folkeregisteret: arbeidsliste"), path=request.get_full_path())
+    names = guardian_names(findings)
     context = {
         "page": page,
-        "rows": [_row(f, request.user) for f in findings],
+        "rows": [_row(f, request.user, names=names) for f in findings],
         "summary": summary,
         "kind": kind,
         "kind_label": FindingKind(kind).label if kind else "",
@@ -239,9 +277,9 @@ def resolve(request, finding_id: int):
 # ------------------------------------------------------------------ the nurses' alerts
 
 
-def _alert_row(finding: Finding, *, error: str = "") -> dict:
+def _alert_row(finding: Finding, *, error: str = "", names: dict[str, str] | None = None) -> dict:
     # No address is part of an alert, whatever the user may see.
-    return {"finding": finding, "description": _describe(finding, show_address=False), "error": error}
+    return {"finding": finding, "description": _describe(finding, show_address=False, names=names), "error": error}
 
 
 @login_required
@@ -260,11 +298,12 @@ def alerts(request):
     if children:
         access_log_record_many(user=request.user, children=children, action=AccessAction.VIEW_LIST,
                                what=gettext("Varsler fra folkeregisteret"), path=request.get_full_path())
+    names = guardian_names([*unseen, *seen])
     return render(request, "registry_sync/alerts.html", {
         "oob": False,
-        "unseen": [_alert_row(f) for f in unseen],
+        "unseen": [_alert_row(f, names=names) for f in unseen],
         "unseen_total": unseen_total,
-        "seen": [_alert_row(f) for f in seen],
+        "seen": [_alert_row(f, names=names) for f in seen],
         "seen_days": ALERTS_SEEN_DAYS,
     })
 

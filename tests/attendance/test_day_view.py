@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -219,3 +220,34 @@ def test_the_hand_written_colleagues_agree_with_the_queryset(station_a, station_
     )
     assert [u.pk for u in _colleagues(nurse_a)] == [u.pk for u in expected]
     assert both in expected and leader_a in expected and other not in expected
+
+
+def _outcome_forms(page: str) -> list[str]:
+    return re.findall(r'<form method="post" action="[^"]*" class="outcome-form[^"]*".*?</form>', page, re.DOTALL)
+
+
+def test_a_reason_is_only_asked_for_a_missed_or_cancelled_time(login, station_a, nurse_a, planned_child, booked):
+    booked(planned_child(station_a), nurse_a)
+    page = login(nurse_a).get(DAY).content.decode()
+    with_reason = [form for form in _outcome_forms(page) if 'name="reason"' in form]
+    without_reason = [form for form in _outcome_forms(page) if 'name="reason"' not in form]
+    assert len(with_reason) == 1
+    assert 'value="not_brought"' in with_reason[0] and 'value="cancelled_by_guardian"' in with_reason[0]
+    assert 'value="attended"' not in with_reason[0] and 'value="cancelled_by_service"' not in with_reason[0]
+    assert any('value="attended"' in form for form in without_reason)
+
+
+def test_a_home_visit_asks_for_a_reason_with_nobody_home(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    Appointment.objects.filter(pk=appointment.pk).update(place="home")
+    page = login(nurse_a).get(DAY).content.decode()
+    (with_reason,) = [form for form in _outcome_forms(page) if 'name="reason"' in form]
+    assert 'value="no_access"' in with_reason
+
+
+def test_a_reason_sent_with_attended_is_refused_at_the_row(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    body = login(nurse_a).post(record_url(appointment), {"outcome": "attended", "reason": "illness"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'role="alert"' in body and "Årsak oppgis bare ved «Ikke møtt»" in body
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED

@@ -211,3 +211,34 @@ def test_recording_an_outcome_nudges_the_parts_above_after_commit(settings, stat
     with django_capture_on_commit_callbacks(execute=True):
         outcome_correct(event=first, outcome=Outcome.ATTENDED, recorded_by=nurse_a)
     assert CALLS == ["called", "called"]
+
+
+@pytest.mark.django_db
+def test_a_reason_is_refused_with_attended(station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    with pytest.raises(OutcomeError) as refused:
+        appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, reason="illness", recorded_by=nurse_a)
+    assert refused.value.message == (
+        "Årsak oppgis bare ved «Ikke møtt», «Avbestilt av foresatte» eller «Ingen hjemme», ikke ved «Møtt»."
+    )
+    assert not OutcomeEvent.objects.filter(appointment=appointment).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("outcome", [Outcome.CANCELLED_BY_SERVICE, Outcome.ATTENDED])
+def test_a_correction_to_a_kept_or_station_cancelled_time_refuses_a_reason(station_a, nurse_a, planned_child, booked, outcome):
+    appointment = booked(planned_child(station_a), nurse_a)
+    first = appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason="forgot", recorded_by=nurse_a)
+    with pytest.raises(OutcomeError, match=f"ikke ved «{outcome.label}»"):
+        outcome_correct(event=first, outcome=outcome, reason="forgot", recorded_by=nurse_a)
+    assert outcome_correct(event=first, outcome=outcome, recorded_by=nurse_a).reason == ""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("outcome", [Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS])
+def test_a_reason_is_kept_with_a_missed_or_cancelled_time(station_a, nurse_a, planned_child, booked, outcome):
+    appointment = booked(planned_child(station_a), nurse_a)
+    if outcome == Outcome.NO_ACCESS:
+        Appointment.objects.filter(pk=appointment.pk).update(place=Place.HOME)
+    event = appointment_record_outcome(appointment=appointment, outcome=outcome, reason="illness", recorded_by=nurse_a)
+    assert event.get_reason_display() == "Sykdom"

@@ -117,8 +117,8 @@ def test_not_brought_to_leader_decision_and_chronology(
         text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(fh.read())).pages)
     text = " ".join(text.split())
     for expected in (
-        "Time bestilt", "Ikke møtt", "Ikke møtt (uteblitt)", "SMS til", "Telefon: Ikke svar", "fristen gikk ut",
-        "Lederbeslutning: Bekymringsmelding", "BV-2026-042", nurse_a.get_full_name(), clerk_a.get_full_name(),
+        "Time bestilt", "Ikke møtt", "Ikke møtt (uteblitt)", "SMS til", "Ikke svar", "fristen gikk ut",
+        "Bekymringsmelding til barnevernet", "BV-2026-042", nurse_a.get_full_name(), clerk_a.get_full_name(),
         leader_a.get_full_name(),
     ):
         assert expected in text, expected

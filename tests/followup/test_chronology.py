@@ -29,3 +29,45 @@ def test_a_clerk_gets_the_chronology_without_call_notes(world):
     full = " ".join(f"{e.text} {e.detail}" for e in case_chronology(case=case))
     clerk = " ".join(f"{e.text} {e.detail}" for e in case_chronology(case=case, include_clinical=False))
     assert CALL_NOTE in full and CALL_NOTE not in clerk
+
+
+def _decided_case(station, outcome, leader, decision="home_visit"):
+    from followup import services
+    from tests.factories import ChildFactory
+
+    child = ChildFactory(station=station, special_attention=True)
+    outcome(child, "not_brought")
+    services.followup_sweep()
+    case = Case.objects.get(child=child)
+    services.case_leader_decide(case=case, user=leader, decision=decision, note="Drøftet med helsesykepleier")
+    case.refresh_from_db()
+    return case
+
+
+def test_the_chronology_never_repeats_a_prefix(station_a, outcome, leader_a, nurse_a):
+    from followup import services
+
+    case = _decided_case(station_a, outcome, leader_a)
+    services.case_step_complete(step=case.current_step, user=nurse_a, evidence="Vurder hjemmebesøk: avtalt med mor")
+    entries = case_chronology(case=case)
+    for entry in entries:
+        assert not entry.text.startswith(f"{entry.kind}:"), entry
+        head = entry.text.split(": ", 1)[0]
+        assert f"{head}: {head}:" not in entry.text, entry
+    assert not any("Lederbeslutning: Lederbeslutning" in e.text for e in entries)
+
+
+def test_a_leader_s_decision_is_told_once(station_a, outcome, leader_a):
+    case = _decided_case(station_a, outcome, leader_a)
+    decisions = [e for e in case_chronology(case=case) if e.kind != "Trinn" and ("Hjemmebesøk" in e.text or "Lederbeslutning" in e.text)]
+    assert [(e.kind, e.text, e.detail) for e in decisions] == [("Lederbeslutning", "Hjemmebesøk", "Drøftet med helsesykepleier")]
+
+
+def test_the_chronology_pdf_reads_without_repeated_prefixes(station_a, outcome, leader_a):
+    from followup.chronology import chronology_pdf
+    from tests.followup.letters_support import pdf_text
+
+    case = _decided_case(station_a, outcome, leader_a)
+    text = " ".join(pdf_text(chronology_pdf(case=case, user=leader_a)).split())
+    assert "Lederbeslutning" in text and "Hjemmebesøk" in text and "Drøftet med helsesykepleier" in text
+    assert "Lederbeslutning: Lederbeslutning" not in text and "Lederbeslutning: Hjemmebesøk" not in text

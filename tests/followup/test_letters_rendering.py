@@ -120,3 +120,46 @@ def test_harfbuzz_check_warns_only_when_the_subsetter_is_missing(monkeypatch):
     assert warning.id == "helsestasjon.W001"
     monkeypatch.setattr(checks.ctypes.util, "find_library", lambda name: "libharfbuzz-subset.so.0")
     assert checks.harfbuzz_subset_check(None) == []
+
+
+# The old wording blamed the child ("men kom ikke"); a letter speaks to the parents who did not come.
+OLD_WORDING = {
+    "nb": "kom ikke",
+    "nn": "kom ikkje",
+    "en": "did not come",
+    "pl": "nie przyszedł/przyszła",
+    "uk": "не прийшов(ла)",
+    "ar": "ولكنه/ا لم يحضر",
+    "so": "laakiin ma iman",
+}
+MISSED_WORDING = {"nb": "men dere møtte ikke", "nn": "men de møtte ikkje"}
+
+
+def _letter_texts(language: str) -> list[str]:
+    from django.template.loader import render_to_string
+
+    from followup.letters.translations import body_template
+
+    letter = {
+        "child_name": "Ola Nordmann",
+        "child_birth_date": "01.02.2025",
+        "missed_date": "03.11.2026",
+        "appt": None,
+        "station": {"name": "Sentrum helsestasjon", "phone": "22 00 00 00"},
+        "reference": "ABC",
+    }
+    return [render_to_string(body_template(kind=kind, language=language), {"letter": letter}) for kind in LetterKind.values]
+
+
+@pytest.mark.parametrize("language", list(OLD_WORDING))
+def test_no_letter_says_the_child_did_not_come(language):
+    for text in _letter_texts(language):
+        assert OLD_WORDING[language] not in text
+        assert "men kom ikke" not in text and "men kom ikkje" not in text
+
+
+@pytest.mark.parametrize("language", list(MISSED_WORDING))
+def test_the_norwegian_letters_say_the_parents_did_not_come(language):
+    texts = dict(zip(LetterKind.values, _letter_texts(language), strict=True))
+    assert MISSED_WORDING[language] in texts[LetterKind.NEW_INVITATION]
+    assert MISSED_WORDING[language] in texts[LetterKind.DUTY_REMINDER]

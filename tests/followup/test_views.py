@@ -290,3 +290,71 @@ def test_an_absurd_call_again_date_is_refused_with_a_message(login, clerk_a, nur
     )
     assert response.status_code == 200 and "mellom år 1900 og 2200" in response.content.decode()
     assert not CallLog.objects.exists()
+
+
+# --------------------------------------------------------------------------- the leader's decision page
+
+
+def _at_leader_decision(station, outcome):
+    case = _case(ChildFactory(station=station, special_attention=True), outcome)
+    assert case.current_step.kind == StepKind.LEADER_DECISION
+    return case
+
+
+def test_the_leader_decision_step_offers_only_the_decision(login, leader_a, station_a, outcome):
+    case = _at_leader_decision(station_a, outcome)
+    page = login(leader_a).get(reverse("followup:case", args=[case.id])).content.decode()
+    assert "Lagre beslutning" in page
+    assert "Hopp over trinnet" not in page
+    assert "Bruk beslutningsskjemaet." not in page
+    # The step's note stands inside the form it is about.
+    form = page[page.index('class="decision-form"'):page.index("Lagre beslutning")]
+    assert "Trinnet er utført når beslutningen er lagret." in form
+
+
+def test_an_earlier_step_can_still_be_skipped_with_a_reason(login, leader_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    page = login(leader_a).get(reverse("followup:case", args=[case.id])).content.decode()
+    assert "Hopp over trinnet" in page and "Trinnet er utført når beslutningen er lagret." not in page
+
+
+def test_the_leader_decision_step_cannot_be_skipped(login, leader_a, station_a, outcome):
+    case = _at_leader_decision(station_a, outcome)
+    body = login(leader_a).post(
+        reverse("followup:step_skip", args=[case.current_step_id]), {"reason": "Vet ikke", "fra": "leder"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Lederbeslutningen kan ikke hoppes over. Velg en beslutning." in body
+    case.refresh_from_db()
+    assert case.current_step.kind == StepKind.LEADER_DECISION and case.current_step.status == StepStatus.ACTIVE
+
+
+def test_the_decision_page_says_what_happens_next_for_each_choice(login, leader_a, station_a, outcome):
+    case = _at_leader_decision(station_a, outcome)
+    fragment = login(leader_a).get(reverse("followup:decision_form", args=[case.id]), HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.count('class="muted decision-next"') == 5
+    assert "Saken begynner en ny runde i oppfølgingen, fra trinnet «Ny time og SMS-påminnelse»." in fragment
+    assert "Saken går til trinnet «Vurder hjemmebesøk»." in fragment
+    assert "Dato og referanse for bekymringsmeldingen lagres på saken." in fragment
+    assert "Vedtaket lagres i sakens kronologi." in fragment
+    assert "Saken avsluttes med begrunnelsen din, og oppfølgingen stopper." in fragment
+    assert f'aria-describedby="decision-next-{case.id}-close"' in fragment
+
+
+def test_a_decision_before_the_last_step_says_the_case_stays_where_it_is(login, leader_a, child_a, outcome):
+    case = _case(child_a, outcome)
+    fragment = login(leader_a).get(reverse("followup:decision_form", args=[case.id]), HTTP_HX_REQUEST="true").content.decode()
+    assert "Saken blir stående på trinnet «Ny time og SMS-påminnelse»." in fragment
+    assert "begynner en ny runde" not in fragment
+
+
+@pytest.mark.parametrize(
+    ("decision", "step_name"), [("continue", "Ny time og SMS-påminnelse"), ("home_visit", "Vurder hjemmebesøk")]
+)
+def test_the_case_goes_where_the_decision_page_said(login, leader_a, station_a, outcome, decision, step_name):
+    case = _at_leader_decision(station_a, outcome)
+    client = login(leader_a)
+    fragment = client.get(reverse("followup:decision_form", args=[case.id]), HTTP_HX_REQUEST="true").content.decode()
+    assert f"«{step_name}»" in fragment
+    client.post(reverse("followup:decide", args=[case.id]), {"decision": decision, "note": "Avklart i møte"})
+    case.refresh_from_db()
+    assert case.current_step.name == step_name

@@ -154,3 +154,29 @@ def test_findings_from_before_the_alerts_existed_count_as_seen(station_a):
     other.refresh_from_db()
     assert old.alert_seen_at == old.detected_at and old.alert_seen_by is None
     assert other.alert_seen_at is None
+
+
+def test_the_guardian_who_no_longer_has_parental_responsibility_is_named(synced, register, nurse_a, login):
+    mother, father = (g.guardian for g in synced.guardianships.select_related("guardian").order_by("relation").reverse())
+    register.set_responsibility(synced.person_id, responsible=[(mother.national_id, "Joint")])
+    register_sync()
+    assert Finding.objects.filter(kind=FindingKind.GUARDIANS_CHANGED).exists()
+    page = login(nurse_a).get(ALERTS).content.decode()
+    assert f"{father.full_name} har ikke lenger foreldreansvar" in page
+    assert "1 har ikke lenger foreldreansvar" not in page
+
+
+def test_an_emigration_names_the_country_in_norwegian(synced, register, clerk_a, login):
+    register.emigrate(synced.person_id, country="SWE")
+    register_sync()
+    assert Finding.objects.filter(kind=FindingKind.EMIGRATED).exists()
+    page = login(clerk_a).get(reverse("registry_sync:worklist")).content.decode()
+    assert "Utvandret til Sverige." in page and "SWE" not in page
+
+
+def test_a_country_without_a_norwegian_name_here_is_shown_by_its_code():
+    from registry_sync.views import country_name
+
+    assert (country_name("POL"), country_name("gbr"), country_name("BTN"), country_name(None)) == (
+        "Polen", "Storbritannia", "BTN", "ukjent land",
+    )
