@@ -842,7 +842,6 @@ def sms_send(*, sms_id: int, now: datetime | None = None) -> SmsMessage | None:
     return message
 
 
-@transaction.atomic
 @dataclass(frozen=True)
 class DecisionChoice:
     """One of the leader's choices on a case, with what happens to the case when it is chosen."""
@@ -878,6 +877,7 @@ def leader_decision_choices(*, case: Case) -> list[DecisionChoice]:
     return [DecisionChoice(value=value, label=label, next=nexts[value]) for value, label in Decision.choices]
 
 
+@transaction.atomic
 def case_leader_decide(
     *,
     case: Case,
