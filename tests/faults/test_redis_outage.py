@@ -16,16 +16,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from attendance.models import OutcomeEvent
 from attendance.services import appointment_book, child_plan
 from followup.models import Case
 from tests.factories import ChildFactory, GuardianshipFactory
+from tests.subprocess_env import database_url_for_subprocess
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.skipif(not shutil.which("redis-server"), reason="no redis-server")]
 
@@ -39,9 +38,7 @@ def _free_port() -> int:
 
 
 def _database_url() -> str:
-    d = connection.settings_dict
-    # The host may be a socket directory (the embedded PostgreSQL bin/test starts): quoted, as in a URL.
-    return f"postgres://{d['USER']}@{quote(d['HOST'] or '127.0.0.1', safe='')}:{d['PORT'] or 5432}/{d['NAME']}"
+    return database_url_for_subprocess()
 
 
 class PrivateRedis:

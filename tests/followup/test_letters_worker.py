@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from followup.letters import services
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
 from tests.factories import ChildFactory
 from tests.followup.letters_support import case_at_step, parent, pdf_text
+from tests.subprocess_env import database_url_for_subprocess
 
 pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (bin/test sets REDIS_URL)"),
@@ -41,10 +41,9 @@ def _redis():
 
 
 def _worker_env(media_root) -> dict:
-    db = connection.settings_dict
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DATABASE_URL=database_url_for_subprocess(),
         CELERY_TASK_ALWAYS_EAGER="false",
         MEDIA_ROOT=str(media_root),
         LETTER_CHUNK_SIZE="2",  # several commits, so the kill lands mid-batch
