@@ -148,12 +148,13 @@ class Handler(BaseHTTPRequestHandler):
             elif fault and fault["kind"] == "garbage":
                 body = fault.get("body", b'{"unexpected": true}')
                 body = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self._send(status, body)
+            # Recorded before the answer goes out, so a test that reads it right after the call finds it.
             self._record(method, path, query, status, body)
+            self._send(status, body)
         except _Problem as problem:
             body = json.dumps({"type": "about:blank", "title": problem.title, "status": problem.status}).encode()
-            self._send(problem.status, body)
             self._record(method, path, query, problem.status, body)
+            self._send(problem.status, body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
