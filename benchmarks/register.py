@@ -82,7 +82,8 @@ def main() -> None:
     from registry_sync.demo import build_register
     from registry_sync.fake import FakeRegister
     from registry_sync.models import Finding
-    from registry_sync.services import Scope, register_full_reconciliation, register_sync
+    from registry_sync.runs import register_full_reconciliation, register_sync
+    from registry_sync.scope import Scope
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)

@@ -161,7 +161,10 @@ class Child(models.Model):
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="children", verbose_name=_("helsestasjon"))
     special_attention = models.BooleanField(_("særlig oppfølging"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=ChildStatus.choices, default=ChildStatus.ACTIVE)
+    # The day the status changed as the register dates it (a death, a move, an emigration), and when
+    # the journal learnt of it (the sync's time): docs/decisions.md, "The register sync in rooms".
     status_changed_at = models.DateTimeField(_("status endret"), default=timezone.now)
+    status_recorded_at = models.DateTimeField(_("status registrert"), default=timezone.now)
     register_person_id = models.CharField(_("register-ID"), max_length=64, null=True, blank=True, unique=True)
     # The child's residential address, from the register (or entered by hand).
     street_address = models.CharField(_("adresse"), max_length=200, blank=True)

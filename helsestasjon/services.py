@@ -1,11 +1,13 @@
-"""Services of the shared domain: the access log."""
+"""Services of the shared domain: the access log, staff provisioning, and the rows the register mirrors."""
 
 from __future__ import annotations
 
 from django.db import connections, router
 from django.utils import timezone
 
-from helsestasjon.models import AccessLog, Child, User
+from helsestasjon import bulk
+from helsestasjon.models import AccessLog, AddressProtection, Child, ChildStatus, Guardian, Guardianship, User
+from helsestasjon.protection import storable_address
 
 
 def access_log_record(*, user: User, child: Child, action: str, what: str, path: str = "") -> AccessLog:
@@ -119,3 +121,91 @@ def staff_import(*, rows, dry_run: bool = False) -> dict[str, int]:
         if dry_run:
             transaction.set_rollback(True)
     return counts
+
+
+# ---------------------------------------------------------------- rows the register mirrors
+# The register sync changes children and guardians only through these (docs/architecture.md).
+
+# A child's columns that mirror the register; the batch writes change no other.
+CHILD_REGISTER_FIELDS = frozenset({
+    "register_person_id", "national_id", "given_name", "family_name", "street_address", "postal_code", "city",
+    "municipality_number", "urban_district_code", "address_protection", "status", "status_changed_at",
+    "status_recorded_at",
+})
+GUARDIAN_REGISTER_FIELDS = frozenset({
+    "register_person_id", "national_id", "given_name", "family_name", "street_address", "postal_code", "city",
+    "municipality_number", "address_protection", "mobile", "preferred_language", "sms_reserved",
+})
+
+
+def _update_from_register(model, changes, allowed: frozenset) -> int:
+    groups: dict[frozenset, list] = {}
+    for obj, fields in changes:
+        if not allowed.issuperset(fields):
+            raise ValueError(f"Not a register field of {model.__name__}: {sorted(set(fields) - allowed)}")
+        groups.setdefault(frozenset(fields), []).append(obj)
+    # One UPDATE per set of changed fields (a first run links thousands of journals at once).
+    for fields, objs in groups.items():
+        bulk.update_rows(model, objs, fields)
+    return sum(len(objs) for objs in groups.values())
+
+
+def children_update_from_register(*, changes) -> int:
+    """Write the register's values onto journal children, in bulk: ``changes`` are (row, field names),
+    a row being any object with the child's ``pk`` and the new values as attributes. Returns how many rows."""
+    return _update_from_register(Child, changes, CHILD_REGISTER_FIELDS)
+
+
+def guardians_update_from_register(*, changes) -> int:
+    """As ``children_update_from_register``, for guardians."""
+    return _update_from_register(Guardian, changes, GUARDIAN_REGISTER_FIELDS)
+
+
+def child_update_from_register(*, child: Child, **values) -> Child:
+    """One child's register-mirrored fields (and ``station``, where a finding moves or reopens it)."""
+    if not (CHILD_REGISTER_FIELDS | {"station"}).issuperset(values):
+        raise ValueError(f"Not a register field of Child: {sorted(set(values) - CHILD_REGISTER_FIELDS)}")
+    Child.objects.filter(pk=child.pk).update(**values)
+    child.refresh_from_db()
+    return child
+
+
+def child_reopen(*, child: Child, station) -> Child:
+    """A closed journal in the programme again (the register says the child lives here again)."""
+    now = timezone.now()
+    return child_update_from_register(child=child, status=ChildStatus.ACTIVE, status_changed_at=now,
+                                      status_recorded_at=now, station=station)
+
+
+def guardian_get_or_create_organisation(*, name: str):
+    """The guardian row of an organisation with parental responsibility (child welfare), by name."""
+    name = name.strip()
+    return (Guardian.objects.filter(organisation=True, family_name__iexact=name).first()
+            or Guardian.objects.create(organisation=True, family_name=name[:150]))
+
+
+def guardian_create_from_register(*, national_id: str | None, family_name: str, given_name: str = "", **values):
+    """A guardian the register names (as it names them: no name is made up here); a strictly
+    confidential address is never stored."""
+    if values.get("address_protection") not in AddressProtection.values:
+        values["address_protection"] = AddressProtection.UNCLASSIFIED
+    values = storable_address(values["address_protection"], values)
+    return Guardian.objects.create(national_id=national_id, given_name=given_name[:100],
+                                   family_name=family_name[:150], **values)
+
+
+def guardianship_set(*, child_id: int, guardian, relation: str, parental_responsibility: bool = True):
+    """Link a guardian to a child (or change the link's relation and responsibility)."""
+    link, _ = Guardianship.objects.update_or_create(
+        child_id=child_id, guardian=guardian,
+        defaults={"relation": relation, "parental_responsibility": parental_responsibility})
+    return link
+
+
+def guardianship_set_responsibility(*, link, parental_responsibility: bool) -> bool:
+    """Give or take a guardian's parental responsibility for a child. Returns whether it changed."""
+    if link.parental_responsibility == parental_responsibility:
+        return False
+    link.parental_responsibility = parental_responsibility
+    link.save(update_fields=["parental_responsibility"])
+    return True

@@ -168,6 +168,9 @@ class PersonRecord:
     guardians: tuple[Responsibility, ...] = field(default_factory=tuple)
     parents: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     emigrated_to: str | None = None
+    # The register's dates of an emigration and a death (as it sends them; the
+    # comparison checks they are dates before using them).
+    emigration_date: str | None = None
     deceased_date: str | None = None
     phone: str | None = None
     language: str | None = None
@@ -191,7 +194,7 @@ class PersonRecord:
             "street_address": self.street_address, "postal_code": self.postal_code, "city": self.city,
             "move_date": self.move_date, "protection": self.protection,
             "guardians": [[g.national_id, g.organisation, g.kind, g.name] for g in self.guardians],
-            "emigrated_to": self.emigrated_to, "deceased_date": self.deceased_date,
+            "emigrated_to": self.emigrated_to, "emigration_date": self.emigration_date, "deceased_date": self.deceased_date,
             "phone": self.phone, "language": self.language, "reserved": self.reserved,
         }
 
@@ -306,8 +309,14 @@ _set_dict = object.__setattr__
 
 
 def _day(value) -> str | None:
-    """The date of a date-time the register sends for a date (its time part must be ignored)."""
+    """The date of a date-time the register sends for a date (its time part must be ignored).
+    Not checked here: whoever uses it as a date parses it (comparison.register_day)."""
     return str(value)[:10] if value else None
+
+
+def parse_persons(documents: list[dict]) -> list[tuple[PersonRecord, dict]]:
+    """Each document parsed, with the document (RegisterProtocolError on the first that is not a person)."""
+    return [(parse_person(doc), doc) for doc in documents]
 
 
 def parse_person(doc) -> PersonRecord:
@@ -399,6 +408,7 @@ def parse_person(doc) -> PersonRecord:
         ]) if relations.__class__ is not list or relations else ()
         emigration = _one(get("emigrationFromNorway"))
         emigrated_to = (emigration or _NO_DICT).get("emigratedToCountry") if status == "Emigrated" else None
+        emigration_date = _day((emigration or _NO_DICT).get("emigratedMoveDate")) if status == "Emigrated" else None
         death = get("death")
         deceased = _day(death.get("deceasedDate")) if isinstance(death, dict) and death.get("isValid", True) else None
         phone, language, reserved = _contact(get("commonContactRegisterInformation") or _NO_DICT)
@@ -425,6 +435,7 @@ def parse_person(doc) -> PersonRecord:
             guardians=guardians,
             parents=parents,
             emigrated_to=emigrated_to,
+            emigration_date=emigration_date,
             deceased_date=deceased,
             phone=phone,
             language=language,

@@ -1,139 +1,24 @@
-"""The journal's bulk reads and writes for the register sync.
+"""The journal's reads for the register sync: the journal children and guardians a batch of register
+persons refers to, read in bulk as plain rows.
 
-A sync compares thousands of journal children with the register and writes
-back what changed. The ORM's own paths are slow at that size: ``__in`` quotes
-every value into the SQL one by one, model instances are built and prepared
-field by field, and ``bulk_update`` writes a CASE expression per column. So
-these statements send each list as ONE binary array parameter (server-side
-binding, ``%b``: the text form of an array escapes every element with a
-regular expression), join arrays with ``unnest`` and read plain tuples.
-
-Their filters are still querysets: a read takes a queryset, compiles it, and
-runs the compiled SQL, so a filter is written once, in the ORM's terms. List
-filters use the ``any`` lookup below (``pk__any=ids``: ``= ANY(array)``, one
-parameter) rather than ``__in`` (one parameter per value).
-
-Every statement goes through Django's cursor wrapper on Django's connection
-(and in its transaction): it is counted in ``connection.queries``,
-``CaptureQueriesContext`` and ``django_assert_max_num_queries``, passes the
-connection's execute wrappers, and its errors are Django's ``DatabaseError``.
-Only the psycopg cursor inside differs: Django's binds parameters on the
-client, this one (Django's own ``ServerBindingCursor``, what the
-``server_side_binding`` option would use everywhere) on the server.
+The statements themselves (one binary array parameter per list, the ``any``
+lookup, the unnest UPDATE and INSERT) are the core's, in ``helsestasjon/bulk.py``;
+the batch writes go through the core's services (``children_update_from_register``, ...)
+from ``registry_sync/journal_writes.py``.
 """
 
 from __future__ import annotations
 
-import re
-
-from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
-from django.db.models import Case, F, Field, ForeignObject, Lookup, TextField, When
+from django.db.models import Case, F, Q, TextField, When
 from django.db.models.functions import Cast
 
-from helsestasjon.models import Child, ChildStatus, Guardianship, Station
-from registry_sync.client import guardian_key
+from helsestasjon.bulk import insert_rows, rows, select
+from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Station
+from registry_sync.client import PersonRecord, guardian_key
+from registry_sync.models import NationalIdAlias
 
-
-def array_type(field) -> str:
-    """The SQL array type a column's values are sent as. Text columns go as
-    text[], so a value too long for a varchar is refused on assignment (as in
-    a plain UPDATE or INSERT) instead of being cut by an explicit cast."""
-    if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
-        return "text[]"
-    return f"{field.target_field.db_type(connection) if field.is_relation else field.db_type(connection)}[]"
-
-
-@ForeignObject.register_lookup  # A relation's lookups are its own, not Field's.
-@Field.register_lookup
-class Any(Lookup):
-    """``field__any=values``: ``field = ANY(%s::type[])``, the values as one array
-    parameter (sent in binary by the statements of this module; a plain queryset
-    with it works too, the array quoted on the client as usual). The values are
-    sent as given, not prepared per element: give them as the column stores
-    them (a UUID column takes strings, cast in SQL)."""
-
-    lookup_name = "any"
-    prepare_rhs = False
-
-    def as_sql(self, compiler, connection):
-        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs_sql} = ANY(%s::{array_type(self.lhs.output_field)})", (*lhs_params, list(self.rhs))
-
-
-def cursor():
-    """A cursor on Django's connection that binds on the server, wrapped as
-    ``connection.cursor()`` wraps its own (logged when queries are logged)."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = ServerBindingCursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-
-
-_PLACEHOLDER = re.compile(r"%[%s]")
-
-
-def _binary_arrays(sql: str, params) -> str:
-    """The compiled SQL with each list parameter's ``%s`` made ``%b`` (sent in binary)."""
-    values = iter(params)
-
-    def placeholder(match):
-        if match.group() == "%%":
-            return "%%"
-        return "%b" if isinstance(next(values), (list, tuple)) else "%s"
-
-    return _PLACEHOLDER.sub(placeholder, sql)
-
-
-def execute(sql: str, params=()) -> None:
-    with cursor() as c:
-        c.execute(sql, params)
-
-
-def select(sql: str, params=()) -> list[tuple]:
-    with cursor() as c:
-        c.execute(sql, params)
-        return c.fetchall()
-
-
-def rows(qs) -> list[tuple]:
-    """The rows of a ``values_list`` queryset as plain tuples (no converters),
-    its compiled SQL run with its list parameters as binary arrays."""
-    sql, params = qs.query.sql_with_params()
-    return select(_binary_arrays(sql, params), params)
-
-
-def update_rows(model, objs: list, fields) -> None:
-    """UPDATE each row's changed fields in one statement: the new values go as
-    one array per column and are joined to the rows with unnest (one statement
-    instead of one per row; faster than bulk_update's CASE expressions too)."""
-    qn = connection.ops.quote_name
-    table, pk = qn(model._meta.db_table), model._meta.pk
-    columns = [model._meta.get_field(name) for name in sorted(fields)]
-    names = [f"v{i}" for i in range(len(columns))]
-    sql = (f"UPDATE {table} SET " + ", ".join(f"{qn(c.column)} = u.{n}" for c, n in zip(columns, names))
-           + f" FROM unnest(%b::{array_type(pk)}, " + ", ".join(f"%b::{array_type(c)}" for c in columns)
-           + f") AS u(pk, {', '.join(names)}) WHERE {table}.{qn(pk.column)} = u.pk")
-    arrays = [[obj.pk for obj in objs]]
-    arrays += [[c.get_db_prep_save(getattr(obj, c.attname), connection) for obj in objs] for c in columns]
-    execute(sql, arrays)
-
-
-def insert_rows(model, rows: list[dict]) -> None:
-    """INSERT rows given as database values by attribute name (a column not
-    given gets the field's default), skipping any row a concurrent run inserted
-    first: what bulk_create(ignore_conflicts=True) does, in one statement fed
-    with one array per column, without model instances."""
-    qn = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_db_prep_save(f.get_default(), connection) for f in fields
-                if not all(f.attname in row for row in rows)}
-    sql = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-           f"SELECT * FROM unnest({', '.join(f'%b::{array_type(f)}' for f in fields)}) ON CONFLICT DO NOTHING")
-    arrays = [[row[f.attname] if f.attname in row else defaults[f.attname] for row in rows] for f in fields]
-    execute(sql, arrays)
+__all__ = ["JournalChild", "attach_journal_details", "guardians_for", "insert_rows", "journal_for", "journal_rows",
+           "national_id_taken", "rows", "select"]
 
 
 # ------------------------------------------------------------- journal children
@@ -163,6 +48,7 @@ class JournalChild:
         "station_id",
         "status",
         "status_changed_at",
+        "status_recorded_at",
         "street_address",
         "urban_district_code",
     )
@@ -173,6 +59,7 @@ class JournalChild:
          self.urban_district_code, self.address_protection, self.status_changed_at) = row
         self.station = station
         self.responsible_keys = _NO_KEYS
+        self.status_recorded_at = None  # Set (and written) only when the status changes.
 
     @property
     def full_name(self) -> str:
@@ -220,3 +107,59 @@ def attach_journal_details(children: list[JournalChild]) -> list[JournalChild]:
     for child in children:
         child.responsible_keys = keys.get(child.pk, _NO_KEYS)
     return children
+
+
+def _children_by_national_id(by_person: dict[str, JournalChild], children: list[JournalChild], nins: dict[str, str],
+                             scope) -> None:
+    """Add the journal children whose current or former national id a record carries (``nins``: national id ->
+    register person id), for records not found by their register id."""
+    for child in journal_rows(Child.objects.filter(national_id__any=list(nins)), scope):
+        if child.pk not in {c.pk for c in by_person.values()}:
+            by_person.setdefault(nins[child.national_id], child)
+            children.append(child)
+    aliases = list(NationalIdAlias.objects.filter(national_id__in=list(nins)).values_list("national_id", "child_id"))
+    if aliases:
+        pks = [pk for _, pk in aliases]
+        aliased = {c.pk: c for c in journal_rows(Child.objects.filter(pk__any=pks), scope)}
+        for nin, child_pk in aliases:
+            if nins[nin] not in by_person and child_pk in aliased:
+                by_person[nins[nin]] = aliased[child_pk]
+                children.append(aliased[child_pk])
+
+
+def journal_for(records: list[PersonRecord], scope, known: dict[str, JournalChild] | None = None) -> dict[str, JournalChild]:
+    """The journal children the records refer to, by register person id (or a current or former national id).
+
+    ``known``: journal children already read with their guardians' keys, by
+    register person id (the full reconciliation reads its whole scope at once);
+    only the records they do not cover are looked up."""
+    ids = [r.person_id for r in records]
+    preread = []
+    if known is not None:
+        preread = [known[i] for i in ids if i in known]
+        ids = [i for i in ids if i not in known]
+    children = journal_rows(Child.objects.filter(register_person_id__any=ids), scope) if ids else []
+    by_person: dict[str, JournalChild] = {child.register_person_id: child for child in [*preread, *children]}
+    nins = {n: r.person_id for r in records if r.person_id not in by_person for n in (r.national_id, *r.former_national_ids)}
+    if nins:
+        _children_by_national_id(by_person, children, nins, scope)
+    attach_journal_details(children)
+    return by_person
+
+
+def guardians_for(records: list[PersonRecord]) -> dict[str, Guardian]:
+    """The journal's guardians the records are, by register person id (found by register id or national id)."""
+    ids = [r.person_id for r in records]
+    nins = {r.national_id: r.person_id for r in records}
+    found: dict[str, Guardian] = {}
+    for guardian in Guardian.objects.filter(Q(register_person_id__in=ids) | Q(national_id__in=list(nins))):
+        pid = str(guardian.register_person_id) if guardian.register_person_id else ""
+        key = pid if pid in ids else nins.get(guardian.national_id)
+        if key:
+            found.setdefault(key, guardian)
+    return found
+
+
+def national_id_taken(national_id: str, child_id: int) -> bool:
+    """Whether another journal than ``child_id`` has this national id (the comparison's merge check)."""
+    return Child.objects.filter(national_id=national_id).exclude(pk=child_id).exists()

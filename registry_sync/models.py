@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from helsestasjon.models import AddressProtection, Child, Station
+from helsestasjon.models import AddressProtection, Child, Role, Station
 from helsestasjon.protection import address_visible, is_protected
 
 
@@ -47,6 +49,21 @@ class Resolution(models.TextChoices):
 # "notify the responsible nurse", a death annulled "alert", parental responsibility
 # changed "alert the nurse (possible child-welfare placement)").
 ALERT_KINDS = (FindingKind.DECEASED, FindingKind.DEATH_ANNULLED, FindingKind.GUARDIANS_CHANGED)
+
+
+# Who handles findings on the worklist (the administrator too, as everywhere).
+FINDING_ROLES = (Role.CLERK, Role.LEADER, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class FindingActions:
+    """What a user may do with a finding: the worklist's buttons and the services' checks alike."""
+
+    handle: bool = False  # Any action at all (mark reviewed with a comment).
+    create: bool = False  # "Opprett journal" (or reopen the closed one).
+    transfer: bool = False  # "Avslutt og overfør": the child moved out or emigrated.
+    update: bool = False  # "Oppdatert": the journal was brought in line by hand.
+    move_station: int | None = None  # The station the child belongs to now (its id), to move it there.
 
 
 class FindingQuerySet(models.QuerySet):
@@ -138,7 +155,7 @@ class Finding(models.Model):
     def current_protection(self) -> str:
         """The person's protection now: the journal child's row when there is one; otherwise the
         register's latest answer, which every sync that sees the person writes onto its open findings
-        (registry_sync.services.findings_follow_protection)."""
+        (registry_sync.finding_protection.findings_follow_protection)."""
         if self.child_id is not None:
             return self.child.address_protection
         return self.protection
@@ -155,6 +172,27 @@ class Finding(models.Model):
     def address_visible_to(self, user) -> bool:
         """The one rule (helsestasjon.protection), asked of the person's protection now."""
         return address_visible(self.current_protection, user)
+
+    def actions_for(self, user) -> FindingActions:
+        """What this user may do with this finding, by its kind and the user's role (whether it is
+        still open is the services' conditional update's to decide: two clicks, one handling)."""
+        if not (user.is_authenticated and user.is_active and user.role in FINDING_ROLES):
+            return FindingActions()
+        moves_out = self.kind in (FindingKind.MOVED_OUT, FindingKind.EMIGRATED)
+        target = (self.details or {}).get("target_station_id") if self.kind == FindingKind.MOVED_WITHIN else None
+        return FindingActions(
+            handle=True,
+            create=self.kind == FindingKind.UNREGISTERED_RESIDENT,
+            transfer=moves_out,
+            update=not moves_out and self.kind != FindingKind.UNREGISTERED_RESIDENT,
+            move_station=target or None,
+        )
+
+    def describe(self, *, show_address: bool, names: dict[str, str] | None = None) -> str:
+        """One line saying what the register says (registry_sync/finding_text.py)."""
+        from registry_sync.finding_text import describe
+
+        return describe(self, show_address=show_address, names=names)
 
 
 class SyncCursor(models.Model):

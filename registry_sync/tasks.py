@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from registry_sync.services import SyncFailed, register_full_reconciliation, register_sync
+from registry_sync.runs import SyncFailed, register_full_reconciliation, register_sync
 
 
 @shared_task(acks_late=True, max_retries=3, autoretry_for=(SyncFailed,), retry_backoff=60, retry_backoff_max=600)

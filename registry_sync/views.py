@@ -14,15 +14,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import get_text_list
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from helsestasjon.access import require_role
-from helsestasjon.models import AccessAction, Guardian, Role, Station
+from helsestasjon.models import AccessAction, Role, Station
 from helsestasjon.services import access_log_record_many
+from registry_sync.finding_text import guardian_names
 from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, SyncError
-from registry_sync.services import (
+from registry_sync.worklist import (
     FindingActionError,
     finding_alert_seen,
     finding_create_journal,
@@ -36,40 +36,7 @@ ALERT_ROLES = (Role.NURSE, Role.LEADER)
 # Alerts already seen stay listed this long (who saw them, and when).
 ALERTS_SEEN_DAYS = 30
 ALERTS_SHOWN = 200
-REGISTER_STATUS = {
-    "Disappeared": gettext_lazy("forsvunnet"), "Temporary": gettext_lazy("midlertidig"), "Inactive": gettext_lazy("inaktiv"),
-    "NotResident": gettext_lazy("ikke bosatt"), "Discontinued": gettext_lazy("opphørt"), "Active": gettext_lazy("aktiv"),
-    "RegisteredAtBirth": gettext_lazy("fødselsregistrert"),
-}
 PAGE_SIZE = 50
-# The register writes a country as its ISO 3166 alpha-3 code; a person reads its Norwegian name.
-# The countries families at the stations most often move to; any other is shown by its code.
-COUNTRY_NAMES = {
-    "SWE": gettext_lazy("Sverige"), "DNK": gettext_lazy("Danmark"), "FIN": gettext_lazy("Finland"),
-    "ISL": gettext_lazy("Island"), "GBR": gettext_lazy("Storbritannia"), "DEU": gettext_lazy("Tyskland"),
-    "POL": gettext_lazy("Polen"), "LTU": gettext_lazy("Litauen"), "LVA": gettext_lazy("Latvia"),
-    "EST": gettext_lazy("Estland"), "NLD": gettext_lazy("Nederland"), "FRA": gettext_lazy("Frankrike"),
-    "ESP": gettext_lazy("Spania"), "ITA": gettext_lazy("Italia"), "ROU": gettext_lazy("Romania"),
-    "UKR": gettext_lazy("Ukraina"), "USA": gettext_lazy("USA"), "SOM": gettext_lazy("Somalia"),
-    "ERI": gettext_lazy("Eritrea"), "SYR": gettext_lazy("Syria"), "AFG": gettext_lazy("Afghanistan"),
-    "IRQ": gettext_lazy("Irak"), "PAK": gettext_lazy("Pakistan"), "PHL": gettext_lazy("Filippinene"),
-    "THA": gettext_lazy("Thailand"), "TUR": gettext_lazy("Tyrkia"),
-}
-
-
-def country_name(code: str | None) -> str:
-    """The Norwegian name of a country the register gives by its alpha-3 code (the code itself if unknown)."""
-    if not code:
-        return gettext("ukjent land")
-    return str(COUNTRY_NAMES.get(code.upper(), code))
-
-
-def guardian_names(findings) -> dict[str, str]:
-    """The names of the guardians that guardian-change findings name by national id, in one query."""
-    ids = {nin for f in findings if f.kind == FindingKind.GUARDIANS_CHANGED for nin in (f.details or {}).get("removed", [])}
-    if not ids:
-        return {}
-    return {g.national_id: g.full_name for g in Guardian.objects.filter(national_id__in=ids).only("national_id", "given_name", "family_name")}
 
 
 def _finding_for_request(request, finding_id: int) -> Finding:
@@ -81,89 +48,17 @@ def _finding_for_request(request, finding_id: int) -> Finding:
         raise Http404(gettext("Fant ikke funnet.")) from None
 
 
-def _describe(finding: Finding, show_address: bool, names: dict[str, str] | None = None) -> str:
-    """One line saying what the register says, without addresses the user may not see.
-
-    ``names`` are the guardians' names by national id (``guardian_names``), read once for a list.
-    """
-    d = finding.details or {}
-    register = d.get("register") or {}
-    address = ""
-    if show_address and register.get("street_address"):
-        address = f"{register['street_address']}, {register.get('postal_code', '')} {register.get('city', '')}".strip()
-    kind = finding.kind
-    if kind == FindingKind.UNREGISTERED_RESIDENT:
-        text = gettext("Tidligere journal kan gjenåpnes.") if d.get("reopen") else gettext("Bosatt i kommunen, ingen journal.")
-        return f"{text} {address}".strip()
-    if kind == FindingKind.MOVED_OUT:
-        return f"{gettext('Bor nå i kommune %(municipality)s.') % {'municipality': d.get('municipality', '?')}} {address}".strip()
-    if kind == FindingKind.MOVED_WITHIN:
-        target = (
-            gettext("Hører til %(station)s.") % {"station": d["target_station"]} if d.get("target_station")
-            else gettext("Ny adresse i kommunen.")
-        )
-        return f"{target} {address}".strip()
-    if kind == FindingKind.ADDRESS_CORRECTED:
-        return f"{gettext('Adressen er rettet.')} {address}".strip()
-    if kind == FindingKind.EMIGRATED:
-        return gettext("Utvandret til %(country)s.") % {"country": country_name(d.get("country"))}
-    if kind == FindingKind.DECEASED:
-        return (gettext("Død %(date)s. Alle fremtidige timer, brev og SMS er stoppet.") % {"date": d.get("deceased_date") or ""}).replace("  ", " ")
-    if kind == FindingKind.DEATH_ANNULLED:
-        return gettext("Dødsfallet er annullert i folkeregisteret; journalen er gjenåpnet og programmet planlagt på nytt.")
-    if kind == FindingKind.PROTECTION_CHANGED:
-        # The level the register changed to is the finding's own; the finding's protection follows the person.
-        labels = dict(Finding._meta.get_field("protection").choices)
-        after = d.get("after") or finding.fingerprint
-        return gettext("Adressebeskyttelse: %(before)s → %(after)s.") % {
-            "before": labels.get(d.get("before"), d.get("before")), "after": labels.get(after, after),
-        }
-    if kind == FindingKind.GUARDIANS_CHANGED:
-        parts = []
-        if d.get("added"):
-            parts.append(gettext("%(count)s ny(e) med foreldreansvar") % {"count": len(d["added"])})
-        if d.get("removed"):
-            names = guardian_names([finding]) if names is None else names
-            named = [names[nin] for nin in d["removed"] if names.get(nin)]
-            if len(named) == len(d["removed"]):
-                parts.append(gettext("%(names)s har ikke lenger foreldreansvar") % {"names": get_text_list(named, gettext("og"))})
-            else:
-                parts.append(gettext("%(count)s har ikke lenger foreldreansvar") % {"count": len(d["removed"])})
-        if d.get("organisations"):
-            parts.append(gettext("foreldreansvar hos %(organisations)s (mulig plassering)") % {"organisations": ", ".join(d["organisations"])})
-        text = "; ".join(parts)  # str.capitalize() would lower-case the organisation's name.
-        return text[:1].upper() + text[1:] + "." if parts else gettext("Foreldreansvaret er endret.")
-    if kind == FindingKind.ID_CHANGED:
-        if d.get("merge"):
-            return gettext("Nytt nummer %(after)s tilhører en annen journal: mulig sammenslåing, må vurderes.") % {"after": d.get("after")}
-        return gettext("Nytt fødselsnummer %(after)s (tidligere %(before)s beholdt som alias).") % {
-            "after": d.get("after"), "before": d.get("before"),
-        }
-    if kind == FindingKind.NAME_CHANGED:
-        return gettext("Navnet er endret (tidligere %(before)s).") % {"before": d.get("before", "")}
-    if kind == FindingKind.OTHER_STATUS:
-        return gettext("Status i folkeregisteret: %(status)s.") % {"status": REGISTER_STATUS.get(d.get("status"), d.get("status"))}
-    if kind == FindingKind.UNKNOWN_TO_REGISTER:
-        return gettext("Folkeregisteret kjenner ikke fødselsnummeret: uverifisert identitet.")
-    if kind == FindingKind.AGED_OUT:
-        return gettext("Barnet har fylt 6 år; journalen er avsluttet for programmet.")
-    return ""
-
-
 def _row(finding: Finding, user, *, error: str = "", names: dict[str, str] | None = None) -> dict:
-    show_address = finding.address_visible_to(user)
-    target = None
-    if finding.kind == FindingKind.MOVED_WITHIN and finding.details.get("target_station_id"):
-        target = finding.details["target_station_id"]
+    actions = finding.actions_for(user)
     return {
         "finding": finding,
         "protection": finding.current_protection_label if finding.is_protected else "",
-        "description": _describe(finding, show_address, names),
+        "description": finding.describe(show_address=finding.address_visible_to(user), names=names),
         "age_days": (timezone.now() - finding.detected_at).days,
-        "can_create": finding.kind == FindingKind.UNREGISTERED_RESIDENT,
-        "target_station_id": target,
-        "can_transfer": finding.kind in (FindingKind.MOVED_OUT, FindingKind.EMIGRATED),
-        "can_update": finding.kind not in (FindingKind.UNREGISTERED_RESIDENT, FindingKind.MOVED_OUT, FindingKind.EMIGRATED),
+        "can_create": actions.create,
+        "target_station_id": actions.move_station,
+        "can_transfer": actions.transfer,
+        "can_update": actions.update,
         "error": error,
     }
 
@@ -249,7 +144,7 @@ def create_journal(request, finding_id: int):
 @require_POST
 def move_station(request, finding_id: int):
     finding = _finding_for_request(request, finding_id)
-    target = finding.details.get("target_station_id")
+    target = finding.actions_for(request.user).move_station
     station = Station.objects.filter(pk=target).first() if target else None
     if station is None:
         return _after_action(request, finding, error=gettext("Fant ikke helsestasjonen barnet skal flyttes til."))
@@ -279,7 +174,7 @@ def resolve(request, finding_id: int):
 
 def _alert_row(finding: Finding, *, error: str = "", names: dict[str, str] | None = None) -> dict:
     # No address is part of an alert, whatever the user may see.
-    return {"finding": finding, "description": _describe(finding, show_address=False, names=names), "error": error}
+    return {"finding": finding, "description": finding.describe(show_address=False, names=names), "error": error}
 
 
 @login_required

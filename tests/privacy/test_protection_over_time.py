@@ -33,7 +33,7 @@ from helsestasjon.models import AddressProtection, Child, Guardian, Relation, Ro
 from helsestasjon.protection import child_set_protection, guardian_set_protection
 from registry_sync.fake import FakeRegister, FakeRegisterServer
 from registry_sync.models import Finding, FindingKind
-from registry_sync.services import register_sync
+from registry_sync.runs import register_sync
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, UserFactory, next_national_id
 from tests.privacy.test_privacy_crawl import PARAMETERS, _patterns, _text, crawl
 from tests.registry_sync.conftest import register  # noqa: F401  (the fake register fixture)

@@ -1,14 +1,18 @@
-"""A fake register served over real HTTP on a free loopback port, per test."""
+"""A fake register served over real HTTP on a free loopback port, per test, and the journal child
+known to it that most sync tests start from (``synced``)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from registry_sync.client import RegisterClient
 from registry_sync.fake import FakeRegister, FakeRegisterServer
-from tests.factories import GuardianFactory, GuardianshipFactory, next_national_id
+from registry_sync.models import SyncCursor
+from registry_sync.runs import register_sync
+from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
 
 
 @pytest.fixture
@@ -67,6 +71,37 @@ def family(register):
         return register.add_person(**values)
 
     return make
+
+
+@pytest.fixture
+def district_a(station_a):
+    """Station A serves urban district 460103 of Bergen (4601)."""
+    station_a.urban_district_codes = ["460103"]
+    station_a.save()
+    return station_a
+
+
+@pytest.fixture
+def synced_child(register, family, district_a):
+    """synced_child(**overrides) -> a journal child at station A, 200 days old, known to the register
+    (with two guardians), after a sync; ``child.person_id`` is its register id."""
+
+    def make(**overrides):
+        values = dict(station=district_a, birth_date=timezone.localdate() - timedelta(days=200),
+                      urban_district_code="460103", street_address="Barneveien 2")
+        child = ChildFactory(**{**values, **overrides})
+        child.person_id = family(child)
+        register_sync()
+        assert SyncCursor.objects.get().last_sequence == register.latest_event()[0]
+        return child
+
+    return make
+
+
+@pytest.fixture
+def synced(synced_child):
+    """A journal child known to the register, after the first (full) sync."""
+    return synced_child()
 
 
 __all__ = ["born_ago", "next_national_id"]

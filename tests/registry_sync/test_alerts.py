@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from helsestasjon.models import AccessAction, AccessLog, AddressProtection
 from registry_sync.models import Finding, FindingKind
-from registry_sync.services import register_sync
+from registry_sync.runs import register_sync
 from tests.factories import ChildFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,15 +19,8 @@ ALERTS = reverse("registry_sync:alerts")
 
 
 @pytest.fixture
-def synced(register, family, station_a):
-    station_a.urban_district_codes = ["460103"]
-    station_a.save()
-    child = ChildFactory(station=station_a, given_name="Vilja", family_name="Varsel",
-                         birth_date=timezone.localdate() - timedelta(days=300), urban_district_code="460103",
-                         street_address="Barneveien 2")
-    child.person_id = family(child)
-    register_sync()
-    return child
+def synced(synced_child):
+    return synced_child(given_name="Vilja", family_name="Varsel", birth_date=timezone.localdate() - timedelta(days=300))
 
 
 def seen_url(finding) -> str:
@@ -175,7 +168,7 @@ def test_an_emigration_names_the_country_in_norwegian(synced, register, clerk_a,
 
 
 def test_a_country_without_a_norwegian_name_here_is_shown_by_its_code():
-    from registry_sync.views import country_name
+    from registry_sync.finding_text import country_name
 
     assert (country_name("POL"), country_name("gbr"), country_name("BTN"), country_name(None)) == (
         "Polen", "Storbritannia", "BTN", "ukjent land",

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from helsestasjon.models import Child
-from registry_sync.services import register_sync
+from registry_sync.runs import register_sync
 from tests.factories import next_national_id
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

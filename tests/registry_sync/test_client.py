@@ -11,7 +11,7 @@ from registry_sync.client import (
     parse_person,
 )
 from registry_sync.models import SyncCursor, SyncError
-from registry_sync.services import SyncFailed, register_sync
+from registry_sync.runs import SyncFailed, register_sync
 from tests.factories import next_national_id
 
 

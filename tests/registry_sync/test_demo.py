@@ -9,7 +9,8 @@ import pytest
 from helsestasjon.demo import seed_demo
 from registry_sync.fake import FakeRegister, FakeRegisterServer
 from registry_sync.models import Finding, FindingKind, FindingStatus
-from registry_sync.services import finding_create_journal, register_sync
+from registry_sync.runs import register_sync
+from registry_sync.worklist import finding_create_journal
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from helsestasjon.models import AccessLog, AddressProtection, Child
 from helsestasjon.protection import child_set_protection
 from registry_sync.client import parse_person
 from registry_sync.models import Finding, FindingKind, FindingStatus, Resolution
-from registry_sync.services import Scope, register_full_reconciliation, register_sync
+from registry_sync.runs import register_full_reconciliation, register_sync
+from registry_sync.scope import Scope
 from tests.factories import ChildFactory, UserFactory, next_national_id
 
 pytestmark = pytest.mark.django_db

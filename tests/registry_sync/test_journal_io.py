@@ -11,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from helsestasjon.models import Child, ChildStatus
+from helsestasjon import bulk
 from registry_sync import journal_io
 from registry_sync.models import Finding, FindingKind
-from registry_sync.services import Scope, register_sync
+from registry_sync.runs import register_sync
+from registry_sync.scope import Scope
 from tests.factories import ChildFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +75,7 @@ def test_the_any_lookup_also_works_as_a_plain_queryset(station_a):
 
 
 def test_a_list_parameter_goes_as_one_binary_array_and_percent_signs_survive():
-    sql = journal_io._binary_arrays("a = ANY(%s) AND b LIKE '%%s' AND c = %s", [[1, 2], "x"])
+    sql = bulk._binary_arrays("a = ANY(%s) AND b LIKE '%%s' AND c = %s", [[1, 2], "x"])
     assert sql == "a = ANY(%b) AND b LIKE '%%s' AND c = %s"
     qs = Child.objects.filter(given_name__startswith="50%", pk__any=[1, 2]).values_list("id")
     assert journal_io.rows(qs) == []

@@ -5,7 +5,6 @@ One test per item of issue 16 (numbered as there); each goes over real HTTP to t
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, timedelta
 
@@ -16,28 +15,13 @@ from django.utils import timezone
 from helsestasjon.models import ChildStatus, Guardian, Guardianship
 from registry_sync.client import RegisterClient, RegisterRefused, latest_version, parse_person
 from registry_sync.models import Finding, FindingKind, FindingStatus, SyncCursor
-from registry_sync.services import register_request_full, register_sync
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
+from registry_sync.runs import register_sync
+from tests.registry_sync.support import kinds
+from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
 
 PARTS = "informationParts=Name&informationParts=NorwegianIdentificationNumber"
-
-
-@pytest.fixture
-def synced(register, family, station_a):
-    station_a.urban_district_codes = ["460103"]
-    station_a.save()
-    child = ChildFactory(station=station_a, birth_date=timezone.localdate() - timedelta(days=200),
-                         urban_district_code="460103", street_address="Barneveien 2")
-    child.person_id = family(child)
-    register_sync()
-    assert SyncCursor.objects.get().last_sequence == register.latest_event()[0]
-    return child
-
-
-def kinds(**filters):
-    return sorted(Finding.objects.filter(**filters).values_list("kind", flat=True))
 
 
 def api(register, path: str) -> str:
@@ -173,7 +157,7 @@ def test_8_every_event_type_that_changes_the_person_refetches_it(synced, registe
 def test_8_types_that_change_nothing_read_and_unknown_types_are_skipped(synced, register, caplog):
     register.touch(synced.person_id, "ChangeInMaritalStatus")
     register.touch(synced.person_id, "SomethingNewInVersion4")
-    with caplog.at_level(logging.INFO, logger="registry_sync.services"):
+    with caplog.at_level(logging.INFO, logger="registry_sync.runs"):
         result = register_sync()
     assert (result.events, result.skipped_events, result.persons) == (2, 2, 0)
     assert "SomethingNewInVersion4" in caplog.text and "ChangeInMaritalStatus" not in caplog.text
@@ -207,7 +191,7 @@ def test_10_the_previous_version_is_the_one_most_recently_closed_not_the_last_li
     register.move(synced.person_id, municipality="4601", urban_district="460103", street="Nygårdsgaten", house_number=7,
                   postal_code="5015", city="Bergen", move_date=date.today() - timedelta(days=20))
     register.correct_address(synced.person_id, street="Nygårdsgata", house_number=7)
-    register_request_full()  # A full run has no events: the versions' times decide.
+    SyncCursor.objects.update_or_create(name="events", defaults={"full_requested": True})  # A full run has no events: the versions' times decide.
     result = register_sync()
     assert result.full
     synced.refresh_from_db()
@@ -235,7 +219,7 @@ def test_11_the_event_type_decides_a_move_and_a_disagreement_is_logged(synced, r
     same_day = date.fromisoformat(current["moveDate"][:10])
     register.move(synced.person_id, municipality="4601", urban_district="460103", street="Nygårdsgaten", house_number=7,
                   postal_code="5015", city="Bergen", move_date=same_day)  # A move registered with the old date.
-    with caplog.at_level(logging.WARNING, logger="registry_sync.services"):
+    with caplog.at_level(logging.WARNING, logger="registry_sync.comparison"):
         register_sync()
     assert kinds(status=FindingStatus.RESOLVED) == ["moved_within"]
     assert "ChangeInResidentialAddress" in caplog.text and "disagrees" in caplog.text

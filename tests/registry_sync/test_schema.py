@@ -18,7 +18,8 @@ from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from registry_sync.client import RegisterClient
-from registry_sync.services import register_request_full, register_sync
+from registry_sync.models import SyncCursor
+from registry_sync.runs import register_sync
 from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,7 @@ def test_every_request_of_a_sync_and_every_answer_fits_the_schema(register, fami
     register.set_protection(ids[2], "StrictlyConfidential")
     register_sync()  # Events, and the persons they name.
     register_sync()  # Past the end: a 404 page.
-    register_request_full()
+    SyncCursor.objects.update_or_create(name="events", defaults={"full_requested": True})
     register_sync()
     assert client.person_by_nin(children[0].national_id)["id"] == ids[0]
     assert client.person_by_nin(next_national_id()) is None

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from attendance.models import AppointmentStatus, Consultation, Place
-from attendance.services import appointment_book, child_plan
+from attendance.models import AppointmentStatus
 from helsestasjon.models import AddressProtection, ChildStatus, Guardian, Guardianship
 from registry_sync.models import Finding, FindingKind, FindingStatus, NationalIdAlias, SyncCursor
-from registry_sync.services import register_sync
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, StationFactory, next_national_id
+from registry_sync.runs import register_sync
+from tests.registry_sync.support import book_future, kinds
+from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def synced(register, family, station_a):
-    """A journal child known to the register, after the first (full) sync."""
-    station_a.urban_district_codes = ["460103"]
-    station_a.save()
-    child = ChildFactory(station=station_a, birth_date=timezone.localdate() - timedelta(days=200),
-                         urban_district_code="460103", street_address="Barneveien 2")
-    child.person_id = family(child)
-    register_sync()
-    assert SyncCursor.objects.get().last_sequence == register.latest_event()[0]
-    return child
-
-
-def kinds(**filters):
-    return sorted(Finding.objects.filter(**filters).values_list("kind", flat=True))
-
-
-def book_future(child, nurse):
-    child_plan(child=child)
-    consultation = Consultation.objects.filter(child=child).order_by("step__order").last()
-    starts = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=10), time(10, 0)))
-    return appointment_book(consultation=consultation, starts_at=starts, duration_minutes=30, place=Place.STATION,
-                            professional=nurse, booked_by=nurse)
 
 
 def test_first_sync_links_the_journal_and_finds_nothing_when_they_agree(synced):
@@ -265,23 +240,24 @@ def test_a_page_served_twice_changes_nothing(synced, register):
     assert (list(Finding.objects.values_list("id", "kind", "status")), synced.__class__.objects.filter(pk=synced.pk).values()[0]) == state
 
 
-def test_a_crash_between_fetch_and_commit_loses_nothing(synced, register, monkeypatch):
-    import registry_sync.services as services
-
+def test_a_crash_between_fetch_and_commit_loses_nothing(synced, register):
+    """The batch is written, then the process dies as the cursor is saved (a fault injected at the
+    database connection): nothing of it stays, and the next run applies it."""
     before = SyncCursor.objects.get().last_sequence
     register.die(synced.person_id)
-    real_write = services._write
+    written = []
 
-    def crash(batch, guardian_records):
-        real_write(batch, guardian_records)  # Everything is written ...
-        raise RuntimeError("worker killed")  # ... and then the process dies before the commit.
+    def crash_at_the_cursor(execute, sql, params, many, context):
+        written.append(sql)
+        if sql.startswith('UPDATE "registry_sync_synccursor"'):
+            raise RuntimeError("worker killed")
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(services, "_write", crash)
-    with pytest.raises(RuntimeError):
+    with connection.execute_wrapper(crash_at_the_cursor), pytest.raises(RuntimeError):
         register_sync()
+    assert any("registry_sync_finding" in sql and sql.startswith("INSERT") for sql in written)  # Written, then lost.
     synced.refresh_from_db()
     assert (SyncCursor.objects.get().last_sequence, synced.status, Finding.objects.count()) == (before, ChildStatus.ACTIVE, 0)
-    monkeypatch.setattr(services, "_write", real_write)
     register_sync()
     synced.refresh_from_db()
     assert synced.status == ChildStatus.DECEASED and kinds() == ["deceased"]
@@ -332,34 +308,34 @@ def _planner_cost() -> str:
 
 
 @pytest.mark.parametrize("fails", [False, True])
-def test_the_sync_prices_cached_reads_for_its_own_lookups_only(synced, register, monkeypatch, fails):
+def test_the_sync_prices_cached_reads_for_its_own_lookups_only(synced, register, fails):
     """During a sync the planner uses the indexes for a batch's lookups
-    (random_page_cost 1.1); afterwards, even after a failed run, the
-    connection has its own value back."""
-    from registry_sync import services
-    from registry_sync.client import RegisterUnavailable
-    from registry_sync.services import SyncFailed
+    (random_page_cost 1.1); afterwards, even after a failed run (the register's
+    answer cannot be read), the connection has its own value back."""
+    from registry_sync.runs import SyncFailed
 
     with connection.cursor() as cursor:
         cursor.execute("SET random_page_cost = 3.5")
     seen = []
-    journal_for = services._journal_for
 
-    def spying(*args):
-        seen.append(_planner_cost())
-        if fails:
-            raise RegisterUnavailable("the register went away")
-        return journal_for(*args)
+    def planner_at_the_lookups(execute, sql, params, many, context):
+        if sql.startswith("SELECT") and ('FROM "helsestasjon_child"' in sql or 'FROM "registry_sync_synccursor"' in sql):
+            seen.append(_planner_cost())
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr(services, "_journal_for", spying)
     register.rename(synced.person_id, given_name="Ny")
     if fails:
-        with pytest.raises(SyncFailed):
+        register.faults.add("garbage", path="bulk-by-id")
+    with connection.execute_wrapper(planner_at_the_lookups):
+        if fails:
+            with pytest.raises(SyncFailed):
+                register_sync()
+        else:
             register_sync()
-    else:
-        register_sync()
+    if not fails:
         assert kinds() == ["name_changed"]
-    assert seen == ["1.1"]
+        assert len(seen) >= 2  # The cursor and the journal's children.
+    assert seen and set(seen) == {"1.1"}
     assert _planner_cost() == "3.5"
 
 
@@ -367,7 +343,7 @@ def test_a_full_run_compares_the_children_the_search_no_longer_finds(register, f
     """A weekly full run: the municipality search finds the resident child; the child
     who moved out and the one who died are found only through the journal, and are
     compared with the register like every other (no false "unknown to the register")."""
-    from registry_sync.services import register_full_reconciliation
+    from registry_sync.runs import register_full_reconciliation
 
     born = timezone.localdate() - timedelta(days=300)
     stay, gone, dead = (ChildFactory(station=station_a, birth_date=born) for _ in range(3))
@@ -393,7 +369,7 @@ def test_an_event_sync_waits_for_a_running_full_reconciliation(synced, register)
     settings = connection.settings_dict
     other = psycopg.connect(host=settings["HOST"] or None, port=settings["PORT"] or None, user=settings["USER"],
                             password=settings["PASSWORD"] or None, dbname=settings["NAME"], autocommit=True)
-    from registry_sync.services import _SYNC_LOCK_KEY
+    from registry_sync.run_control import SYNC_LOCK_KEY as _SYNC_LOCK_KEY
 
     register.die(synced.person_id)
     cursor_before = SyncCursor.objects.get().last_sequence

@@ -14,8 +14,8 @@ from django.utils import timezone
 from attendance.models import Consultation, ConsultationState
 from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Guardianship
 from registry_sync.models import Finding, FindingKind, FindingStatus, SyncError
-from registry_sync.services import register_sync
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
+from registry_sync.runs import register_sync
+from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
 URL = reverse("registry_sync:worklist")
@@ -87,7 +87,7 @@ def districts(station_a, station_b):
 def test_move_to_the_other_station(register, family, station_a, station_b, clerk_a, nurse_a, login, django_capture_on_commit_callbacks):
     from followup.models import SmsMessage
     from followup.sms.backends import MemoryBackend
-    from tests.registry_sync.test_sync import book_future
+    from tests.registry_sync.support import book_future
 
     child = ChildFactory(station=station_a, urban_district_code="460103", birth_date=date.today() - timedelta(days=200))
     pid = family(child)
@@ -120,7 +120,7 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     from followup.models import Case
     from followup.services import followup_sweep
     from tests.factories import AppointmentFactory, ConsultationFactory, OutcomeEventFactory
-    from tests.registry_sync.test_sync import book_future
+    from tests.registry_sync.support import book_future
 
     child = ChildFactory(station=station_a, urban_district_code="460103", birth_date=date.today() - timedelta(days=200))
     pid = family(child)

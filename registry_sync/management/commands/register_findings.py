@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from registry_sync.services import findings_open_json
+from registry_sync.worklist import findings_open_json
 
 
 class Command(BaseCommand):

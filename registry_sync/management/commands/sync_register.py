@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registry_sync.services import SyncFailed, register_full_reconciliation, register_sync
+from registry_sync.runs import SyncFailed, register_full_reconciliation, register_sync
 
 
 class Command(BaseCommand):
