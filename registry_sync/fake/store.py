@@ -54,6 +54,15 @@ def _day_time(day: date | str) -> str:
     return f"{day.isoformat() if isinstance(day, date) else str(day)[:10]}T00:00:00Z"
 
 
+def _event_date(when: date | str | None) -> str | None:
+    """The date of a death or an emigration as served: a date as the register sends it (today if not
+    given); a string is served as it is, and an empty one as null (a register answer without the date,
+    or with a malformed one, for tests)."""
+    if isinstance(when, str):
+        return when or None
+    return _day_time(when or date.today())
+
+
 def _now() -> str:
     # Strictly increasing: two changes in the same microsecond would make their versions' order a tie.
     global _last_now
@@ -380,12 +389,12 @@ class FakeRegister:
             doc["residentialAddress"].append(new)
         return self._change(person_id, mutate, "ChangeInResidentialAddressWithoutRelocation")
 
-    def emigrate(self, person_id: str, *, country: str = "SWE", when: date | None = None) -> list[dict]:
+    def emigrate(self, person_id: str, *, country: str = "SWE", when: date | str | None = None) -> list[dict]:
         def mutate(doc):
             _set_status(doc, "Emigrated")
             _close_current(doc["emigrationFromNorway"])
             doc["emigrationFromNorway"].append(
-                _version(emigratedToCountry=country, emigratedMoveDate=_day_time(when or date.today()))
+                _version(emigratedToCountry=country, emigratedMoveDate=_event_date(when))
             )
             _close_current(doc["residentialAddress"])
         return self._change(person_id, mutate, "PersonIsEmigrated", "ChangeInEmigrationFromNorway", "ChangeInStatus")
@@ -405,10 +414,10 @@ class FakeRegister:
             )
         return self._change(person_id, mutate, "ChangeInImmigrationToNorway", "PersonIsResident", "ChangeInStatus")
 
-    def die(self, person_id: str, *, when: date | None = None) -> list[dict]:
+    def die(self, person_id: str, *, when: date | str | None = None) -> list[dict]:
         def mutate(doc):
             _set_status(doc, "Deceased")
-            doc["death"] = {**_version(), "deceasedDate": _day_time(when or date.today())}
+            doc["death"] = {**_version(), "deceasedDate": _event_date(when)}
         return self._change(person_id, mutate, "PersonIsDeceased", "ChangeInStatus")
 
     def annul_death(self, person_id: str) -> list[dict]:
