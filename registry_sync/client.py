@@ -1,5 +1,9 @@
 """The population register client (../shared/spec/register-api.md).
 
+Over 500 lines for a reason: it is one idea, the protocol — the routes and their retries, the
+person document's parse, and the streamed decoding of large answers — and the parse must agree
+with the information parts the routes ask for.
+
 One small client for the real service and the fake alike: base URL, API
 version, bearer token and timeout are settings. It speaks Persontjenesten's
 protocol as NHN's OpenAPI document gives it: form-encoded bodies (lists as
@@ -319,6 +323,84 @@ def parse_persons(documents: list[dict]) -> list[tuple[PersonRecord, dict]]:
     return [(parse_person(doc), doc) for doc in documents]
 
 
+def _national_ids(ids, person_id: str) -> tuple[dict, str, tuple[str, ...]]:
+    """(the current identification version, its number, the former numbers)."""
+    current_id = _one(ids)
+    national_id = None if current_id is None else str(current_id.get("identificationNumber", ""))
+    if national_id is None or not national_id.isdigit():
+        raise RegisterProtocolError(f"Person {person_id} has no current identification number")
+    if len(ids) == 1:
+        return current_id, national_id, ()
+    return current_id, national_id, tuple(
+        str(v["identificationNumber"]) for v in ids
+        if isinstance(v, dict) and not v.get("isValid") and v.get("identificationNumber")
+    )
+
+
+def _given_name(name: dict) -> str:
+    given_name, middle_name = name.get("givenName"), name.get("middleName")
+    if given_name and middle_name:
+        return " ".join((given_name, middle_name))
+    if given_name or middle_name:
+        return " ".join((given_name or middle_name,))
+    return ""
+
+
+_NO_RESIDENCE = (None, "", "", "", "", None, None, None)
+
+
+def _residence(addresses: list) -> tuple:
+    """(municipality, urban district, street, postal code, city, move date, the previous version's
+    move date, its confidentiality) of the current residential address."""
+    address = _one(addresses)
+    if not address:
+        return _NO_RESIDENCE
+    municipality = None
+    street = postal = city = ""
+    district = address.get("urbanDistrictCode") or ""
+    move_date = _day(address.get("moveDate"))
+    sa = address.get("streetAddress")
+    if sa:
+        municipality = sa.get("municipalityNumber")
+        number = sa.get("addressNumber") or _NO_DICT
+        street_name, house_number = sa.get("addressName"), number.get("houseNumber")
+        if street_name and house_number:
+            street = f"{street_name} {house_number}"
+        elif street_name or house_number:
+            street = str(street_name or house_number)
+        street += number.get("houseLetter") or ""
+        place = sa.get("city") or _NO_DICT
+        postal = place.get("postalCode") or ""
+        city = place.get("cityName") or ""
+    elif address.get("cadastralAddress"):
+        ca = address["cadastralAddress"]
+        municipality = (ca.get("cadastralNumber") or _NO_DICT).get("municipalityNumber")
+        place = ca.get("city") or _NO_DICT
+        postal = place.get("postalCode") or ""
+        city = place.get("cityName") or ""
+    elif address.get("unknownResidence"):
+        municipality = address["unknownResidence"].get("municipalityNumber")
+    previous_move_date = None
+    if len(addresses) > 1:
+        previous = latest_version(addresses, valid=False)  # The version most recently closed.
+        previous_move_date = _day(previous.get("moveDate")) if previous else None
+    return municipality, district, street, postal, city, move_date, previous_move_date, address.get("addressConfidentiality")
+
+
+def _family(get) -> tuple[tuple, tuple]:
+    """(the current parental responsibilities, the parents' (national id, role))."""
+    responsibility = get("parentalResponsibility")
+    guardians = tuple([_responsibility_of(v) for v in _current(responsibility)]) \
+        if responsibility.__class__ is not list or responsibility else ()
+    relations = get("familyRelation")
+    parents = tuple([
+        (str(v.get("relatedPerson")), str(v.get("relatedPersonsRole")))
+        for v in _current(relations)
+        if v.get("relatedPersonsRole") in _PARENT_ROLES
+    ]) if relations.__class__ is not list or relations else ()
+    return guardians, parents
+
+
 def parse_person(doc) -> PersonRecord:
     """Turn a Person document into a PersonRecord, or raise RegisterProtocolError.
 
@@ -334,112 +416,36 @@ def parse_person(doc) -> PersonRecord:
         raise RegisterProtocolError(f"A person id of {len(person_id)} characters: {person_id!r:.80}")
     get = doc.get
     try:
-        ids = get("norwegianIdentificationNumber")
-        current_id = _one(ids)
-        national_id = None if current_id is None else str(current_id.get("identificationNumber", ""))
-        if national_id is None or not national_id.isdigit():
-            raise RegisterProtocolError(f"Person {person_id} has no current identification number")
-        if len(ids) == 1:
-            former = ()
-        else:
-            former = tuple(
-                str(v["identificationNumber"]) for v in ids
-                if isinstance(v, dict) and not v.get("isValid") and v.get("identificationNumber")
-            )
+        current_id, national_id, former = _national_ids(get("norwegianIdentificationNumber"), person_id)
         status = (_one(get("status")) or _NO_DICT).get("status") or ""
         birth = _one(get("birth"))
         if not birth or not birth.get("birthDate"):
             raise RegisterProtocolError(f"Person {person_id} has no birth date")
-        birth_date = date.fromisoformat(str(birth["birthDate"])[:10])  # The time part is ignored.
         name = _one(get("name")) or _NO_DICT
-        given_name, middle_name = name.get("givenName"), name.get("middleName")
-        if given_name and middle_name:
-            given = " ".join((given_name, middle_name))
-        elif given_name or middle_name:
-            given = " ".join((given_name or middle_name,))
-        else:
-            given = ""
-        sex = _SEX.get((_one(get("gender")) or _NO_DICT).get("gender") or "", "unknown")
-
         protection = (_one(get("addressProtection")) or _NO_DICT).get("protectionLevel") or "Unclassified"
         addresses = get("residentialAddress") or []
-        address = _one(addresses)
-        municipality = None
-        street = postal = city = district = ""
-        move_date = previous_move_date = None
-        if address:
-            district = address.get("urbanDistrictCode") or ""
-            move_date = _day(address.get("moveDate"))
-            sa = address.get("streetAddress")
-            if sa:
-                municipality = sa.get("municipalityNumber")
-                number = sa.get("addressNumber") or _NO_DICT
-                street_name, house_number = sa.get("addressName"), number.get("houseNumber")
-                if street_name and house_number:
-                    street = f"{street_name} {house_number}"
-                elif street_name or house_number:
-                    street = str(street_name or house_number)
-                street += number.get("houseLetter") or ""
-                place = sa.get("city") or _NO_DICT
-                postal = place.get("postalCode") or ""
-                city = place.get("cityName") or ""
-            elif address.get("cadastralAddress"):
-                ca = address["cadastralAddress"]
-                municipality = (ca.get("cadastralNumber") or _NO_DICT).get("municipalityNumber")
-                place = ca.get("city") or _NO_DICT
-                postal = place.get("postalCode") or ""
-                city = place.get("cityName") or ""
-            elif address.get("unknownResidence"):
-                municipality = address["unknownResidence"].get("municipalityNumber")
-            if protection == "Unclassified" and address.get("addressConfidentiality"):
-                protection = address["addressConfidentiality"]
-            if len(addresses) > 1:
-                previous = latest_version(addresses, valid=False)  # The version most recently closed.
-                previous_move_date = _day(previous.get("moveDate")) if previous else None
-
-        responsibility = get("parentalResponsibility")
-        guardians = tuple([_responsibility_of(v) for v in _current(responsibility)]) \
-            if responsibility.__class__ is not list or responsibility else ()
-        relations = get("familyRelation")
-        parents = tuple([
-            (str(v.get("relatedPerson")), str(v.get("relatedPersonsRole")))
-            for v in _current(relations)
-            if v.get("relatedPersonsRole") in _PARENT_ROLES
-        ]) if relations.__class__ is not list or relations else ()
-        emigration = _one(get("emigrationFromNorway"))
-        emigrated_to = (emigration or _NO_DICT).get("emigratedToCountry") if status == "Emigrated" else None
-        emigration_date = _day((emigration or _NO_DICT).get("emigratedMoveDate")) if status == "Emigrated" else None
+        municipality, district, street, postal, city, move_date, previous_move_date, confidentiality = _residence(addresses)
+        if protection == "Unclassified" and confidentiality:
+            protection = confidentiality
+        guardians, parents = _family(get)
+        emigration = _one(get("emigrationFromNorway")) or _NO_DICT
+        if status != "Emigrated":
+            emigration = _NO_DICT
         death = get("death")
-        deceased = _day(death.get("deceasedDate")) if isinstance(death, dict) and death.get("isValid", True) else None
         phone, language, reserved = _contact(get("commonContactRegisterInformation") or _NO_DICT)
         seq = get("sequenceNumber")
         return _record(
-            person_id=person_id,
-            sequence_number=int(seq) if seq not in (None, "") else None,
-            national_id=national_id,
-            id_type=current_id.get("identificationNumberType") or "",
-            former_national_ids=former,
-            status=status,
-            birth_date=birth_date,
-            given_name=given,
-            family_name=name.get("familyName") or "",
-            sex=sex,
-            municipality_number=municipality,
-            urban_district_code=district,
-            street_address=street,
-            postal_code=postal,
-            city=city,
-            move_date=move_date,
-            previous_move_date=previous_move_date,
-            protection=protection,
-            guardians=guardians,
-            parents=parents,
-            emigrated_to=emigrated_to,
-            emigration_date=emigration_date,
-            deceased_date=deceased,
-            phone=phone,
-            language=language,
-            reserved=reserved,
+            person_id=person_id, sequence_number=int(seq) if seq not in (None, "") else None,
+            national_id=national_id, id_type=current_id.get("identificationNumberType") or "", former_national_ids=former,
+            status=status, birth_date=date.fromisoformat(str(birth["birthDate"])[:10]),  # The time part is ignored.
+            given_name=_given_name(name), family_name=name.get("familyName") or "",
+            sex=_SEX.get((_one(get("gender")) or _NO_DICT).get("gender") or "", "unknown"),
+            municipality_number=municipality, urban_district_code=district, street_address=street, postal_code=postal,
+            city=city, move_date=move_date, previous_move_date=previous_move_date, protection=protection,
+            guardians=guardians, parents=parents,
+            emigrated_to=emigration.get("emigratedToCountry"), emigration_date=_day(emigration.get("emigratedMoveDate")),
+            deceased_date=_day(death.get("deceasedDate")) if isinstance(death, dict) and death.get("isValid", True) else None,
+            phone=phone, language=language, reserved=reserved,
         )
     except RegisterProtocolError:
         raise

@@ -64,54 +64,74 @@ def build_register(register: FakeRegister, children, *, rng: random.Random, toda
         by_child.setdefault(link.child_id, []).append(link)
     journal_nins = set(children.values_list("national_id", flat=True))
     guardians_done: set[str] = set()
-    kinds = ["unknown_to_register", "moved_out", "moved_within", "address_corrected", "emigrated", "deceased",
-             "protection_changed", "guardians_changed", "id_changed", "name_changed", "other_status"]
     for child in children.select_related("station__municipality").iterator(chunk_size=5000):
         mine = by_child.get(child.pk, [])
-        for link in mine:
-            g = link.guardian
-            if not g.national_id or g.national_id in guardians_done:
-                continue
-            guardians_done.add(g.national_id)
-            street, _, number = g.street_address.rpartition(" ")
-            register.add_person(
-                nin=g.national_id, given_name=g.given_name, family_name=g.family_name,
-                birth_date=child.birth_date - timedelta(days=30 * 365), sex="female" if link.relation == Relation.MOTHER else "male",
-                municipality=g.municipality_number or "4601", urban_district=child.urban_district_code,
-                street=street or g.street_address, house_number=int(number) if number.isdigit() else None,
-                postal_code=g.postal_code, city=g.city, phone=g.mobile or None, language=g.preferred_language,
-                reserved=g.sms_reserved, protection=g.address_protection, save=False,
-            )
-        discrepancy = rng.choice(kinds) if rng.random() < share else None
+        _add_guardians(register, child, mine, guardians_done)
+        discrepancy = rng.choice(DISCREPANCIES) if rng.random() < share else None
         if discrepancy == "unknown_to_register":
             made[discrepancy] += 1
             continue
-        responsible = [l for l in mine if l.parental_responsibility and l.guardian.national_id]
-        kind = "Joint" if len(responsible) > 1 else None
-        street, _, number = child.street_address.rpartition(" ")
-        pid = register.add_person(
-            nin=child.national_id, given_name=child.given_name, family_name=child.family_name, birth_date=child.birth_date,
-            sex=child.sex, municipality=child.municipality_number or child.station.municipality.number,
-            urban_district=child.urban_district_code, street=street or child.street_address,
-            house_number=int(number) if number.isdigit() else None, postal_code=child.postal_code, city=child.city,
-            protection=child.address_protection,
-            responsible=[(l.guardian.national_id, kind or {"mother": "Mother", "father": "Father"}.get(l.relation, "Other"))
-                         for l in responsible],
-            parents=[(l.guardian.national_id, {"mother": "Mother", "father": "Father", "co_mother": "CoMother"}[l.relation])
-                     for l in mine if l.guardian.national_id and l.relation in ("mother", "father", "co_mother")],
-            save=False,
-        )
-        organisations = [l.guardian.family_name for l in mine if l.parental_responsibility and l.guardian.organisation]
-        if organisations:
-            register.set_responsibility(pid, responsible=[(l.guardian.national_id, "Other") for l in responsible],
-                                        organisation=organisations[0])
+        pid = _add_child(register, child, mine)
         if discrepancy:
             _discrepancy(register, rng, child, pid, discrepancy, mine, districts, today, journal_nins)
             made[discrepancy] += 1
-
-    # Residents the journal does not have yet: newborns and children who moved in or immigrated.
     newcomers = max(1, int(children.count() * share / 3)) if children.exists() else 0
-    for i in range(newcomers):
+    added = _add_newcomers(register, rng, stations, newcomers, today, journal_nins)
+    if added:
+        made["unregistered_resident"] += added
+    return made
+
+
+DISCREPANCIES = ["unknown_to_register", "moved_out", "moved_within", "address_corrected", "emigrated", "deceased",
+                 "protection_changed", "guardians_changed", "id_changed", "name_changed", "other_status"]
+
+
+def _add_guardians(register: FakeRegister, child, links, done: set[str]) -> None:
+    """The child's guardians with a national id, each once."""
+    for link in links:
+        g = link.guardian
+        if not g.national_id or g.national_id in done:
+            continue
+        done.add(g.national_id)
+        street, _, number = g.street_address.rpartition(" ")
+        register.add_person(
+            nin=g.national_id, given_name=g.given_name, family_name=g.family_name,
+            birth_date=child.birth_date - timedelta(days=30 * 365), sex="female" if link.relation == Relation.MOTHER else "male",
+            municipality=g.municipality_number or "4601", urban_district=child.urban_district_code,
+            street=street or g.street_address, house_number=int(number) if number.isdigit() else None,
+            postal_code=g.postal_code, city=g.city, phone=g.mobile or None, language=g.preferred_language,
+            reserved=g.sms_reserved, protection=g.address_protection, save=False,
+        )
+
+
+def _add_child(register: FakeRegister, child, links) -> str:
+    """The journal child as the register has it, with its parents and responsibility. Returns its register id."""
+    responsible = [l for l in links if l.parental_responsibility and l.guardian.national_id]
+    kind = "Joint" if len(responsible) > 1 else None
+    street, _, number = child.street_address.rpartition(" ")
+    pid = register.add_person(
+        nin=child.national_id, given_name=child.given_name, family_name=child.family_name, birth_date=child.birth_date,
+        sex=child.sex, municipality=child.municipality_number or child.station.municipality.number,
+        urban_district=child.urban_district_code, street=street or child.street_address,
+        house_number=int(number) if number.isdigit() else None, postal_code=child.postal_code, city=child.city,
+        protection=child.address_protection,
+        responsible=[(l.guardian.national_id, kind or {"mother": "Mother", "father": "Father"}.get(l.relation, "Other"))
+                     for l in responsible],
+        parents=[(l.guardian.national_id, {"mother": "Mother", "father": "Father", "co_mother": "CoMother"}[l.relation])
+                 for l in links if l.guardian.national_id and l.relation in ("mother", "father", "co_mother")],
+        save=False,
+    )
+    organisations = [l.guardian.family_name for l in links if l.parental_responsibility and l.guardian.organisation]
+    if organisations:
+        register.set_responsibility(pid, responsible=[(l.guardian.national_id, "Other") for l in responsible],
+                                    organisation=organisations[0])
+    return pid
+
+
+def _add_newcomers(register: FakeRegister, rng: random.Random, stations, count: int, today: date, journal_nins) -> int:
+    """Residents the journal does not have yet: newborns and children who moved in or immigrated. Returns how many."""
+    made = 0
+    for i in range(count):
         station = stations[i % len(stations)] if stations else None
         if station is None:
             break
@@ -126,13 +146,13 @@ def build_register(register: FakeRegister, children, *, rng: random.Random, toda
                             birth_date=mother_born, sex="female", phone=f"4{rng.randrange(10**6, 10**7)}", save=False, **address)
         nin = _new_id(register, rng, born, d_number=(i % 3 == 2), taken=journal_nins)
         if i % 3 == 2:
-            pid = register.add_person(nin=nin, given_name=rng.choice(NEW_NAMES), family_name=family, birth_date=born,
-                                      sex=rng.choice(["female", "male"]), responsible=[(mother, "Mother")],
-                                      parents=[(mother, "Mother")], immigrated_from="UKR", save=False, **address)
+            register.add_person(nin=nin, given_name=rng.choice(NEW_NAMES), family_name=family, birth_date=born,
+                                sex=rng.choice(["female", "male"]), responsible=[(mother, "Mother")],
+                                parents=[(mother, "Mother")], immigrated_from="UKR", save=False, **address)
         else:
-            pid = register.birth(nin=nin, given_name=rng.choice(NEW_NAMES), family_name=family, birth_date=born,
-                                 sex=rng.choice(["female", "male"]), mother=mother, **address)
-        made["unregistered_resident"] += 1
+            register.birth(nin=nin, given_name=rng.choice(NEW_NAMES), family_name=family, birth_date=born,
+                           sex=rng.choice(["female", "male"]), mother=mother, **address)
+        made += 1
     return made
 
 

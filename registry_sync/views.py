@@ -21,7 +21,7 @@ from helsestasjon.access import require_role
 from helsestasjon.models import AccessAction, Role, Station
 from helsestasjon.services import access_log_record_many
 from registry_sync.finding_text import guardian_names
-from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, SyncError
+from registry_sync.models import FINDING_ROLES, Finding, FindingKind, Resolution, SyncCursor, SyncError
 from registry_sync.worklist import (
     FindingActionError,
     finding_alert_seen,
@@ -30,7 +30,8 @@ from registry_sync.worklist import (
     finding_resolve,
 )
 
-WORKLIST_ROLES = (Role.CLERK, Role.LEADER)
+# Who handles findings: the same roles Finding.actions_for lets act.
+WORKLIST_ROLES = FINDING_ROLES
 # Who is alerted to a death, an annulled death or a change of parental responsibility.
 ALERT_ROLES = (Role.NURSE, Role.LEADER)
 # Alerts already seen stay listed this long (who saw them, and when).

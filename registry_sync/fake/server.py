@@ -183,37 +183,48 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(raw_query, keep_blank_values=True)
         if method == "POST" and path in PERSON_ROUTES:
             parts, history = self._person_query(query)
-            form = self._form()
+            return self._person(register, path, self._form(), parts, history)
         if method == "GET" and path == "/event/latest":
-            latest = register.latest_event()
-            if latest is None:
-                raise _Problem(404, "No events")
-            seq, pid, kind = latest
-            return 200, json.dumps({"sequenceNumber": str(seq), "personId": pid, "eventType": kind}).encode()
+            return self._latest_event(register)
         if method == "GET" and path == "/event":
-            try:
-                start = int((query.get("sequenceNumber") or ["1"])[-1])
-            except ValueError:
-                raise _Problem(400, "sequenceNumber must be a number") from None
-            if start < 1:
-                raise _Problem(400, "sequenceNumber must be at least 1")
-            events = register.events_from(start, MAX_EVENTS)
-            if not events:
-                raise _Problem(404, "Event not found")
-            results = [{"sequenceNumber": str(s), "personId": p, "eventType": t} for s, p, t in events]
-            return 200, json.dumps({
-                "results": results,
-                "startIndex": events[0][0] if events else start,
-                "endIndex": events[-1][0] if events else start,
-            }).encode()
-        if method == "POST" and path == "/person/bulk-by-id":
+            return self._events(register, query)
+        if method == "POST" and path == "/search/paged-match-list":
+            return self._search(register, self._form())
+        raise _Problem(404, "Not found")
+
+    def _latest_event(self, register) -> tuple[int, bytes]:
+        latest = register.latest_event()
+        if latest is None:
+            raise _Problem(404, "No events")
+        seq, pid, kind = latest
+        return 200, json.dumps({"sequenceNumber": str(seq), "personId": pid, "eventType": kind}).encode()
+
+    def _events(self, register, query) -> tuple[int, bytes]:
+        try:
+            start = int((query.get("sequenceNumber") or ["1"])[-1])
+        except ValueError:
+            raise _Problem(400, "sequenceNumber must be a number") from None
+        if start < 1:
+            raise _Problem(400, "sequenceNumber must be at least 1")
+        events = register.events_from(start, MAX_EVENTS)
+        if not events:
+            raise _Problem(404, "Event not found")
+        results = [{"sequenceNumber": str(s), "personId": p, "eventType": t} for s, p, t in events]
+        return 200, json.dumps({
+            "results": results,
+            "startIndex": events[0][0] if events else start,
+            "endIndex": events[-1][0] if events else start,
+        }).encode()
+
+    def _person(self, register, path: str, form, parts, history) -> tuple[int, bytes]:
+        if path == "/person/bulk-by-id":
             ids = self._list(form, "personIds")
             return 200, b"[" + b",".join(register.documents(ids, parts=parts, history=history)) + b"]"
-        if method == "POST" and path == "/person/bulk-by-nin":
+        if path == "/person/bulk-by-nin":
             nins = self._list(form, "nins")
             docs = [d for d in (register.document_by_nin(n, parts=parts, history=history) for n in nins) if d is not None]
             return 200, b"[" + b",".join(docs) + b"]"
-        if method == "POST" and path == "/person/get-by-nin":
+        if path == "/person/get-by-nin":
             nin = (form.get("nin") or [""])[-1]
             if not nin:
                 raise _Problem(400, "The nin field is required.")
@@ -221,26 +232,26 @@ class Handler(BaseHTTPRequestHandler):
             if doc is None:
                 raise _Problem(404, "Person not found")
             return 200, doc
-        if method == "POST" and path == "/search/paged-match-list":
-            form = self._form()
-            one = lambda key, default=None: (form.get(key) or [default])[-1]  # noqa: E731
-            try:
-                size = int(one("PageSize", "1000"))
-                offset = int(one("IndexOffset", "0"))
-            except ValueError:
-                raise _Problem(400, "PageSize and IndexOffset must be numbers") from None
-            if not 1 <= size <= MAX_PAGE_SIZE or offset < 0:
-                raise _Problem(400, f"PageSize must be 1..{MAX_PAGE_SIZE}")
-            municipality = one("MunicipalityNumber", "")
-            if len(municipality) != 4 or not municipality.isdigit():
-                raise _Problem(400, "MunicipalityNumber must be four digits")
-            found = register.search(municipality, one("BirthDateFrom", "0000-00-00"), one("BirthDateTo", "9999-99-99"),
-                                    list(form.get("PersonStatuses") or []))
-            page = found[offset : offset + size]
-            # endIndex is the index of the last result (inclusive); an empty page has none.
-            return 200, json.dumps({"results": page, "startIndex": offset,
-                                    "endIndex": offset + len(page) - 1 if page else offset}).encode()
         raise _Problem(404, "Not found")
+
+    def _search(self, register, form) -> tuple[int, bytes]:
+        one = lambda key, default=None: (form.get(key) or [default])[-1]  # noqa: E731
+        try:
+            size = int(one("PageSize", "1000"))
+            offset = int(one("IndexOffset", "0"))
+        except ValueError:
+            raise _Problem(400, "PageSize and IndexOffset must be numbers") from None
+        if not 1 <= size <= MAX_PAGE_SIZE or offset < 0:
+            raise _Problem(400, f"PageSize must be 1..{MAX_PAGE_SIZE}")
+        municipality = one("MunicipalityNumber", "")
+        if len(municipality) != 4 or not municipality.isdigit():
+            raise _Problem(400, "MunicipalityNumber must be four digits")
+        found = register.search(municipality, one("BirthDateFrom", "0000-00-00"), one("BirthDateTo", "9999-99-99"),
+                                list(form.get("PersonStatuses") or []))
+        page = found[offset : offset + size]
+        # endIndex is the index of the last result (inclusive); an empty page has none.
+        return 200, json.dumps({"results": page, "startIndex": offset,
+                                "endIndex": offset + len(page) - 1 if page else offset}).encode()
 
     def _list(self, form: dict[str, list[str]], key: str) -> list[str]:
         values = form.get(key)

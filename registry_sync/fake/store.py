@@ -63,6 +63,49 @@ def _event_date(when: date | str | None) -> str | None:
     return _day_time(when or date.today())
 
 
+def _person_document(*, person_id: str, nin: str, status: str, given_name: str, family_name: str, born: str, sex: str,
+                     immigrated_from: str | None) -> dict:
+    """A new person's document, every element as the register shapes it, without address or relations yet."""
+    id_type = "DNumber" if int(nin[0]) >= 4 else "NationalIdentityNumber"
+    return {
+        "id": person_id,
+        "sequenceNumber": None,
+        "norwegianIdentificationNumber": [_version(identificationNumber=nin, identificationNumberType=id_type, status="InUse")],
+        "status": [_version(status=status)],
+        "name": [_version(givenName=given_name, middleName=None, familyName=family_name)],
+        "birth": [_version(birthDate=_day_time(born), birthYear=born[:4], birthCountry="NOR")],
+        "gender": [_version(gender="Female" if sex == "female" else "Male")],
+        "residentialAddress": [],
+        "addressProtection": [],
+        "parentalResponsibility": [],
+        "familyRelation": [],
+        "immigrationToNorway": [_version(immigratedFromCountry=immigrated_from)] if immigrated_from else [],
+        "emigrationFromNorway": [],
+        "death": None,
+        "commonContactRegisterInformation": None,
+    }
+
+
+def _address_version(*, protection: str, born: str, municipality: str, urban_district: str, street: str,
+                     house_number: int | None, postal_code: str, city: str) -> dict:
+    """A residential address version, moved into at birth."""
+    return _version(
+        addressConfidentiality=protection, moveDate=_day_time(born), urbanDistrictCode=urban_district or None,
+        urbanDistrictName=None,
+        streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
+                                     postal_code=postal_code, city=city),
+    )
+
+
+def _add_history(doc: dict, *, family_name: str, municipality: str | None, **address) -> None:
+    """An earlier name and address, closed: the name given after birth, the first address."""
+    earlier = _version(givenName=None, middleName=None, familyName=family_name)
+    doc["name"].insert(0, {**earlier, "isValid": False, "validTo": doc["name"][0]["validFrom"]})
+    if municipality:
+        first = _address_version(street="Fødeveien", house_number=1, municipality=municipality, **address)
+        doc["residentialAddress"].append({**first, "isValid": False, "validTo": _now()})
+
+
 def _now() -> str:
     # Strictly increasing: two changes in the same microsecond would make their versions' order a tie.
     global _last_now
@@ -281,43 +324,14 @@ class FakeRegister:
         shuffled = int(hashlib.sha256(person_id.encode()).hexdigest()[:8], 16) % 2 == 0 if shuffled is None else shuffled
         history = shuffled if history is None else history
         born = birth_date.isoformat() if isinstance(birth_date, date) else str(birth_date)[:10]
-        id_type = "DNumber" if int(nin[0]) >= 4 else "NationalIdentityNumber"
-        doc: dict = {
-            "id": person_id,
-            "sequenceNumber": None,
-            "norwegianIdentificationNumber": [_version(identificationNumber=nin, identificationNumberType=id_type, status="InUse")],
-            "status": [_version(status=status)],
-            "name": [_version(givenName=given_name, middleName=None, familyName=family_name)],
-            "birth": [_version(birthDate=_day_time(born), birthYear=born[:4], birthCountry="NOR")],
-            "gender": [_version(gender="Female" if sex == "female" else "Male")],
-            "residentialAddress": [],
-            "addressProtection": [],
-            "parentalResponsibility": [],
-            "familyRelation": [],
-            "immigrationToNorway": [_version(immigratedFromCountry=immigrated_from)] if immigrated_from else [],
-            "emigrationFromNorway": [],
-            "death": None,
-            "commonContactRegisterInformation": None,
-        }
+        doc = _person_document(person_id=person_id, nin=nin, status=status, given_name=given_name,
+                               family_name=family_name, born=born, sex=sex, immigrated_from=immigrated_from)
+        address = dict(protection=protection, born=born, municipality=municipality, urban_district=urban_district,
+                       postal_code=postal_code, city=city)
         if history:
-            # An earlier name and address, closed: the name given after birth, the first address.
-            earlier = _version(givenName=None, middleName=None, familyName=family_name)
-            doc["name"].insert(0, {**earlier, "isValid": False, "validTo": doc["name"][0]["validFrom"]})
-            if municipality:
-                first = _version(addressConfidentiality=protection, moveDate=_day_time(born), urbanDistrictCode=urban_district or None,
-                                 urbanDistrictName=None,
-                                 streetAddress=street_address(municipality=municipality, street="Fødeveien", house_number=1,
-                                                              postal_code=postal_code, city=city))
-                doc["residentialAddress"].append({**first, "isValid": False, "validTo": _now()})
+            _add_history(doc, family_name=family_name, **address)
         if municipality:
-            doc["residentialAddress"].append(
-                _version(
-                    addressConfidentiality=protection, moveDate=_day_time(born), urbanDistrictCode=urban_district or None,
-                    urbanDistrictName=None,
-                    streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
-                                                 postal_code=postal_code, city=city),
-                )
-            )
+            doc["residentialAddress"].append(_address_version(street=street, house_number=house_number, **address))
         if protection != "Unclassified":
             doc["addressProtection"].append(_version(protectionLevel=protection))
         for responsible_nin, kind in responsible or []:
