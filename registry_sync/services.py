@@ -37,6 +37,7 @@ from followup.letters.services import letters_follow_child_station, letters_stop
 from followup.services import case_close_for_child, case_follow_child_station
 from followup.sms.services import sms_cancellations_send
 from helsestasjon.dates import add_period
+from helsestasjon.permissions import may_mark_alert_seen
 from helsestasjon.protection import protection_changed, storable_address
 from helsestasjon.models import (
     AddressProtection,
@@ -46,7 +47,6 @@ from helsestasjon.models import (
     Guardianship,
     Language,
     Relation,
-    Role,
     Station,
     User,
 )
@@ -1254,7 +1254,7 @@ def finding_alert_seen(*, finding: Finding, user: User) -> bool:
     colleague's at the same moment, changes nothing. Returns whether this call marked it."""
     if finding.kind not in ALERT_KINDS or finding.child_id is None:
         raise FindingActionError(gettext("Dette funnet er ikke et varsel."))
-    if user.role != Role.NURSE:
+    if not may_mark_alert_seen(user):
         raise FindingActionError(gettext("Bare helsesykepleiere markerer varsler som sett."))
     marked = Finding.objects.filter(pk=finding.pk, alert_seen_at__isnull=True).update(
         alert_seen_at=timezone.now(), alert_seen_by=user)

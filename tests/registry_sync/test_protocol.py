@@ -5,7 +5,6 @@ One test per item of issue 16 (numbered as there); each goes over real HTTP to t
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, timedelta
 
@@ -17,7 +16,7 @@ from helsestasjon.models import ChildStatus, Guardian, Guardianship
 from registry_sync.client import RegisterClient, RegisterRefused, latest_version, parse_person
 from registry_sync.models import Finding, FindingKind, FindingStatus, SyncCursor
 from registry_sync.services import register_request_full, register_sync
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
+from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from attendance.services import appointment_book, child_plan
 from helsestasjon.models import AddressProtection, ChildStatus, Guardian, Guardianship
 from registry_sync.models import Finding, FindingKind, FindingStatus, NationalIdAlias, SyncCursor
 from registry_sync.services import register_sync
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, StationFactory, next_national_id
+from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from attendance.models import Consultation, ConsultationState
 from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Guardianship
 from registry_sync.models import Finding, FindingKind, FindingStatus, SyncError
 from registry_sync.services import register_sync
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
+from tests.factories import ChildFactory, next_national_id
 
 pytestmark = pytest.mark.django_db
 URL = reverse("registry_sync:worklist")
