@@ -207,6 +207,13 @@ class Child(models.Model):
 
         return address_visible(self.address_protection, user)
 
+    def stored_address(self, level: str | None = None) -> dict:
+        """The address fields as they may be stored under ``level`` (default: the protection now):
+        blanked when strictly confidential. The one blanking rule is helsestasjon.protection.storable_address."""
+        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
+
+        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
+
     def age_text(self, on=None) -> str:
         from helsestasjon.dates import age_text
 
@@ -268,6 +275,12 @@ class Guardian(models.Model):
         from helsestasjon.protection import address_visible
 
         return address_visible(self.address_protection, user)
+
+    def stored_address(self, level: str | None = None) -> dict:
+        """As Child.stored_address: blanked when strictly confidential (helsestasjon.protection.storable_address)."""
+        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
+
+        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
 
     def address_lines(self) -> list[str]:
         lines = [self.street_address] if self.street_address else []

@@ -20,6 +20,7 @@ Every rule takes the user (and the object where the answer depends on it) and an
 - ``may_handle_findings`` (the register worklist), ``may_see_register_status``
 - ``is_alerted``, ``may_see_alerts``, ``may_mark_alert_seen``: the register's alerts
 - ``may_view_access_log``
+- ``may_use_break_glass``: the administrator's password-and-code login when HelseID is down
 - ``may_see_address(user, person)``, ``may_see_address_at_level(user, level)``: the protected-address
   rule of ``helsestasjon.protection``, asked of the person's protection now
 
@@ -80,6 +81,8 @@ may_see_alerts = _one_of(NURSE, LEADER, ADMIN)
 may_mark_alert_seen = _one_of(NURSE)
 may_view_access_log = _one_of(LEADER, ADMIN)
 may_search_children = _one_of(NURSE, CLERK, LEADER, ADMIN)
+# Break-glass: a password and a one-time code instead of HelseID (everyone else only where settings allow it).
+may_use_break_glass = _one_of(ADMIN)
 
 may_see_leader_queue = _one_of(LEADER, ADMIN)
 # Who may open each follow-up work list, by the role whose steps it holds.
@@ -168,14 +171,15 @@ def require(user, rule, *args, message: str | None = None) -> None:
         raise PermissionDenied(message or gettext("Du har ikke tilgang til denne siden."))
 
 
-def requires(rule):
+def requires(rule, *, message: str | None = None):
     """Guard a view with a role rule: 403 before the view reads anything, so a page the role may not
-    use reveals nothing about the object asked for. The rule stays on the view as ``permission``."""
+    use reveals nothing about the object asked for. The rule stays on the view as ``permission``
+    (the authorisation matrix test reads it there). ``message`` is a lazy text for the 403 page."""
 
     def decorate(view):
         @wraps(view)
         def guarded(request, *args, **kwargs):
-            require(request.user, rule)
+            require(request.user, rule, message=str(message) if message else None)
             return view(request, *args, **kwargs)
 
         guarded.permission = rule

@@ -23,7 +23,6 @@ from helsestasjon.permissions import (
     may_mark_alert_seen,
     may_see_alerts,
     may_see_register_status,
-    require,
     requires,
 )
 from helsestasjon.services import access_log_record_many
@@ -315,9 +314,9 @@ def alerts(request):
 
 @login_required
 @require_POST
+# The leader reads the alerts; marking one seen is for the nurses it is meant for.
+@requires(may_mark_alert_seen, message=gettext_lazy("Bare helsesykepleiere markerer varsler som sett."))
 def alert_seen(request, alert_id: int):
-    # The leader reads the alerts; marking one seen is for the nurses it is meant for.
-    require(request.user, may_mark_alert_seen, message=gettext("Bare helsesykepleiere markerer varsler som sett."))
     try:
         finding = Finding.objects.for_user(request.user).alerts().select_related("child").get(pk=alert_id)
     except Finding.DoesNotExist:
