@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from attendance.models import Appointment, Consultation, OutcomeEvent, ProgrammeStep
 from helsestasjon.admin import ChildAccessLogMixin, NoAddressLookupsMixin
+from helsestasjon.permissions import may_see_clinical_text
 
 
 @admin.register(ProgrammeStep)
@@ -49,4 +50,4 @@ class AppointmentAdmin(ChildAccessLogMixin, NoAddressLookupsMixin, admin.ModelAd
     inlines = [OutcomeEventInline]
 
     def get_inlines(self, request, obj):
-        return self.inlines if request.user.sees_clinical_details else []
+        return self.inlines if may_see_clinical_text(request.user) else []

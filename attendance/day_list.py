@@ -11,7 +11,7 @@ outcome events as JSON arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.db import connection
 from django.urls import reverse
@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from attendance.models import MISSED_OUTCOMES, Outcome, Reason, local_day_bounds
+from attendance.models import MISSED_STATUSES, MISSED_WINDOW, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
 from helsestasjon.models import Language, Relation, User
 
@@ -164,7 +164,6 @@ SELECT * FROM day ORDER BY starts_at, id
 """
 _DAY_WHERE = "a.professional_id = %s AND a.starts_at >= %s AND a.starts_at < %s"
 _ONE_WHERE = "a.id = %s"
-_MISSED = tuple(o.value for o in MISSED_OUTCOMES)
 _sql_cache: dict[tuple, str] = {}
 
 
@@ -173,7 +172,7 @@ def _day_sql(stations: int, one: bool, logged: bool) -> str:
     sql = _sql_cache.get(key)
     if sql is None:
         sql = _DAY_SQL.format(
-            missed=", ".join(["%s"] * len(_MISSED)), stations=", ".join(["%s"] * stations),
+            missed=", ".join(["%s"] * len(MISSED_STATUSES)), stations=", ".join(["%s"] * stations),
             where=_ONE_WHERE if one else _DAY_WHERE,
         )
         sql = _sql_cache[key] = _LOGGED_SQL.format(select=sql) if logged else sql + _ORDER
@@ -199,7 +198,8 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     station_ids = list(station_ids)
     if not station_ids:
         return []
-    params: list = [*_MISSED, timezone.now() - timedelta(days=365), *station_ids]
+    # The rule of AppointmentQuerySet.missed_in_last_12_months, in the statement: its statuses and window.
+    params: list = [*MISSED_STATUSES, timezone.now() - MISSED_WINDOW, *station_ids]
     if appointment_id is not None:
         params.append(appointment_id)
     else:

@@ -9,12 +9,11 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from helsestasjon.dates import add_period
-from helsestasjon.models import Child, Guardianship, Station
+from helsestasjon.models import Child, Station
 
 
 class PeriodUnit(models.TextChoices):
@@ -134,6 +133,9 @@ class Outcome(models.TextChoices):
 
 # Outcomes that count against the family when a nurse looks at a child's history.
 MISSED_OUTCOMES = (Outcome.NOT_BROUGHT, Outcome.NO_ACCESS, Outcome.CANCELLED_BY_GUARDIAN)
+MISSED_STATUSES = tuple(o.value for o in MISSED_OUTCOMES)
+# "Missed in the last 12 months", the count a nurse and the follow-up lists show beside a child.
+MISSED_WINDOW = timedelta(days=365)
 
 
 class Reason(models.TextChoices):
@@ -201,63 +203,29 @@ class AppointmentQuerySet(models.QuerySet):
         start, end = local_day_bounds(day)
         return self.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
 
-    def with_missed_last_12_months(self, *, now=None):
-        """Annotate ``missed_12m``: the child's missed or guardian-cancelled appointments in the last 12 months."""
-        now = now or timezone.now()
-        since = now - timedelta(days=365)
-        missed = (
-            Appointment.objects.filter(
-                child_id=models.OuterRef("child_id"), status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=since
-            )
-            .order_by()
-            .values("child_id")
-            .annotate(n=models.Count("id"))
-            .values("n")
-        )
-        return self.annotate(missed_12m=Coalesce(models.Subquery(missed, output_field=models.IntegerField()), 0))
+    def booked_ahead(self, *, now=None):
+        """Booked appointments still to come (the one home of "the next booked appointment")."""
+        return self.filter(status=AppointmentStatus.BOOKED, starts_at__gt=now or timezone.now())
 
-    def for_nurse_day(self, *, professional_id: int, day: date, station_ids):
-        """The rows of the nurse's day list: a constant number of queries for any number of rows."""
-        return self.for_professional_day(professional_id, day).filter(station_id__in=station_ids).for_day_rows()
+    def next_booked_appointment(self, *, now=None) -> "Appointment | None":
+        """The earliest booked appointment still to come among these (filter by child first)."""
+        return self.booked_ahead(now=now).order_by("starts_at", "id").first()
 
-    def for_day_rows(self):
-        """Everything a day-list row shows: child, consultation, guardians, outcome history, missed count.
+    def next_booked_by_child(self, *, now=None) -> dict[int, "Appointment"]:
+        """Each child's ``next_booked_appointment``, by child id: one query for any number of children."""
+        nearest: dict[int, Appointment] = {}
+        for appointment in self.booked_ahead(now=now).order_by("-starts_at", "-id"):
+            nearest[appointment.child_id] = appointment  # Latest first, so the earliest wins.
+        return nearest
 
-        Only the columns the row shows are loaded: the day list is the page a nurse
-        opens most, and model construction is most of its cost (benchmarks/day_view.py).
-        """
-        return (
-            self.select_related("child", "consultation__step")
-            .only(
-                "id", "starts_at", "duration_minutes", "place", "room", "status", "child_id", "station_id",
-                "professional_id", "consultation_id", "rescheduled_to_id",
-                "child__id", "child__given_name", "child__family_name", "child__birth_date", "child__special_attention",
-                "child__station_id", "consultation__id", "consultation__step_id", "consultation__step__id", "consultation__step__name",
-            )
-            .annotate(rescheduled_starts_at=models.F("rescheduled_to__starts_at"))
-            .with_missed_last_12_months()
-            .prefetch_related(
-                models.Prefetch(
-                    "child__guardianships",
-                    queryset=Guardianship.objects.select_related("guardian")
-                    .only(
-                        "id", "child_id", "guardian_id", "relation", "parental_responsibility", "guardian__id",
-                        "guardian__given_name", "guardian__family_name", "guardian__preferred_language", "guardian__interpreter_needed",
-                    )
-                    .order_by("-parental_responsibility", "id"),
-                ),
-                models.Prefetch(
-                    "events",
-                    queryset=OutcomeEvent.objects.select_related("recorded_by")
-                    .only(
-                        "id", "appointment_id", "outcome", "reason", "replaces_id", "recorded_at", "recorded_by_id",
-                        "recorded_by__id", "recorded_by__first_name", "recorded_by__last_name",
-                    )
-                    .order_by("recorded_at", "id"),
-                ),
-            )
-            .order_by("starts_at", "id")
-        )
+    def missed_in_last_12_months(self, *, now=None):
+        """Missed or guardian-cancelled appointments in the 12 months before ``now`` (MISSED_OUTCOMES)."""
+        return self.filter(status__in=MISSED_STATUSES, starts_at__gte=(now or timezone.now()) - MISSED_WINDOW)
+
+    def missed_counts(self, *, now=None) -> dict[int, int]:
+        """Each child's count of ``missed_in_last_12_months``, by child id (children without any are absent)."""
+        rows = self.missed_in_last_12_months(now=now).order_by().values("child_id").annotate(n=models.Count("id"))
+        return dict(rows.values_list("child_id", "n"))
 
 
 class Appointment(models.Model):

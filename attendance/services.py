@@ -30,7 +30,8 @@ from attendance.models import (
     ProgrammeStep,
     Reason,
 )
-from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Relation, Role, Station, User
+from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Relation, Station, User
+from helsestasjon.permissions import holds_consultations
 
 
 class AttendanceError(Exception):
@@ -349,15 +350,6 @@ def consultations_advance_states(*, today: date | None = None) -> dict[str, int]
 BOOKABLE_STATES = (ConsultationState.PLANNED, ConsultationState.DUE, ConsultationState.EXPIRED)
 
 
-def professionals_for(station_id: int):
-    """Staff who can hold consultations at the station (everyone but clerks)."""
-    return (
-        User.objects.filter(is_active=True, stations__id=station_id)
-        .exclude(role=Role.CLERK)
-        .order_by("first_name", "last_name", "id")
-    )
-
-
 def _check_slot(*, starts_at: datetime, duration_minutes: int, place: str) -> None:
     if timezone.is_naive(starts_at):
         raise BookingError("Tidspunktet mangler tidssone.")
@@ -390,7 +382,7 @@ def appointment_book(
         raise BookingError(
             gettext("Konsultasjonen kan ikke bestilles (%(state)s).") % {"state": consultation.get_state_display().lower()}
         )
-    if professional.role == Role.CLERK or child.station_id not in professional.station_ids():
+    if not holds_consultations(professional) or child.station_id not in professional.station_ids():
         raise BookingError(gettext("Fagpersonen arbeider ikke ved barnets helsestasjon."))
     try:
         with transaction.atomic():
@@ -443,6 +435,23 @@ def _locked(appointment: Appointment) -> Appointment:
     return Appointment.objects.select_for_update().select_related("consultation__child").get(pk=appointment.pk)
 
 
+def _repeats(current: OutcomeEvent | None, *, appointment: Appointment, outcome: str, reason: str,
+             recorded_by: User | None, new_starts_at: datetime | None) -> bool:
+    """Is this recording the one that already counts, by the same user (a double click)?
+
+    A colleague's identical recording is still a conflict: she is told who recorded it first.
+    A move repeats only to the same new time.
+    """
+    if current is None or recorded_by is None or current.recorded_by_id != recorded_by.pk:
+        return False
+    if current.outcome != outcome or current.reason != reason:
+        return False
+    if outcome == Outcome.RESCHEDULED:
+        moved_to = appointment.rescheduled_to
+        return moved_to is not None and moved_to.starts_at == new_starts_at
+    return True
+
+
 @transaction.atomic
 def appointment_record_outcome(
     *,
@@ -459,6 +468,9 @@ def appointment_record_outcome(
     the appointment row is locked and must still be booked, and the partial
     unique constraint "one original per appointment" backs that up. The loser gets
     OutcomeConflict carrying the event that won.
+
+    The same user recording the same outcome and reason again (a double click, a repeated POST)
+    is a no-op: it returns the event that counts, writes nothing and raises nothing.
     """
     reason = reason or ""
     appointment = _locked(appointment)
@@ -469,6 +481,9 @@ def appointment_record_outcome(
         _check_slot(starts_at=new_starts_at, duration_minutes=appointment.duration_minutes, place=appointment.place)
     if appointment.status != AppointmentStatus.BOOKED:
         current = _current_event(appointment)
+        if _repeats(current, appointment=appointment, outcome=outcome, reason=reason, recorded_by=recorded_by,
+                    new_starts_at=new_starts_at):
+            return current
         raise OutcomeConflict(
             gettext("Utfallet er allerede registrert: %(status)s.") % {"status": appointment.get_status_display()},
             appointment=appointment, current=current,

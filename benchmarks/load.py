@@ -33,7 +33,6 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 

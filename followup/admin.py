@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from followup.models import Case, CaseStep, CaseTrigger, LadderStep, SmsMessage
 from helsestasjon.admin import ChildAccessLogMixin, NoAddressLookupsMixin
+from helsestasjon.permissions import may_see_clinical_text
 
 
 @admin.register(LadderStep)
@@ -46,13 +47,13 @@ class CaseAdmin(ChildAccessLogMixin, NoAddressLookupsMixin, admin.ModelAdmin):
     clinical_fields = ("close_note", "concern_reported_on")
 
     def get_inlines(self, request, obj):
-        if request.user.sees_clinical_details:
+        if may_see_clinical_text(request.user):
             return self.inlines
         return [inline for inline in self.inlines if inline is not CaseStepInline]
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        if request.user.sees_clinical_details:
+        if may_see_clinical_text(request.user):
             return fields
         return [f for f in fields if f not in self.clinical_fields]
 

@@ -27,6 +27,7 @@ from django.utils.translation import gettext
 
 from followup.sms.models import ContactDecision, ManualContactDecision
 from helsestasjon.models import Child, Guardian, Guardianship, User
+from helsestasjon.permissions import may_decide_manual_contact
 from helsestasjon.protection import is_protected
 
 
@@ -118,7 +119,7 @@ def manual_contact_decide(
     *, child: Child, guardian_id: int, decision: str, reason: str, user: User, now: datetime | None = None
 ) -> ManualContactDecision:
     """Record who is told what for one guardian who gets no automatic messages, with the reason."""
-    if not user.sees_clinical_details:
+    if not may_decide_manual_contact(user):
         raise ValidationError(gettext("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen."))
     if decision not in ContactDecision.values:
         raise ValidationError(gettext("Velg hva den foresatte skal få vite."))

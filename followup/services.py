@@ -721,15 +721,6 @@ def case_call_log(
     return call
 
 
-def next_booked_appointment(*, child_id: int, now: datetime | None = None) -> Appointment | None:
-    return (
-        Appointment.objects.filter(child_id=child_id, status=AppointmentStatus.BOOKED, starts_at__gt=_now(now))
-        .select_related("station", "consultation__step")
-        .order_by("starts_at")
-        .first()
-    )
-
-
 @transaction.atomic
 def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) -> list[SmsMessage]:
     """Step 1: a new appointment is booked; an SMS goes to each guardian with a mobile number."""
@@ -737,7 +728,10 @@ def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) 
     case = _lock_active_step(step)
     if step.kind != StepKind.SMS_REBOOK:
         raise ValidationError(gettext("Dette trinnet sender ikke SMS."))
-    appointment = next_booked_appointment(child_id=case.child_id, now=now)
+    appointment = (
+        Appointment.objects.filter(child_id=case.child_id).select_related("station", "consultation__step")
+        .next_booked_appointment(now=now)
+    )
     if appointment is None:
         raise ValidationError(gettext("Barnet har ingen ny time. Bestill en ny time først."))
     messages = []

@@ -4,13 +4,12 @@ a case with its chronology (and PDF), and the htmx actions on a case's step."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,26 +17,32 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from attendance.models import MISSED_OUTCOMES, Appointment, AppointmentStatus
+from attendance.models import Appointment
 from followup import services
 from followup.chronology import case_chronology, chronology_pdf
 from followup.forms import CallForm, DecisionForm, EvidenceForm, GpConfirmedForm, SkipForm
 from followup.models import CallResult, Case, CaseStatus, CaseStep, StepKind
-from helsestasjon.access import child_for_request, require_role
+from helsestasjon.access import child_for_request
+from helsestasjon.permissions import (
+    may_act_on_step,
+    may_close_with_gp,
+    may_decide,
+    may_download_chronology,
+    may_open_list,
+    may_see_clinical_text,
+    may_see_leader_queue,
+    require,
+    requires,
+)
 from helsestasjon.models import AccessAction, Guardianship, Role
 from helsestasjon.services import access_log_record_many
 
 PAGE_SIZE = 50
 LEADER_KINDS = (StepKind.DISCUSSION, StepKind.LEADER_DECISION)
 
-# The three work lists, by the role whose steps they hold: who may open each list, its row
-# fragment and its page. The list views check LIST_ROLES, and an htmx action answers with a
+# The three work lists, by the role whose steps they hold: their row fragment and their page.
+# Who may open each is helsestasjon.permissions.may_open_list; an htmx action answers with a
 # list's row only to a user who may open that list, so no one gets another role's row.
-LIST_ROLES = {
-    Role.NURSE: (Role.NURSE, Role.LEADER),
-    Role.CLERK: (Role.CLERK, Role.LEADER),
-    Role.LEADER: (Role.LEADER,),
-}
 LIST_ROWS = {
     Role.NURSE: "followup/nurse_worklist.html#row",
     Role.CLERK: "followup/clerk_worklist.html#row",
@@ -50,10 +55,6 @@ FROM_PAGE = {"sykepleier": Role.NURSE, "merkantil": Role.CLERK, "leder": Role.LE
 # The ids the pages give the element an action swaps: a list row, or the case page's section.
 ROW_TARGET = "case"
 CASE_TARGET = "sak"
-
-
-def _may_open_list(user, queue: str) -> bool:
-    return queue in LIST_ROLES and user.is_authenticated and (user.role in LIST_ROLES[queue] or user.role == Role.ADMIN)
 
 
 def _open_cases(user):
@@ -80,18 +81,8 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
             Guardianship.objects.with_responsibility().filter(child_id__in=child_ids).select_related("guardian").order_by("id")
         ):
             guardians[g.child_id].append(g.guardian)
-        for a in Appointment.objects.filter(
-            child_id__in=child_ids, status=AppointmentStatus.BOOKED, starts_at__gt=now
-        ).order_by("-starts_at"):
-            next_appointments[a.child_id] = a  # Ordered so the earliest wins.
-    missed = dict(
-        Appointment.objects.filter(
-            child_id__in=child_ids, status__in=[o.value for o in MISSED_OUTCOMES], starts_at__gte=now - timedelta(days=365)
-        )
-        .values("child_id")
-        .annotate(n=Count("id"))
-        .values_list("child_id", "n")
-    )
+        next_appointments = Appointment.objects.filter(child_id__in=child_ids).next_booked_by_child(now=now)
+    missed = Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
     today = timezone.localdate()
     for case in cases:
         step = case.current_step
@@ -101,9 +92,7 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
         case.missed_12m = missed.get(case.child_id, 0)
         case.days_waiting = (today - timezone.localdate(step.started_at)).days if step else 0
         case.step_overdue = bool(step and (step.overdue or step.deadline < today))
-        case.can_act = bool(
-            case.is_open and step and (user.role == step.owner_role or user.role in (Role.LEADER, Role.ADMIN))
-        )
+        case.can_act = bool(case.is_open and may_act_on_step(user, step))
     return cases
 
 
@@ -130,16 +119,16 @@ def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
 
 def _decisions(user, case: Case) -> list[services.DecisionChoice]:
     """The choices of the decision form, each with what follows it; only a leader is shown the form."""
-    if not case.is_open or not (user.is_leader or user.is_admin_role):
+    if not case.is_open or not may_decide(user):
         return []
     return services.leader_decision_choices(case=case)
 
 
 @login_required
 @require_GET
+@requires(lambda user: may_open_list(user, Role.NURSE))
 def nurse_worklist(request):
     """Cases at steps the nurse owns: calls, home visits, discussions."""
-    require_role(request.user, *LIST_ROLES[Role.NURSE])
     qs = _open_cases(request.user).filter(current_step__owner_role=Role.NURSE).order_by("current_step__deadline", "id")
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
     return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
@@ -147,9 +136,9 @@ def nurse_worklist(request):
 
 @login_required
 @require_GET
+@requires(lambda user: may_open_list(user, Role.CLERK))
 def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
-    require_role(request.user, *LIST_ROLES[Role.CLERK])
     qs = _open_cases(request.user).filter(current_step__owner_role=Role.CLERK).order_by("current_step__deadline", "id")
     page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"))
     return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
@@ -168,8 +157,8 @@ def leader_queue_cases(user):
 
 @login_required
 @require_GET
+@requires(may_see_leader_queue)
 def leader_queue(request):
-    require_role(request.user, *LIST_ROLES[Role.LEADER])
     # Two steps: the page's ids from the cases and steps alone, then those rows
     # with their children, so a long queue never joins every child to sort.
     page = Paginator(leader_queue_cases(request.user).values_list("id", flat=True), PAGE_SIZE).get_page(request.GET.get("side"))
@@ -183,9 +172,9 @@ def leader_queue(request):
 
 @login_required
 @require_GET
+@requires(may_decide)
 def decision_form(request, case_id: int):
     """The leader's decision form for one case, fetched by the queue when she opens it."""
-    require_role(request.user, Role.LEADER)
     case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
     context = _list_context(request, None, "leder") | {"case": case, "decisions": _decisions(request.user, case)}
     return render(request, "followup/leader_queue.html#decision", context)
@@ -210,16 +199,16 @@ def _all_cases(user):
 def case_detail(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølgingssak"))
     _decorate([case], request.user)
-    entries = case_chronology(case=case, include_clinical=request.user.sees_clinical_details)
+    entries = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
     context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries, "decisions": _decisions(request.user, case)}
     return render(request, "followup/case.html", context)
 
 
 @login_required
 @require_GET
+@requires(may_download_chronology)
 def case_chronology_pdf(request, case_id: int):
     """The chronology as a PDF; downloading it writes the access log."""
-    require_role(request.user, Role.NURSE, Role.LEADER)
     case = _case_for_request(request, case_id, what=gettext("Kronologi for oppfølgingssak (PDF)"), action=AccessAction.VIEW_PDF)
     pdf = chronology_pdf(case=case, user=request.user)
     # No names of people in a file name: it ends up in download folders, mail and print queues.
@@ -238,8 +227,7 @@ def _step_for_request(request, step_id: int) -> CaseStep:
         step = CaseStep.objects.select_related("case").get(pk=step_id, case__station_id__in=request.user.station_ids())
     except (CaseStep.DoesNotExist, ValueError, TypeError):
         raise Http404(gettext("Fant ikke trinnet.")) from None
-    if request.user.role not in (step.owner_role, Role.LEADER, Role.ADMIN):
-        raise PermissionDenied(gettext("Dette trinnet er ikke ditt."))
+    require(request.user, may_act_on_step, step, message=gettext("Dette trinnet er ikke ditt."))
     child_for_request(request, step.case.child_id, what=gettext("Oppfølging: %(step)s") % {"step": step.name})
     return step
 
@@ -258,7 +246,7 @@ def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = 
     """
     if request.htmx:
         case = _all_cases(request.user).get(pk=case_id)
-        on_list = request.htmx.target == f"{ROW_TARGET}-{case_id}" and _may_open_list(request.user, queue)
+        on_list = request.htmx.target == f"{ROW_TARGET}-{case_id}" and may_open_list(request.user, queue)
         _decorate([case], request.user, contacts=not (on_list and queue == Role.LEADER))
         if on_list:
             template = LIST_ROWS[queue]
@@ -273,7 +261,7 @@ def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = 
     elif done:
         messages.success(request, done)
     back = FROM_PAGE.get(request.POST.get("fra", ""))
-    if back is not None and _may_open_list(request.user, back):
+    if back is not None and may_open_list(request.user, back):
         return redirect(LIST_PAGES[back])
     return redirect(reverse("followup:case", args=[case_id]))
 
@@ -343,8 +331,8 @@ def step_skip(request, step_id: int):
 
 @login_required
 @require_POST
+@requires(may_decide)
 def case_decide(request, case_id: int):
-    require_role(request.user, Role.LEADER)
     case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -362,8 +350,8 @@ def case_decide(request, case_id: int):
 
 @login_required
 @require_POST
+@requires(may_close_with_gp)
 def case_gp_confirmed(request, case_id: int):
-    require_role(request.user, Role.NURSE, Role.LEADER)
     case = _case_for_request(request, case_id, what=gettext("Oppfølging hos fastlege"))
     form = GpConfirmedForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""

@@ -6,11 +6,10 @@ child is a 404, so a guessed id does not reveal that the child exists.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext
 
-from helsestasjon.models import AccessAction, Child, Role
+from helsestasjon.models import AccessAction, Child
 from helsestasjon.services import access_log_record
 
 
@@ -24,8 +23,3 @@ def child_for_request(request, child_id, *, what: str, action: str = AccessActio
     access_log_record(user=request.user, child=child, action=action, what=what, path=request.get_full_path())
     return child
 
-
-def require_role(user, *roles: str) -> None:
-    """Raise 403 unless the user has one of the roles (admin always passes)."""
-    if not user.is_authenticated or (user.role not in roles and user.role != Role.ADMIN):
-        raise PermissionDenied(gettext("Du har ikke tilgang til denne siden."))

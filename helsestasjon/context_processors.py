@@ -7,21 +7,23 @@ from django.dispatch import receiver
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils.translation import gettext_lazy
 
+from helsestasjon import permissions as may
 from helsestasjon.models import Role
 
-# (url name, label, roles that see it). Entries whose URL does not exist yet
-# are left out, so an app can add its pages without touching this file twice.
+# (url name, label, the rule of helsestasjon.permissions that shows it). Entries whose URL does not
+# exist yet are left out, so an app can add its pages without touching this file twice. The menu
+# offers a leader her own queue, not the nurses' and the clerks' lists she may also open.
 NAVIGATION = [
-    ("attendance:day", gettext_lazy("Min dag"), {Role.NURSE, Role.LEADER}),
-    ("attendance:booking_worklist", gettext_lazy("Timebestilling"), {Role.CLERK, Role.NURSE, Role.LEADER}),
-    ("followup:nurse_worklist", gettext_lazy("Mine oppfølgingssaker"), {Role.NURSE}),
-    ("followup:clerk_worklist", gettext_lazy("Oppgaver merkantil"), {Role.CLERK}),
-    ("followup:letters", gettext_lazy("Brev"), {Role.CLERK}),
-    ("followup:leader_queue", gettext_lazy("Lederkø"), {Role.LEADER}),
-    ("followup:statistics:page", gettext_lazy("Statistikk"), {Role.LEADER, Role.ADMIN}),
-    ("registry_sync:worklist", gettext_lazy("Folkeregisteret"), {Role.CLERK, Role.LEADER}),
-    ("registry_sync:alerts", gettext_lazy("Varsler"), {Role.NURSE, Role.LEADER}),
-    ("children", gettext_lazy("Barn"), {Role.NURSE, Role.CLERK, Role.LEADER, Role.ADMIN}),
+    ("attendance:day", gettext_lazy("Min dag"), may.may_hold_consultations),
+    ("attendance:booking_worklist", gettext_lazy("Timebestilling"), may.may_book),
+    ("followup:nurse_worklist", gettext_lazy("Mine oppfølgingssaker"), lambda user: may.works_list(user, Role.NURSE)),
+    ("followup:clerk_worklist", gettext_lazy("Oppgaver merkantil"), lambda user: may.works_list(user, Role.CLERK)),
+    ("followup:letters", gettext_lazy("Brev"), lambda user: may.works_list(user, Role.CLERK)),
+    ("followup:leader_queue", gettext_lazy("Lederkø"), may.may_see_leader_queue),
+    ("followup:statistics:page", gettext_lazy("Statistikk"), may.may_see_statistics),
+    ("registry_sync:worklist", gettext_lazy("Folkeregisteret"), may.may_handle_findings),
+    ("registry_sync:alerts", gettext_lazy("Varsler"), may.may_see_alerts),
+    ("children", gettext_lazy("Barn"), may.may_search_children),
 ]
 
 
@@ -44,8 +46,8 @@ def navigation(request):
     items = _cache.get(key)
     if items is None:
         items = []
-        for name, label, roles in NAVIGATION:
-            if user.role not in roles and user.role != Role.ADMIN:
+        for name, label, shown in NAVIGATION:
+            if not shown(user):
                 continue
             try:
                 items.append({"url": reverse(name), "label": label, "name": name})

@@ -4,7 +4,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext_lazy as _
 
-from helsestasjon.models import Role
+from helsestasjon.permissions import may_use_break_glass
 
 
 def password_login_enabled() -> bool:
@@ -43,7 +43,7 @@ class LoginForm(AuthenticationForm):
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
-        if user.role != Role.ADMIN:
+        if not may_use_break_glass(user):
             if not settings.PASSWORD_LOGIN_ALL_ROLES:
                 raise forms.ValidationError(self.error_messages["password_not_allowed"], code="password_not_allowed")
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -63,6 +63,18 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrator")
 
 
+class UserQuerySet(models.QuerySet):
+    def holding_consultations(self) -> "UserQuerySet":
+        """Active staff who hold consultations: everyone but clerks (helsestasjon.permissions.holds_consultations)."""
+        from helsestasjon.permissions import NON_CONSULTING_ROLES
+
+        return self.filter(is_active=True).exclude(role__in=NON_CONSULTING_ROLES)
+
+
+class StaffManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
 class User(AbstractUser):
     role = models.CharField(_("rolle"), max_length=10, choices=Role.choices, default=Role.NURSE)
     stations = models.ManyToManyField(Station, blank=True, related_name="staff", verbose_name=_("helsestasjoner"))
@@ -78,6 +90,8 @@ class User(AbstractUser):
     hpr_number = models.CharField(_("HPR-nummer"), max_length=9, blank=True,
                                   validators=[RegexValidator(r"^\d{1,9}$", _("HPR-nummeret er inntil ni sifre."))])
 
+    objects = StaffManager()
+
     class Meta:
         verbose_name = _("ansatt")
         verbose_name_plural = _("ansatte")
@@ -89,14 +103,6 @@ class User(AbstractUser):
         return f"{name} (HPR {self.hpr_number})" if self.hpr_number else name
 
     @property
-    def is_nurse(self) -> bool:
-        return self.role == Role.NURSE
-
-    @property
-    def is_clerk(self) -> bool:
-        return self.role == Role.CLERK
-
-    @property
     def is_leader(self) -> bool:
         return self.role == Role.LEADER
 
@@ -106,8 +112,10 @@ class User(AbstractUser):
 
     @property
     def sees_clinical_details(self) -> bool:
-        """Clerks handle letters and bookings; they never see clinical notes."""
-        return self.role in (Role.NURSE, Role.LEADER)
+        """helsestasjon.permissions.may_see_clinical_text, for the admin's and the templates' convenience."""
+        from helsestasjon.permissions import may_see_clinical_text
+
+        return may_see_clinical_text(self)
 
     def station_ids(self) -> list[int]:
         # Cached on the instance: one query per request however many checks ask.
@@ -202,6 +210,13 @@ class Child(models.Model):
 
         return address_visible(self.address_protection, user)
 
+    def stored_address(self, level: str | None = None) -> dict:
+        """The address fields as they may be stored under ``level`` (default: the protection now):
+        blanked when strictly confidential. The one blanking rule is helsestasjon.protection.storable_address."""
+        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
+
+        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
+
     def age_text(self, on=None) -> str:
         from helsestasjon.dates import age_text
 
@@ -264,6 +279,12 @@ class Guardian(models.Model):
 
         return address_visible(self.address_protection, user)
 
+    def stored_address(self, level: str | None = None) -> dict:
+        """As Child.stored_address: blanked when strictly confidential (helsestasjon.protection.storable_address)."""
+        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
+
+        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
+
     def address_lines(self) -> list[str]:
         lines = [self.street_address] if self.street_address else []
         if self.postal_code or self.city:
@@ -279,9 +300,6 @@ class Relation(models.TextChoices):
     FOSTER_HOME = "foster_home", _("Fosterhjem")
     EMERGENCY_FOSTER_HOME = "emergency_foster_home", _("Beredskapshjem")
     INSTITUTION = "institution", _("Institusjon")
-
-
-CARETAKER_RELATIONS = (Relation.FOSTER_HOME, Relation.EMERGENCY_FOSTER_HOME, Relation.INSTITUTION)
 
 
 class GuardianshipQuerySet(models.QuerySet):

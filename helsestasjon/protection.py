@@ -70,31 +70,24 @@ def protection_changed(*, guardian_ids=(), child_ids=(), register_person_ids=())
         )
 
 
-def guardian_set_protection(*, guardian, level: str) -> bool:
-    """Change a guardian's protection by hand (admin, form): blank a strictly confidential address, tell the copies."""
-    from helsestasjon.models import Guardian
-
-    if guardian.address_protection == level:
+def _person_set_protection(person, level: str, **ids) -> bool:
+    """Change a child's or guardian's protection by hand: blank a strictly confidential address, tell the copies."""
+    if person.address_protection == level:
         return False
     with transaction.atomic():
-        values = storable_address(level, {"address_protection": level, **{f: getattr(guardian, f) for f in ADDRESS_FIELDS}})
-        Guardian.objects.filter(pk=guardian.pk).update(**values)
+        values = {"address_protection": level, **person.stored_address(level)}
+        type(person).objects.filter(pk=person.pk).update(**values)
         for name, value in values.items():
-            setattr(guardian, name, value)
-        protection_changed(guardian_ids=[guardian.pk], register_person_ids=[guardian.register_person_id])
+            setattr(person, name, value)
+        protection_changed(register_person_ids=[person.register_person_id], **ids)
     return True
+
+
+def guardian_set_protection(*, guardian, level: str) -> bool:
+    """Change a guardian's protection by hand (admin, form): blank a strictly confidential address, tell the copies."""
+    return _person_set_protection(guardian, level, guardian_ids=[guardian.pk])
 
 
 def child_set_protection(*, child, level: str) -> bool:
     """Change a child's protection by hand: blank a strictly confidential address, tell the copies."""
-    from helsestasjon.models import Child
-
-    if child.address_protection == level:
-        return False
-    with transaction.atomic():
-        values = storable_address(level, {"address_protection": level, **{f: getattr(child, f) for f in ADDRESS_FIELDS}})
-        Child.objects.filter(pk=child.pk).update(**values)
-        for name, value in values.items():
-            setattr(child, name, value)
-        protection_changed(child_ids=[child.pk], register_person_ids=[child.register_person_id])
-    return True
+    return _person_set_protection(child, level, child_ids=[child.pk])

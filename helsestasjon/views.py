@@ -10,7 +10,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
-from helsestasjon.access import child_for_request, require_role
+from helsestasjon.access import child_for_request
+from helsestasjon.permissions import may_view_access_log, requires
 from helsestasjon.models import AccessAction, AccessLog, Child, Role
 from helsestasjon.services import access_log_record_many
 
@@ -59,9 +60,9 @@ def children(request):
 
 @login_required
 @require_GET
+@requires(may_view_access_log)
 def child_access_log(request, child_id: int):
     """Who has looked at this child's record (leaders of the child's station)."""
-    require_role(request.user, Role.LEADER)
     child = child_for_request(request, child_id, what=gettext("Tilgangslogg"), action=AccessAction.VIEW_RECORD)
     rows = AccessLog.objects.filter(child=child).order_by("-at")[:500]
     return render(request, "helsestasjon/access_log.html", {"child": child, "rows": rows})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import connection
 
-from helsestasjon.models import Role
+from helsestasjon.permissions import is_alerted
 from registry_sync.models import ALERT_KINDS, Finding
 
 
@@ -49,6 +49,6 @@ class _UnseenAlerts:
 
 def alerts(request):
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or user.role not in (Role.NURSE, Role.LEADER):
+    if user is None or not is_alerted(user):
         return {"register_alerts": None}  # Defined, so the menu reads no undefined name.
     return {"register_alerts": _UnseenAlerts(user)}

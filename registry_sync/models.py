@@ -10,7 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from helsestasjon.models import AddressProtection, Child, Role, Station
+from helsestasjon.models import AddressProtection, Child, Station
+from helsestasjon.permissions import may_handle_findings
 from helsestasjon.protection import address_visible, is_protected
 
 
@@ -49,10 +50,6 @@ class Resolution(models.TextChoices):
 # "notify the responsible nurse", a death annulled "alert", parental responsibility
 # changed "alert the nurse (possible child-welfare placement)").
 ALERT_KINDS = (FindingKind.DECEASED, FindingKind.DEATH_ANNULLED, FindingKind.GUARDIANS_CHANGED)
-
-
-# Who handles findings on the worklist (the administrator too, as everywhere).
-FINDING_ROLES = (Role.CLERK, Role.LEADER, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -176,7 +173,7 @@ class Finding(models.Model):
     def actions_for(self, user) -> FindingActions:
         """What this user may do with this finding, by its kind and the user's role (whether it is
         still open is the services' conditional update's to decide: two clicks, one handling)."""
-        if not (user.is_authenticated and user.is_active and user.role in FINDING_ROLES):
+        if not may_handle_findings(user):
             return FindingActions()
         moves_out = self.kind in (FindingKind.MOVED_OUT, FindingKind.EMIGRATED)
         target = (self.details or {}).get("target_station_id") if self.kind == FindingKind.MOVED_WITHIN else None

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Min
 from django.http import Http404
@@ -14,14 +13,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from helsestasjon.access import require_role
-from helsestasjon.models import AccessAction, Role, Station
+from helsestasjon.models import AccessAction, Station
+from helsestasjon.permissions import (
+    may_handle_findings,
+    may_mark_alert_seen,
+    may_see_alerts,
+    may_see_register_status,
+    requires,
+)
 from helsestasjon.services import access_log_record_many
 from registry_sync.finding_text import guardian_names
-from registry_sync.models import FINDING_ROLES, Finding, FindingKind, Resolution, SyncCursor, SyncError
+from registry_sync.models import Finding, FindingKind, Resolution, SyncCursor, SyncError
 from registry_sync.worklist import (
     FindingActionError,
     finding_alert_seen,
@@ -30,10 +35,6 @@ from registry_sync.worklist import (
     finding_resolve,
 )
 
-# Who handles findings: the same roles Finding.actions_for lets act.
-WORKLIST_ROLES = FINDING_ROLES
-# Who is alerted to a death, an annulled death or a change of parental responsibility.
-ALERT_ROLES = (Role.NURSE, Role.LEADER)
 # Alerts already seen stay listed this long (who saw them, and when).
 ALERTS_SEEN_DAYS = 30
 ALERTS_SHOWN = 200
@@ -42,7 +43,6 @@ PAGE_SIZE = 50
 
 def _finding_for_request(request, finding_id: int) -> Finding:
     """The finding, if it belongs to one of the user's stations; otherwise 404."""
-    require_role(request.user, *WORKLIST_ROLES)
     try:
         return Finding.objects.for_user(request.user).select_related("station", "child").get(pk=finding_id)
     except Finding.DoesNotExist:
@@ -66,8 +66,8 @@ def _row(finding: Finding, user, *, error: str = "", names: dict[str, str] | Non
 
 @login_required
 @require_GET
+@requires(may_handle_findings)
 def worklist(request):
-    require_role(request.user, *WORKLIST_ROLES)
     base = Finding.objects.for_user(request.user).open()
     kind = request.GET.get("type", "")
     if kind and kind not in FindingKind.values:
@@ -97,7 +97,7 @@ def worklist(request):
         "kind": kind,
         "kind_label": FindingKind(kind).label if kind else "",
     }
-    if request.user.role in (Role.LEADER, Role.ADMIN):
+    if may_see_register_status(request.user):
         cursor = SyncCursor.objects.filter(name="events").first()
         last_ok = max([t for t in (cursor.last_event_sync_at, cursor.last_full_at) if t], default=None) if cursor else None
         errors = SyncError.objects.all()
@@ -132,6 +132,7 @@ def _after_action(request, finding: Finding, *, error: str = "", success: str = 
 
 @login_required
 @require_POST
+@requires(may_handle_findings)
 def create_journal(request, finding_id: int):
     finding = _finding_for_request(request, finding_id)
     try:
@@ -143,6 +144,7 @@ def create_journal(request, finding_id: int):
 
 @login_required
 @require_POST
+@requires(may_handle_findings)
 def move_station(request, finding_id: int):
     finding = _finding_for_request(request, finding_id)
     target = finding.actions_for(request.user).move_station
@@ -158,6 +160,7 @@ def move_station(request, finding_id: int):
 
 @login_required
 @require_POST
+@requires(may_handle_findings)
 def resolve(request, finding_id: int):
     finding = _finding_for_request(request, finding_id)
     resolution = request.POST.get("resolution", "")
@@ -180,10 +183,10 @@ def _alert_row(finding: Finding, *, error: str = "", names: dict[str, str] | Non
 
 @login_required
 @require_GET
+@requires(may_see_alerts)
 def alerts(request):
     """The nurses' alerts from the register for the user's stations: not seen
     first (oldest first), then those seen in the last 30 days."""
-    require_role(request.user, *ALERT_ROLES)
     mine = Finding.objects.for_user(request.user).alerts().select_related("child", "alert_seen_by")
     unseen_all = mine.filter(alert_seen_at__isnull=True)
     unseen = list(unseen_all.order_by("detected_at", "id")[:ALERTS_SHOWN])
@@ -205,11 +208,10 @@ def alerts(request):
 
 
 @login_required
+# The leader reads the alerts; marking one seen is for the nurses it is meant for.
+@requires(may_mark_alert_seen, message=gettext_lazy("Bare helsesykepleiere markerer varsler som sett."))
 @require_POST
 def alert_seen(request, alert_id: int):
-    # The leader reads the alerts; marking one seen is for the nurses it is meant for.
-    if not request.user.is_authenticated or request.user.role != Role.NURSE:
-        raise PermissionDenied(gettext("Bare helsesykepleiere markerer varsler som sett."))
     try:
         finding = Finding.objects.for_user(request.user).alerts().select_related("child").get(pk=alert_id)
     except Finding.DoesNotExist:

@@ -18,7 +18,8 @@ from attendance.services import child_cancel_future, child_register
 from followup.letters.services import letters_follow_child_station
 from followup.services import case_follow_child_station
 from followup.sms.services import sms_cancellations_send
-from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Relation, Role, Station, User
+from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Relation, Station, User
+from helsestasjon.permissions import may_mark_alert_seen
 from helsestasjon.protection import storable_address
 from helsestasjon.services import child_reopen, child_update_from_register, guardian_get_or_create_organisation
 from registry_sync.client import PersonRecord, RegisterClient, RegisterError, RegisterProtocolError, parse_persons
@@ -200,7 +201,7 @@ def finding_alert_seen(*, finding: Finding, user: User) -> bool:
     colleague's at the same moment, changes nothing. Returns whether this call marked it."""
     if finding.kind not in ALERT_KINDS or finding.child_id is None:
         raise FindingActionError(gettext("Dette funnet er ikke et varsel."))
-    if user.role != Role.NURSE:
+    if not may_mark_alert_seen(user):
         raise FindingActionError(gettext("Bare helsesykepleiere markerer varsler som sett."))
     marked = Finding.objects.filter(pk=finding.pk, alert_seen_at__isnull=True).update(
         alert_seen_at=timezone.now(), alert_seen_by=user)

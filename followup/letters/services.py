@@ -85,14 +85,6 @@ def _missed_date(case_id: int | None) -> str:
     return _date(trigger.occurred_at)
 
 
-def _next_appointment(child_id: int, now: datetime) -> Appointment | None:
-    return (
-        Appointment.objects.filter(child_id=child_id, status=AppointmentStatus.BOOKED, starts_at__gt=now)
-        .order_by("starts_at")
-        .first()
-    )
-
-
 def _letter_rows(*, kind: str, child, station: Station, now: datetime, case_id=None, case_step_id=None,
                  appointment_id=None, details=None) -> list[Letter]:
     rows = []
@@ -176,7 +168,7 @@ def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
     now = _now(now)
     rows: list[Letter] = []
     for step in _due_steps(station.id):
-        appointment = _next_appointment(step.case.child_id, now)
+        appointment = Appointment.objects.filter(child_id=step.case.child_id).next_booked_appointment(now=now)
         details = {"missed_date": _missed_date(step.case_id)}
         rows += _letter_rows(
             kind=STEP_LETTER_KIND[step.kind], child=step.case.child, station=station, now=now, case_id=step.case_id,

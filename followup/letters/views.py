@@ -15,13 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from followup.letters import services
 from followup.letters.addressing import letters_current_protection
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
-from helsestasjon.access import child_for_request, require_role
-from helsestasjon.models import AccessAction, Role, Station
-from helsestasjon.protection import address_visible
+from helsestasjon.access import child_for_request
+from helsestasjon.models import AccessAction, Station
+from helsestasjon.permissions import may_handle_letters, may_see_address_at_level, may_see_letters, requires
 from helsestasjon.services import access_log_record_many
-
-LETTER_ROLES = (Role.CLERK, Role.LEADER)
-
 
 def _station(request) -> Station:
     """The station whose letters the page shows: ?stasjon=<id>, else the user's first."""
@@ -55,15 +52,15 @@ def _with_addresses(letters, user):
     of its addressees and the child (also when it became protected after the letter was made)."""
     levels = letters_current_protection(letters)
     for letter in letters:
-        visible = address_visible(levels[letter.pk], user)
+        visible = may_see_address_at_level(user, levels[letter.pk])
         letter.address_shown = (letter.address_lines or letter.recipient.address_lines()) if visible else None
     return letters
 
 
 @login_required
 @require_GET
+@requires(may_handle_letters)
 def letters(request):
-    require_role(request.user, *LETTER_ROLES)
     station = _station(request)
     base = Letter.objects.filter(station=station).select_related("child", "recipient").order_by("-created_at", "-id")
     batches = list(LetterBatch.objects.filter(station=station).select_related("created_by")[:8])
@@ -90,8 +87,8 @@ def letters(request):
 
 @login_required
 @require_POST
+@requires(may_handle_letters)
 def letter_batch_start(request):
-    require_role(request.user, *LETTER_ROLES)
     station = _station(request)
     try:
         batch = services.letter_batch_start(station=station, user=request.user)
@@ -110,12 +107,12 @@ def letter_batch_start(request):
 
 
 def _batch_for_request(request, batch_id: int) -> LetterBatch:
-    require_role(request.user, *LETTER_ROLES)
     return get_object_or_404(LetterBatch.objects.select_related("created_by"), id=batch_id, station_id__in=request.user.station_ids())
 
 
 @login_required
 @require_GET
+@requires(may_handle_letters)
 def letter_batch_progress(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     batch.progress = services.letter_batch_progress(batch)
@@ -124,6 +121,7 @@ def letter_batch_progress(request, batch_id: int):
 
 @login_required
 @require_GET
+@requires(may_handle_letters)
 def letter_batch_pdf(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     if batch.state not in (BatchState.READY, BatchState.SENT) or not batch.pdf:
@@ -146,6 +144,7 @@ def letter_batch_pdf(request, batch_id: int):
 
 @login_required
 @require_POST
+@requires(may_handle_letters)
 def letter_batch_sent(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     try:
@@ -166,8 +165,8 @@ def _letter_for_request(request, letter_id: int, *, what: str, action: str = Acc
 
 @login_required
 @require_GET
+@requires(may_see_letters)
 def letter_pdf(request, letter_id: int):
-    require_role(request.user, Role.CLERK, Role.NURSE, Role.LEADER)
     letter = _letter_for_request(request, letter_id, what=gettext("Brev (PDF)"), action=AccessAction.VIEW_LETTER)
     if not letter.pdf:
         raise Http404(gettext("Brevet er ikke laget ennå."))
@@ -182,7 +181,6 @@ def letter_pdf(request, letter_id: int):
 
 
 def _letter_action(request, letter_id: int, call, done: str, what: str):
-    require_role(request.user, *LETTER_ROLES)
     letter = _letter_for_request(request, letter_id, what=what)
     try:
         call(letter)
@@ -195,6 +193,7 @@ def _letter_action(request, letter_id: int, call, done: str, what: str):
 
 @login_required
 @require_POST
+@requires(may_handle_letters)
 def letter_sent(request, letter_id: int):
     return _letter_action(
         request, letter_id, lambda letter: services.letter_mark_sent(letter=letter, user=request.user), gettext("Brevet er merket som sendt."),
@@ -204,6 +203,7 @@ def letter_sent(request, letter_id: int):
 
 @login_required
 @require_POST
+@requires(may_handle_letters)
 def letter_returned(request, letter_id: int):
     return _letter_action(
         request, letter_id, lambda letter: services.letter_register_returned(letter=letter, user=request.user),
@@ -213,6 +213,7 @@ def letter_returned(request, letter_id: int):
 
 @login_required
 @require_POST
+@requires(may_handle_letters)
 def letter_retry(request, letter_id: int):
     return _letter_action(
         request, letter_id, lambda letter: services.letter_retry(letter=letter), gettext("Brevet lages på nytt i neste bunke."), gettext("Brev prøvd på nytt"),
@@ -221,11 +222,11 @@ def letter_retry(request, letter_id: int):
 
 @login_required
 @require_POST
+@requires(may_see_letters)
 def letter_gp_confirmation(request, case_id: int):
     """The family prefers follow-up by the GP: make the letter asking for the GP's confirmation."""
     from followup.models import Case
 
-    require_role(request.user, Role.NURSE, Role.LEADER, Role.CLERK)
     case = get_object_or_404(Case, id=case_id)
     child_for_request(request, case.child_id, what=gettext("Brev: bekreftelse fra fastlege"))
     try:
@@ -242,9 +243,9 @@ def letter_gp_confirmation(request, case_id: int):
 
 @login_required
 @require_GET
+@requires(may_see_letters)
 def child_letters(request, child_id: int):
     """The child's archive of letters: what was sent, to whom, when and by whom."""
-    require_role(request.user, Role.CLERK, Role.NURSE, Role.LEADER)
     child = child_for_request(request, child_id, what=gettext("Brevarkiv"))
     letters = _with_addresses(
         list(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -17,6 +17,7 @@ from followup.recipients import manual_contact_decide
 from followup.sms import services
 from followup.templatetags.manual_contact import manual_contact_context
 from helsestasjon.access import child_for_request
+from helsestasjon.permissions import may_decide_manual_contact, requires
 
 
 @csrf_exempt  # The gateway cannot hold a CSRF token; the HMAC signature authenticates it.
@@ -36,11 +37,10 @@ def delivery_report(request):
 
 @login_required
 @require_POST
+# The decision and its reason are the clinical roles' (nurse, leader); others see that one is needed.
+@requires(may_decide_manual_contact, message=gettext_lazy("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen."))
 def manual_contact(request, child_id: int):
     """Record who is told what for one guardian of a protected child, with the reason."""
-    if not request.user.sees_clinical_details:
-        # The decision and its reason are the clinical roles' (nurse, leader); others see that one is needed.
-        raise PermissionDenied(gettext("Bare helsesykepleier eller leder kan gjøre denne avgjørelsen."))
     child = child_for_request(request, child_id, what=gettext("Manuell avgjørelse om varsling"))
     error = done = ""
     try:

@@ -17,8 +17,8 @@ from django.views.decorators.http import require_GET
 from attendance.models import ProgrammeStep
 from followup.statistics import queries, svg
 from followup.statistics.forms import StatisticsForm
-from helsestasjon.access import require_role
-from helsestasjon.models import AccessAction, Role
+from helsestasjon.models import AccessAction
+from helsestasjon.permissions import may_see_statistics, requires
 from helsestasjon.services import access_log_record_many
 from helsestasjon.spreadsheets import csv_writer
 from helsestasjon.validators import EARLIEST_YEAR, LATEST_YEAR
@@ -28,7 +28,6 @@ CHILDREN_PER_PAGE = 200
 
 
 def _form(request) -> tuple[StatisticsForm, list]:
-    require_role(request.user, Role.LEADER)
     stations = queries.stations_for(request.user)
     return StatisticsForm(request.GET or None, user=request.user, stations=stations, today=timezone.localdate()), stations
 
@@ -158,6 +157,7 @@ def _followup_context(figures, links, *, clinical: bool):
 
 @login_required
 @require_GET
+@requires(may_see_statistics)
 def page(request):
     """Coverage, KOSTRA, not brought and cancelled, reasons and trend for a station and period."""
     form, stations = _form(request)
@@ -207,6 +207,7 @@ def _bad_request(request, message: str):
 
 @login_required
 @require_GET
+@requires(may_see_statistics)
 def children(request):
     """The children behind one figure, each shown child written to the access log."""
     form, _stations = _form(request)
@@ -259,6 +260,7 @@ def _percent(value: float | None) -> str:
 
 @login_required
 @require_GET
+@requires(may_see_statistics)
 def kostra_csv(request):
     """KOSTRA measures per station and per municipality as CSV for Norwegian Excel (semicolons, UTF-8 with BOM)."""
     form, stations = _form(request)

@@ -7,6 +7,7 @@ from django import template
 
 from followup.recipients import manual_contact_decisions
 from followup.sms.models import ContactDecision
+from helsestasjon.permissions import may_decide_manual_contact
 
 register = template.Library()
 
@@ -17,8 +18,8 @@ def manual_contact_context(*, child, user, fra: str, error: str = "", done: str 
         "child": child,
         "rows": rows,
         "needed": any(row["decision"] is None for row in rows),
-        # Who may decide, and read the reasons, is the clinical roles' (nurse, leader).
-        "may_decide": user.sees_clinical_details,
+        # Who may decide, and read the reasons (helsestasjon.permissions).
+        "may_decide": may_decide_manual_contact(user),
         "choices": ContactDecision.choices,
         "fra": fra,
         "error": error,

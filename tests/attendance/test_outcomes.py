@@ -58,13 +58,44 @@ def test_not_brought_after_the_window_closed_expires_the_consultation(station_a,
 
 
 @pytest.mark.django_db
-def test_a_repeated_post_records_one_outcome(station_a, nurse_a, planned_child, booked):
+def test_an_identical_repeated_recording_is_a_no_op(station_a, nurse_a, planned_child, booked):
     appointment = booked(planned_child(station_a), nurse_a)
-    appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, recorded_by=nurse_a)
-    with pytest.raises(OutcomeConflict) as exc:
-        appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, recorded_by=nurse_a)
-    assert exc.value.current.outcome == Outcome.ATTENDED
+    first = appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason="forgot", recorded_by=nurse_a)
+    appointment.consultation.refresh_from_db()
+    state, changed_at = appointment.consultation.state, appointment.consultation.state_changed_at
+    again = appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason="forgot", recorded_by=nurse_a)
+    assert again == first
+    assert list(OutcomeEvent.objects.filter(appointment=appointment)) == [first]
+    appointment.consultation.refresh_from_db()
+    assert (appointment.consultation.state, appointment.consultation.state_changed_at) == (state, changed_at)
+
+
+@pytest.mark.django_db
+def test_a_repeated_recording_that_differs_is_still_a_conflict(station_a, nurse_a, leader_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason="forgot", recorded_by=nurse_a)
+    for outcome, reason, user in [
+        (Outcome.NOT_BROUGHT, "illness", nurse_a),  # another reason
+        (Outcome.ATTENDED, "", nurse_a),  # another outcome
+        (Outcome.NOT_BROUGHT, "forgot", leader_a),  # a colleague: she is told who was first
+    ]:
+        with pytest.raises(OutcomeConflict) as exc:
+            appointment_record_outcome(appointment=appointment, outcome=outcome, reason=reason, recorded_by=user)
+        assert exc.value.current.outcome == Outcome.NOT_BROUGHT
     assert OutcomeEvent.objects.filter(appointment=appointment).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_repeated_move_is_a_no_op_only_to_the_same_time(station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    new_time = local(timezone.localdate() + timedelta(days=7), 13, 30)
+    first = appointment_record_outcome(appointment=appointment, outcome=Outcome.RESCHEDULED, recorded_by=nurse_a, new_starts_at=new_time)
+    again = appointment_record_outcome(appointment=appointment, outcome=Outcome.RESCHEDULED, recorded_by=nurse_a, new_starts_at=new_time)
+    assert again == first and Appointment.objects.filter(consultation=appointment.consultation).count() == 2
+    with pytest.raises(OutcomeConflict):
+        appointment_record_outcome(appointment=appointment, outcome=Outcome.RESCHEDULED, recorded_by=nurse_a,
+                                   new_starts_at=new_time + timedelta(hours=1))
+    assert Appointment.objects.filter(consultation=appointment.consultation).count() == 2
 
 
 @pytest.mark.django_db

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from followup import services
 from followup.models import CallLog, Case, CaseStatus, StepKind, StepStatus

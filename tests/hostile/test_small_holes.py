@@ -25,7 +25,7 @@ from followup.sms import services
 from followup.sms.backends import ConsoleBackend
 from helsestasjon.backends import client_ip_address
 from helsestasjon.spreadsheets import formula_safe
-from tests.factories import PASSWORD, MunicipalityFactory, StationFactory
+from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOK = "followup:sms_delivery_report"

@@ -8,6 +8,12 @@ role is checked first, so it reveals nothing); a POST-only action answers GET wi
 An empty POST by an allowed user gets its form back (200) or a redirect (302),
 never a change and never a 500. Every URL the application has must be listed, so
 a new view cannot be added without deciding who may use it.
+
+Who gets a 403 by role is read from helsestasjon/permissions.py: a view guarded by
+``permissions.requires(rule)`` carries its rule, and the expected row is the listed one
+with every user the rule refuses set to 403. The listed rows must agree with the rules
+(test_the_listed_rows_agree_with_the_permission_rules), so the table stays readable and a
+change of a rule is a change of the table.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from django.urls import get_resolver, reverse
 from attendance.models import Appointment, Consultation
 from followup.letters.models import Letter, LetterBatch
 from followup.models import Case
+from helsestasjon.models import Role, User
 from registry_sync.models import Finding
 from tests.privacy.test_privacy_crawl import _patterns, world  # noqa: F401  (the shared marker world)
 
 pytestmark = pytest.mark.django_db
 
 USERS = ("nurse_a", "clerk_a", "leader_a", "nurse_b", "admin")
+ROLE_OF = {"nurse_a": Role.NURSE, "clerk_a": Role.CLERK, "leader_a": Role.LEADER, "nurse_b": Role.NURSE, "admin": Role.ADMIN}
 
 # name: statuses per user (two per user for views that take an object: station A, station B)
 GET = {
@@ -99,6 +107,61 @@ POST = {
 }
 
 
+def _rule(name: str):
+    """The permission rule guarding the view of a URL name (None: the view decides by the object)."""
+    patterns = {n: p for p, n in _patterns(get_resolver().url_patterns) if n}
+    return getattr(patterns[name].callback, "permission", None)
+
+
+def _expected(name: str, method: str) -> str:
+    """The listed row, with every user the view's permission rule refuses set to 403.
+
+    A row that is all 405 (the method is refused before anyone is asked) stays as listed.
+    """
+    cells = (GET if method == "GET" else POST)[name].split()
+    rule = _rule(name)
+    if rule is None or set(cells) == {"405"}:
+        return " ".join(cells)
+    per_user = len(cells) // len(USERS)
+    out = []
+    for i, who in enumerate(USERS):
+        mine = cells[i * per_user:(i + 1) * per_user]
+        out += mine if rule(User(username=who, role=ROLE_OF[who])) else ["403"] * per_user
+    return " ".join(out)
+
+
+def test_the_listed_rows_agree_with_the_permission_rules():
+    disagree = {}
+    for method, table in (("GET", GET), ("POST", POST)):
+        for name, listed in table.items():
+            cells = listed.split()
+            rule = _rule(name)
+            if rule is None or set(cells) == {"405"}:
+                continue
+            per_user = len(cells) // len(USERS)
+            refused_by_role = [
+                who for i, who in enumerate(USERS) if set(cells[i * per_user:(i + 1) * per_user]) == {"403"}
+            ]
+            refused_by_rule = [who for who in USERS if not rule(User(username=who, role=ROLE_OF[who]))]
+            if refused_by_role != refused_by_rule:
+                disagree[f"{method} {name}"] = f"listed 403 for {refused_by_role}, the rule refuses {refused_by_rule}"
+    assert not disagree, "\n".join(f"{k}: {v}" for k, v in disagree.items())
+
+
+def test_every_view_refused_by_role_carries_its_rule():
+    """A view some roles get a 403 from, whatever the object, is guarded by helsestasjon.permissions
+    (so its rule is asked in one place and this matrix reads it), not by a check of its own."""
+    unguarded = []
+    for method, table in (("GET", GET), ("POST", POST)):
+        for name, listed in table.items():
+            cells = listed.split()
+            per_user = len(cells) // len(USERS)
+            refused = [set(cells[i * per_user:(i + 1) * per_user]) == {"403"} for i in range(len(USERS))]
+            if any(refused) and not all(refused) and _rule(name) is None:
+                unguarded.append(f"{method} {name}")
+    assert unguarded == []
+
+
 def _ids(world, param: str) -> tuple[int, int]:
     """One object at station A and one at station B for a URL parameter."""
     pair = []
@@ -169,7 +232,8 @@ def test_every_url_is_in_the_matrix():
 def test_get_matrix(world_with_everything, sessions):
     patterns = {name: p for p, name in _patterns(get_resolver().url_patterns) if name}
     wrong = {}
-    for name, expected in GET.items():
+    for name in GET:
+        expected = _expected(name, "GET")
         got = _statuses(world_with_everything, name, patterns[name], "GET", sessions)
         if got != expected:
             wrong[name] = f"expected {expected}, got {got}"
@@ -179,7 +243,8 @@ def test_get_matrix(world_with_everything, sessions):
 def test_post_matrix(world_with_everything, sessions):
     patterns = {name: p for p, name in _patterns(get_resolver().url_patterns) if name}
     wrong = {}
-    for name, expected in POST.items():
+    for name in POST:
+        expected = _expected(name, "POST")
         got = _statuses(world_with_everything, name, patterns[name], "POST", sessions)
         if got != expected:
             wrong[name] = f"expected {expected}, got {got}"

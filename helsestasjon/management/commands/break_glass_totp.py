@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from helsestasjon.models import Role, User
+from helsestasjon.models import User
+from helsestasjon.permissions import may_use_break_glass
 
 
 class Command(BaseCommand):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, username: str, replace: bool, **options):
         user = User.objects.filter(username=username).first()
-        if user is None or user.role != Role.ADMIN:
+        if user is None or not may_use_break_glass(user):
             raise CommandError("Bare brukere med rollen administrator kan logge inn med passord (nødtilgang).")
         if TOTPDevice.objects.filter(user=user).exists() and not replace:
             raise CommandError("Brukeren har allerede en enhet; bruk --replace for å lage en ny.")
