@@ -274,6 +274,11 @@ class Appointment(models.Model):
     professional = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("fagperson")
     )
+    # A home visit may have a second professional with the first; both see it on their day list.
+    second_professional = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="second_appointments",
+        verbose_name=_("fagperson nr. 2"),
+    )
     status = models.CharField(_("status"), max_length=24, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
     rescheduled_to = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_from", verbose_name=_("flyttet til")
