@@ -274,3 +274,18 @@ class TestLeaderDecisionEndState:
         services.case_leader_decide(case=case, user=leader_a, decision=Decision.CLOSE, note="Barnevernet følger opp")
         case.refresh_from_db()
         assert case.status == CaseStatus.CLOSED and not case.awaiting_child_welfare
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_phone_step_with_two_unanswered_calls_a_waiting_and_a_paused_case(station_a, outcome, nurse_a, clerk_a):
+    from helsestasjon.management.commands.seed_demo import seed_followup_calls
+
+    for _ in range(4):
+        _case_at(ChildFactory(station=station_a), outcome)
+    assert seed_followup_calls() == {"unanswered": 1, "waiting": 1, "paused": 1}
+    open_cases = Case.objects.filter(status=CaseStatus.OPEN)
+    assert open_cases.filter(paused_until__isnull=False).count() == 1
+    assert open_cases.filter(waiting_for__isnull=False).count() == 1
+    two = [c for c in open_cases.filter(current_step__kind=StepKind.PHONE_CALL, waiting_for__isnull=True)
+           if c.current_step.calls.filter(result=CallResult.NO_ANSWER).count() == 2]
+    assert len(two) == 1 and two[0].current_step.is_active
