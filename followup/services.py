@@ -1178,7 +1178,9 @@ def contact_register_number(*, case: Case) -> str:
         raise ValidationError(gettext("Kontaktregisteret svarer ikke nå. Prøv igjen om litt.")) from None
     known = {g.mobile for g in guardians}
     for record in records:
-        phone = (record.phone or "").strip()
+        phone = (record.phone or "").replace(" ", "").strip()
+        if phone.startswith("+47") and len(phone) == 11:
+            phone = phone[3:]
         if phone and phone not in known:
             return phone[:20]
     return ""
