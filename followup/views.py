@@ -70,7 +70,7 @@ def _may_open_list(user, queue: str) -> bool:
 def _open_cases(user):
     return (
         Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids())
-        .select_related("child", "current_step", "station")
+        .select_related("child", "current_step", "station", "waiting_for")
     )
 
 
@@ -104,12 +104,15 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
         .values_list("child_id", "n")
     )
     today = timezone.localdate()
-    _attach_calls(cases, today)
     if contacts:
+        # The phone step's attempts and the booking form's professionals (not on the leader's queue).
+        _attach_calls(cases, today)
         _attach_professionals(cases)
-    waited = {a.pk: a for a in Appointment.objects.filter(pk__in=[c.waiting_for_id for c in cases if c.waiting_for_id])}
+    else:
+        for case in cases:
+            case.attempts, case.call_progress = [], None
     for case in cases:
-        case.waited_appointment = waited.get(case.waiting_for_id)
+        case.waited_appointment = case.waiting_for  # joined by the list's query
         step = case.current_step
         case.guardian_list = guardians.get(case.child_id, [])
         case.sms_guardians = [g for g in case.guardian_list if g.mobile and not g.sms_reserved]
@@ -127,14 +130,16 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
 
 def _attach_calls(cases: list[Case], today) -> None:
     """The attempts of each phone step shown, and what the municipality's rule makes of them (two queries)."""
-    phone_steps = {c.current_step_id: c for c in cases if c.current_step_id and c.current_step.kind == StepKind.PHONE_CALL}
+    # Read for every current step (not only phone steps), so every page costs the same two queries.
+    by_step = {c.current_step_id: c for c in cases if c.current_step_id}
+    phone_steps = {step_id: c for step_id, c in by_step.items() if c.current_step.kind == StepKind.PHONE_CALL}
     for case in cases:
         case.attempts, case.call_progress = [], None
-    if not phone_steps:
+    if not by_step:
         return
-    for call in CallLog.objects.filter(step_id__in=list(phone_steps)).select_related("called_by").order_by("called_at", "id"):
-        phone_steps[call.step_id].attempts.append(call)
-    municipality_of = {c.station_id: c.station.municipality_id for c in phone_steps.values()}
+    for call in CallLog.objects.filter(step_id__in=list(by_step)).select_related("called_by").order_by("called_at", "id"):
+        by_step[call.step_id].attempts.append(call)
+    municipality_of = {c.station_id: c.station.municipality_id for c in cases}
     rules = {r.municipality_id: r for r in LadderSettings.objects.filter(municipality_id__in=set(municipality_of.values()))}
     for case in phone_steps.values():
         rule = rules.get(municipality_of[case.station_id]) or LadderSettings()
@@ -279,7 +284,9 @@ def _case_for_request(request, case_id: int, *, what: str, action: str = AccessA
 
 
 def _all_cases(user):
-    return Case.objects.filter(station_id__in=user.station_ids()).select_related("child", "current_step", "station", "closed_by")
+    return Case.objects.filter(station_id__in=user.station_ids()).select_related(
+        "child", "current_step", "station", "closed_by", "waiting_for"
+    )
 
 
 @login_required

@@ -399,6 +399,8 @@ def test_a_paused_case_is_marked_on_the_list_and_the_case_page(login, clerk_a, n
     assert "<script>x</script>" not in body and "Avslutt pausen nå" in body
     page = client.get(reverse("followup:nurse_worklist")).content.decode()
     assert f"Pause: Oppholder seg i utlandet til {until:%d.%m.%Y}" in page
+    child_page = client.get(reverse("attendance:child", args=[child_a.pk])).content.decode()
+    assert f"Pause: Oppholder seg i utlandet til {until:%d.%m.%Y}" in child_page and "Oppfølgingssak</a>" in child_page
     case.refresh_from_db()
     assert case.paused_until == until
 
