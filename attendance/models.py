@@ -199,7 +199,8 @@ APPOINTMENT_NO_OVERLAP = "appointment_professional_no_overlap"
 class AppointmentQuerySet(models.QuerySet):
     def for_professional_day(self, professional_id: int, day: date):
         start, end = local_day_bounds(day)
-        return self.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
+        # A home visit for two is on both professionals' day.
+        return self.filter(Q(professional_id=professional_id) | Q(second_professional_id=professional_id), starts_at__gte=start, starts_at__lt=end)
 
     def with_missed_last_12_months(self, *, now=None):
         """Annotate ``missed_12m``: the child's missed or guardian-cancelled appointments in the last 12 months."""
@@ -308,6 +309,8 @@ class Appointment(models.Model):
         indexes = [
             # The nurse's day: one professional's appointments in one day.
             models.Index(fields=["professional", "starts_at"], name="appointment_prof_day"),
+            # The second professional's day list (a home visit for two).
+            models.Index(fields=["second_professional", "starts_at"], condition=Q(second_professional__isnull=False), name="appointment_second_prof_day"),
             # The 12-month missed/cancelled count per child on the day list.
             models.Index(fields=["child", "status", "starts_at"], name="appointment_child_status"),
         ]

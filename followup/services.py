@@ -918,6 +918,9 @@ def ladder_settings(*, municipality_id: int) -> LadderSettings:
     return settings_row
 
 
+DOUBLE_CLICK = timedelta(seconds=10)
+
+
 @dataclass(frozen=True)
 class CallProgress:
     """The unanswered calls of a phone step, against the municipality's rule."""
@@ -1100,6 +1103,13 @@ def case_call_log(
         if guardian is None:
             raise ValidationError(gettext("Velg hvilken foresatt som trenger tolk."))
     case = _lock_active_step(step)
+    # A double click logs one attempt: the same result by the same nurse seconds ago is that attempt.
+    recent = (
+        CallLog.objects.filter(step=step, called_by=user, result=result, called_at__gte=now - DOUBLE_CLICK, called_at__lte=now)
+        .order_by("-called_at").first()
+    )
+    if recent is not None:
+        return recent
     if case.waiting_for_id is not None:
         raise ValidationError(gettext("Saken venter på en avtalt time. Ny samtale logges når timen er passert."))
     register_number = ""

@@ -18,4 +18,8 @@ class Migration(migrations.Migration):
             name='second_professional',
             field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='second_appointments', to=settings.AUTH_USER_MODEL, verbose_name='fagperson nr. 2'),
         ),
+        migrations.AddIndex(
+            model_name='appointment',
+            index=models.Index(condition=models.Q(('second_professional__isnull', False)), fields=['second_professional', 'starts_at'], name='appointment_second_prof_day'),
+        ),
     ]

@@ -80,8 +80,10 @@ def test_home_visit_is_booked_at_home_with_sms_letter_and_a_second_professional(
     assert case.waiting_for == visit
     step.refresh_from_db()
     assert step.consent_note == "Mor samtykket på telefon" and step.consent_by == nurse_a
-    # Both professionals have it among their appointments.
-    assert Appointment.objects.filter(second_professional=colleague).get() == visit
+    # Both professionals have it on their day list.
+    day = timezone.localdate(visit.starts_at)
+    for professional in (nurse_a, colleague):
+        assert visit in Appointment.objects.for_nurse_day(professional_id=professional.pk, day=day, station_ids=[station_a.pk])
 
 
 @pytest.mark.django_db
@@ -117,7 +119,35 @@ def test_the_case_page_keeps_its_query_count_with_calls_logged(login, child_a, o
     client.get(reverse("followup:case", args=[step.case_id]))
     with django_assert_max_num_queries(40) as first:
         client.get(reverse("followup:case", args=[step.case_id]))
-    for _ in range(5):
-        services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, note="Ikke svar")
+    for minutes in range(5):
+        services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, note="Ikke svar",
+                               now=timezone.now() - timedelta(minutes=10 - minutes))
+    assert step.calls.count() == 5
     with django_assert_max_num_queries(len(first.captured_queries)):
         client.get(reverse("followup:case", args=[step.case_id]))
+
+
+@pytest.mark.django_db
+def test_a_double_clicked_unanswered_call_counts_once(child_a, outcome, clerk_a, nurse_a):
+    step = _at_call_step(child_a, outcome, clerk_a)
+    now = timezone.now()
+    first = services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, now=now)
+    again = services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, now=now + timedelta(seconds=2))
+    assert again.pk == first.pk and step.calls.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_paused_child_gets_no_appointment_reminder(child_a, outcome, nurse_a, station_a, sms_outbox):
+    from followup.models import PauseReason
+    from followup.sms.services import sms_reminders_send
+    from tests.factories import AppointmentFactory, ConsultationFactory
+
+    GuardianshipFactory(child=child_a, guardian=GuardianFactory(mobile="41234567"), relation=Relation.MOTHER)
+    station_a.sms_reminder_days_before = 3
+    station_a.save(update_fields=["sms_reminder_days_before"])
+    case = _case_at(child_a, outcome)
+    AppointmentFactory(consultation=ConsultationFactory(child=child_a), starts_at=timezone.now() + timedelta(days=1), professional=nurse_a)
+    services.case_pause(case=case, user=nurse_a, reason=PauseReason.ABROAD, until=timezone.localdate() + timedelta(days=20))
+    assert sms_reminders_send() == 0
+    services.case_pause_end(case=case, user=nurse_a)
+    assert sms_reminders_send() == 1
