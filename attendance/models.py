@@ -201,7 +201,8 @@ APPOINTMENT_NO_OVERLAP = "appointment_professional_no_overlap"
 class AppointmentQuerySet(models.QuerySet):
     def for_professional_day(self, professional_id: int, day: date):
         start, end = local_day_bounds(day)
-        return self.filter(professional_id=professional_id, starts_at__gte=start, starts_at__lt=end)
+        # A home visit for two is on both professionals' day.
+        return self.filter(Q(professional_id=professional_id) | Q(second_professional_id=professional_id), starts_at__gte=start, starts_at__lt=end)
 
     def booked_ahead(self, *, now=None):
         """Booked appointments still to come (the one home of "the next booked appointment")."""
@@ -242,6 +243,11 @@ class Appointment(models.Model):
     professional = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("fagperson")
     )
+    # A home visit may have a second professional with the first; both see it on their day list.
+    second_professional = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="second_appointments",
+        verbose_name=_("fagperson nr. 2"),
+    )
     status = models.CharField(_("status"), max_length=24, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
     rescheduled_to = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rescheduled_from", verbose_name=_("flyttet til")
@@ -271,6 +277,8 @@ class Appointment(models.Model):
         indexes = [
             # The nurse's day: one professional's appointments in one day.
             models.Index(fields=["professional", "starts_at"], name="appointment_prof_day"),
+            # The second professional's day list (a home visit for two).
+            models.Index(fields=["second_professional", "starts_at"], condition=Q(second_professional__isnull=False), name="appointment_second_prof_day"),
             # The 12-month missed/cancelled count per child on the day list.
             models.Index(fields=["child", "status", "starts_at"], name="appointment_child_status"),
         ]

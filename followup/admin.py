@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from followup.models import Case, CaseStep, CaseTrigger, LadderStep, SmsMessage
+from followup.models import Case, CaseStep, CaseTrigger, LadderSettings, LadderStep, SmsMessage
 from helsestasjon.admin import ChildAccessLogMixin, NoAddressLookupsMixin
 from helsestasjon.permissions import may_see_clinical_text
 
@@ -14,6 +14,14 @@ class LadderStepAdmin(admin.ModelAdmin):
     list_editable = ["order", "owner_role", "deadline_working_days"]
     list_filter = ["municipality"]
     ordering = ["municipality", "order"]
+
+
+@admin.register(LadderSettings)
+class LadderSettingsAdmin(admin.ModelAdmin):
+    """How many unanswered calls, on how many different working days, move the phone step on."""
+
+    list_display = ["municipality", "unanswered_calls", "unanswered_days"]
+    list_editable = ["unanswered_calls", "unanswered_days"]
 
 
 class CaseStepInline(admin.TabularInline):

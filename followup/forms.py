@@ -5,12 +5,41 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
-from followup.models import CallResult, Decision
+from followup.models import CallResult, Decision, PauseReason
+from helsestasjon.models import Language
 from helsestasjon.validators import validate_plausible_date
 
+INTERPRETER_LANGUAGES = [("", "—")] + [(v, label) for v, label in Language.choices if v not in ("nb", "nn")]
 
-class CallForm(forms.Form):
-    result = forms.ChoiceField(label=gettext_lazy("Resultat"), choices=CallResult.choices, widget=forms.RadioSelect)
+
+class BookingFields(forms.Form):
+    """A new time booked from the case page (the same fields the clerk's booking asks for)."""
+
+    starts_at = forms.DateTimeField(
+        label=gettext_lazy("Ny time"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        error_messages={"invalid": gettext_lazy("Skriv et gyldig tidspunkt.")},
+    )
+    duration_minutes = forms.IntegerField(label=gettext_lazy("Varighet (min)"), required=False, min_value=5, max_value=480,
+                                          error_messages={"invalid": gettext_lazy("Skriv varigheten i minutter."),
+                                                          "min_value": gettext_lazy("Varigheten må være minst 5 minutter."),
+                                                          "max_value": gettext_lazy("Varigheten kan være høyst 480 minutter.")})
+    professional = forms.IntegerField(label=gettext_lazy("Fagperson"), required=False,
+                                      error_messages={"invalid": gettext_lazy("Velg en fagperson.")})
+
+    def booking_parts(self):
+        data = self.cleaned_data
+        return data.get("starts_at"), data.get("professional"), data.get("duration_minutes") or 30
+
+
+class CallForm(BookingFields):
+    result = forms.ChoiceField(label=gettext_lazy("Resultat"), choices=CallResult.choices, widget=forms.RadioSelect,
+                               error_messages={"required": gettext_lazy("Velg resultatet av samtalen."),
+                                               "invalid_choice": gettext_lazy("Velg resultatet av samtalen.")})
+    guardian = forms.IntegerField(label=gettext_lazy("Foresatt som trenger tolk"), required=False,
+                                  error_messages={"invalid": gettext_lazy("Velg hvilken foresatt som trenger tolk.")})
+    language = forms.ChoiceField(label=gettext_lazy("Tolkespråk"), required=False, choices=INTERPRETER_LANGUAGES,
+                                 error_messages={"invalid_choice": gettext_lazy("Velg språket det trengs tolk til.")})
     call_again_on = forms.DateField(
         label=gettext_lazy("Ring igjen dato"), required=False, validators=[validate_plausible_date], widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": gettext_lazy("Skriv en gyldig dato.")},
@@ -21,7 +50,41 @@ class CallForm(forms.Form):
         data = super().clean()
         if data.get("result") == CallResult.CALL_AGAIN and not data.get("call_again_on"):
             self.add_error("call_again_on", gettext("Velg datoen du skal ringe igjen."))
+        if data.get("result") == CallResult.REACHED_REBOOKED:
+            if not data.get("starts_at"):
+                self.add_error("starts_at", gettext("Velg tidspunktet for den nye timen."))
+            if not data.get("professional"):
+                self.add_error("professional", gettext("Velg fagpersonen for den nye timen."))
         return data
+
+
+class HomeVisitForm(BookingFields):
+    second_professional = forms.IntegerField(label=gettext_lazy("Fagperson nr. 2 (valgfritt)"), required=False,
+                                             error_messages={"invalid": gettext_lazy("Velg en fagperson.")})
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("starts_at"):
+            self.add_error("starts_at", gettext("Velg tidspunktet for hjemmebesøket."))
+        if not data.get("professional"):
+            self.add_error("professional", gettext("Velg fagpersonen for hjemmebesøket."))
+        return data
+
+
+class ConsentForm(forms.Form):
+    note = forms.CharField(label=gettext_lazy("Samtykke (hvem, hvordan)"), max_length=300,
+                           error_messages={"required": gettext_lazy("Skriv hvem som samtykket, og hvordan.")})
+
+
+class PauseForm(forms.Form):
+    reason = forms.ChoiceField(label=gettext_lazy("Årsak"), choices=PauseReason.choices, widget=forms.RadioSelect,
+                               error_messages={"required": gettext_lazy("Velg årsaken til pausen."),
+                                               "invalid_choice": gettext_lazy("Velg årsaken til pausen.")})
+    until = forms.DateField(label=gettext_lazy("Til (oppfølgingen fortsetter denne dagen)"), validators=[validate_plausible_date],
+                            widget=forms.DateInput(attrs={"type": "date"}),
+                            error_messages={"required": gettext_lazy("Velg datoen pausen varer til."),
+                                            "invalid": gettext_lazy("Skriv en gyldig dato.")})
+    note = forms.CharField(label=gettext_lazy("Merknad"), required=False, max_length=200)
 
 
 class EvidenceForm(forms.Form):
@@ -46,6 +109,7 @@ class DecisionForm(forms.Form):
         error_messages={"invalid": gettext_lazy("Skriv en gyldig dato.")},
     )
     concern_report_reference = forms.CharField(label=gettext_lazy("Referanse"), required=False, max_length=60)
+    continue_step = forms.CharField(label=gettext_lazy("Fortsett på trinn"), required=False, max_length=24)
     note = forms.CharField(
         label=gettext_lazy("Begrunnelse"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": gettext_lazy("Skriv en begrunnelse for beslutningen.")},

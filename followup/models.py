@@ -70,6 +70,34 @@ class LadderStep(models.Model):
         return f"{self.order}. {self.name}"
 
 
+class LadderSettings(models.Model):
+    """How a municipality's phone step counts unanswered calls (editable in the admin).
+
+    The phone step escalates after ``unanswered_calls`` calls without an answer made on at
+    least ``unanswered_days`` different working days (or when its deadline passes)."""
+
+    municipality = models.OneToOneField(Municipality, on_delete=models.CASCADE, related_name="ladder_settings", verbose_name=_("kommune"))
+    unanswered_calls = models.PositiveSmallIntegerField(_("ubesvarte anrop før neste trinn"), default=3)
+    unanswered_days = models.PositiveSmallIntegerField(_("på minst så mange ulike virkedager"), default=2)
+
+    class Meta:
+        verbose_name = _("innstilling for tiltakstrappen")
+        verbose_name_plural = _("innstillinger for tiltakstrappen")
+        constraints = [
+            models.CheckConstraint(condition=Q(unanswered_calls__gte=1) & Q(unanswered_calls__lte=20), name="laddersettings_calls_range"),
+            models.CheckConstraint(condition=Q(unanswered_days__gte=1) & Q(unanswered_days__lte=20), name="laddersettings_days_range"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.municipality)
+
+
+class PauseReason(models.TextChoices):
+    ABROAD = "abroad", _("Oppholder seg i utlandet")
+    SPECIALIST_CARE = "specialist_care", _("Følges av spesialisthelsetjenesten")
+    GP_FOLLOWUP = "gp_followup", _("Følges opp hos fastlege")
+
+
 class CaseStatus(models.TextChoices):
     OPEN = "open", _("Åpen")
     CLOSED = "closed", _("Avsluttet")
@@ -109,6 +137,17 @@ class Case(models.Model):
     last_contact_at = models.DateTimeField(_("siste kontakt"), null=True, blank=True)
     last_contact = models.CharField(_("siste kontakt"), max_length=120, blank=True)
     concern_reported_on = models.DateField(_("bekymringsmelding sendt"), null=True, blank=True)
+    # After a report of concern the case waits for child welfare's answer (no step moves meanwhile).
+    awaiting_child_welfare = models.BooleanField(_("venter på svar fra barnevernet"), default=False)
+    # An agreed time (booked on the phone, or by the family for the consultation that opened
+    # the case): the ladder waits for its outcome, and no ladder letter or SMS goes out.
+    waiting_for = models.ForeignKey(
+        "attendance.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("venter på time")
+    )
+    # A pause with an end date (abroad, specialist care, GP): no step, letter or reminder until then.
+    paused_until = models.DateField(_("pause til"), null=True, blank=True)
+    pause_reason = models.CharField(_("årsak til pause"), max_length=20, choices=PauseReason.choices, blank=True)
+    paused_at = models.DateTimeField(_("pause fra"), null=True, blank=True)
     closed_at = models.DateTimeField(_("avsluttet"), null=True, blank=True)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("avsluttet av")
@@ -126,10 +165,14 @@ class Case(models.Model):
             models.CheckConstraint(
                 condition=Q(status="open") | (Q(closed_at__isnull=False) & ~Q(close_reason="")), name="case_closed_has_reason"
             ),
+            models.CheckConstraint(condition=Q(paused_until__isnull=True) | ~Q(pause_reason=""), name="case_pause_has_reason"),
         ]
         indexes = [
             # The leader queue: open cases of a station ordered by risk and waiting time.
             models.Index(fields=["station", "status", "-risk"], name="case_station_status_risk"),
+            # The sweep's waiting and pause passes read only the few cases that wait or are paused.
+            models.Index(fields=["waiting_for"], condition=Q(status="open", waiting_for__isnull=False), name="case_open_waiting"),
+            models.Index(fields=["paused_until"], condition=Q(status="open", paused_until__isnull=False), name="case_open_paused"),
         ]
 
     def __str__(self) -> str:
@@ -138,6 +181,15 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == CaseStatus.OPEN
+
+    @property
+    def is_paused(self) -> bool:
+        return self.is_open and self.paused_until is not None
+
+    @property
+    def is_waiting(self) -> bool:
+        """The ladder stands still: an agreed time, a pause, or child welfare's answer."""
+        return self.is_open and (self.waiting_for_id is not None or self.paused_until is not None or self.awaiting_child_welfare)
 
     def compute_risk(self, step_kind: str | None = None) -> int:
         """Higher is more urgent: særlig oppfølging, a reported concern, the leader steps, lateness."""
@@ -183,6 +235,12 @@ class CaseStep(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("utført av")
     )
     evidence = models.TextField(_("dokumentasjon"), blank=True)
+    # The home-visit step: the family's consent, recorded before the visit.
+    consent_at = models.DateTimeField(_("samtykke registrert"), null=True, blank=True)
+    consent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("samtykke registrert av")
+    )
+    consent_note = models.CharField(_("samtykke"), max_length=300, blank=True)
     skip_reason = models.TextField(_("begrunnelse for å hoppe over"), blank=True)
 
     class Meta:
@@ -257,6 +315,12 @@ class CallLog(models.Model):
     result = models.CharField(_("resultat"), max_length=20, choices=CallResult.choices)
     call_again_on = models.DateField(_("ring igjen"), null=True, blank=True)
     note = models.TextField(_("notat"), blank=True)
+    # "Feil nummer": the number the contact register holds, shown to the nurse ("" when none).
+    register_number = models.CharField(_("nummer fra kontaktregisteret"), max_length=20, blank=True)
+    # "Nådd, ny time avtalt": the time booked during the call.
+    appointment = models.ForeignKey(
+        "attendance.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("avtalt time")
+    )
     called_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("ringt av"))
     called_at = models.DateTimeField(_("tidspunkt"), default=timezone.now)
 
@@ -272,7 +336,7 @@ class CallLog(models.Model):
 
 
 class Decision(models.TextChoices):
-    CONTINUE = "continue", _("Fortsett oppfølgingen (ny runde)")
+    CONTINUE = "continue", _("Fortsett oppfølgingen på et valgt trinn")
     HOME_VISIT = "home_visit", _("Hjemmebesøk")
     CONCERN_REPORT = "concern_report", _("Bekymringsmelding til barnevernet (helsepersonelloven § 33)")
     FORMAL_DECISION = "formal_decision", _("Formelt vedtak etter pasient- og brukerrettighetsloven § 6-1")
@@ -283,6 +347,8 @@ class LeaderDecision(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="decisions", verbose_name=_("sak"))
     step = models.ForeignKey(CaseStep, on_delete=models.CASCADE, related_name="decisions", verbose_name=_("trinn"))
     decision = models.CharField(_("beslutning"), max_length=20, choices=Decision.choices)
+    # Where the case goes on after "continue" or a formal decision (the step's name, kept as it was).
+    continue_step_name = models.CharField(_("fortsetter på trinn"), max_length=100, blank=True)
     concern_report_date = models.DateField(_("dato for bekymringsmelding"), null=True, blank=True)
     concern_report_reference = models.CharField(_("referanse"), max_length=60, blank=True)
     note = models.TextField(_("begrunnelse"))
@@ -309,6 +375,11 @@ class CaseLogKind(models.TextChoices):
     CLOSED = "closed", _("Sak avsluttet")
     TRIGGER_WITHDRAWN = "trigger_withdrawn", _("Utløser trukket tilbake")
     MOVED_STATION = "moved_station", _("Flyttet til annen helsestasjon")
+    WAITING = "waiting", _("Venter på avtalt time")
+    WAIT_ENDED = "wait_ended", _("Avtalt time")
+    PAUSED = "paused", _("Pause")
+    RESUMED = "resumed", _("Pausen er slutt")
+    CHILD_WELFARE = "child_welfare", _("Barnevernet")
 
 
 class CaseLogEntry(models.Model):

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -37,8 +37,10 @@ from followup.models import (
     CaseTrigger,
     CloseReason,
     Decision,
+    LadderSettings,
     LadderStep,
     LeaderDecision,
+    PauseReason,
     SmsMessage,
     SmsStatus,
     StepKind,
@@ -48,7 +50,7 @@ from followup.models import (
 )
 from followup.recipients import shares_protection, sms_recipients, sms_withheld
 from followup.sms.texts import sms_text
-from followup.workdays import add_working_days
+from followup.workdays import add_working_days, is_working_day
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +177,8 @@ class SweepReport:
     cases_reopened: int = 0
     cases_closed: int = 0
     steps_passed: int = 0
+    waits_ended: int = 0
+    pauses_ended: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -208,6 +212,9 @@ def followup_sweep(*, now: datetime | None = None) -> SweepReport:
     SweepCursor.objects.get_or_create(name=SWEEP_NAME)
     _sweep_outcome_events(now, report)
     _sweep_expired_consultations(now, report)
+    _sweep_waiting(now, report)
+    cases_wait_for_family_bookings(now=now)
+    _sweep_pauses(now, report)
     _sweep_deadlines(now, report)
     _sync_special_attention()
     return report
@@ -539,6 +546,10 @@ def _sweep_deadlines(now: datetime, report: SweepReport) -> None:
         with transaction.atomic():
             steps = list(
                 CaseStep.objects.filter(status=StepStatus.ACTIVE, overdue=False, deadline__lt=today)
+                # A case waiting for an agreed time, paused, or waiting for child welfare does not move.
+                .exclude(
+                    Q(case__waiting_for__isnull=False) | Q(case__paused_until__isnull=False) | Q(case__awaiting_child_welfare=True)
+                )
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by("id")[:500]
             )
@@ -569,18 +580,227 @@ def _sweep_deadlines(now: datetime, report: SweepReport) -> None:
                     report.steps_passed += 1
 
 
+# --------------------------------------------------------------------------- waiting and pauses
+
+
+def _sweep_waiting(now: datetime, report: SweepReport) -> None:
+    """Cases waiting for an agreed time whose time has an outcome now.
+
+    Attended closes the case (the attendance pass above already did); not brought, nobody at
+    home, or cancelled by the family ends the step the case waited on and moves it on; cancelled
+    by the station starts the step's deadline again (it never counts against the family); a
+    moved time is waited for at its new time."""
+    cases = list(
+        Case.objects.filter(status=CaseStatus.OPEN, waiting_for__isnull=False)
+        .exclude(waiting_for__status=AppointmentStatus.BOOKED)
+        .select_related("waiting_for", "current_step__ladder_step")
+    )
+    for case in cases:
+        with transaction.atomic():
+            case = Case.objects.select_for_update(of=("self",)).select_related("waiting_for", "current_step__ladder_step").get(pk=case.pk)
+            appointment = case.waiting_for
+            if not case.is_open or appointment is None or appointment.status == AppointmentStatus.BOOKED:
+                continue
+            when = timezone.localtime(appointment.starts_at)
+            label = appointment.get_status_display()
+            text = gettext("Timen %(date)s kl. %(time)s: %(outcome)s") % {
+                "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "outcome": label,
+            }
+            if appointment.status == AppointmentStatus.RESCHEDULED and appointment.rescheduled_to_id:
+                _wait_for(case, appointment.rescheduled_to, by=None, now=now)
+                continue
+            case.waiting_for = None
+            case.save(update_fields=["waiting_for"])
+            CaseLogEntry.objects.create(case=case, kind=CaseLogKind.WAIT_ENDED, text=text[:300], at=now)
+            report.waits_ended += 1
+            if appointment.status == AppointmentStatus.ATTENDED:
+                if _close(case, reason=CloseReason.ATTENDED, by=None, note="", now=now):
+                    report.cases_closed += 1
+                continue
+            step = case.current_step
+            if appointment.status in (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCESS, AppointmentStatus.CANCELLED_BY_GUARDIAN):
+                if step is not None and step.is_active:
+                    changed = CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(
+                        status=StepStatus.DONE, ended_at=now, evidence=text
+                    )
+                    if changed:
+                        step.status = StepStatus.DONE
+                        _advance(case=case, step=step, now=now)
+            else:
+                _restart_deadline(case, now)
+
+
+def cases_wait_for_family_bookings(*, now: datetime | None = None, station_id: int | None = None) -> int:
+    """A time the family booked for the consultation that opened the case pauses the ladder too.
+
+    Counted are times booked after the case reached its current step and not at step 1 (there a
+    new time is the step's own work, followed by its SMS). Called by the sweep and before letters
+    are made, so a letter is never made for a case whose family has booked meanwhile."""
+    now = _now(now)
+    qs = Case.objects.filter(
+        status=CaseStatus.OPEN, waiting_for__isnull=True, paused_until__isnull=True, current_step__isnull=False
+    ).exclude(current_step__kind=StepKind.SMS_REBOOK)
+    if station_id is not None:
+        qs = qs.filter(station_id=station_id)
+    booked = Appointment.objects.filter(
+        child_id=OuterRef("child_id"), status=AppointmentStatus.BOOKED, starts_at__gt=now,
+        booked_at__gte=OuterRef("current_step__started_at"),
+        consultation_id__in=CaseTrigger.objects.filter(case_id=OuterRef(OuterRef("pk")), consultation__isnull=False).values("consultation_id"),
+    ).order_by("starts_at").values("id")[:1]
+    found = list(qs.annotate(booked_id=Subquery(booked)).filter(booked_id__isnull=False).values_list("id", "booked_id"))
+    for case_id, appointment_id in found:
+        with transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case_id)
+            if not case.is_open or case.waiting_for_id is not None or case.paused_until is not None:
+                continue
+            _wait_for(case, Appointment.objects.get(pk=appointment_id), by=None, now=now)
+    return len(found)
+
+
+def _sweep_pauses(now: datetime, report: SweepReport) -> None:
+    """Pauses end on their day, or early with any new appointment or outcome for the child."""
+    today = timezone.localdate(now)
+    paused = Case.objects.filter(status=CaseStatus.OPEN, paused_until__isnull=False)
+    booked_since = Appointment.objects.filter(child_id=OuterRef("child_id"), booked_at__gt=OuterRef("paused_at"))
+    outcome_since = OutcomeEvent.objects.filter(appointment__child_id=OuterRef("child_id"), recorded_at__gt=OuterRef("paused_at"))
+    due = list(
+        paused.filter(Q(paused_until__lte=today) | Q(Exists(booked_since)) | Q(Exists(outcome_since))).values_list("id", "paused_until")
+    )
+    for case_id, until in due:
+        with transaction.atomic():
+            case = Case.objects.select_for_update(of=("self",)).select_related("current_step__ladder_step").get(pk=case_id)
+            if not case.is_open or case.paused_until is None:
+                continue
+            if case.paused_until <= today:
+                text = gettext("Pausen varte til %(date)s; oppfølgingen fortsetter") % {"date": f"{case.paused_until:%d.%m.%Y}"}
+            else:
+                text = gettext("Pausen ble avsluttet tidlig: ny time eller nytt utfall for barnet")
+            _end_pause(case, text=text, by=None, now=now)
+            report.pauses_ended += 1
+
+
+PAUSE_LIMIT_DAYS = 366 * 2
+
+
+@transaction.atomic
+def case_pause(*, case: Case, user: User, reason: str, until: date, note: str = "", now: datetime | None = None) -> Case:
+    """Pause a case and the child's reminders until a date (abroad, specialist care, the GP)."""
+    now = _now(now)
+    today = timezone.localdate(now)
+    if reason not in PauseReason.values:
+        raise ValidationError(gettext("Velg årsaken til pausen."))
+    if until is None or until <= today:
+        raise ValidationError(gettext("Pausen må vare til en dato fram i tid."))
+    if until > today + timedelta(days=PAUSE_LIMIT_DAYS):
+        raise ValidationError(gettext("En pause kan vare i høyst to år. Velg en tidligere dato."))
+    case = Case.objects.select_for_update().get(pk=case.pk)
+    if not case.is_open:
+        raise StepNotActive(gettext("Saken er allerede avsluttet."))
+    if case.awaiting_child_welfare:
+        raise ValidationError(gettext("Saken venter på svar fra barnevernet og kan ikke settes på pause."))
+    case.paused_until, case.pause_reason, case.paused_at, case.overdue_since = until, reason, now, None
+    case.save(update_fields=["paused_until", "pause_reason", "paused_at", "overdue_since"])
+    text = gettext("%(reason)s til %(date)s") % {"reason": PauseReason(reason).label, "date": f"{until:%d.%m.%Y}"}
+    note = (note or "").strip()
+    CaseLogEntry.objects.create(case=case, kind=CaseLogKind.PAUSED, text=(f"{text}. {note}" if note else text)[:300], by=user, at=now)
+    return case
+
+
+@transaction.atomic
+def case_pause_end(*, case: Case, user: User, now: datetime | None = None) -> Case:
+    now = _now(now)
+    case = Case.objects.select_for_update(of=("self",)).select_related("current_step__ladder_step").get(pk=case.pk)
+    if not case.is_open or case.paused_until is None:
+        raise ValidationError(gettext("Saken er ikke på pause."))
+    _end_pause(case, text=gettext("Pausen ble avsluttet"), by=user, now=now)
+    return case
+
+
+def paused_children_q(today: date, prefix: str = "child") -> Q:
+    """Children whose open case is paused today: no ladder step, letter or reminder for them."""
+    return Q(**{f"{prefix}__followup_cases__status": CaseStatus.OPEN, f"{prefix}__followup_cases__paused_until__gt": today})
+
+
+def waiting_cases_q(prefix: str = "case") -> Q:
+    """Cases whose ladder stands still (an agreed time, a pause, child welfare's answer)."""
+    return (
+        Q(**{f"{prefix}__waiting_for__isnull": False})
+        | Q(**{f"{prefix}__paused_until__isnull": False})
+        | Q(**{f"{prefix}__awaiting_child_welfare": True})
+    )
+
+
+# --------------------------------------------------------------------------- home visit
+
+
+@transaction.atomic
+def case_home_visit_book(*, step: CaseStep, user: User, booking: Booking, now: datetime | None = None) -> Appointment:
+    """The home-visit step books a visit at home, tells the family by SMS and letter, and waits for it.
+
+    "Ingen hjemme" at the visit moves the case on; attended closes it."""
+    from followup.letters.models import Letter, LetterKind
+    from followup.letters.services import _letter_rows
+
+    now = _now(now)
+    if step.kind != StepKind.HOME_VISIT:
+        raise ValidationError(gettext("Hjemmebesøk bestilles på hjemmebesøkstrinnet."))
+    case = _lock_active_step(step)
+    if case.waiting_for_id is not None:
+        raise ValidationError(gettext("Saken venter allerede på en avtalt time."))
+    appointment = _book(case=case, booking=booking, user=user, place="home")
+    appointment = Appointment.objects.select_related("station").get(pk=appointment.pk)
+    sent = 0
+    for guardian in sms_recipients(child_id=case.child_id):
+        text = sms_text(appointment=appointment, language=guardian.preferred_language, purpose="new_time")
+        message, created = SmsMessage.objects.get_or_create(
+            case_step=step, guardian=guardian, defaults={"to": guardian.mobile, "text": text, "created_by": user, "created_at": now}
+        )
+        if created:
+            sent += 1
+            transaction.on_commit(lambda pk=message.pk: _enqueue_sms(pk))
+    rows = _letter_rows(kind=LetterKind.INVITATION, child=case.child, station=case.station, now=now, appointment_id=appointment.id)
+    Letter.objects.bulk_create(rows, ignore_conflicts=True)
+    when = timezone.localtime(appointment.starts_at)
+    _contact(case, gettext("Hjemmebesøk avtalt"), now)
+    _wait_for(case, appointment, by=user, now=now)
+    CaseLogEntry.objects.create(
+        case=case, kind=CaseLogKind.WAITING, by=user, at=now,
+        text=(gettext("Hjemmebesøk %(date)s kl. %(time)s: SMS til %(sms)s foresatt(e), brev til %(letters)s") % {
+            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "sms": sent, "letters": len(rows),
+        })[:300],
+    )
+    return appointment
+
+
+@transaction.atomic
+def case_home_visit_consent(*, step: CaseStep, user: User, note: str, now: datetime | None = None) -> CaseStep:
+    """The family's consent to the home visit, recorded before the visit."""
+    now = _now(now)
+    note = (note or "").strip()
+    if step.kind != StepKind.HOME_VISIT:
+        raise ValidationError(gettext("Samtykke gjelder hjemmebesøkstrinnet."))
+    if not note:
+        raise ValidationError(gettext("Skriv hvem som samtykket, og hvordan."))
+    _lock_active_step(step)
+    CaseStep.objects.filter(pk=step.pk).update(consent_at=now, consent_by=user, consent_note=note[:300])
+    step.consent_at, step.consent_by, step.consent_note = now, user, note[:300]
+    return step
+
+
 # --------------------------------------------------------------------------- closing
 
 
 def _close(case: Case, *, reason: str, by: User | None, note: str, now: datetime) -> bool:
     changed = Case.objects.filter(id=case.id, status=CaseStatus.OPEN).update(
-        status=CaseStatus.CLOSED, closed_at=now, closed_by=by, close_reason=reason, close_note=note
+        status=CaseStatus.CLOSED, closed_at=now, closed_by=by, close_reason=reason, close_note=note,
+        waiting_for=None, paused_until=None, pause_reason="", paused_at=None, awaiting_child_welfare=False,
     )
     if not changed:
         return False
     CaseStep.objects.filter(case_id=case.id, status=StepStatus.ACTIVE).update(status=StepStatus.CLOSED, ended_at=now)
     CaseLogEntry.objects.create(case_id=case.id, kind=CaseLogKind.CLOSED, text=CloseReason(reason).label, by=by, at=now)
     case.status, case.closed_at, case.closed_by, case.close_reason, case.close_note = CaseStatus.CLOSED, now, by, reason, note
+    case.waiting_for, case.paused_until, case.pause_reason, case.paused_at, case.awaiting_child_welfare = None, None, "", None, False
     return True
 
 
@@ -692,23 +912,215 @@ def case_step_skip(*, step: CaseStep, user: User, reason: str, now: datetime | N
     return _advance(case=case, step=step, now=now)
 
 
+def ladder_settings(*, municipality_id: int) -> LadderSettings:
+    """The municipality's ladder settings (the defaults until someone changes them in the admin)."""
+    settings_row, _ = LadderSettings.objects.get_or_create(municipality_id=municipality_id)
+    return settings_row
+
+
+DOUBLE_CLICK = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """The unanswered calls of a phone step, against the municipality's rule."""
+
+    calls: int
+    days: int
+    calls_needed: int
+    days_needed: int
+    next_attempt: date
+
+    @property
+    def escalates(self) -> bool:
+        return self.calls >= self.calls_needed and self.days >= self.days_needed
+
+
+def call_progress(*, step: CaseStep, municipality_id: int, today: date) -> CallProgress:
+    """How many calls went unanswered on how many working days, and when to try next.
+
+    A day counts once however many calls were made on it; a call on a weekend or a
+    public holiday counts as a call but not as a working day."""
+    rule = ladder_settings(municipality_id=municipality_id)
+    days = set()
+    calls = 0
+    for called_at in CallLog.objects.filter(step=step, result=CallResult.NO_ANSWER).values_list("called_at", flat=True):
+        calls += 1
+        day = timezone.localdate(called_at)
+        if is_working_day(day):
+            days.add(day)
+    # Another day is what the rule still lacks once enough calls were made today.
+    next_attempt = add_working_days(today, 1) if (today in days or not is_working_day(today)) else today
+    return CallProgress(calls, len(days), rule.unanswered_calls, rule.unanswered_days, next_attempt)
+
+
+def call_progress_for(*, case: Case, today: date | None = None) -> CallProgress | None:
+    step = case.current_step
+    if not case.is_open or step is None or step.kind != StepKind.PHONE_CALL:
+        return None
+    return call_progress(step=step, municipality_id=case.station.municipality_id, today=today or timezone.localdate())
+
+
+@dataclass
+class Booking:
+    """A time to book from the case page: the same fields the clerk's booking takes."""
+
+    starts_at: datetime
+    professional: User
+    duration_minutes: int = 30
+    second_professional: User | None = None
+
+
+def consultation_to_book(*, case: Case):
+    """The consultation a new time is booked for: the one that opened the case (its latest
+    trigger's), or, when that cannot be booked any more, the child's earliest bookable one."""
+    from attendance.services import BOOKABLE_STATES
+
+    ids = list(
+        CaseTrigger.objects.filter(case=case, consultation__isnull=False, withdrawn_at__isnull=True)
+        .order_by("-occurred_at", "-id").values_list("consultation_id", flat=True)
+    )
+    for consultation in Consultation.objects.filter(id__in=ids, state__in=BOOKABLE_STATES).select_related("step"):
+        return consultation
+    return (
+        Consultation.objects.filter(child_id=case.child_id, state__in=BOOKABLE_STATES)
+        .select_related("step").order_by("window_opens", "id").first()
+    )
+
+
+def _book(*, case: Case, booking: Booking, user: User, place: str) -> Appointment:
+    """Book through attendance's booking service (the clerk's), its refusals as validation errors."""
+    from attendance.services import AttendanceError, appointment_book
+
+    consultation = consultation_to_book(case=case)
+    if consultation is None:
+        raise ValidationError(gettext("Barnet har ingen konsultasjon som kan bestilles."))
+    if booking.starts_at <= timezone.now():
+        raise ValidationError(gettext("Den nye timen må være fram i tid."))
+    if booking.starts_at > timezone.now() + timedelta(days=366):
+        raise ValidationError(gettext("Den nye timen kan ikke være mer enn ett år fram i tid."))
+    second = booking.second_professional
+    if second is not None and (second.pk == booking.professional.pk or case.station_id not in second.station_ids()):
+        raise ValidationError(gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon."))
+    try:
+        # Its own savepoint: a refused booking leaves the case as it was.
+        with transaction.atomic():
+            appointment = appointment_book(
+                consultation=consultation, starts_at=booking.starts_at, duration_minutes=booking.duration_minutes, place=place,
+                professional=booking.professional, booked_by=user,
+            )
+            if second is not None:
+                appointment.second_professional = second
+                appointment.save(update_fields=["second_professional"])
+    except AttendanceError as exc:
+        raise ValidationError(exc.message) from None
+    return appointment
+
+
+def _wait_for(case: Case, appointment: Appointment, *, by: User | None, now: datetime) -> None:
+    """The ladder waits for ``appointment``: no step moves, no ladder letter or SMS, until its outcome."""
+    when = timezone.localtime(appointment.starts_at)
+    case.waiting_for = appointment
+    case.overdue_since = None
+    case.save(update_fields=["waiting_for", "overdue_since"])
+    CaseLogEntry.objects.create(
+        case=case, kind=CaseLogKind.WAITING, by=by, at=now,
+        text=gettext("Venter på timen %(date)s kl. %(time)s") % {"date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}"},
+    )
+
+
+def _end_pause(case: Case, *, text: str, by: User | None, now: datetime, restart_deadline: bool = True) -> None:
+    Case.objects.filter(pk=case.pk).update(paused_until=None, pause_reason="", paused_at=None)
+    case.paused_until, case.pause_reason, case.paused_at = None, "", None
+    CaseLogEntry.objects.create(case=case, kind=CaseLogKind.RESUMED, text=text[:300], by=by, at=now)
+    if restart_deadline:
+        _restart_deadline(case, now)
+
+
+def _restart_deadline(case: Case, now: datetime) -> None:
+    """The current step starts its deadline again from today (the ladder stood still meanwhile)."""
+    step = case.current_step
+    if step is None or not step.is_active:
+        return
+    days = step.ladder_step.deadline_working_days if step.ladder_step_id and step.ladder_step else 5
+    deadline = add_working_days(timezone.localdate(now), days)
+    CaseStep.objects.filter(pk=step.pk, status=StepStatus.ACTIVE).update(deadline=deadline, overdue=False)
+    step.deadline, step.overdue = deadline, False
+
+
 @transaction.atomic
 def case_call_log(
-    *, step: CaseStep, user: User, result: str, note: str = "", call_again_on: date | None = None, now: datetime | None = None
+    *,
+    step: CaseStep,
+    user: User,
+    result: str,
+    note: str = "",
+    call_again_on: date | None = None,
+    booking: Booking | None = None,
+    guardian_id: int | None = None,
+    language: str = "",
+    now: datetime | None = None,
 ) -> CallLog:
-    """Log a phone call. Every result but "call again" completes the call step."""
+    """Log one attempt of the phone step. What happens next depends on the result:
+
+    - "Ikke svar": the step stays open until the municipality's number of unanswered calls on
+      enough different working days (default 3 over 2), then the case moves on (the sweep also
+      moves it when the deadline passes);
+    - "Ring igjen": the step stays open, the case is on the nurse's list again on that day;
+    - "Trenger tolk": the guardian's interpreter need and language are set, the step stays open;
+    - "Feil nummer": the contact register's number is looked up and shown; with none, the case
+      goes to the address check;
+    - "Takker nei": the refusal and its reason go to the leader;
+    - "Nådd, ny time avtalt": the new time is booked here and the case waits for it.
+    """
+    from helsestasjon.models import Guardian, Language
+
     now = _now(now)
+    today = timezone.localdate(now)
+    note = (note or "").strip()
     if result not in CallResult.values:
         raise ValidationError(gettext("Velg resultatet av samtalen."))
+    if step.kind != StepKind.PHONE_CALL:
+        raise ValidationError(gettext("Samtaler logges bare på telefontrinnet."))
     if result == CallResult.CALL_AGAIN:
         if call_again_on is None:
             raise ValidationError(gettext("Velg datoen du skal ringe igjen."))
-        if call_again_on < timezone.localdate(now):
+        if call_again_on < today:
             raise ValidationError(gettext("Datoen for å ringe igjen kan ikke være tilbake i tid."))
+        if call_again_on > today + timedelta(days=366):
+            raise ValidationError(gettext("Datoen for å ringe igjen kan ikke være mer enn ett år fram i tid."))
+    if result == CallResult.DECLINES and not note:
+        raise ValidationError(gettext("Skriv hvorfor familien takker nei."))
+    if result == CallResult.REACHED_REBOOKED and booking is None:
+        raise ValidationError(gettext("Velg tidspunkt og fagperson for den nye timen."))
+    guardian = None
+    if result == CallResult.NEEDS_INTERPRETER:
+        if language not in Language.values or language in (Language.NB, Language.NN):
+            raise ValidationError(gettext("Velg språket det trengs tolk til."))
+        guardian = (
+            Guardian.objects.filter(pk=guardian_id, guardianships__child_id=step.case.child_id).first() if guardian_id else None
+        )
+        if guardian is None:
+            raise ValidationError(gettext("Velg hvilken foresatt som trenger tolk."))
     case = _lock_active_step(step)
+    # A double click logs one attempt: the same result by the same nurse seconds ago is that attempt.
+    recent = (
+        CallLog.objects.filter(step=step, called_by=user, result=result, called_at__gte=now - DOUBLE_CLICK, called_at__lte=now)
+        .order_by("-called_at").first()
+    )
+    if recent is not None:
+        return recent
+    if case.waiting_for_id is not None:
+        raise ValidationError(gettext("Saken venter på en avtalt time. Ny samtale logges når timen er passert."))
+    register_number = ""
+    if result == CallResult.WRONG_NUMBER:
+        register_number = contact_register_number(case=case)
+    appointment = None
+    if result == CallResult.REACHED_REBOOKED:
+        appointment = _book(case=case, booking=booking, user=user, place="station")
     call = CallLog.objects.create(
         case=case, step=step, result=result, call_again_on=call_again_on if result == CallResult.CALL_AGAIN else None,
-        note=note.strip(), called_by=user, called_at=now,
+        note=note, called_by=user, called_at=now, register_number=register_number, appointment=appointment,
     )
     label = CallResult(result).label
     _contact(case, gettext("Telefon: %(result)s") % {"result": label}, now)
@@ -716,9 +1128,72 @@ def case_call_log(
         # The nurse's plan moves the deadline to the day she will call again.
         CaseStep.objects.filter(id=step.id).update(follow_up_on=call_again_on, deadline=max(step.deadline, call_again_on))
         return call
-    _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Telefon: %(result)s") % {"result": label}, now=now)
-    _advance(case=case, step=step, now=now)
+    if result == CallResult.NEEDS_INTERPRETER:
+        Guardian.objects.filter(pk=guardian.pk).update(interpreter_needed=True, preferred_language=language)
+        CaseStep.objects.filter(id=step.id).update(follow_up_on=None)
+        return call
+    if result == CallResult.NO_ANSWER:
+        progress = call_progress(step=step, municipality_id=case.station.municipality_id, today=today)
+        if not progress.escalates:
+            CaseStep.objects.filter(id=step.id).update(follow_up_on=None)
+            return call
+        evidence = gettext("%(calls)s ubesvarte anrop på %(days)s virkedager") % {"calls": progress.calls, "days": progress.days}
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=evidence, now=now)
+        _advance(case=case, step=step, now=now)
+        return call
+    if result == CallResult.WRONG_NUMBER:
+        if register_number:
+            # The nurse calls the register's number next; the step stays open.
+            CaseStep.objects.filter(id=step.id).update(follow_up_on=None)
+            return call
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user,
+                  evidence=gettext("Feil nummer, og kontaktregisteret har ikke noe annet nummer"), now=now)
+        target = _Ladders().of_kind(case.station_id, StepKind.ADDRESS_CHECK)
+        if target is not None and target.order > step.order:
+            _start_step(case=case, ladder_step=target, now=now)
+        else:
+            _advance(case=case, step=step, now=now)
+        return call
+    if result == CallResult.DECLINES:
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user,
+                  evidence=gettext("Takker nei: %(reason)s") % {"reason": note}, now=now)
+        ladders = _Ladders()
+        target = ladders.of_kind(case.station_id, StepKind.LEADER_DECISION) or ladders.for_station(case.station_id)[-1]
+        _start_step(case=case, ladder_step=target, now=now)
+        return call
+    # Reached, and a new time agreed: the step waits for that time.
+    CaseStep.objects.filter(id=step.id).update(follow_up_on=None)
+    _wait_for(case, appointment, by=user, now=now)
     return call
+
+
+def contact_register_number(*, case: Case) -> str:
+    """The mobile number the contact register (KRR, through the population register) holds for
+    one of the child's guardians that differs from the one on record; "" when there is none.
+
+    A register that does not answer is a message to the nurse, not a wrong answer."""
+    from helsestasjon.models import Guardianship
+    from registry_sync.client import RegisterClient, RegisterError, parse_person
+
+    guardians = [
+        g.guardian for g in Guardianship.objects.with_responsibility().filter(child_id=case.child_id).select_related("guardian")
+        if g.guardian.register_person_id
+    ]
+    if not guardians:
+        return ""
+    try:
+        documents = RegisterClient.from_settings().persons_by_id([g.register_person_id for g in guardians])
+        records = [parse_person(doc) for doc in documents]
+    except RegisterError:
+        raise ValidationError(gettext("Kontaktregisteret svarer ikke nå. Prøv igjen om litt.")) from None
+    known = {g.mobile for g in guardians}
+    for record in records:
+        phone = (record.phone or "").replace(" ", "").strip()
+        if phone.startswith("+47") and len(phone) == 11:
+            phone = phone[3:]
+        if phone and phone not in known:
+            return phone[:20]
+    return ""
 
 
 @transaction.atomic
@@ -728,6 +1203,8 @@ def case_sms_rebook(*, step: CaseStep, user: User, now: datetime | None = None) 
     case = _lock_active_step(step)
     if step.kind != StepKind.SMS_REBOOK:
         raise ValidationError(gettext("Dette trinnet sender ikke SMS."))
+    if case.is_waiting:
+        raise ValidationError(gettext("Saken står stille (pause eller avtalt time): ingen SMS fra tiltakstrappen nå."))
     appointment = (
         Appointment.objects.filter(child_id=case.child_id).select_related("station", "consultation__step")
         .next_booked_appointment(now=now)
@@ -851,24 +1328,30 @@ def leader_decision_choices(*, case: Case) -> list[DecisionChoice]:
     Written beside that function so the page never promises what the service does not do.
     """
     ladders = _Ladders()
-    step = case.current_step
-    at_leader_step = step is not None and step.kind == StepKind.LEADER_DECISION
-    home_visit = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or (step and ladders.next_for(case.station_id, step))
-    home_visit = home_visit or ladders.first(case.station_id, False)
-    if at_leader_step:
-        first = ladders.first(case.station_id, False).name
-        goes_on = gettext("Saken begynner en ny runde i oppfølgingen, fra trinnet «%(step)s».") % {"step": first}
-    else:
-        goes_on = gettext("Saken blir stående på trinnet «%(step)s».") % {"step": step.name if step else ""}
+    home_visit = ladders.of_kind(case.station_id, StepKind.HOME_VISIT)
+    named = gettext("Saken fortsetter på trinnet du velger nedenfor, og begrunnelsen din vises på saken.")
     nexts = {
-        Decision.CONTINUE: goes_on,
-        Decision.HOME_VISIT: gettext("Saken går til trinnet «%(step)s».") % {"step": home_visit.name},
-        Decision.CONCERN_REPORT: gettext("Dato og referanse for bekymringsmeldingen lagres på saken.")
-        + " " + goes_on,
-        Decision.FORMAL_DECISION: gettext("Vedtaket lagres i sakens kronologi.") + " " + goes_on,
+        Decision.CONTINUE: named,
+        Decision.HOME_VISIT: (gettext("Saken går til trinnet «%(step)s».") % {"step": home_visit.name}) if home_visit else named,
+        Decision.CONCERN_REPORT: gettext(
+            "Dato og referanse for bekymringsmeldingen lagres, og saken venter på svar fra barnevernet. "
+            "Når svaret kommer, registrerer du en ny beslutning."
+        ),
+        Decision.FORMAL_DECISION: gettext("Vedtaket lagres i sakens kronologi.") + " " + named,
         Decision.CLOSE: gettext("Saken avsluttes med begrunnelsen din, og oppfølgingen stopper."),
     }
     return [DecisionChoice(value=value, label=label, next=nexts[value]) for value, label in Decision.choices]
+
+
+def continue_step_choices(*, case: Case) -> list[tuple[str, str]]:
+    """The steps a leader may continue a case on: every step of the station's ladder but her own."""
+    return [
+        (rung.kind, f"{rung.order}. {rung.name}") for rung in _Ladders().for_station(case.station_id)
+        if rung.kind != StepKind.LEADER_DECISION
+    ]
+
+
+NAMED_STEP_DECISIONS = (Decision.CONTINUE, Decision.FORMAL_DECISION)
 
 
 @transaction.atomic
@@ -880,9 +1363,17 @@ def case_leader_decide(
     note: str,
     concern_report_date: date | None = None,
     concern_report_reference: str = "",
+    continue_step: str = "",
     now: datetime | None = None,
 ) -> LeaderDecision:
-    """The leader's decision on a case at any step (step 8, or from the queue)."""
+    """The leader's decision on a case at any step (step 8, or from the queue). It ends in one clear state:
+
+    - close: the case is closed with the reason;
+    - continue / formal decision: the case goes on at the step she names, the reason shown on the case;
+    - home visit: the case goes to the home-visit step;
+    - report of concern: the case waits for child welfare's answer (no step moves meanwhile); her next
+      decision, when the answer has come, ends the wait.
+    """
     now = _now(now)
     note = (note or "").strip()
     concern_report_reference = (concern_report_reference or "").strip()
@@ -895,32 +1386,57 @@ def case_leader_decide(
     case = Case.objects.select_for_update(of=("self",)).select_related("current_step").get(id=case.id)
     if not case.is_open:
         raise StepNotActive(gettext("Saken er allerede avsluttet."))
+    ladders = _Ladders()
+    target = None
+    if decision in NAMED_STEP_DECISIONS:
+        target = ladders.of_kind(case.station_id, continue_step) if continue_step else None
+        if target is None or target.kind == StepKind.LEADER_DECISION:
+            raise ValidationError(gettext("Velg trinnet saken skal fortsette på."))
+    elif decision == Decision.HOME_VISIT:
+        target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT)
+        if target is None:
+            raise ValidationError(gettext("Kommunens tiltakstrapp har ikke noe hjemmebesøkstrinn. Velg «Fortsett» og et trinn."))
     step = case.current_step
     record = LeaderDecision.objects.create(
         case=case, step=step, decision=decision, note=note,
         concern_report_date=concern_report_date if decision == Decision.CONCERN_REPORT else None,
         concern_report_reference=concern_report_reference if decision == Decision.CONCERN_REPORT else "",
+        continue_step_name=target.name if target is not None else "",
         decided_by=user, decided_at=now,
     )
     label = Decision(decision).label
     if decision == Decision.CLOSE:
         _close(case, reason=CloseReason.LEADER_CLOSED, by=user, note=note, now=now)
         return record
-    if decision == Decision.CONCERN_REPORT:
-        case.concern_reported_on = concern_report_date
-        case.save(update_fields=["concern_reported_on"])
-    ladders = _Ladders()
     case.overdue_since = None
-    if decision == Decision.HOME_VISIT:
-        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
-        target = ladders.of_kind(case.station_id, StepKind.HOME_VISIT) or ladders.next_for(case.station_id, step)
-        _start_step(case=case, ladder_step=target or ladders.first(case.station_id, False), now=now)
-    elif step.kind == StepKind.LEADER_DECISION:
-        # Continuing after the leader's step starts a new round of the ladder.
-        _end_step(case=case, step=step, status=StepStatus.DONE, user=user, evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
-        _start_step(case=case, ladder_step=ladders.first(case.station_id, False), now=now, new_cycle=True)
-    else:
-        # A decision on a case at an earlier step leaves the step where it is.
-        case.risk = case.compute_risk(step.kind)
-        case.save(update_fields=["overdue_since", "risk"])
+    if decision == Decision.CONCERN_REPORT:
+        # The case stands where it is until child welfare answers.
+        case.concern_reported_on = concern_report_date
+        case.awaiting_child_welfare = True
+        case.risk = case.compute_risk(step.kind if step else None)
+        case.save(update_fields=["concern_reported_on", "awaiting_child_welfare", "overdue_since", "risk"])
+        CaseLogEntry.objects.create(
+            case=case, kind=CaseLogKind.CHILD_WELFARE, by=user, at=now,
+            text=gettext("Venter på svar fra barnevernet (bekymringsmelding %(date)s, ref. %(reference)s)") % {
+                "date": f"{concern_report_date:%d.%m.%Y}", "reference": concern_report_reference,
+            },
+        )
+        return record
+    if case.awaiting_child_welfare:
+        case.awaiting_child_welfare = False
+        case.save(update_fields=["awaiting_child_welfare"])
+        CaseLogEntry.objects.create(case=case, kind=CaseLogKind.CHILD_WELFARE, by=user, at=now, text=gettext("Svar fra barnevernet mottatt"))
+    # The pause or wait the case was in ends with the leader's decision.
+    if case.waiting_for_id is not None or case.paused_until is not None:
+        Case.objects.filter(pk=case.pk).update(waiting_for=None, paused_until=None, pause_reason="", paused_at=None)
+        case.waiting_for, case.paused_until, case.pause_reason, case.paused_at = None, None, "", None
+    if step is not None and step.is_active:
+        _end_step(case=case, step=step, status=StepStatus.DONE, user=user,
+                  evidence=gettext("Lederbeslutning: %(decision)s") % {"decision": label}, now=now)
+    _start_step(case=case, ladder_step=target, now=now)
     return record
+
+
+def latest_decision(*, case: Case) -> LeaderDecision | None:
+    """The leader's last decision on the case's current round, shown on the case page."""
+    return LeaderDecision.objects.filter(case=case).select_related("decided_by").order_by("-decided_at", "-id").first()

@@ -9,19 +9,30 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Case as DbCase, IntegerField, Q, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import Appointment
 from followup import services
 from followup.chronology import case_chronology, chronology_pdf
-from followup.forms import CallForm, DecisionForm, EvidenceForm, GpConfirmedForm, SkipForm
-from followup.models import CallResult, Case, CaseStatus, CaseStep, StepKind
+from followup.forms import (
+    INTERPRETER_LANGUAGES,
+    CallForm,
+    ConsentForm,
+    DecisionForm,
+    EvidenceForm,
+    GpConfirmedForm,
+    HomeVisitForm,
+    PauseForm,
+    SkipForm,
+)
+from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, PauseReason, StepKind
+from followup.workdays import add_working_days, is_working_day
 from helsestasjon.access import child_for_request
 from helsestasjon.permissions import (
     may_act_on_step,
@@ -29,12 +40,13 @@ from helsestasjon.permissions import (
     may_decide,
     may_download_chronology,
     may_open_list,
+    may_pause_case,
     may_see_clinical_text,
     may_see_leader_queue,
     require,
     requires,
 )
-from helsestasjon.models import AccessAction, Guardianship, Role
+from helsestasjon.models import AccessAction, Guardianship, Role, User
 from helsestasjon.services import access_log_record_many
 
 PAGE_SIZE = 50
@@ -60,7 +72,7 @@ CASE_TARGET = "sak"
 def _open_cases(user):
     return (
         Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids())
-        .select_related("child", "current_step", "station")
+        .select_related("child", "current_step", "station", "waiting_for")
     )
 
 
@@ -84,16 +96,63 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
         next_appointments = Appointment.objects.filter(child_id__in=child_ids).next_booked_by_child(now=now)
     missed = Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
     today = timezone.localdate()
+    if contacts:
+        # The phone step's attempts and the booking form's professionals (not on the leader's queue).
+        _attach_calls(cases, today)
+        _attach_professionals(cases)
+    else:
+        for case in cases:
+            case.attempts, case.call_progress = [], None
     for case in cases:
+        case.waited_appointment = case.waiting_for  # joined by the list's query
         step = case.current_step
         case.guardian_list = guardians.get(case.child_id, [])
         case.sms_guardians = [g for g in case.guardian_list if g.mobile and not g.sms_reserved]
         case.next_appointment = next_appointments.get(case.child_id)
         case.missed_12m = missed.get(case.child_id, 0)
         case.days_waiting = (today - timezone.localdate(step.started_at)).days if step else 0
-        case.step_overdue = bool(step and (step.overdue or step.deadline < today))
+        case.step_overdue = bool(step and not case.is_waiting and (step.overdue or step.deadline < today))
+        # "Ring igjen" on a later day: on the list, but not due before that day.
+        case.call_later = bool(step and step.follow_up_on and step.follow_up_on > today)
         case.can_act = bool(case.is_open and may_act_on_step(user, step))
     return cases
+
+
+def _attach_calls(cases: list[Case], today) -> None:
+    """The attempts of each phone step shown, and what the municipality's rule makes of them (two queries)."""
+    # Read for every current step (not only phone steps), so every page costs the same two queries.
+    by_step = {c.current_step_id: c for c in cases if c.current_step_id}
+    phone_steps = {step_id: c for step_id, c in by_step.items() if c.current_step.kind == StepKind.PHONE_CALL}
+    for case in cases:
+        case.attempts, case.call_progress = [], None
+    if not by_step:
+        return
+    for call in CallLog.objects.filter(step_id__in=list(by_step)).select_related("called_by").order_by("called_at", "id"):
+        by_step[call.step_id].attempts.append(call)
+    municipality_of = {c.station_id: c.station.municipality_id for c in cases}
+    rules = {r.municipality_id: r for r in LadderSettings.objects.filter(municipality_id__in=set(municipality_of.values()))}
+    for case in phone_steps.values():
+        rule = rules.get(municipality_of[case.station_id]) or LadderSettings()
+        unanswered = [c for c in case.attempts if c.result == CallResult.NO_ANSWER]
+        days = {timezone.localdate(c.called_at) for c in unanswered}
+        working = {d for d in days if is_working_day(d)}
+        next_attempt = add_working_days(today, 1) if (today in days or not is_working_day(today)) else today
+        case.call_progress = services.CallProgress(len(unanswered), len(working), rule.unanswered_calls, rule.unanswered_days, next_attempt)
+        case.register_number = next((c.register_number for c in reversed(case.attempts) if c.register_number), "")
+
+
+def _attach_professionals(cases: list[Case]) -> None:
+    """Who can hold a booked time at each case's station (for booking on the case), in one query."""
+    station_ids = {c.station_id for c in cases}
+    by_station = defaultdict(list)
+    links = (
+        User.stations.through.objects.filter(station_id__in=station_ids, user__is_active=True)
+        .exclude(user__role=Role.CLERK).select_related("user").order_by("user__first_name", "user__last_name", "user_id")
+    )
+    for link in links:
+        by_station[link.station_id].append(link.user)
+    for case in cases:
+        case.professionals = by_station.get(case.station_id, [])
 
 
 def _log_list(request, cases: list[Case], what: str) -> None:
@@ -114,7 +173,21 @@ def _page(request, qs, *, what: str, contacts: bool = True):
 
 
 def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
-    return {"page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "today": timezone.localdate()}
+    return {
+        "page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "today": timezone.localdate(),
+        "interpreter_languages": INTERPRETER_LANGUAGES, "pause_reasons": PauseReason.choices,
+    }
+
+
+def _case_context(request, case: Case) -> dict:
+    """What the case page's current section shows besides the case: the decision form's choices,
+    the steps a leader may continue on, and the leader's last decision."""
+    decisions = _decisions(request.user, case)
+    return {
+        "decisions": decisions,
+        "continue_steps": services.continue_step_choices(case=case) if decisions else [],
+        "last_decision": services.latest_decision(case=case),
+    }
 
 
 def _decisions(user, case: Case) -> list[services.DecisionChoice]:
@@ -129,7 +202,17 @@ def _decisions(user, case: Case) -> list[services.DecisionChoice]:
 @requires(lambda user: may_open_list(user, Role.NURSE))
 def nurse_worklist(request):
     """Cases at steps the nurse owns: calls, home visits, discussions."""
-    qs = _open_cases(request.user).filter(current_step__owner_role=Role.NURSE).order_by("current_step__deadline", "id")
+    today = timezone.localdate()
+    # Due work first; a case waiting (agreed time, pause, "ring igjen" on a later day) after it, with its mark.
+    later = DbCase(
+        When(Q(waiting_for__isnull=False) | Q(paused_until__isnull=False) | Q(awaiting_child_welfare=True)
+             | Q(current_step__follow_up_on__gt=today), then=Value(1)),
+        default=Value(0), output_field=IntegerField(),
+    )
+    qs = (
+        _open_cases(request.user).filter(current_step__owner_role=Role.NURSE)
+        .annotate(later=later).order_by("later", "current_step__deadline", "id")
+    )
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
     return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
 
@@ -176,7 +259,7 @@ def leader_queue(request):
 def decision_form(request, case_id: int):
     """The leader's decision form for one case, fetched by the queue when she opens it."""
     case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
-    context = _list_context(request, None, "leder") | {"case": case, "decisions": _decisions(request.user, case)}
+    context = _list_context(request, None, "leder") | {"case": case} | _case_context(request, case)
     return render(request, "followup/leader_queue.html#decision", context)
 
 
@@ -191,7 +274,9 @@ def _case_for_request(request, case_id: int, *, what: str, action: str = AccessA
 
 
 def _all_cases(user):
-    return Case.objects.filter(station_id__in=user.station_ids()).select_related("child", "current_step", "station", "closed_by")
+    return Case.objects.filter(station_id__in=user.station_ids()).select_related(
+        "child", "current_step", "station", "closed_by", "waiting_for"
+    )
 
 
 @login_required
@@ -200,7 +285,7 @@ def case_detail(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølgingssak"))
     _decorate([case], request.user)
     entries = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
-    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries, "decisions": _decisions(request.user, case)}
+    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries} | _case_context(request, case)
     return render(request, "followup/case.html", context)
 
 
@@ -254,7 +339,10 @@ def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = 
             context = _list_context(request, None, fra)
         else:
             template = CASE_FRAGMENT
-            context = _list_context(request, None, "sak", CASE_TARGET) | {"decisions": _decisions(request.user, case)}
+            context = _list_context(request, None, "sak", CASE_TARGET) | _case_context(request, case)
+            # The chronology beside it is brought up to date in the same answer (an out-of-band swap).
+            context["entries"] = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
+            context["chronology_oob"] = True
         return render(request, template, context | {"case": case, "error": error, "done": done})
     if error:
         messages.error(request, error)
@@ -275,6 +363,34 @@ def _run(request, case_id: int, call, done: str, *, queue: str):
     return _respond(request, case_id, queue=queue, done=done)
 
 
+def _booking(request, case: Case, form) -> services.Booking | None:
+    """The time a form asks to book, with professionals from the case's station only (else a message)."""
+    starts_at, professional_id, duration = form.booking_parts()
+    if starts_at is None or professional_id is None:
+        return None
+    staff = User.objects.filter(is_active=True, stations__id=case.station_id).exclude(role=Role.CLERK)
+    professional = staff.filter(pk=professional_id).first()
+    if professional is None:
+        raise ValidationError(gettext("Velg en fagperson ved barnets helsestasjon."))
+    second = None
+    second_id = form.cleaned_data.get("second_professional")
+    if second_id:
+        second = staff.filter(pk=second_id).first()
+        if second is None:
+            raise ValidationError(gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon."))
+    return services.Booking(starts_at=starts_at, professional=professional, duration_minutes=duration, second_professional=second)
+
+
+CALL_DONE = {
+    CallResult.NO_ANSWER: gettext_lazy("Forsøket er lagret."),
+    CallResult.CALL_AGAIN: gettext_lazy("Samtalen er lagret. Saken kommer på listen igjen den dagen."),
+    CallResult.NEEDS_INTERPRETER: gettext_lazy("Tolkebehov og språk er lagret hos den foresatte."),
+    CallResult.WRONG_NUMBER: gettext_lazy("Samtalen er lagret."),
+    CallResult.DECLINES: gettext_lazy("Samtalen er lagret, og saken er sendt til leder."),
+    CallResult.REACHED_REBOOKED: gettext_lazy("Ny time er bestilt. Saken venter på timen."),
+}
+
+
 @login_required
 @require_POST
 def step_call(request, step_id: int):
@@ -283,12 +399,78 @@ def step_call(request, step_id: int):
     if not form.is_valid():
         return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     data = form.cleaned_data
+
+    def call():
+        booking = _booking(request, step.case, form) if data["result"] == CallResult.REACHED_REBOOKED else None
+        logged = services.case_call_log(
+            step=step, user=request.user, result=data["result"], note=data["note"], call_again_on=data["call_again_on"],
+            booking=booking, guardian_id=data.get("guardian"), language=data.get("language") or "",
+        )
+        if logged.result == CallResult.WRONG_NUMBER:
+            done[0] = (
+                gettext("Kontaktregisteret har nummeret %(number)s. Ring det nummeret.") % {"number": logged.register_number}
+                if logged.register_number else gettext("Kontaktregisteret har ikke noe annet nummer. Saken går til adressekontroll.")
+            )
+
+    done = [str(CALL_DONE[data["result"]])]
+    try:
+        call()
+    except ValidationError as exc:
+        return _respond(request, step.case_id, queue=step.owner_role, error=" ".join(exc.messages))
+    return _respond(request, step.case_id, queue=step.owner_role, done=done[0])
+
+
+@login_required
+@require_POST
+def step_home_visit(request, step_id: int):
+    step = _step_for_request(request, step_id)
+    form = HomeVisitForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
-        lambda: services.case_call_log(step=step, user=request.user, result=data["result"], note=data["note"],
-                                       call_again_on=data["call_again_on"]),
-        gettext("Samtalen er lagret."), queue=step.owner_role,
+        lambda: services.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
+        gettext("Hjemmebesøket er bestilt, og familien får SMS og brev."), queue=step.owner_role,
     )
+
+
+@login_required
+@require_POST
+def step_consent(request, step_id: int):
+    step = _step_for_request(request, step_id)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
+    return _run(
+        request, step.case_id,
+        lambda: services.case_home_visit_consent(step=step, user=request.user, note=form.cleaned_data["note"]),
+        gettext("Samtykket er registrert."), queue=step.owner_role,
+    )
+
+
+@login_required
+@require_POST
+@requires(may_pause_case)
+def case_pause(request, case_id: int):
+    case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, case.pk, queue="", error=_errors(form))
+    data = form.cleaned_data
+    return _run(
+        request, case.pk,
+        lambda: services.case_pause(case=case, user=request.user, reason=data["reason"], until=data["until"], note=data["note"]),
+        gettext("Saken er satt på pause."), queue="",
+    )
+
+
+@login_required
+@require_POST
+@requires(may_pause_case)
+def case_pause_end(request, case_id: int):
+    case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
+    return _run(request, case.pk, lambda: services.case_pause_end(case=case, user=request.user),
+                gettext("Pausen er avsluttet, og oppfølgingen fortsetter."), queue="")
 
 
 @login_required
@@ -343,6 +525,7 @@ def case_decide(request, case_id: int):
         lambda: services.case_leader_decide(
             case=case, user=request.user, decision=data["decision"], note=data["note"],
             concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
+            continue_step=data["continue_step"],
         ),
         gettext("Beslutningen er lagret."), queue=Role.LEADER,
     )

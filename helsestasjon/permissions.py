@@ -8,7 +8,7 @@ Every rule takes the user (and the object where the answer depends on it) and an
 - ``may_book``: booking a consultation, registering a child
 - ``may_see_clinical_text``: notes, reasons, the chronology's clinical entries (nurse, leader; never a
   clerk, and not the administrator, who keeps the system running)
-- ``may_download_chronology``, ``may_close_with_gp``: the case page's clinical actions
+- ``may_download_chronology``, ``may_close_with_gp``, ``may_pause_case``: the case page's clinical actions
 - ``may_act_on_step(user, step)``: the step's owner role, a leader or the administrator
 - ``may_open_list(user, queue)``: the three follow-up work lists; ``works_list`` is whose list it is
   (what the menu offers)
@@ -67,6 +67,8 @@ may_book = _one_of(CLERK, NURSE, LEADER, ADMIN)
 may_see_clinical_text = _one_of(NURSE, LEADER)
 may_download_chronology = _one_of(NURSE, LEADER, ADMIN)
 may_close_with_gp = _one_of(NURSE, LEADER, ADMIN)
+# Pausing a case until a date (abroad, specialist care, the GP) and ending the pause.
+may_pause_case = _one_of(NURSE, LEADER, ADMIN)
 may_decide = _one_of(LEADER, ADMIN)
 may_decide_manual_contact = _one_of(NURSE, LEADER)
 may_handle_letters = _one_of(CLERK, LEADER, ADMIN)
@@ -139,6 +141,7 @@ BY_NAME = {
     "see_clinical_text": may_see_clinical_text,
     "download_chronology": may_download_chronology,
     "close_with_gp": may_close_with_gp,
+    "pause_case": may_pause_case,
     "decide": may_decide,
     "decide_manual_contact": may_decide_manual_contact,
     "handle_letters": may_handle_letters,

@@ -113,6 +113,8 @@ def _due_steps(station_id: int):
             status=StepStatus.ACTIVE, kind__in=list(STEP_LETTER_KIND), case__status=CaseStatus.OPEN, case__station_id=station_id
         )
         .exclude(letters__isnull=False)
+        # No ladder letter while the case waits for an agreed time, is paused or waits for child welfare.
+        .filter(case__waiting_for__isnull=True, case__paused_until__isnull=True, case__awaiting_child_welfare=False)
         .select_related("case__child")
         .order_by("started_at", "id")
     )
@@ -165,7 +167,11 @@ def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
     """Create the letter rows for every due letter step and invitation (idempotent).
 
     Returns the number of rows offered; rows that already existed are skipped by the database."""
+    from followup.services import cases_wait_for_family_bookings
+
     now = _now(now)
+    # A time the family booked since the last sweep pauses its case before any letter is made.
+    cases_wait_for_family_bookings(now=now, station_id=station.id)
     rows: list[Letter] = []
     for step in _due_steps(station.id):
         appointment = Appointment.objects.filter(child_id=step.case.child_id).next_booked_appointment(now=now)

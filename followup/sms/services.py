@@ -50,6 +50,8 @@ def sms_reminders_send(*, now: datetime | None = None) -> int:
             Appointment.objects.filter(
                 station=station, status=AppointmentStatus.BOOKED, starts_at__gt=now, starts_at__lt=until, child__status=ChildStatus.ACTIVE
             )
+            # A child whose follow-up is paused (abroad, specialist care, the GP) gets no reminder meanwhile.
+            .exclude(child__followup_cases__status="open", child__followup_cases__paused_until__gt=today)
             .select_related("station")
             .order_by("starts_at", "id")
         )

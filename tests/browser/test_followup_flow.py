@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from followup.models import Case, CaseStep, StepKind, StepStatus
+from django.db.models import F
+
+from followup.models import CallLog, Case, CaseStep, StepKind, StepStatus
 from followup.services import followup_sweep
 from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
 
@@ -82,12 +84,13 @@ def test_not_brought_to_leader_decision_and_chronology(
     expect(nurse_row).to_contain_text("Telefon til foresatte")
     nurse_row.get_by_label("Ikke svar").check()
     nurse_row.get_by_role("button", name="Lagre samtale").click()
-    expect(nurse_row).to_contain_text("Samtalen er lagret")
+    expect(nurse_row).to_contain_text("Forsøket er lagret")
+    expect(nurse_row).to_contain_text("Ubesvarte anrop: 1")
     case.refresh_from_db()
-    assert case.current_step.kind == StepKind.ADDRESS_CHECK
+    assert case.current_step.kind == StepKind.PHONE_CALL
 
-    # Nobody acts on steps 3 to 6: their deadlines pass and the case reaches step 7.
-    for _ in range(4):
+    # Nobody acts on steps 2 to 6: their deadlines pass and the case reaches step 7.
+    for _ in range(5):
         _let_deadline_pass(case)
     assert case.current_step.order == 7 and case.current_step.kind == StepKind.DISCUSSION
 
@@ -122,3 +125,97 @@ def test_not_brought_to_leader_decision_and_chronology(
         leader_a.get_full_name(),
     ):
         assert expected in text, expected
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_three_unanswered_calls_then_an_agreed_time_that_the_child_attends(
+    live_server, fake_helseid, browser, station_a, nurse_a, clerk_a, planned_child, booked
+):
+    from attendance.services import appointment_record_outcome
+    from followup.services import case_step_skip
+
+    expect = playwright_sync.expect
+    today = timezone.localdate()
+    child = planned_child(station_a, given_name="Brage", family_name="Lid")
+    appointment = booked(child, nurse_a, starts_at=local(today, 8))
+
+    nurse = _logged_in(browser, live_server, fake_helseid, nurse_a)
+    row = nurse.locator(f"#time-{appointment.pk}")
+    row.get_by_role("button", name="Ikke møtt", exact=True).click()
+    expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
+    followup_sweep()
+    case = Case.objects.get(child=child)
+    case_step_skip(step=case.current_step, user=clerk_a, reason="Foresatte ringte selv")
+
+    # Three calls without an answer on one day: the phone step stays open, each attempt listed.
+    nurse.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
+    section = nurse.locator(f"#sak-{case.pk}")
+    for n in (1, 2, 3):
+        section.get_by_label("Ikke svar").check()
+        section.get_by_role("button", name="Lagre samtale").click()
+        expect(section).to_contain_text(f"Ubesvarte anrop: {n}")
+        # The calls are minutes apart, not a double click: the attempts are moved back a little.
+        CallLog.objects.filter(case=case).update(called_at=F("called_at") - timedelta(minutes=2))
+    expect(section.locator("ol.attempts li")).to_have_count(3)
+    expect(section).to_contain_text("Telefon til foresatte")
+    # The chronology beside it was updated in place.
+    expect(nurse.locator(f"#kronologi-{case.pk}")).to_contain_text("Ikke svar")
+
+    # The fourth call reaches the mother: a new time is booked right there, and the case waits.
+    when = timezone.localtime() + timedelta(days=5)
+    section.get_by_label("Nådd, ny time avtalt").check()
+    section.get_by_label("Tidspunkt").fill(when.strftime("%Y-%m-%dT%H:%M"))
+    section.get_by_role("button", name="Lagre samtale").click()
+    expect(section).to_contain_text("Ny time er bestilt. Saken venter på timen.")
+    expect(section).to_contain_text(f"Venter på avtalt time {when:%d.%m.%Y}")
+    expect(nurse.locator(f"#kronologi-{case.pk}")).to_contain_text("Venter på timen")
+    case.refresh_from_db()
+    assert case.waiting_for is not None and case.current_step.kind == StepKind.PHONE_CALL
+
+    # The child is brought to the agreed time: the case closes.
+    appointment_record_outcome(appointment=case.waiting_for, outcome="attended", recorded_by=nurse_a)
+    followup_sweep()
+    nurse.reload()
+    expect(nurse.locator(f"#sak-{case.pk}")).to_contain_text("Barnet møtte til konsultasjon")
+    case.refresh_from_db()
+    assert case.status == "closed"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_leader_decision_to_continue_ends_on_the_named_step(live_server, fake_helseid, browser, station_a, leader_a, outcome_child):
+    expect = playwright_sync.expect
+    case = outcome_child
+    leader = _logged_in(browser, live_server, fake_helseid, leader_a)
+    leader.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
+    section = leader.locator(f"#sak-{case.pk}")
+    expect(section).to_contain_text("8. Lederbeslutning")
+    section.get_by_label("Fortsett oppfølgingen på et valgt trinn").check()
+    section.get_by_label("Begrunnelse", exact=True).fill("Mor har fått ny jobb; prøv telefon igjen.")
+    section.get_by_role("button", name="Lagre beslutning").click()
+    expect(section).to_contain_text("Velg trinnet saken skal fortsette på.")
+    section.get_by_label("Fortsett oppfølgingen på et valgt trinn").check()
+    section.get_by_label("Fortsett på trinn").select_option("phone_call")
+    section.get_by_label("Begrunnelse", exact=True).fill("Mor har fått ny jobb; prøv telefon igjen.")
+    section.get_by_role("button", name="Lagre beslutning").click()
+    expect(section).to_contain_text("Beslutningen er lagret")
+    expect(section).to_contain_text("saken fortsetter på trinnet «Telefon til foresatte»")
+    expect(section).to_contain_text("Begrunnelse: Mor har fått ny jobb; prøv telefon igjen.")
+    expect(section).to_contain_text("2. Telefon til foresatte")
+    expect(section).not_to_contain_text("runde")
+    case.refresh_from_db()
+    assert case.current_step.kind == StepKind.PHONE_CALL and case.cycle == 1
+
+
+@pytest.fixture
+def outcome_child(station_a, nurse_a):
+    """A case of a child marked særlig oppfølging: it starts at the leader's decision."""
+    from tests.factories import AppointmentFactory, ChildFactory, ConsultationFactory, OutcomeEventFactory
+
+    child = ChildFactory(station=station_a, special_attention=True, given_name="Cora", family_name="Berg")
+    at = timezone.now() - timedelta(hours=3)
+    appointment = AppointmentFactory(consultation=ConsultationFactory(child=child), starts_at=at, professional=nurse_a)
+    OutcomeEventFactory(appointment=appointment, outcome="not_brought", recorded_at=at + timedelta(minutes=30))
+    followup_sweep()
+    return Case.objects.get(child=child)

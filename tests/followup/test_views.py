@@ -66,10 +66,12 @@ def test_nurse_list_shows_call_steps_and_logs_a_call_with_htmx(login, clerk_a, n
     assert response.status_code == 200
     body = response.content.decode()
     assert body.lstrip().startswith(f'<tr id="case-{case.id}"')
-    assert "Samtalen er lagret" in body
+    assert "Forsøket er lagret" in body
     assert CallLog.objects.get().result == "no_answer"
+    # One unanswered call keeps the step open, with the attempt listed and the next one proposed.
+    assert "Ubesvarte anrop: 1" in body and "Neste forsøk" in body
     case.refresh_from_db()
-    assert case.current_step.kind == StepKind.ADDRESS_CHECK
+    assert case.current_step.kind == StepKind.PHONE_CALL
 
 
 def test_call_again_without_date_gets_a_clear_message(login, clerk_a, nurse_a, child_a, outcome):
@@ -330,29 +332,95 @@ def test_the_decision_page_says_what_happens_next_for_each_choice(login, leader_
     case = _at_leader_decision(station_a, outcome)
     fragment = login(leader_a).get(reverse("followup:decision_form", args=[case.id]), HTTP_HX_REQUEST="true").content.decode()
     assert fragment.count('class="muted decision-next"') == 5
-    assert "Saken begynner en ny runde i oppfølgingen, fra trinnet «Ny time og SMS-påminnelse»." in fragment
+    assert "Saken fortsetter på trinnet du velger nedenfor, og begrunnelsen din vises på saken." in fragment
     assert "Saken går til trinnet «Vurder hjemmebesøk»." in fragment
-    assert "Dato og referanse for bekymringsmeldingen lagres på saken." in fragment
+    assert "saken venter på svar fra barnevernet" in fragment
     assert "Vedtaket lagres i sakens kronologi." in fragment
     assert "Saken avsluttes med begrunnelsen din, og oppfølgingen stopper." in fragment
     assert f'aria-describedby="decision-next-{case.id}-close"' in fragment
+    # The steps she may continue on, the leader's own step not among them.
+    assert '<option value="phone_call">2. Telefon til foresatte</option>' in fragment
+    assert '<option value="leader_decision">' not in fragment
 
 
-def test_a_decision_before_the_last_step_says_the_case_stays_where_it_is(login, leader_a, child_a, outcome):
+def test_a_decision_never_silently_restarts_the_ladder(login, leader_a, child_a, outcome):
     case = _case(child_a, outcome)
     fragment = login(leader_a).get(reverse("followup:decision_form", args=[case.id]), HTTP_HX_REQUEST="true").content.decode()
-    assert "Saken blir stående på trinnet «Ny time og SMS-påminnelse»." in fragment
-    assert "begynner en ny runde" not in fragment
+    assert "begynner en ny runde" not in fragment and "runde" not in fragment
 
 
 @pytest.mark.parametrize(
-    ("decision", "step_name"), [("continue", "Ny time og SMS-påminnelse"), ("home_visit", "Vurder hjemmebesøk")]
+    ("decision", "continue_step", "step_name"),
+    [("continue", "phone_call", "Telefon til foresatte"), ("home_visit", "", "Vurder hjemmebesøk")],
 )
-def test_the_case_goes_where_the_decision_page_said(login, leader_a, station_a, outcome, decision, step_name):
+def test_the_case_goes_where_the_decision_page_said(login, leader_a, station_a, outcome, decision, continue_step, step_name):
     case = _at_leader_decision(station_a, outcome)
     client = login(leader_a)
     fragment = client.get(reverse("followup:decision_form", args=[case.id]), HTTP_HX_REQUEST="true").content.decode()
-    assert f"«{step_name}»" in fragment
-    client.post(reverse("followup:decide", args=[case.id]), {"decision": decision, "note": "Avklart i møte"})
+    assert f"«{step_name}»" in fragment or f"{step_name}</option>" in fragment
+    body = client.post(reverse("followup:decide", args=[case.id]),
+                       {"decision": decision, "note": "Avklart i møte", "continue_step": continue_step},
+                       HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}").content.decode()
     case.refresh_from_db()
-    assert case.current_step.name == step_name
+    assert case.current_step.name == step_name and case.cycle == 1
+    # The case page says what was decided, where the case goes on, and why; the chronology comes along.
+    assert "Lederbeslutning" in body and "Begrunnelse: Avklart i møte" in body
+    assert f'id="kronologi-{case.id}" hx-swap-oob="true"' in body
+    if continue_step:
+        assert "saken fortsetter på trinnet «Telefon til foresatte»" in body
+        assert "Lagre samtale" in body  # the case is on the phone step, with its form
+
+
+def test_continue_without_a_step_gets_a_clear_message(login, leader_a, station_a, outcome):
+    case = _at_leader_decision(station_a, outcome)
+    body = login(leader_a).post(reverse("followup:decide", args=[case.id]), {"decision": "continue", "note": "Videre"},
+                                HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}").content.decode()
+    assert "Velg trinnet saken skal fortsette på." in body
+    case.refresh_from_db()
+    assert case.current_step.kind == StepKind.LEADER_DECISION
+
+
+def test_a_paused_case_is_marked_on_the_list_and_the_case_page(login, clerk_a, nurse_a, child_a, outcome):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    client = login(nurse_a)
+    until = timezone.localdate() + timedelta(days=30)
+    bad = client.post(reverse("followup:pause", args=[case.id]), {"reason": "abroad", "until": "1899-01-01"},
+                      HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}")
+    assert bad.status_code == 200 and 'role="alert"' in bad.content.decode()
+    body = client.post(reverse("followup:pause", args=[case.id]), {"reason": "abroad", "until": until.isoformat(), "note": "<script>x</script>"},
+                       HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}").content.decode()
+    assert "Saken er satt på pause." in body and f"Pause: Oppholder seg i utlandet til {until:%d.%m.%Y}" in body
+    assert "<script>x</script>" not in body and "Avslutt pausen nå" in body
+    page = client.get(reverse("followup:nurse_worklist")).content.decode()
+    assert f"Pause: Oppholder seg i utlandet til {until:%d.%m.%Y}" in page
+    child_page = client.get(reverse("attendance:child", args=[child_a.pk])).content.decode()
+    assert f"Pause: Oppholder seg i utlandet til {until:%d.%m.%Y}" in child_page and "Oppfølgingssak</a>" in child_page
+    case.refresh_from_db()
+    assert case.paused_until == until
+
+
+def test_an_agreed_time_is_booked_from_the_call_form(login, clerk_a, nurse_a, child_a, outcome):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    case = _to_call_step(_case(child_a, outcome), clerk_a)
+    client = login(nurse_a)
+    when = timezone.localtime() + timedelta(days=4)
+    missing = client.post(reverse("followup:step_call", args=[case.current_step_id]), {"result": "reached_rebooked"},
+                          HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}").content.decode()
+    assert "Velg tidspunktet for den nye timen." in missing
+    body = client.post(
+        reverse("followup:step_call", args=[case.current_step_id]),
+        {"result": "reached_rebooked", "starts_at": when.strftime("%Y-%m-%dT%H:%M"), "professional": nurse_a.pk, "duration_minutes": "30"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"sak-{case.id}",
+    ).content.decode()
+    assert "Ny time er bestilt. Saken venter på timen." in body
+    assert f"Venter på avtalt time {when:%d.%m.%Y}" in body and "Lagre samtale" not in body
+    assert "Venter på timen" in body  # the chronology, swapped in place
+    case.refresh_from_db()
+    assert case.waiting_for is not None and case.waiting_for.professional == nurse_a

@@ -106,14 +106,15 @@ def world(station_a, station_b, nurse_a, clerk_a, leader_a, nurse_b, django_capt
             step = case.current_step
             if step is None or step.kind == stop_at:
                 return
-            if step.kind == StepKind.PHONE_CALL:
+            if step.kind == StepKind.PHONE_CALL and not step.calls.exists():
+                # One unanswered call keeps the step open (3 over 2 working days move it on); then it is skipped.
                 case_call_log(step=step, user=nurse_a, result="no_answer", note=CALL_NOTE)
             else:
                 case_step_skip(step=step, user=leader_a, reason=f"{SKIP} {step.kind}")
 
     case_a = Case.objects.get(child=child_a)
     climb(case_a, stop_at=StepKind.LEADER_DECISION)
-    case_leader_decide(case=case_a, user=leader_a, decision="continue", note=DECISION)
+    case_leader_decide(case=case_a, user=leader_a, decision="continue", note=DECISION, continue_step=StepKind.SMS_REBOOK)
     climb(Case.objects.get(child=letter_child), stop_at=StepKind.LETTER_NEW_INVITATION)
     climb(Case.objects.get(child=child_b), stop_at=StepKind.LETTER_NEW_INVITATION)
 

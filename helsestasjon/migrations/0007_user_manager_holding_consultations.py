@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('helsestasjon', '0005_register_person_id_text'),
+        ('helsestasjon', '0006_child_status_recorded_at'),
     ]
 
     operations = [
