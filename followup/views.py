@@ -23,6 +23,7 @@ from followup import services
 from followup.chronology import case_chronology, chronology_pdf
 from followup.forms import CallForm, DecisionForm, EvidenceForm, GpConfirmedForm, SkipForm
 from followup.models import CallResult, Case, CaseStatus, CaseStep, StepKind
+from followup.worklists import worklist_cases
 from helsestasjon.access import child_for_request, require_role
 from helsestasjon.models import AccessAction, Guardianship, Role
 from helsestasjon.services import access_log_record_many
@@ -140,7 +141,7 @@ def _decisions(user, case: Case) -> list[services.DecisionChoice]:
 def nurse_worklist(request):
     """Cases at steps the nurse owns: calls, home visits, discussions."""
     require_role(request.user, *LIST_ROLES[Role.NURSE])
-    qs = _open_cases(request.user).filter(current_step__owner_role=Role.NURSE).order_by("current_step__deadline", "id")
+    qs = worklist_cases(request.user, Role.NURSE)
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
     return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
 
@@ -150,7 +151,7 @@ def nurse_worklist(request):
 def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
     require_role(request.user, *LIST_ROLES[Role.CLERK])
-    qs = _open_cases(request.user).filter(current_step__owner_role=Role.CLERK).order_by("current_step__deadline", "id")
+    qs = worklist_cases(request.user, Role.CLERK)
     page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"))
     return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
 
