@@ -12,6 +12,7 @@ from followup.letters.models import Letter, LetterState
 from followup.models import Case, CaseStatus, CaseStep, StepStatus
 from helsestasjon.demo import seed_demo
 from helsestasjon.models import Station, User
+from registry_sync.models import Finding
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +21,23 @@ ROW = re.compile(r'<tr id="case-(\d+)"')
 
 @pytest.fixture
 def demo(settings, tmp_path):
+    """The demo as bin/demo leaves it: seeded, then one sync against the fake register it wrote."""
+    from registry_sync.fake import FakeRegister, FakeRegisterServer
+    from registry_sync.services import register_sync
+
     settings.MEDIA_ROOT = tmp_path / "media"
-    settings.DEMO_SEEDERS = ["attendance.demo.seed", "followup.demo.seed"]
-    return seed_demo(children=300, seed=1)
+    settings.FAKE_REGISTER_DATA = str(tmp_path / "register.json")
+    settings.DEMO_SEEDERS = ["attendance.demo.seed", "followup.demo.seed", "registry_sync.demo.seed"]
+    result = seed_demo(children=300, seed=1)
+    server = FakeRegisterServer(FakeRegister(settings.FAKE_REGISTER_DATA))
+    server.start_in_thread()
+    settings.REGISTER_BASE_URL = server.base_url
+    try:
+        register_sync()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return result
 
 
 def test_a_fresh_demo_has_work_for_every_role_at_first_login_on_every_step(demo, login):
@@ -35,6 +50,9 @@ def test_a_fresh_demo_has_work_for_every_role_at_first_login_on_every_step(demo,
         page = login(clerk).get(reverse("followup:letters")).content.decode()
         steps = int(re.search(r"Oppfølgingstrinn med brev: <strong>(\d+)</strong>", page).group(1))
         assert steps > 0, f"letters due {letter}"
+    # The register's news: alerts the nurses have not seen yet.
+    nurses = User.objects.filter(username__in=["sykepleier_a", "sykepleier_b"])
+    assert sum(Finding.objects.for_user(nurse).unseen_alerts().count() for nurse in nurses) > 0
 
     # One seed for every check (a demo with letters printed takes a while).
     open_cases = Case.objects.filter(status=CaseStatus.OPEN).select_related("current_step")
