@@ -11,7 +11,7 @@ production settings (DEBUG off, Redis, PostgreSQL), then runs simulated users:
 - the leader pages through the escalation queue.
 
 It prints p50/p95/p99 per page and the errors, and compares with the targets:
-no errors, day list p95 <= 200 ms, htmx actions p95 <= 100 ms.
+no errors, day list p95 <= 200 ms, htmx actions p95 <= 100 ms, the clerk's work list p95 <= 150 ms.
 
     python3 benchmarks/load.py                      # full: 40,000 children, 20 nurses, 5 minutes
     python3 benchmarks/load.py --short              # CI form: 2,000 children, 6 nurses, 20 seconds
@@ -42,7 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/ has a statistics.py of its own, so this script never imports the stdlib module.
 sys.path.insert(0, str(ROOT))
 
-TARGETS = {"Dagsliste": 200.0, "Registrer utfall (htmx)": 100.0, "Korriger utfall (htmx)": 100.0}
+TARGETS = {
+    "Dagsliste": 200.0, "Registrer utfall (htmx)": 100.0, "Korriger utfall (htmx)": 100.0,
+    # Issue 17: the clerk's work list was the slowest page (236 ms p95, 778 ms p99).
+    "Merkantil arbeidsliste": 150.0,
+}
 RECORD_FORM = re.compile(r'action="(/dag/time/(\d+)/utfall/)"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">\s*<input type="hidden" name="replaces" value="(\d*)">')
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 BATCH_PROGRESS = re.compile(r'hx-get="(/oppfolging/brev/bunke/\d+/status/)"')

@@ -92,13 +92,17 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
     decisions = list(LeaderDecision.objects.filter(case=case).select_related("decided_by"))
     # A step a leader's decision ended is told by the decision's own entry, not again as "Utført".
     ended_by_decision = {(d.step_id, d.decided_at) for d in decisions}
+    letters = list(Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by").order_by("id"))
+    # A letter step done by sending its letters is told by the letters' own entries ("… sendt"),
+    # not again as "Utført: … sendt til 2 mottaker(e)".
+    told_by_letters = {letter.case_step_id for letter in letters if letter.case_step_id and letter.sent_at}
     for step in CaseStep.objects.filter(case=case).select_related("ended_by").order_by("cycle", "seq"):
         round_text = gettext(" (runde %(cycle)s)") % {"cycle": step.cycle} if step.cycle > 1 else ""
         text = gettext("Trinn %(order)s: %(step)s%(round)s, frist %(deadline)s") % {
             "order": step.order, "step": step.name, "round": round_text, "deadline": f"{step.deadline:%d.%m.%Y}",
         }
         entries.append(Entry(step.started_at, gettext("Trinn"), text))
-        if (step.id, step.ended_at) in ended_by_decision:
+        if (step.id, step.ended_at) in ended_by_decision or (step.status == StepStatus.DONE and step.id in told_by_letters):
             pass
         elif step.status == StepStatus.DONE and step.evidence and step.kind != "phone_call":
             # A call step's evidence is its call, listed below.
@@ -113,7 +117,7 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
     for sms in SmsMessage.objects.filter(case_step__case=case).select_related("guardian", "created_by"):
         to = sms.guardian.full_name if sms.guardian else sms.to
         entries.append(Entry(sms.created_at, gettext("SMS"), gettext("SMS til %(to)s (%(status)s)") % {"to": to, "status": sms.get_status_display().lower()}, _name(sms.created_by), detail=sms.text))
-    for letter in Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by"):
+    for letter in letters:
         # The recipient's name only: an address may be protected and never belongs here.
         name = gettext("%(kind)s til %(recipient)s") % {"kind": letter.get_kind_display(), "recipient": letter.recipient_name}
         if letter.produced_at:

@@ -33,6 +33,7 @@ from followup.forms import (
 )
 from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, PauseReason, StepKind
 from followup.workdays import add_working_days, is_working_day
+from followup.worklists import worklist_cases
 from helsestasjon.access import child_for_request
 from helsestasjon.permissions import (
     may_act_on_step,
@@ -209,10 +210,7 @@ def nurse_worklist(request):
              | Q(current_step__follow_up_on__gt=today), then=Value(1)),
         default=Value(0), output_field=IntegerField(),
     )
-    qs = (
-        _open_cases(request.user).filter(current_step__owner_role=Role.NURSE)
-        .annotate(later=later).order_by("later", "current_step__deadline", "id")
-    )
+    qs = worklist_cases(request.user, Role.NURSE).annotate(later=later).order_by("later", "current_step__deadline", "id")
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
     return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
 
@@ -222,7 +220,7 @@ def nurse_worklist(request):
 @requires(lambda user: may_open_list(user, Role.CLERK))
 def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
-    qs = _open_cases(request.user).filter(current_step__owner_role=Role.CLERK).order_by("current_step__deadline", "id")
+    qs = worklist_cases(request.user, Role.CLERK)
     page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"))
     return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
 

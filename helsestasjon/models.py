@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +45,12 @@ class Station(models.Model):
     letter_language = models.CharField(_("målform i brev"), max_length=2, choices=LetterLanguage.choices, default=LetterLanguage.BOKMAAL)
     sms_reminder_days_before = models.PositiveSmallIntegerField(_("SMS-påminnelse dager før"), default=2)
     send_invitation_letters = models.BooleanField(_("send innkallingsbrev ved booking"), default=False)
+    # An invitation letter only for an appointment at least this many days away (time for the post);
+    # a nearer one gets the SMS reminder only.
+    invitation_letter_min_days = models.PositiveSmallIntegerField(
+        _("innkallingsbrev minst dager før"), default=7, validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text=_("Nærmere timer får bare SMS-påminnelse, fordi brevet ikke rekker fram i tide."),
+    )
 
     class Meta:
         verbose_name = _("helsestasjon")

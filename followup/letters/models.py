@@ -9,16 +9,21 @@ print run; workers claim its letters with conditional UPDATEs.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, RangeOperators
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from followup.letters.translations import LetterKind
 
 __all__ = ["LetterKind", "LetterState", "BatchState", "LetterBatch", "LetterBatchPart", "Letter"]
+
+
+# The kinds that tell a guardian about one appointment (the GP confirmation names none).
+APPOINTMENT_LETTER_KINDS = ["invitation", "new_invitation", "duty_reminder"]
 
 
 class LetterState(models.TextChoices):
@@ -158,6 +163,19 @@ class Letter(models.Model):
                 fields=["case", "recipient"], condition=Q(kind="gp_confirmation"), name="letter_one_gp_confirmation_per_case"
             ),
             models.CheckConstraint(condition=~Q(kind="invitation") | Q(case_step__isnull=True), name="letter_invitation_has_no_step"),
+            # One letter about an appointment per guardian: a ladder letter that names the time and an
+            # invitation to the same time are never both made (two ladder letters of different steps may
+            # name it). Letters stopped before they went out do not count.
+            ExclusionConstraint(
+                name="letter_invitation_or_ladder_letter_per_appointment",
+                expressions=[
+                    (F("appointment"), RangeOperators.EQUAL),
+                    (F("recipient"), RangeOperators.EQUAL),
+                    (ExpressionWrapper(Q(kind="invitation"), output_field=models.BooleanField()), RangeOperators.NOT_EQUAL),
+                ],
+                condition=Q(appointment__isnull=False, kind__in=APPOINTMENT_LETTER_KINDS) & ~Q(state="cancelled"),
+                violation_error_message=_("Foresatte har allerede et brev om denne timen."),
+            ),
             # The address of a protected recipient is never stored for printing.
             models.CheckConstraint(condition=Q(manual_handling=False) | Q(address_lines=[]), name="letter_manual_has_no_address"),
         ]

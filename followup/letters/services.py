@@ -26,10 +26,10 @@ from django.db.models import Case as SqlCase, Count, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from attendance.models import Appointment, AppointmentStatus, Place
+from attendance.models import Appointment, AppointmentStatus, Place, local_day_bounds
 from followup.letters import rendering, translations
 from followup.letters.addressing import letters_current_protection, recipients_for_child
-from followup.letters.models import BatchState, Letter, LetterBatch, LetterBatchPart, LetterKind, LetterState
+from followup.letters.models import APPOINTMENT_LETTER_KINDS, BatchState, Letter, LetterBatch, LetterBatchPart, LetterKind, LetterState
 from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, StepKind, StepStatus
 from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Station, User
 from helsestasjon.protection import address_printable, address_visible
@@ -120,14 +120,31 @@ def _due_steps(station_id: int):
     )
 
 
+def invitation_letter_earliest(station: Station, now: datetime) -> datetime:
+    """The earliest start of an appointment that still gets an invitation letter: midnight (local
+    time) ``invitation_letter_min_days`` days from today, so the letter has time to arrive by post."""
+    return local_day_bounds(timezone.localdate(now) + timedelta(days=station.invitation_letter_min_days))[0]
+
+
 def _due_invitations(station: Station, now: datetime):
+    """Booked appointments far enough away for the post that no letter tells the guardians about yet.
+
+    Not while the child has an open case: the ladder's own steps (the SMS of step 1, the letters of
+    steps 4 and 5) tell the family about a time booked in a case, and an invitation beside them would
+    be a second letter about one appointment."""
     if not station.send_invitation_letters:
         return Appointment.objects.none()
     return (
         Appointment.objects.filter(
-            station_id=station.id, status=AppointmentStatus.BOOKED, starts_at__gt=now, child__status=ChildStatus.ACTIVE
+            station_id=station.id, status=AppointmentStatus.BOOKED, starts_at__gte=invitation_letter_earliest(station, now),
+            child__status=ChildStatus.ACTIVE,
         )
-        .exclude(id__in=Letter.objects.filter(kind=LetterKind.INVITATION, appointment__isnull=False).values("appointment_id"))
+        .exclude(
+            id__in=Letter.objects.filter(kind__in=APPOINTMENT_LETTER_KINDS, appointment__isnull=False)
+            .exclude(state=LetterState.CANCELLED)
+            .values("appointment_id")
+        )
+        .exclude(child__followup_cases__status=CaseStatus.OPEN)
         .select_related("child")
         .order_by("starts_at", "id")
     )
@@ -162,6 +179,33 @@ def letters_manual_waiting_count(*, station: Station) -> int:
     return Letter.objects.filter(station=station, manual_handling=True, state__in=UNSENT_STATES).count()
 
 
+def _give_way_to_ladder_letters(rows: list[Letter]) -> None:
+    """A ladder letter names the next booked time; an invitation to that guardian for that time
+    may already exist (booked before the case opened). One that has not gone out is stopped, since
+    the ladder letter says the same and more. One already printed or sent stays what the family
+    has in hand: the ladder letter is then made without naming the time again (it asks them to get
+    in touch), so the two are never both about one appointment."""
+    keys = {(row.appointment_id, row.recipient_id) for row in rows if row.appointment_id}
+    if not keys:
+        return
+    invitations = {
+        (letter.appointment_id, letter.recipient_id): letter
+        for letter in Letter.objects.select_for_update()
+        .filter(kind=LetterKind.INVITATION, appointment_id__in={a for a, _ in keys})
+        .exclude(state=LetterState.CANCELLED)
+        .only("id", "appointment_id", "recipient_id", "state", "batch_id")
+    }
+    for row in rows:
+        invitation = invitations.get((row.appointment_id, row.recipient_id))
+        if invitation is None:
+            continue
+        stopped = Letter.objects.filter(
+            id=invitation.id, state__in=[LetterState.PENDING, LetterState.FAILED], batch__isnull=True
+        ).update(state=LetterState.CANCELLED, error=gettext("Erstattet av brev fra oppfølgingen."))
+        if not stopped:
+            row.appointment_id = None
+
+
 @transaction.atomic
 def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
     """Create the letter rows for every due letter step and invitation (idempotent).
@@ -180,9 +224,13 @@ def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
             kind=STEP_LETTER_KIND[step.kind], child=step.case.child, station=station, now=now, case_id=step.case_id,
             case_step_id=step.id, appointment_id=appointment.id if appointment else None, details=details,
         )
+    _give_way_to_ladder_letters(rows)
+    # Ladder letters first: an invitation that would name the same time to the same guardian is
+    # refused by the database (letter_invitation_or_ladder_letter_per_appointment) and skipped here.
     for appointment in _due_invitations(station, now):
         rows += _letter_rows(kind=LetterKind.INVITATION, child=appointment.child, station=station, now=now, appointment_id=appointment.id)
-    # The unique constraints make a second run (or a concurrent one) a no-op.
+    # The unique and exclusion constraints make a second run (or a concurrent one) a no-op:
+    # ON CONFLICT DO NOTHING skips a clashing row instead of failing the batch.
     Letter.objects.bulk_create(rows, ignore_conflicts=True)
     _enqueue_manual(station.id)
     return len(rows)
