@@ -46,9 +46,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "axes",
+    "helsestasjon.apps.AxesConfig",  # axes, with a Norwegian label
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "helsestasjon.apps.OtpTotpConfig",  # django_otp.plugins.otp_totp, with a Norwegian label
     "helsestasjon",
     "attendance",
     "followup",
@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "helsestasjon.middleware.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "helsestasjon.middleware.NorwegianErrorPagesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "helsestasjon.middleware.SecurityHeadersMiddleware",
@@ -179,8 +180,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # One interface language, so no LocaleMiddleware: nothing to negotiate per request.
 LANGUAGE_CODE = "nb"
+# With DEBUG the Norwegian error pages are still shown (the demo runs with DEBUG); true gives a
+# developer Django's technical pages instead (helsestasjon.middleware.NorwegianErrorPagesMiddleware).
+TECHNICAL_ERROR_PAGES = env_bool("TECHNICAL_ERROR_PAGES", False)
 LANGUAGES = [("nb", "Norsk bokmål")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# dd.mm.yyyy for dates printed without a format of their own (helsestasjon/formats/nb/formats.py).
+FORMAT_MODULE_PATH = ["helsestasjon.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Oslo")
 USE_I18N = True
 USE_TZ = True
