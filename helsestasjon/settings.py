@@ -219,6 +219,9 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# With eager tasks (no broker), work a user starts and waits for (the letter batch) runs in a thread
+# of the web process, so the page answers at once and shows progress (helsestasjon/background.py).
+EAGER_TASKS_IN_THREADS = env_bool("EAGER_TASKS_IN_THREADS", True)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

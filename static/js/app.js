@@ -9,19 +9,21 @@
     if (message && !window.confirm(message)) { event.preventDefault(); }
   }, true);
 
-  // Tell a screen reader what changed: the page's one live region (base.html, #messages)
-  // gets the text. Emptied first so the same text twice in a row is read twice.
+  // Tell a screen reader what changed: a hidden paragraph in the page's one live region
+  // (base.html, #messages; the server's messages stay). Emptied first so the same text
+  // twice in a row is read twice.
   function announce(text) {
     var region = document.getElementById("messages");
     text = (text || "").replace(/\s+/g, " ").trim();
     if (!region || !text) { return; }
-    region.textContent = "";
-    window.setTimeout(function () {
-      var p = document.createElement("p");
-      p.className = "visually-hidden";
-      p.textContent = text;
-      region.appendChild(p);
-    }, 50);
+    var spoken = region.querySelector(".announcer");
+    if (!spoken) {
+      spoken = document.createElement("p");
+      spoken.className = "announcer visually-hidden";
+      region.appendChild(spoken);
+    }
+    spoken.textContent = "";
+    window.setTimeout(function () { spoken.textContent = text; }, 50);
   }
 
   function focusable(element) {
@@ -41,14 +43,20 @@
       var id = event.detail.target && event.detail.target.id;
       target = (id && document.getElementById(id)) || event.detail.target;
     }
-    if (!target || !target.isConnected || target.hasAttribute("data-no-focus")) { return; }
-    var spot = target.querySelector("[aria-invalid=true]") || target.querySelector("[role=alert]") ||
-      (target.matches("[data-focus]") ? target : target.querySelector("[data-focus]")) ||
-      target.querySelector("h1, h2, h3") || target;
-    focusable(spot);
+    if (!target || !target.isConnected) { return; }
+    // Only when the focus was lost with the old element (a search field being typed in, a
+    // progress row polled every second keep theirs).
+    var active = document.activeElement;
+    var lost = !active || active === document.body || !active.isConnected;
+    if (lost && !target.hasAttribute("data-no-focus")) {
+      var spot = target.querySelector("[aria-invalid=true]") || target.querySelector("[role=alert]") ||
+        (target.matches("[data-focus]") ? target : target.querySelector("[data-focus]")) ||
+        target.querySelector("h1, h2, h3") || target;
+      focusable(spot);
+    }
     var said = target.getAttribute("data-announce") ||
       (target.querySelector("[data-announce]") || {}).textContent ||
-      (target.querySelector("[role=alert], [role=status]") || {}).textContent;
+      (lost ? (target.querySelector("[role=alert], [role=status]") || {}).textContent : "");
     announce(said);
   });
 
@@ -82,3 +90,12 @@
     }
   });
 })();
+// Out-of-band swaps (the letter page's start button coming back when a batch is ready) say what they bring.
+document.addEventListener("htmx:oobAfterSwap", function (event) {
+  var spoken = event.detail.target && event.detail.target.querySelector && event.detail.target.querySelector("[data-announce]");
+  var region = document.getElementById("messages");
+  if (!spoken || !region) { return; }
+  var p = region.querySelector(".announcer") || region.appendChild(document.createElement("p"));
+  p.className = "announcer visually-hidden";
+  p.textContent = spoken.textContent.replace(/\s+/g, " ").trim();
+});
