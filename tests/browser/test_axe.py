@@ -53,13 +53,15 @@ def axe_violations(page) -> list[str]:
         page.add_script_tag(content=page.axe_source)
     result = page.evaluate(
         """async (tags) => {
-            const r = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
-            return r.violations.map(v => ({id: v.id, help: v.help,
-                nodes: v.nodes.map(n => n.target.join(" ") + " :: " + (n.failureSummary || "").replace(/\\s+/g, " "))}));
+            const r = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return {passed: r.passes.length, violations: r.violations.map(v => ({id: v.id, help: v.help,
+                nodes: v.nodes.map(n => n.target.join(" ") + " :: " + (n.failureSummary || "").replace(/\\s+/g, " "))}))};
         }""",
         WCAG_TAGS,
     )
-    return [f"{v['id']} ({v['help']}): {node}" for v in result for node in v["nodes"]]
+    # axe ran its rules (on a page where none applied anything would pass).
+    assert result["passed"] >= 5, f"axe checked almost nothing on {page.url}: {result}"
+    return [f"{v['id']} ({v['help']}): {node}" for v in result["violations"] for node in v["nodes"]]
 
 
 def check(page, what: str, failures: list[str]) -> None:
@@ -168,3 +170,15 @@ def test_the_admin_pages_meet_wcag_21_aa(live_server, fake_helseid, axe_page, st
         page.goto(f"{live_server.url}{path}")
         check(page, path, failures)
     assert_none(page, failures)
+
+
+def test_the_check_fails_on_a_page_with_a_violation(live_server, axe_page):
+    """The check itself: an image without a text alternative and a list broken by role=status are found."""
+    page = axe_page
+    page.goto(f"{live_server.url}/logg-inn/")
+    page.evaluate("""() => {
+        const main = document.querySelector("main");
+        main.insertAdjacentHTML("beforeend", '<img src="/static/none.png"><ul role="status"><li>Lagret</li></ul>');
+    }""")
+    found = " ".join(axe_violations(page))
+    assert "image-alt" in found and ("listitem" in found or "aria-allowed-role" in found)
