@@ -18,17 +18,24 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import MISSED_STATUSES, MISSED_WINDOW, Outcome, Reason, local_day_bounds
 from helsestasjon.dates import age_text
-from helsestasjon.models import Language, Relation, User
+from helsestasjon.formatting import list_name
+from helsestasjon.models import PROTECTED_LEVELS, AddressProtection, ChildStatus, Language, Relation, User
 
 OUTCOME_LABELS = dict(Outcome.choices)
 REASON_LABELS = dict(Reason.choices)
 RELATION_LABELS = {value: str(label).lower() for value, label in Relation.choices}
 LANGUAGE_LABELS = dict(Language.choices)
 NORWEGIAN = {Language.NB, Language.NN}
+CHILD_STATUS_LABELS = dict(ChildStatus.choices)
+# The row's marks for a child whose address is protected: that it is, never the address.
+PROTECTION_MARKS = {
+    AddressProtection.CONFIDENTIAL: gettext_lazy("Fortrolig adresse"),
+    AddressProtection.STRICTLY_CONFIDENTIAL: gettext_lazy("Strengt fortrolig adresse"),
+}
 GOOD, NEUTRAL = {Outcome.ATTENDED}, {Outcome.CANCELLED_BY_SERVICE, Outcome.RESCHEDULED}
 
 
@@ -89,6 +96,9 @@ class DayRow(_TemplateLookups):
     step_name: str
     missed_12m: int
     rescheduled_to: str
+    child_status: str = ChildStatus.ACTIVE
+    address_protection: str = ""
+    open_case: bool = False
     record_url: str = ""
     child_url: str = ""
     guardians: list[Guardian] = field(default_factory=list)
@@ -104,6 +114,15 @@ class DayRow(_TemplateLookups):
     def is_home_visit(self) -> bool:
         return self.place == "home"
 
+    @property
+    def status_mark(self) -> str:
+        """Emigrated, deceased, moved or aged out: the child's status when it is not active, else empty."""
+        return "" if self.child_status == ChildStatus.ACTIVE else str(CHILD_STATUS_LABELS.get(self.child_status, self.child_status))
+
+    @property
+    def protection_mark(self) -> str:
+        return str(PROTECTION_MARKS[self.address_protection]) if self.address_protection in PROTECTED_LEVELS else ""
+
 
 def _guardians_html(guardians: list[Guardian]) -> str:
     """The guardians cell, escaped here once per row rather than by a template loop."""
@@ -113,7 +132,7 @@ def _guardians_html(guardians: list[Guardian]) -> str:
         "", '<div>{} <span class="muted">({})</span>{}{}</div>',
         (
             (g.name, g.relation, format_html(' <span class="tag">{}</span>', g.language) if g.language else "",
-             mark_safe(' <span class="tag warn">Tolk</span>') if g.interpreter else "")
+             format_html(' <span class="tag warn">{}</span>', gettext("Tolk")) if g.interpreter else "")
             for g in guardians
         ),
     )
@@ -130,6 +149,8 @@ def _local(moment: datetime, fmt: str) -> str:
 _DAY_SQL = """
 SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status, a.professional_id, a.child_id, a.station_id,
        c.given_name, c.family_name, c.birth_date, c.special_attention, s.name AS step_name, moved.starts_at AS moved_to,
+       c.status AS child_status, c.address_protection,
+       EXISTS (SELECT 1 FROM followup_case fc WHERE fc.child_id = a.child_id AND fc.status = 'open') AS open_case,
        (SELECT COUNT(*) FROM attendance_appointment m
          WHERE m.child_id = a.child_id AND m.status IN ({missed}) AND m.starts_at >= %s) AS missed,
        (SELECT json_agg(json_build_array(x.relation, x.given_name, x.family_name, x.preferred_language, x.interpreter_needed)
@@ -217,18 +238,19 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     child_url = reverse("attendance:child", args=[0])
     rows = []
     for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
-         step_name, moved_to, missed, guardians_json, events_json) in values:
+         step_name, moved_to, child_status, protection, open_case, missed, guardians_json, events_json) in values:
         row = DayRow(
             pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
-            professional_id=professional, child_id=child_id, station_id=station, child_name=f"{given} {family}",
+            professional_id=professional, child_id=child_id, station_id=station, child_name=list_name(given, family),
             age=age_text(born, today), special_attention=bool(special), step_name=step_name, missed_12m=missed or 0,
             rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
+            child_status=child_status, address_protection=protection or "", open_case=bool(open_case),
             record_url=record_url.replace("/0/", f"/{pk}/"), child_url=child_url.replace("/0/", f"/{child_id}/"),
         )
         for relation, g_given, g_family, language, interpreter in guardians_json or ():
             row.guardians.append(
                 Guardian(
-                    name=f"{g_given} {g_family}".strip(), relation=RELATION_LABELS.get(relation, relation),
+                    name=list_name(g_given, g_family), relation=RELATION_LABELS.get(relation, relation),
                     language="" if language in NORWEGIAN else LANGUAGE_LABELS.get(language, language),
                     interpreter=bool(interpreter),
                 )

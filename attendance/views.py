@@ -16,12 +16,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.day_list import DayRow, ListAccess, day_rows
 from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
-from attendance.models import Appointment, Consultation, OutcomeEvent, Place, Reason
+from attendance.models import Appointment, Consultation, Outcome, OutcomeEvent, Place, Reason
 from attendance.services import (
     BOOKABLE_STATES,
     AttendanceError,
@@ -70,9 +71,17 @@ def _colleagues(user):
         return [User.from_db(connection.alias, _COLLEAGUE_FIELDS, row) for row in cursor.fetchall()]
 
 
-def _reason_options():
+def _reason_options(selected: str = ""):
     # Rendered once per request rather than once per row.
-    return format_html_join("", '<option value="{}">{}</option>', Reason.choices)
+    return format_html_join(
+        "", '<option value="{}"{}>{}</option>',
+        ((value, mark_safe(" selected") if value == selected else "", label) for value, label in Reason.choices),
+    )
+
+
+# The row's panels, by the outcome posted from them (reopened with what was chosen after an error).
+MISSED_PANEL = {Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS}
+MENU_PANEL = {Outcome.CANCELLED_BY_SERVICE, Outcome.RESCHEDULED}
 
 
 def _day_url(day, professional_id, user, anchor=""):
@@ -129,8 +138,8 @@ def day(request):
         "colleagues": colleagues,
         "own": professional.pk == request.user.pk,
         "reason_options": _reason_options(),
-        # Rows read it; a missing name costs the template engine an exception per row.
-        "error": "",
+        # Rows read these; a missing name costs the template engine an exception per row.
+        "error": "", "announce": False, "open_panel": "", "move_error": False, "move_date": "", "move_time": "",
     }
     return render(request, "attendance/day.html", context)
 
@@ -169,7 +178,19 @@ def record_outcome(request, appointment_id: int):
             error = exc.message
     if request.htmx:
         row = _day_row(appointment_id, request)
-        return render(request, "attendance/day.html#row", {"row": row, "error": error, "reason_options": _reason_options()})
+        context = {"row": row, "error": error, "announce": True, "reason_options": _reason_options(),
+                   "open_panel": "", "move_error": False, "move_date": "", "move_time": ""}
+        if error:
+            # What was chosen and typed stays: the panel it came from open, the reason chosen, the new time.
+            posted = request.POST.get("outcome", "")
+            reason = request.POST.get("reason", "")
+            context.update(
+                open_panel="missed" if posted in MISSED_PANEL else ("menu" if posted in MENU_PANEL else ""),
+                move_error=posted == Outcome.RESCHEDULED,
+                move_date=request.POST.get("new_date", "")[:10], move_time=request.POST.get("new_time", "")[:5],
+                reason_options=_reason_options(reason if reason in Reason.values else ""),
+            )
+        return render(request, "attendance/day.html#row", context)
     if error:
         messages.error(request, error)
     else:

@@ -8,7 +8,8 @@ reports in one run:
 - p50/p95 server time of the day view (the whole Django stack in-process:
   session, authentication, access log, template; no network);
 - the same for a floor: one hand-written SQL query for the same rows rendered by
-  a minimal template;
+  a minimal template (with the row marks of issue 18: child status, protected
+  address, open case);
 - the verdict against the target: p95 <= 50 ms and <= 2x the floor.
 
 Run against your own PostgreSQL database (created if missing):
@@ -55,7 +56,9 @@ SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status,
            AND m.starts_at >= %(since)s) AS missed_12m,
        (SELECT e.outcome || ' ' || e.reason FROM attendance_outcomeevent e
          WHERE e.appointment_id = a.id AND NOT EXISTS (SELECT 1 FROM attendance_outcomeevent r WHERE r.replaces_id = e.id)
-         ORDER BY e.recorded_at DESC LIMIT 1) AS current_outcome
+         ORDER BY e.recorded_at DESC LIMIT 1) AS current_outcome,
+       c.status AS child_status, c.address_protection,
+       EXISTS (SELECT 1 FROM followup_case fc WHERE fc.child_id = c.id AND fc.status = 'open') AS open_case
   FROM attendance_appointment a
   JOIN helsestasjon_child c ON c.id = a.child_id
   JOIN attendance_consultation k ON k.id = a.consultation_id
@@ -64,7 +67,7 @@ SELECT a.id, a.starts_at, a.duration_minutes, a.place, a.room, a.status,
  ORDER BY a.starts_at, a.id
 """
 
-FLOOR_TEMPLATE = """<table>{% for r in rows %}<tr id="time-{{ r.0 }}"><td>{{ r.1|time:"H:i" }}</td><td><a href="/barn/{{ r.6 }}/">{{ r.7 }} {{ r.8 }}</a> {{ r.9|date:"d.m.Y" }}{% if r.10 %} Særlig oppfølging{% endif %}</td><td>{{ r.11 }}</td><td>{{ r.12 }}</td><td>{{ r.13 }}</td><td>{{ r.14|default:"" }}<form method="post"><button name="outcome" value="attended">Møtt</button><button name="outcome" value="not_brought">Ikke møtt</button></form></td></tr>{% endfor %}</table>"""
+FLOOR_TEMPLATE = """<table>{% for r in rows %}<tr id="time-{{ r.0 }}"><td>{{ r.1|time:"H:i" }}</td><td><a href="/barn/{{ r.6 }}/">{{ r.7 }} {{ r.8 }}</a> {{ r.9|date:"d.m.Y" }}{% if r.10 %} Særlig oppfølging{% endif %}{% if r.15 != "active" %} {{ r.15 }}{% endif %}{% if r.16 == "Confidential" or r.16 == "StrictlyConfidential" %} Beskyttet adresse{% endif %}{% if r.17 %} Åpen sak{% endif %}</td><td>{{ r.11 }}</td><td>{{ r.12 }}</td><td>{{ r.13 }}</td><td>{{ r.14|default:"" }}<form method="post"><button name="outcome" value="attended">Møtt</button><button name="outcome" value="not_brought">Ikke møtt</button></form></td></tr>{% endfor %}</table>"""
 
 
 def ensure_database(url: str) -> None:

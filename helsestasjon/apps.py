@@ -1,9 +1,26 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class HelsestasjonConfig(AppConfig):
     name = "helsestasjon"
-    verbose_name = "Helsestasjon"
+    verbose_name = _("Helsestasjon")
 
     def ready(self) -> None:
         from helsestasjon import checks  # noqa: F401  (registers system checks)
+
+
+class AxesConfig(AxesAppConfig):
+    """django-axes under a Norwegian label in the admin (axes ships no Norwegian translation)."""
+
+    verbose_name = _("Innloggingsforsøk")
+
+
+class OtpTotpConfig(AppConfig):
+    """django-otp's TOTP devices under a Norwegian label in the admin."""
+
+    name = "django_otp.plugins.otp_totp"
+    label = "otp_totp"
+    verbose_name = _("Engangskoder (TOTP)")
+    default_auto_field = "django.db.models.AutoField"

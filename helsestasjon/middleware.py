@@ -1,14 +1,17 @@
-"""Session limits and security headers."""
+"""Session limits, security headers and the Norwegian error pages."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
 from django.contrib.auth import logout
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.views import defaults
 
 
 class SessionLimitsMiddleware:
@@ -153,3 +156,44 @@ def _json_has_nul(body: bytes) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return False
+
+
+class NorwegianErrorPagesMiddleware:
+    """Our Norwegian 400/404/500 pages also when DEBUG is on (the demo runs with DEBUG).
+
+    With DEBUG, Django answers an Http404, a bad request and an unhandled error with its
+    technical English pages, which also show settings and the URL list to whoever asked; a
+    nurse who opens another station's child must see the same "Fant ikke siden" as for an
+    unknown one. Without DEBUG Django already uses templates/4xx.html and 500.html, so
+    this middleware steps aside. TECHNICAL_ERROR_PAGES=true gives a developer Django's
+    pages back; the error is logged either way.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    @staticmethod
+    def _active() -> bool:
+        return settings.DEBUG and not getattr(settings, "TECHNICAL_ERROR_PAGES", False)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 404 and self._active() and getattr(request, "resolver_match", None) is None:
+            # No URL matched: Django's technical page lists every URL pattern.
+            return defaults.page_not_found(request, Http404())
+        return response
+
+    def process_exception(self, request, exception):
+        if not self._active():
+            return None
+        if isinstance(exception, Http404):
+            return defaults.page_not_found(request, exception)
+        if isinstance(exception, PermissionDenied):
+            return None  # Django renders templates/403.html in every mode.
+        if isinstance(exception, (BadRequest, SuspiciousOperation)):
+            logging.getLogger("django.security" if isinstance(exception, SuspiciousOperation) else "django.request").warning(
+                "Bad request: %s", exception
+            )
+            return defaults.bad_request(request, exception)
+        logging.getLogger("django.request").error("Internal Server Error: %s", request.path, exc_info=exception)
+        return defaults.server_error(request)

@@ -207,6 +207,19 @@ class Child(models.Model):
         return f"{self.given_name} {self.family_name}"
 
     @property
+    def list_name(self) -> str:
+        """"Etternavn, Fornavn", as lists show it (helsestasjon.formatting)."""
+        from helsestasjon.formatting import list_name
+
+        return list_name(self.given_name, self.family_name)
+
+    @property
+    def national_id_display(self) -> str:
+        from helsestasjon.formatting import national_id_display
+
+        return national_id_display(self.national_id)
+
+    @property
     def address_is_protected(self) -> bool:
         return self.address_protection in PROTECTED_LEVELS
 
@@ -274,6 +287,20 @@ class Guardian(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def list_name(self) -> str:
+        """"Etternavn, Fornavn", as lists show it (helsestasjon.formatting)."""
+        from helsestasjon.formatting import list_name
+
+        return list_name(self.given_name, self.family_name)
+
+    @property
+    def mobile_display(self) -> str:
+        """The mobile number as ``935 10 030``."""
+        from helsestasjon.formatting import phone_display
+
+        return phone_display(self.mobile)
 
     @property
     def address_is_protected(self) -> bool:

@@ -46,9 +46,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
-    "axes",
+    "helsestasjon.apps.AxesConfig",  # axes, with a Norwegian label
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "helsestasjon.apps.OtpTotpConfig",  # django_otp.plugins.otp_totp, with a Norwegian label
     "helsestasjon",
     "attendance",
     "followup",
@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "helsestasjon.middleware.SessionLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "helsestasjon.middleware.NorwegianErrorPagesMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "helsestasjon.middleware.SecurityHeadersMiddleware",
@@ -179,8 +180,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # One interface language, so no LocaleMiddleware: nothing to negotiate per request.
 LANGUAGE_CODE = "nb"
+# With DEBUG the Norwegian error pages are still shown (the demo runs with DEBUG); true gives a
+# developer Django's technical pages instead (helsestasjon.middleware.NorwegianErrorPagesMiddleware).
+TECHNICAL_ERROR_PAGES = env_bool("TECHNICAL_ERROR_PAGES", False)
 LANGUAGES = [("nb", "Norsk bokmål")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# dd.mm.yyyy for dates printed without a format of their own (helsestasjon/formats/nb/formats.py).
+FORMAT_MODULE_PATH = ["helsestasjon.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "Europe/Oslo")
 USE_I18N = True
 USE_TZ = True
@@ -213,6 +219,9 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# With eager tasks (no broker), work a user starts and waits for (the letter batch) runs in a thread
+# of the web process, so the page answers at once and shows progress (helsestasjon/background.py).
+EAGER_TASKS_IN_THREADS = env_bool("EAGER_TASKS_IN_THREADS", True)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -1,8 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RegistrySyncConfig(AppConfig):
     name = "registry_sync"
+    verbose_name = _("Folkeregister")
 
     def ready(self) -> None:
         from helsestasjon.protection import address_protection_changed

@@ -36,6 +36,8 @@ def _eager_celery(settings):
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    # Tests see an eager task's work as soon as it was enqueued; a test of the background thread turns this on.
+    settings.EAGER_TASKS_IN_THREADS = False
     yield
 
 

@@ -36,10 +36,14 @@ class LetterState(models.TextChoices):
 
 
 class BatchState(models.TextChoices):
+    # Started by the clerk; a task makes the due letters and claims them (letter_batch_prepare).
+    PREPARING = "preparing", _("Forberedes")
     RUNNING = "running", _("Lages")
     MERGING = "merging", _("Setter sammen utskriftsfil")
     READY = "ready", _("Klar til utskrift")
     SENT = "sent", _("Sendt")
+    # Prepared, and nothing was due for ordinary post (letters for manual handling may have been made).
+    EMPTY = "empty", _("Ingen brev til utskrift")
 
 
 def _batch_upload_to(instance, filename):

@@ -470,9 +470,12 @@ def letter_batch_merge(*, batch_id: int, now: datetime | None = None) -> bool:
 
 def _enqueue_batch(batch_id: int) -> None:
     from followup.letters.tasks import render_batch
+    from helsestasjon.background import task_enqueue
 
+    # Never inside the request, also where Celery runs tasks eagerly (the demo): the clerk's page
+    # answers at once and polls the progress.
     for _ in range(max(1, settings.LETTER_WORKERS)):
-        render_batch.delay(batch_id)
+        task_enqueue(render_batch, batch_id)
 
 
 def _enqueue_manual(station_id: int) -> None:
@@ -482,6 +485,71 @@ def _enqueue_manual(station_id: int) -> None:
         render_manual.delay(station_id)
 
     transaction.on_commit(enqueue)
+
+
+def letter_batch_request(*, station: Station, user: User, now: datetime | None = None) -> LetterBatch:
+    """Start the day's batch and return at once: the batch row is made now (state "preparing"),
+    the due letters are made and claimed by a task (letter_batch_prepare), then rendered.
+
+    Making 50 letters takes seconds (addresses and protection asked of each), so the clerk's
+    click must not wait for it. Refused at once when nothing is due, and while the station's
+    previous start is still being prepared (a double click).
+    """
+    now = _now(now)
+    due = letters_due_count(station=station, now=now)
+    if not (due["steps"] or due["invitations"] or due["pending"]):
+        if due["manual"]:
+            raise LetterError(
+                ngettext(
+                    "Det er ingen brev til utskrift. %(count)d brev venter på manuell behandling.",
+                    "Det er ingen brev til utskrift. %(count)d brev venter på manuell behandling.",
+                    due["manual"],
+                ) % {"count": due["manual"]}
+            )
+        raise LetterError(gettext("Det er ingen brev å lage nå."))
+    with transaction.atomic():
+        Station.objects.select_for_update().get(pk=station.pk)  # one start per station at a time
+        if LetterBatch.objects.filter(station=station, state=BatchState.PREPARING).exists():
+            raise LetterError(gettext("Dagens brev forberedes allerede. Vent til bunken er klar."))
+        batch = LetterBatch.objects.create(station=station, created_by=user, created_at=now, state=BatchState.PREPARING)
+        transaction.on_commit(lambda: _enqueue_prepare(batch.id))
+    return batch
+
+
+def _enqueue_prepare(batch_id: int) -> None:
+    from followup.letters.tasks import prepare_batch
+    from helsestasjon.background import task_enqueue
+
+    task_enqueue(prepare_batch, batch_id)
+
+
+def letter_batch_prepare(*, batch_id: int, now: datetime | None = None) -> int:
+    """Make the due letters for a batch the clerk started and claim every pending letter for
+    ordinary post; then its rendering is enqueued. Safe to run twice: only a batch still
+    "preparing" is prepared (locked, so a second run waits and then finds it done).
+    Returns the number of letters claimed; a batch with none is marked empty."""
+    now = _now(now)
+    with transaction.atomic():
+        batch = LetterBatch.objects.select_for_update().filter(id=batch_id, state=BatchState.PREPARING).select_related("station").first()
+        if batch is None:
+            return 0
+        claimed = _batch_claim_due(station=batch.station, batch=batch, now=now)
+        batch.state = BatchState.RUNNING if claimed else BatchState.EMPTY
+        batch.save(update_fields=["state"])
+        if claimed:
+            transaction.on_commit(lambda: _enqueue_batch(batch_id))
+    return claimed
+
+
+def _batch_claim_due(*, station: Station, batch: LetterBatch, now: datetime) -> int:
+    """Inside the caller's transaction: make the due letters, drop obsolete ones, and give the
+    batch every pending letter for ordinary post (their addresses asked again of the protection now)."""
+    Station.objects.select_for_update().get(pk=station.pk)
+    letters_create_due(station=station, now=now)
+    letters_cancel_obsolete(station=station)
+    waiting = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True)
+    letters_follow_protection(letters=waiting)
+    return waiting.filter(manual_handling=False).update(batch=batch)
 
 
 def letter_batch_start(*, station: Station, user: User, now: datetime | None = None) -> LetterBatch:
@@ -569,7 +637,7 @@ class BatchProgress:
 
     @property
     def running(self) -> bool:
-        return self.state in (BatchState.RUNNING, BatchState.MERGING)
+        return self.state in (BatchState.PREPARING, BatchState.RUNNING, BatchState.MERGING)
 
 
 def letter_batch_progress(batch: LetterBatch) -> BatchProgress:
@@ -692,6 +760,10 @@ def letters_resume(*, now: datetime | None = None) -> dict[str, int]:
     released = Letter.objects.filter(state=LetterState.RENDERING, claimed_at__lt=stale).update(state=LetterState.PENDING, claimed_at=None)
     LetterBatch.objects.filter(state=BatchState.MERGING, merge_claimed_at__lt=stale).update(state=BatchState.RUNNING)
     restarted = 0
+    # A start whose preparing task was lost (a demo restarted mid-way, a lost message).
+    for batch_id in LetterBatch.objects.filter(state=BatchState.PREPARING, created_at__lt=stale).values_list("id", flat=True):
+        _enqueue_prepare(batch_id)
+        restarted += 1
     # A batch younger than the stale limit still has its own messages in the queue.
     for batch_id in LetterBatch.objects.filter(state=BatchState.RUNNING, created_at__lt=stale).values_list("id", flat=True):
         busy = Letter.objects.filter(batch_id=batch_id, state=LetterState.RENDERING).exists()

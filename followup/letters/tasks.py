@@ -7,6 +7,12 @@ from celery import shared_task
 from followup.letters import services
 
 
+@shared_task(name="followup.letters.prepare_batch", acks_late=True, max_retries=3, autoretry_for=(Exception,), retry_backoff=10)
+def prepare_batch(batch_id: int) -> int:
+    """Make and claim the letters of a batch the clerk started; then its rendering is enqueued."""
+    return services.letter_batch_prepare(batch_id=batch_id)
+
+
 @shared_task(name="followup.letters.render_batch", acks_late=True, max_retries=3, autoretry_for=(Exception,), retry_backoff=10)
 def render_batch(batch_id: int) -> int:
     """Render the batch's pending letters, then join the print PDF. Several run side by side."""

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from followup.letters import services
@@ -19,6 +19,9 @@ from helsestasjon.access import child_for_request
 from helsestasjon.models import AccessAction, Station
 from helsestasjon.permissions import may_handle_letters, may_see_address_at_level, may_see_letters, requires
 from helsestasjon.services import access_log_record_many
+
+RUNNING_STATES = (BatchState.PREPARING, BatchState.RUNNING, BatchState.MERGING)
+
 
 def _station(request) -> Station:
     """The station whose letters the page shows: ?stasjon=<id>, else the user's first."""
@@ -64,6 +67,8 @@ def letters(request):
     station = _station(request)
     base = Letter.objects.filter(station=station).select_related("child", "recipient").order_by("-created_at", "-id")
     batches = list(LetterBatch.objects.filter(station=station).select_related("created_by")[:8])
+    # A start that found nothing for the post is shown while it is the newest, then left out.
+    batches = [batch for i, batch in enumerate(batches) if i == 0 or batch.state != BatchState.EMPTY]
     for batch in batches:
         batch.progress = services.letter_batch_progress(batch)
     manual = _with_addresses(list(base.filter(manual_handling=True).exclude(state__in=[LetterState.SENT, LetterState.CANCELLED])[:200]), request.user)
@@ -72,10 +77,13 @@ def letters(request):
     without_recipient = list(services.letter_steps_without_recipient(station=station)[:100])
     shown = {letter.child for letter in manual + failed + sent} | {step.case.child for step in without_recipient}
     access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=gettext("Brevoversikten"), path=request.get_full_path())
+    due = services.letters_due_count(station=station)
     context = {
         "station": station,
+        "batch_running": any(batch.progress.running for batch in batches),
+        "manual_waiting": due["manual"],
         "stations": Station.objects.filter(id__in=request.user.station_ids()).order_by("name"),
-        "due": services.letters_due_count(station=station),
+        "due": due,
         "without_recipient": without_recipient,
         "batches": batches,
         "manual": manual,
@@ -91,19 +99,13 @@ def letters(request):
 def letter_batch_start(request):
     station = _station(request)
     try:
-        batch = services.letter_batch_start(station=station, user=request.user)
+        # Returns at once; the letters are made and rendered by tasks while the page shows the progress.
+        batch = services.letter_batch_request(station=station, user=request.user)
     except services.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
-        messages.success(request, gettext("Brevbunke %(batch)s lages nå.") % {"batch": batch.pk})
-        manual = services.letters_manual_waiting_count(station=station)
-        if manual:
-            messages.info(
-                request,
-                ngettext("%(count)d brev venter på manuell behandling.", "%(count)d brev venter på manuell behandling.", manual)
-                % {"count": manual},
-            )
-    return redirect(_letters_url(station))
+        messages.success(request, gettext("Brevbunke %(batch)s er startet. Framdriften vises under «Brevbunker».") % {"batch": batch.pk})
+    return redirect(_letters_url(station) + "#batches-heading")
 
 
 def _batch_for_request(request, batch_id: int) -> LetterBatch:
@@ -116,7 +118,17 @@ def _batch_for_request(request, batch_id: int) -> LetterBatch:
 def letter_batch_progress(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     batch.progress = services.letter_batch_progress(batch)
-    return render(request, "followup/letters_page.html#batch", {"batch": batch, "station": batch.station})
+    manual_waiting = services.letters_manual_waiting_count(station=batch.station) if batch.state == BatchState.EMPTY else 0
+    response = render(request, "followup/letters_page.html#batch", {"batch": batch, "station": batch.station, "manual_waiting": manual_waiting})
+    if request.htmx and not batch.progress.running:
+        # Done: the start button comes back (out of band), unless another batch of the station still runs.
+        running = LetterBatch.objects.filter(station_id=batch.station_id, state__in=RUNNING_STATES).exists()
+        form = render(request, "followup/letters_page.html#start_form", {
+            "station": batch.station, "oob": True, "batch_running": running, "finished_batch": batch,
+            "manual_waiting": services.letters_manual_waiting_count(station=batch.station),
+        })
+        response.content += form.content
+    return response
 
 
 @login_required

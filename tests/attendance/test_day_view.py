@@ -30,7 +30,7 @@ def test_the_day_shows_the_nurses_appointments_with_what_she_needs(login, statio
     page = login(nurse_a).get(DAY).content.decode()
     assert "09:30" in page and "Selma" in page
     assert "Særlig oppfølging" in page
-    assert "Mona Hansen" in page and "العربية" in page and "Tolk" in page
+    assert "Hansen, Mona" in page and "العربية" in page and "Tolk" in page
     assert '<span class="tag bad">1</span>' in page  # one missed appointment in the last 12 months
     # One access-log row per row shown, written with the rows.
     logged = AccessLog.objects.filter(child=child, action="view_list")
@@ -173,7 +173,7 @@ def test_guardians_with_markup_in_their_names_are_shown_literally(login, station
     booked(child, nurse_a, starts_at=local(timezone.localdate(), 9))
     booked(lonely, nurse_a, starts_at=local(timezone.localdate(), 10))
     page = login(nurse_a).get(DAY).content.decode()
-    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+    assert "<script>alert(1)</script>" not in page and "&amp; Co, &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;Ola&lt;/b&gt;" in page
     assert '<span class="tag">العربية</span> <span class="tag warn">Tolk</span>' in page
     assert "Ingen registrert" in page
@@ -251,3 +251,82 @@ def test_a_reason_sent_with_attended_is_refused_at_the_row(login, station_a, nur
     assert 'role="alert"' in body and "Årsak oppgis bare ved «Ikke møtt»" in body
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.BOOKED
+
+
+def test_the_row_marks_an_emigrated_a_deceased_and_a_protected_child_and_an_open_case(login, station_a, nurse_a, planned_child, booked):
+    from followup.models import Case
+    from helsestasjon.models import AddressProtection, Child, ChildStatus
+
+    today = timezone.localdate()
+    gone = planned_child(station_a, given_name="Utvandra")
+    died = planned_child(station_a, given_name="Borte")
+    hidden = planned_child(station_a, given_name="Skjult")
+    followed = planned_child(station_a, given_name="Fulgt")
+    plain = planned_child(station_a, given_name="Vanlig")
+    rows = {}
+    for hour, child in enumerate((gone, died, hidden, followed, plain), start=8):
+        rows[child.given_name] = booked(child, nurse_a, starts_at=local(today, hour))
+    # The register's news after the booking: the time is still on the list, with the mark.
+    Child.objects.filter(pk=gone.pk).update(status=ChildStatus.EMIGRATED)
+    Child.objects.filter(pk=died.pk).update(status=ChildStatus.DECEASED)
+    Child.objects.filter(pk=hidden.pk).update(address_protection=AddressProtection.STRICTLY_CONFIDENTIAL)
+    Case.objects.create(child=followed, station=station_a, triggered_at=timezone.now())
+    page = login(nurse_a).get(DAY).content.decode()
+
+    def row_of(name):
+        return re.search(rf'<tr id="time-{rows[name].pk}".*?</tr>', page, re.DOTALL).group(0)
+
+    assert "Utvandret" in row_of("Utvandra")
+    assert "Død" in row_of("Borte")
+    assert "Strengt fortrolig adresse" in row_of("Skjult")
+    assert "Åpen oppfølgingssak" in row_of("Fulgt")
+    plain_row = row_of("Vanlig")
+    assert not any(mark in plain_row for mark in ("Utvandret", "Død", "fortrolig adresse", "Åpen oppfølgingssak"))
+
+
+def test_the_day_lists_names_family_name_first_and_documents_its_keys(login, station_a, nurse_a, planned_child, booked):
+    child = planned_child(station_a, given_name="Selma")
+    booked(child, nurse_a, starts_at=local(timezone.localdate(), 9))
+    page = login(nurse_a).get(DAY).content.decode()
+    assert f"{child.family_name}, Selma" in page
+    assert 'id="day-keys"' in page and "trykk M for «Møtt» eller I for «Ikke møtt»" in page
+    assert 'data-key="m" aria-keyshortcuts="M"' in page and 'data-key="i" aria-keyshortcuts="I"' in page
+    assert 'aria-describedby="day-keys"' in page
+
+
+def test_the_swapped_row_announces_what_was_recorded(login, station_a, nurse_a, planned_child, booked):
+    child = planned_child(station_a, given_name="Selma")
+    appointment = booked(child, nurse_a)
+    body = login(nurse_a).post(record_url(appointment), {"outcome": "attended"}, HTTP_HX_REQUEST="true").content.decode()
+    assert f'data-announce="{child.family_name}, Selma: Møtt er registrert."' in body
+    assert "data-focus" in body
+
+
+def test_a_failed_move_keeps_what_was_typed_and_stands_at_the_fields(login, station_a, nurse_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    new_day = timezone.localdate() + timedelta(days=9)
+    body = login(nurse_a).post(
+        record_url(appointment), {"outcome": "rescheduled", "new_date": new_day.isoformat(), "new_time": ""}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Velg ny dato og tid" in body
+    assert '<details class="popup row-menu" open>' in body
+    assert f'name="new_date" value="{new_day.isoformat()}" aria-invalid="true" aria-describedby="move-error-{appointment.pk}"' in body
+    assert f'id="move-error-{appointment.pk}"' in body
+    appointment.refresh_from_db()
+    assert appointment.status == AppointmentStatus.BOOKED
+
+
+def test_a_refused_reason_keeps_the_chosen_reason_and_the_panel_open(login, station_a, nurse_a, leader_a, planned_child, booked):
+    appointment = booked(planned_child(station_a), nurse_a)
+    appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, recorded_by=leader_a)
+    first = OutcomeEvent.objects.get(appointment=appointment)
+    # A correction to the same outcome is refused; the panel comes back as it was sent.
+    body = login(nurse_a).post(
+        record_url(appointment), {"outcome": "not_brought", "reason": "illness", "replaces": first.pk + 1000}, HTTP_HX_REQUEST="true"
+    )
+    assert body.status_code == 404
+    body = login(nurse_a).post(
+        record_url(appointment), {"outcome": "not_brought", "reason": "illness"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'role="alert"' in body
+    assert '<option value="illness" selected>' in body

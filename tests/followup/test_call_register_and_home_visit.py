@@ -16,7 +16,7 @@ from followup.letters.models import Letter
 from followup.models import CallResult, Case, CaseStatus, SmsMessage, StepKind, StepStatus
 from followup.services import Booking, followup_sweep
 from helsestasjon.models import Relation
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, UserFactory
+from tests.factories import GuardianFactory, GuardianshipFactory, UserFactory
 from tests.followup.test_call_attempts import _at_call_step, _case_at
 from tests.registry_sync.conftest import register  # noqa: F401 (fixture)
 

@@ -273,13 +273,15 @@ def test_a_protected_childs_archived_letter_is_closed_to_the_clerk(login, clerk_
 def test_manual_letters_are_made_and_listed_when_nothing_is_printable(login, clerk_a, station_a, django_capture_on_commit_callbacks):
     child, _ = _family(station_a, address_protection=STRICT)
     case_at_step(child)
+    client = login(clerk_a)
     with django_capture_on_commit_callbacks(execute=True):
-        page = login(clerk_a).post(reverse("followup:letter_batch_start"), {"stasjon": station_a.id}, follow=True)
-    html = page.content.decode()
-    assert "Det er ingen brev til utskrift. 1 brev venter på manuell behandling." in html
+        # The start answers at once; the letters are made after it (letter_batch_prepare).
+        client.post(reverse("followup:letter_batch_start"), {"stasjon": station_a.id})
+    html = client.get(reverse("followup:letters"), {"stasjon": station_a.id}).content.decode()
+    assert "Ingen brev til utskrift" in html and "1 brev venter på manuell behandling." in html
     letter = Letter.objects.get()
     assert letter.manual_handling and letter.state == LetterState.PRODUCED
-    assert LetterBatch.objects.count() == 0
+    assert LetterBatch.objects.get().state == "empty" and letter.batch_id is None
     assert "Kari Nordmann" in html.split('id="manual-heading"')[1]
     assert "Brev som venter på manuell behandling: <strong>1</strong>" in html
 
@@ -298,9 +300,11 @@ def test_the_clerk_is_told_how_many_letters_wait_for_manual_handling(login, cler
     _printable_letter(station_a)
     with django_capture_on_commit_callbacks(execute=True):
         page = login(clerk_a).post(reverse("followup:letter_batch_start"), {"stasjon": station_a.id}, follow=True)
-    html = page.content.decode()
-    assert f"Brevbunke {LetterBatch.objects.get().pk} lages nå." in html
-    assert "1 brev venter på manuell behandling." in html
+    assert f"Brevbunke {LetterBatch.objects.get().pk} er startet." in page.content.decode()
+    # Told when the batch is ready (the progress row brings the start button back with the count).
+    batch = LetterBatch.objects.get()
+    done = login(clerk_a).get(reverse("followup:letter_batch_progress", args=[batch.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert "1 brev venter på manuell behandling." in done
 
 
 # --------------------------------------------------------------------------- PDFs fetch nothing of ours
