@@ -671,3 +671,33 @@ def _minutes(n: int):
     from datetime import timedelta
 
     return timedelta(minutes=int(n))
+
+
+def appointment_move_to_slot(*, appointment: Appointment, starts_at: datetime, recorded_by: User) -> OutcomeEvent:
+    """Move a booked appointment to another free slot of the same professional (recorded as «Flyttet»)."""
+    from attendance.slots import slot_is_free
+
+    if not slot_is_free(professional=appointment.professional_id, station=appointment.station_id, starts_at=starts_at,
+                        duration_minutes=appointment.duration_minutes, ignore_appointment_id=appointment.pk):
+        raise SlotTaken(gettext("Tiden er ikke en ledig tid i fagpersonens arbeidstid. Velg en annen tid."))
+    return appointment_record_outcome(appointment=appointment, outcome=Outcome.RESCHEDULED, recorded_by=recorded_by,
+                                      new_starts_at=starts_at)
+
+
+def working_hours_remove(*, user: User, kind: str, pk) -> None:
+    """Delete a range of working hours or an exception the user may edit (one at their stations)."""
+    from attendance.models import Absence, WorkingHours
+
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise ValidationError(gettext("Fant ikke raden.")) from None
+    stations = user.station_ids()
+    if kind == "slett_tid":
+        rows = WorkingHours.objects.filter(pk=pk, station_id__in=stations)
+    else:
+        rows = Absence.objects.filter(Q(station_id__in=stations) | Q(professional__stations__id__in=stations), pk=pk)
+    ids = list(rows.values_list("pk", flat=True).distinct())
+    if not ids:
+        raise ValidationError(gettext("Fant ikke raden. Den kan allerede være slettet."))
+    rows.model.objects.filter(pk__in=ids).delete()

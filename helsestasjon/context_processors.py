@@ -14,6 +14,7 @@ from helsestasjon.models import Role
 NAVIGATION = [
     ("attendance:day", gettext_lazy("Min dag"), {Role.NURSE, Role.LEADER}),
     ("attendance:booking_worklist", gettext_lazy("Timebestilling"), {Role.CLERK, Role.NURSE, Role.LEADER}),
+    ("attendance:working_hours", gettext_lazy("Arbeidstid"), {Role.CLERK, Role.LEADER}),
     ("followup:nurse_worklist", gettext_lazy("Mine oppfølgingssaker"), {Role.NURSE}),
     ("followup:clerk_worklist", gettext_lazy("Oppgaver merkantil"), {Role.CLERK}),
     ("followup:letters", gettext_lazy("Brev"), {Role.CLERK}),
