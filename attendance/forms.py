@@ -11,7 +11,10 @@ from django.utils.translation import gettext, gettext_lazy
 from attendance.models import AbsenceKind, Outcome, Place, Reason, Weekday
 from helsestasjon.models import Language, Relation, Sex
 from helsestasjon.national_id import validator_from_settings
-from helsestasjon.validators import validate_no_invisible_controls, validate_plausible_date
+from helsestasjon.validators import (
+    validate_no_invisible_controls,
+    validate_plausible_date,
+)
 
 # Names and addresses refuse hidden control characters (helsestasjon.validators).
 TEXT = [validate_no_invisible_controls]
@@ -97,7 +100,9 @@ class ChildRegistrationForm(forms.Form):
     birth_date = forms.DateField(label=gettext_lazy("Fødselsdato"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], help_text=gettext_lazy("dd.mm.åååå"),
                                  validators=[validate_plausible_date],
                                  error_messages={"required": gettext_lazy("Skriv inn fødselsdato."), "invalid": gettext_lazy("Ugyldig dato. Bruk dd.mm.åååå.")})
-    sex = forms.ChoiceField(label=gettext_lazy("Kjønn"), choices=Sex.choices)
+    # No default: a select would otherwise preselect the first sex (issue 18).
+    sex = forms.ChoiceField(label=gettext_lazy("Kjønn"), choices=[("", gettext_lazy("Velg kjønn"))] + Sex.choices,
+                            error_messages={"required": gettext_lazy("Velg kjønn."), "invalid_choice": gettext_lazy("Ukjent kjønn.")})
     station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), coerce=int)
     street_address = forms.CharField(label=gettext_lazy("Adresse"), max_length=200, required=False, validators=TEXT)
     postal_code = forms.RegexField(label=gettext_lazy("Postnummer"), regex=r"^\d{4}$", required=False,
@@ -240,4 +245,27 @@ class AbsenceForm(forms.Form):
             self.add_error("ends_on", gettext("Sluttdatoen må være samme dag som eller etter startdatoen."))
         if data.get("kind") == AbsenceKind.CLOSED and data["station"] is None:
             self.add_error("station", gettext("Velg helsestasjonen som er stengt."))
+        return data
+
+
+class RegisterLookupForm(forms.Form):
+    """The first step of registering a child: the national id to look up in the register, and the station."""
+
+    national_id = forms.CharField(label=gettext_lazy("Fødselsnummer"), max_length=13, validators=[validator_from_settings],
+                                  error_messages={"required": gettext_lazy("Skriv inn fødselsnummer."), "max_length": gettext_lazy("Fødselsnummeret har 11 sifre.")})
+    station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), coerce=int,
+                                     error_messages={"invalid_choice": gettext_lazy("Velg en av dine helsestasjoner.")})
+
+    def __init__(self, *args, stations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stations = {s.pk: s for s in stations}
+        self.fields["station"].choices = [(s.pk, s.name) for s in stations]
+
+    def clean_national_id(self):
+        return self.cleaned_data["national_id"].replace(" ", "")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("station"):
+            data["station"] = self.stations[data["station"]]
         return data

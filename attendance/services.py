@@ -8,7 +8,7 @@ never called from here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -18,8 +18,12 @@ from django.utils.translation import gettext, gettext_lazy
 
 from attendance.hooks import outcome_recorded_notify
 from attendance.models import (
+    ABSENCE_NO_OVERLAP,
     APPOINTMENT_NO_OVERLAP,
     REASON_OUTCOMES,
+    WORKING_HOURS_NO_OVERLAP,
+    Absence,
+    AbsenceKind,
     Appointment,
     AppointmentStatus,
     Consultation,
@@ -29,8 +33,19 @@ from attendance.models import (
     Place,
     ProgrammeStep,
     Reason,
+    WorkingHours,
 )
-from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Relation, Role, Station, User
+from attendance.slots import slot_is_free
+from helsestasjon.models import (
+    Child,
+    ChildStatus,
+    Guardian,
+    Guardianship,
+    Relation,
+    Role,
+    Station,
+    User,
+)
 
 
 class AttendanceError(Exception):
@@ -590,10 +605,8 @@ def _refused(exc: IntegrityError, messages: Mapping[str, str]) -> ValidationErro
     return ValidationError(messages.get(name) or gettext("Kunne ikke lagre. Kontroller verdiene."))
 
 
-def working_hours_add(*, professional: User, station: Station, weekday: int, starts, ends) -> "WorkingHours":
+def working_hours_add(*, professional: User, station: Station, weekday: int, starts, ends) -> WorkingHours:
     """Add a range of a weekday; end after start, never overlapping the professional's other ranges that day."""
-    from attendance.models import WORKING_HOURS_NO_OVERLAP, WorkingHours
-
     if professional.role == Role.CLERK or station.pk not in professional.station_ids():
         raise ValidationError({"professional": gettext("Fagpersonen arbeider ikke ved denne helsestasjonen.")})
     if ends <= starts:
@@ -610,10 +623,8 @@ def working_hours_add(*, professional: User, station: Station, weekday: int, sta
 
 
 def absence_add(*, kind: str, starts_on: date, ends_on: date, professional: User | None = None,
-                station: Station | None = None, note: str = "", created_by: User | None = None) -> "Absence":
+                station: Station | None = None, note: str = "", created_by: User | None = None) -> Absence:
     """Register leave for a professional or closed days for a station (whole days, inclusive)."""
-    from attendance.models import ABSENCE_NO_OVERLAP, Absence, AbsenceKind
-
     if ends_on < starts_on:
         raise ValidationError({"ends_on": gettext("Sluttdatoen må være samme dag som eller etter startdatoen.")})
     if (ends_on - starts_on).days > 366:
@@ -648,8 +659,6 @@ def appointment_book_slot(*, consultation: Consultation, professional: User, sta
     A time outside the working hours, on a holiday or a day of leave is refused with a message; two
     clerks taking the same slot at once are told apart by the exclusion constraint (ProfessionalBusy).
     """
-    from attendance.slots import slot_is_free
-
     step = consultation.step
     if not slot_is_free(professional=professional, station=consultation.child.station_id, starts_at=starts_at,
                         duration_minutes=step.default_duration_minutes):
@@ -667,16 +676,12 @@ def appointment_book_slot(*, consultation: Consultation, professional: User, sta
     )
 
 
-def _minutes(n: int):
-    from datetime import timedelta
-
+def _minutes(n: int) -> timedelta:
     return timedelta(minutes=int(n))
 
 
 def appointment_move_to_slot(*, appointment: Appointment, starts_at: datetime, recorded_by: User) -> OutcomeEvent:
     """Move a booked appointment to another free slot of the same professional (recorded as «Flyttet»)."""
-    from attendance.slots import slot_is_free
-
     if not slot_is_free(professional=appointment.professional_id, station=appointment.station_id, starts_at=starts_at,
                         duration_minutes=appointment.duration_minutes, ignore_appointment_id=appointment.pk):
         raise SlotTaken(gettext("Tiden er ikke en ledig tid i fagpersonens arbeidstid. Velg en annen tid."))
@@ -686,12 +691,12 @@ def appointment_move_to_slot(*, appointment: Appointment, starts_at: datetime, r
 
 def working_hours_remove(*, user: User, kind: str, pk) -> None:
     """Delete a range of working hours or an exception the user may edit (one at their stations)."""
-    from attendance.models import Absence, WorkingHours
-
     try:
         pk = int(pk)
     except (TypeError, ValueError):
         raise ValidationError(gettext("Fant ikke raden.")) from None
+    if not 0 < pk < 2**31:
+        raise ValidationError(gettext("Fant ikke raden."))
     stations = user.station_ids()
     if kind == "slett_tid":
         rows = WorkingHours.objects.filter(pk=pk, station_id__in=stations)

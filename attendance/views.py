@@ -20,26 +20,58 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.day_list import DayRow, ListAccess, day_rows
-from attendance.forms import AbsenceForm, BookingForm, ChildRegistrationForm, DayForm, OutcomeForm, SlotForm, WeekForm, WorkingHoursForm
-from attendance.models import Absence, AbsenceKind, Appointment, Consultation, OutcomeEvent, Place, Reason, WorkingHours
-from attendance.slots import SlotPlanner, holiday_name, public_holidays, week_slots
+from attendance.forms import (
+    AbsenceForm,
+    BookingForm,
+    ChildRegistrationForm,
+    DayForm,
+    OutcomeForm,
+    RegisterLookupForm,
+    SlotForm,
+    WeekForm,
+    WorkingHoursForm,
+)
+from attendance.models import (
+    Absence,
+    AbsenceKind,
+    Appointment,
+    Consultation,
+    OutcomeEvent,
+    Place,
+    Reason,
+    WorkingHours,
+)
+from attendance.registration import (
+    RegisterLookupError,
+    child_register_from_register,
+    register_child_lookup,
+)
 from attendance.services import (
     BOOKABLE_STATES,
     AttendanceError,
     NationalIdInUse,
     OutcomeConflict,
-    appointment_book,
     absence_add,
+    appointment_book,
     appointment_book_slot,
     appointment_move_to_slot,
-    working_hours_add,
-    working_hours_remove,
     appointment_record_outcome,
     child_register,
     outcome_correct,
+    working_hours_add,
+    working_hours_remove,
 )
+from attendance.slots import SlotPlanner, holiday_name, public_holidays, week_slots
 from helsestasjon.access import child_for_request, require_role
-from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Role, Station, User
+from helsestasjon.models import (
+    AccessAction,
+    Child,
+    ChildStatus,
+    Guardianship,
+    Role,
+    Station,
+    User,
+)
 from helsestasjon.services import access_log_record, access_log_record_many
 
 CLINICAL_ROLES = (Role.NURSE, Role.LEADER)
@@ -464,57 +496,102 @@ def child_detail(request, child_id: int):
             "bookable": bookable,
             "clinical": request.user.sees_clinical_details,
             "child_address_visible": child.address_visible_to(request.user),
+            "may_move": may_book,
         },
     )
+
+
+def _national_id_in_use(request, exc: NationalIdInUse, form) -> None:
+    # The answer is the same for any station's child; the attempt is on that child's log,
+    # so its station's leader sees who tried (docs/decisions.md).
+    access_log_record(
+        user=request.user, child=exc.child, action=AccessAction.VIEW_RECORD,
+        what=gettext("Forsøk på registrering med eksisterende fødselsnummer"), path=request.get_full_path(),
+    )
+    form.add_error("national_id", exc.messages[0])
+
+
+def _register_hand(request, form) -> Child | None:
+    """Register the child typed by hand, marked unverified; None with the form's errors set when refused."""
+    d = form.cleaned_data
+    guardian = {
+        "national_id": d["guardian_national_id"] or None,
+        "given_name": d["guardian_given_name"],
+        "family_name": d["guardian_family_name"],
+        "mobile": d["guardian_mobile"],
+        "preferred_language": d["guardian_language"],
+        "interpreter_needed": d["guardian_interpreter"],
+        "street_address": d["street_address"],
+        "postal_code": d["postal_code"],
+        "city": d["city"],
+        "relation": d["guardian_relation"],
+        "parental_responsibility": True,
+    }
+    try:
+        if Child.objects.filter(national_id=d["national_id"]).exists():
+            raise NationalIdInUse(Child.objects.only("id", "station_id").get(national_id=d["national_id"]))
+        # By hand only for a person the register does not know: ask it now, whatever the browser says.
+        if register_child_lookup(national_id=d["national_id"]) is not None:
+            form.add_error("national_id", gettext("Folkeregisteret kjenner dette fødselsnummeret. Hent opplysningene fra registeret i stedet."))
+            return None
+        return child_register(
+            national_id=d["national_id"], given_name=d["given_name"], family_name=d["family_name"],
+            birth_date=d["birth_date"], sex=d["sex"], station=d["station"], guardians=[guardian],
+            registered_by=request.user, street_address=d["street_address"], postal_code=d["postal_code"],
+            city=d["city"], municipality_number=d["station"].municipality.number, unverified=True,
+        )
+    except RegisterLookupError as exc:
+        form.add_error(None, exc.message)
+    except NationalIdInUse as exc:
+        _national_id_in_use(request, exc, form)
+    except ValidationError as exc:
+        for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+            target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)
+            for message in errors:
+                form.add_error(target, message)
+    return None
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def child_new(request):
-    """Register a child by hand (birth notice or move-in); the programme is planned at once."""
+    """Register a child: look the national id up in the register and confirm, or by hand when the register does not know it."""
     require_role(request.user, *BOOKING_ROLES)
-    stations = list(Station.objects.filter(pk__in=request.user.station_ids()).order_by("name"))
-    form = ChildRegistrationForm(request.POST or None, stations=stations)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        guardian = {
-            "national_id": d["guardian_national_id"] or None,
-            "given_name": d["guardian_given_name"],
-            "family_name": d["guardian_family_name"],
-            "mobile": d["guardian_mobile"],
-            "preferred_language": d["guardian_language"],
-            "interpreter_needed": d["guardian_interpreter"],
-            "street_address": d["street_address"],
-            "postal_code": d["postal_code"],
-            "city": d["city"],
-            "relation": d["guardian_relation"],
-            "parental_responsibility": True,
-        }
+    stations = list(Station.objects.filter(pk__in=request.user.station_ids()).select_related("municipality").order_by("name"))
+    action = request.POST.get("handling", "for_haand") if request.method == "POST" else ""
+    lookup = RegisterLookupForm(request.POST if action in ("hent", "bekreft") else None, stations=stations)
+    hand = None
+    found = None
+    if action in ("hent", "bekreft") and lookup.is_valid():
+        national_id, station = lookup.cleaned_data["national_id"], lookup.cleaned_data["station"]
         try:
-            child = child_register(
-                national_id=d["national_id"], given_name=d["given_name"], family_name=d["family_name"],
-                birth_date=d["birth_date"], sex=d["sex"], station=d["station"], guardians=[guardian],
-                registered_by=request.user, street_address=d["street_address"], postal_code=d["postal_code"],
-                city=d["city"], municipality_number=d["station"].municipality.number,
-            )
+            if action == "bekreft":
+                child = child_register_from_register(national_id=national_id, station=station, registered_by=request.user)
+                messages.success(request, gettext("%(name)s er registrert fra folkeregisteret, og programmet er planlagt.") % {"name": child.full_name})
+                return redirect("attendance:child", child_id=child.pk)
+            existing = Child.objects.filter(national_id=national_id).only("id", "station_id").first()
+            if existing is not None:
+                raise NationalIdInUse(existing)
+            found = register_child_lookup(national_id=national_id)
+            if found is None:
+                messages.info(request, gettext("Folkeregisteret kjenner ikke fødselsnummeret. Registrer barnet for hånd; det merkes «uverifisert»."))
+                hand = ChildRegistrationForm(initial={"national_id": national_id, "station": station.pk, "arrival": "birth"}, stations=stations)
         except NationalIdInUse as exc:
-            # The answer is the same for any station's child; the attempt is on that child's log,
-            # so its station's leader sees who tried (docs/decisions.md).
-            access_log_record(
-                user=request.user, child=exc.child, action=AccessAction.VIEW_RECORD,
-                what=gettext("Forsøk på registrering med eksisterende fødselsnummer"), path=request.get_full_path(),
-            )
-            form.add_error("national_id", exc.messages[0])
-        except ValidationError as exc:
-            for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-                target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)
-                for message in errors:
-                    form.add_error(target, message)
-        else:
-            messages.success(request, gettext("%(name)s er registrert, og programmet er planlagt.") % {"name": child.full_name})
-            return redirect("attendance:child", child_id=child.pk)
-    return render(request, "attendance/child_new.html", {"form": form})
-
+            _national_id_in_use(request, exc, lookup)
+        except RegisterLookupError as exc:
+            lookup.add_error(None, exc.message)
+    elif action == "for_haand":
+        hand = ChildRegistrationForm(request.POST, stations=stations)
+        if hand.is_valid():
+            child = _register_hand(request, hand)
+            if child is not None:
+                messages.success(request, gettext("%(name)s er registrert for hånd (uverifisert), og programmet er planlagt.") % {"name": child.full_name})
+                return redirect("attendance:child", child_id=child.pk)
+    return render(request, "attendance/child_new.html", {
+        "lookup": lookup, "form": hand, "found": found,
+        "child_address_visible": found.address_visible_to(request.user) if found else False,
+        "guardians": [{"g": g, "address_visible": g.address_visible_to(request.user)} for g in found.guardians] if found else [],
+    })
 
 
 @login_required
@@ -607,6 +684,10 @@ def working_hours(request):
             else:
                 messages.error(request, gettext("Ukjent handling."))
         except ValidationError as exc:
+            if action in ("slett_tid", "slett_unntak"):
+                for message in exc.messages:
+                    messages.error(request, message)
+                return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
             form = hours_form if action == "legg_til_tid" else absence_form
             for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
                 for message in errors:

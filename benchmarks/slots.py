@@ -67,7 +67,13 @@ def build() -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from attendance.models import Absence, AbsenceKind, Appointment, ProgrammeStep, WorkingHours
+    from attendance.models import (
+        Absence,
+        AbsenceKind,
+        Appointment,
+        ProgrammeStep,
+        WorkingHours,
+    )
     from attendance.slots import public_holidays
     from helsestasjon.models import Municipality, Role, Station, User
 

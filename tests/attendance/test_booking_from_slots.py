@@ -12,7 +12,13 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from attendance.models import Appointment, AppointmentStatus, Consultation, ConsultationState, Weekday
+from attendance.models import (
+    Appointment,
+    AppointmentStatus,
+    Consultation,
+    ConsultationState,
+    Weekday,
+)
 from attendance.services import working_hours_add
 from attendance.slots import free_slots, public_holidays
 from helsestasjon.models import AccessLog

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from attendance.models import Absence, AbsenceKind, Weekday, WorkingHours
 from attendance.services import absence_add, working_hours_add
-from attendance.slots import SlotPlanner, free_ranges, free_slots, public_holidays, slot_is_free
+from attendance.slots import (
+    SlotPlanner,
+    free_ranges,
+    free_slots,
+    public_holidays,
+    slot_is_free,
+)
 from tests.attendance.conftest import local
 
 pytestmark = pytest.mark.django_db
