@@ -243,3 +243,25 @@ def test_a_nurse_is_offered_her_own_slots_and_a_clerk_the_earliest_colleague(log
     if timezone.localtime() < local(day - timedelta(days=1), 23):
         assert "Siri Sand" in login(clerk_a).get(WORKLIST).content.decode().split("<tbody>")[1]
     assert Weekday.MONDAY == 0
+
+
+@pytest.mark.django_db
+def test_the_childs_page_links_to_the_free_slots_and_to_moving(login, hours, station_a, clerk_a, nurse_a, planned_child, booked):
+    child = planned_child(station_a)
+    appointment = booked(child, nurse_a, starts_at=local(next_working_day(), 9, 0))
+    body = login(clerk_a).get(reverse("attendance:child", args=[child.pk])).content.decode()
+    bookable = child.consultations.filter(state__in=["due", "planned"], window_opens__lte=timezone.localdate() + timedelta(days=60))
+    assert bookable and all(reverse("attendance:booking_week", args=[c.pk]) in body for c in bookable)
+    assert reverse("attendance:appointment_move", args=[appointment.pk]) in body
+
+
+@pytest.mark.django_db
+def test_the_demo_gives_its_nurses_working_hours(settings, tmp_path):
+    from django.core.management import call_command
+
+    from attendance.models import WorkingHours
+    from helsestasjon.models import Role, User
+
+    call_command("seed_demo", children=10, if_empty=True, stdout=__import__("io").StringIO())
+    nurses = User.objects.filter(role=Role.NURSE)
+    assert nurses and set(WorkingHours.objects.values_list("professional_id", flat=True)) == set(nurses.values_list("id", flat=True))
