@@ -119,11 +119,27 @@ def _staff(stations) -> tuple[dict[int, list[User]], dict[int, User]]:
     return nurses, clerks
 
 
+def _working_hours(nurses: dict[int, list[User]]) -> None:
+    """Monday to Friday 08:00-15:30 for every demo nurse, at her first station (the booking worklist's slots)."""
+    from attendance.models import WorkingHours
+
+    placed = set(WorkingHours.objects.values_list("professional_id", flat=True))
+    rows = []
+    for station_id, users in sorted(nurses.items()):
+        for user in users:
+            if user.pk in placed:
+                continue
+            placed.add(user.pk)
+            rows += [WorkingHours(professional=user, station_id=station_id, weekday=d, starts=time(8), ends=time(15, 30)) for d in range(5)]
+    WorkingHours.objects.bulk_create(rows)
+
+
 def seed(*, children: list[Child], result, rng: random.Random, today: date) -> None:
     if not children:
         return
     steps = list(ProgrammeStep.objects.order_by("order"))
     nurses, clerks = _staff(result.stations)
+    _working_hours(nurses)
     now = timezone.now()
     history_start = today - timedelta(days=HISTORY_DAYS)
     due_pool: dict[int, list[tuple[int, bool]]] = defaultdict(list)  # station -> (consultation id, home visit)

@@ -8,10 +8,13 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from attendance.models import Outcome, Place, Reason
+from attendance.models import AbsenceKind, Outcome, Place, Reason, Weekday
 from helsestasjon.models import Language, Relation, Sex
 from helsestasjon.national_id import validator_from_settings
-from helsestasjon.validators import validate_no_invisible_controls, validate_plausible_date
+from helsestasjon.validators import (
+    validate_no_invisible_controls,
+    validate_plausible_date,
+)
 
 # Names and addresses refuse hidden control characters (helsestasjon.validators).
 TEXT = [validate_no_invisible_controls]
@@ -97,7 +100,9 @@ class ChildRegistrationForm(forms.Form):
     birth_date = forms.DateField(label=gettext_lazy("Fødselsdato"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], help_text=gettext_lazy("dd.mm.åååå"),
                                  validators=[validate_plausible_date],
                                  error_messages={"required": gettext_lazy("Skriv inn fødselsdato."), "invalid": gettext_lazy("Ugyldig dato. Bruk dd.mm.åååå.")})
-    sex = forms.ChoiceField(label=gettext_lazy("Kjønn"), choices=Sex.choices)
+    # No default: a select would otherwise preselect the first sex (issue 18).
+    sex = forms.ChoiceField(label=gettext_lazy("Kjønn"), choices=[("", gettext_lazy("Velg kjønn"))] + Sex.choices,
+                            error_messages={"required": gettext_lazy("Velg kjønn."), "invalid_choice": gettext_lazy("Ukjent kjønn.")})
     station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), coerce=int)
     street_address = forms.CharField(label=gettext_lazy("Adresse"), max_length=200, required=False, validators=TEXT)
     postal_code = forms.RegexField(label=gettext_lazy("Postnummer"), regex=r"^\d{4}$", required=False,
@@ -144,4 +149,123 @@ class ChildRegistrationForm(forms.Form):
             data["station"] = self.stations[data["station"]]
         if data.get("guardian_national_id") and data["guardian_national_id"] == data.get("national_id"):
             self.add_error("guardian_national_id", gettext("Foresatt og barn kan ikke ha samme fødselsnummer."))
+        return data
+
+
+# --- Booking from free slots, working hours and their exceptions (issue 18) ---------------------
+
+
+class SlotForm(forms.Form):
+    """One free slot chosen on the worklist or in the week view: whose, and when (an ISO instant)."""
+
+    professional = forms.TypedChoiceField(coerce=int, error_messages={
+        "required": gettext_lazy("Velg en fagperson."), "invalid_choice": gettext_lazy("Velg en fagperson ved helsestasjonen.")})
+    starts_at = forms.DateTimeField(input_formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"],
+                                    error_messages={"required": gettext_lazy("Velg en tid."), "invalid": gettext_lazy("Ugyldig tidspunkt.")})
+
+    def __init__(self, *args, professionals=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.professionals = {p.pk: p for p in professionals}
+        self.fields["professional"].choices = [(p.pk, p.get_full_name() or p.username) for p in professionals]
+
+    def clean_starts_at(self):
+        at = self.cleaned_data["starts_at"]
+        validate_plausible_date(at.date())
+        if at < timezone.now():
+            raise forms.ValidationError(gettext("Tiden har passert. Velg en ny tid."))
+        if (at.date() - timezone.localdate()).days > 400:
+            raise forms.ValidationError(gettext("Datoen er mer enn ett år fram i tid."))
+        return at
+
+    def clean(self):
+        data = super().clean()
+        if data.get("professional"):
+            data["professional"] = self.professionals[data["professional"]]
+        return data
+
+
+class WeekForm(forms.Form):
+    """Which week of free slots to show, and whose."""
+
+    uke = forms.DateField(required=False, input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                          error_messages={"invalid": gettext_lazy("Ugyldig dato.")})
+    fagperson = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1,
+                                   error_messages={"invalid": gettext_lazy("Ugyldig fagperson.")})
+
+
+def _time_field(label):
+    return forms.TimeField(label=label, input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
+                           error_messages={"required": gettext_lazy("Skriv inn klokkeslett."), "invalid": gettext_lazy("Ugyldig klokkeslett. Bruk tt:mm.")})
+
+
+class WorkingHoursForm(forms.Form):
+    station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), coerce=int,
+                                     error_messages={"invalid_choice": gettext_lazy("Velg en av dine helsestasjoner.")})
+    weekday = forms.TypedChoiceField(label=gettext_lazy("Ukedag"), coerce=int, choices=Weekday.choices,
+                                     error_messages={"invalid_choice": gettext_lazy("Velg en ukedag.")})
+    starts = _time_field(gettext_lazy("Fra"))
+    ends = _time_field(gettext_lazy("Til"))
+
+    def __init__(self, *args, stations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stations = {s.pk: s for s in stations}
+        self.fields["station"].choices = [(s.pk, s.name) for s in stations]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("station"):
+            data["station"] = self.stations[data["station"]]
+        if data.get("starts") and data.get("ends") and data["ends"] <= data["starts"]:
+            self.add_error("ends", gettext("Sluttiden må være etter starttiden."))
+        return data
+
+
+class AbsenceForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("Type"), choices=AbsenceKind.choices, widget=forms.RadioSelect,
+                             error_messages={"required": gettext_lazy("Velg type unntak."), "invalid_choice": gettext_lazy("Ukjent type unntak.")})
+    station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon (ved stenging)"), coerce=int, required=False,
+                                     error_messages={"invalid_choice": gettext_lazy("Velg en av dine helsestasjoner.")})
+    starts_on = forms.DateField(label=gettext_lazy("Fra og med"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                                error_messages={"required": gettext_lazy("Skriv inn første dag."), "invalid": gettext_lazy("Ugyldig dato. Bruk dd.mm.åååå.")})
+    ends_on = forms.DateField(label=gettext_lazy("Til og med"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                              widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                              error_messages={"required": gettext_lazy("Skriv inn siste dag."), "invalid": gettext_lazy("Ugyldig dato. Bruk dd.mm.åååå.")})
+    note = forms.CharField(label=gettext_lazy("Merknad"), max_length=200, required=False, validators=TEXT)
+
+    def __init__(self, *args, stations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stations = {s.pk: s for s in stations}
+        self.fields["station"].choices = [("", "—")] + [(s.pk, s.name) for s in stations]
+
+    def clean(self):
+        data = super().clean()
+        data["station"] = self.stations.get(data.get("station")) if data.get("station") else None
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            self.add_error("ends_on", gettext("Sluttdatoen må være samme dag som eller etter startdatoen."))
+        if data.get("kind") == AbsenceKind.CLOSED and data["station"] is None:
+            self.add_error("station", gettext("Velg helsestasjonen som er stengt."))
+        return data
+
+
+class RegisterLookupForm(forms.Form):
+    """The first step of registering a child: the national id to look up in the register, and the station."""
+
+    national_id = forms.CharField(label=gettext_lazy("Fødselsnummer"), max_length=13, validators=[validator_from_settings],
+                                  error_messages={"required": gettext_lazy("Skriv inn fødselsnummer."), "max_length": gettext_lazy("Fødselsnummeret har 11 sifre.")})
+    station = forms.TypedChoiceField(label=gettext_lazy("Helsestasjon"), coerce=int,
+                                     error_messages={"invalid_choice": gettext_lazy("Velg en av dine helsestasjoner.")})
+
+    def __init__(self, *args, stations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stations = {s.pk: s for s in stations}
+        self.fields["station"].choices = [(s.pk, s.name) for s in stations]
+
+    def clean_national_id(self):
+        return self.cleaned_data["national_id"].replace(" ", "")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("station"):
+            data["station"] = self.stations[data["station"]]
         return data

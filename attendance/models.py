@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.contrib.postgres.fields import DateRangeField, DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -364,3 +364,138 @@ class OutcomeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.recorded_at:%Y-%m-%d %H:%M})"
+
+
+# --- Working hours and their exceptions (issue 18): what free slots are made of. ---------------
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("mandag")
+    TUESDAY = 1, _("tirsdag")
+    WEDNESDAY = 2, _("onsdag")
+    THURSDAY = 3, _("torsdag")
+    FRIDAY = 4, _("fredag")
+    SATURDAY = 5, _("lørdag")
+    SUNDAY = 6, _("søndag")
+
+
+def _on_a_fixed_day(field: str) -> models.Func:
+    """A time of day as a timestamp on one fixed date, so two ranges of a weekday can be compared.
+
+    ``date + time`` is immutable in PostgreSQL, so the expression may stand in an exclusion constraint.
+    """
+    return models.Func(models.F(field), template="(DATE '2000-01-03' + %(expressions)s)", output_field=models.DateTimeField())
+
+
+WORKING_HOURS_NO_OVERLAP = "working_hours_no_overlap"
+
+
+class WorkingHoursQuerySet(models.QuerySet):
+    def for_professional(self, professional_id: int):
+        return self.filter(professional_id=professional_id).select_related("station").order_by("weekday", "starts", "id")
+
+
+class WorkingHours(models.Model):
+    """One range of a weekday a professional works at a station (Monday 08:00-15:30 at Helsestasjon A)."""
+
+    professional = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="working_hours", verbose_name=_("fagperson")
+    )
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="+", verbose_name=_("helsestasjon"))
+    weekday = models.PositiveSmallIntegerField(_("ukedag"), choices=Weekday.choices)
+    starts = models.TimeField(_("fra"))
+    ends = models.TimeField(_("til"))
+
+    objects = WorkingHoursQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("arbeidstid")
+        verbose_name_plural = _("arbeidstider")
+        ordering = ["professional", "weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts__lt=models.F("ends")), name="working_hours_end_after_start"),
+            # A professional is at one place at a time: two ranges of one weekday never overlap, at any station.
+            ExclusionConstraint(
+                name=WORKING_HOURS_NO_OVERLAP,
+                expressions=[
+                    (models.F("professional"), RangeOperators.EQUAL),
+                    (models.F("weekday"), RangeOperators.EQUAL),
+                    (models.Func(_on_a_fixed_day("starts"), _on_a_fixed_day("ends"), function="tsrange",
+                                 output_field=DateTimeRangeField()), RangeOperators.OVERLAPS),
+                ],
+                violation_error_message=_("Arbeidstiden overlapper en annen arbeidstid samme ukedag."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class AbsenceKind(models.TextChoices):
+    LEAVE = "leave", _("Fravær / permisjon")
+    CLOSED = "closed", _("Helsestasjonen stengt")
+
+
+ABSENCE_NO_OVERLAP = "absence_no_overlap"
+
+
+def _days_span() -> models.Func:
+    # Inclusive of both days, as a clerk reads "1.–3. juli".
+    return models.Func(models.F("starts_on"), models.F("ends_on"), template="daterange(%(expressions)s, '[]')",
+                       output_field=DateRangeField())
+
+
+class AbsenceQuerySet(models.QuerySet):
+    def touching(self, *, professional_ids, station_ids, first: date, last: date):
+        """Exceptions of these professionals or closed days of these stations between two days (inclusive)."""
+        return self.filter(Q(professional_id__in=professional_ids) | Q(station_id__in=station_ids),
+                           starts_on__lte=last, ends_on__gte=first)
+
+
+class Absence(models.Model):
+    """Whole days without slots: a professional's leave (at every station) or a station's closed days.
+
+    Public holidays are not stored: they come from the ``holidays`` package when slots are computed.
+    """
+
+    kind = models.CharField(_("type"), max_length=10, choices=AbsenceKind.choices)
+    professional = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="absences",
+        verbose_name=_("fagperson"),
+    )
+    station = models.ForeignKey(Station, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("helsestasjon"))
+    starts_on = models.DateField(_("fra og med"))
+    ends_on = models.DateField(_("til og med"))
+    note = models.CharField(_("merknad"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name=_("registrert av"))
+
+    objects = AbsenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("unntak fra arbeidstid")
+        verbose_name_plural = _("unntak fra arbeidstid")
+        ordering = ["starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(starts_on__lte=models.F("ends_on")), name="absence_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(kind="leave", professional__isnull=False, station__isnull=True)
+                | Q(kind="closed", professional__isnull=True, station__isnull=False),
+                name="absence_leave_of_a_professional_closed_of_a_station",
+            ),
+            # NULL never equals NULL, so each constraint binds only the rows that name its column.
+            ExclusionConstraint(
+                name=ABSENCE_NO_OVERLAP,
+                expressions=[(models.F("professional"), RangeOperators.EQUAL), (_days_span(), RangeOperators.OVERLAPS)],
+                violation_error_message=_("Fraværet overlapper et fravær som allerede er registrert."),
+            ),
+            ExclusionConstraint(
+                name="absence_closed_no_overlap",
+                expressions=[(models.F("station"), RangeOperators.EQUAL), (_days_span(), RangeOperators.OVERLAPS)],
+                violation_error_message=_("Stengingen overlapper en stenging som allerede er registrert."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.starts_on:%d.%m.%Y}-{self.ends_on:%d.%m.%Y}"

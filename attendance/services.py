@@ -8,7 +8,7 @@ never called from here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -18,8 +18,12 @@ from django.utils.translation import gettext, gettext_lazy
 
 from attendance.hooks import outcome_recorded_notify
 from attendance.models import (
+    ABSENCE_NO_OVERLAP,
     APPOINTMENT_NO_OVERLAP,
     REASON_OUTCOMES,
+    WORKING_HOURS_NO_OVERLAP,
+    Absence,
+    AbsenceKind,
     Appointment,
     AppointmentStatus,
     Consultation,
@@ -29,8 +33,19 @@ from attendance.models import (
     Place,
     ProgrammeStep,
     Reason,
+    WorkingHours,
 )
-from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Relation, Station, User
+from attendance.slots import slot_is_free
+from helsestasjon.models import (
+    Child,
+    ChildStatus,
+    Guardian,
+    Guardianship,
+    Relation,
+    Role,
+    Station,
+    User,
+)
 from helsestasjon.permissions import holds_consultations
 
 
@@ -595,3 +610,114 @@ def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None =
         except OutcomeConflict:
             continue  # Recorded meanwhile by someone else.
     return cancelled
+
+
+# --- Working hours, exceptions and booking from free slots (issue 18) ------------------------------
+
+
+def _refused(exc: IntegrityError, messages: Mapping[str, str]) -> ValidationError:
+    name = _violated_constraint(exc)
+    return ValidationError(messages.get(name) or gettext("Kunne ikke lagre. Kontroller verdiene."))
+
+
+def working_hours_add(*, professional: User, station: Station, weekday: int, starts, ends) -> WorkingHours:
+    """Add a range of a weekday; end after start, never overlapping the professional's other ranges that day."""
+    if professional.role == Role.CLERK or station.pk not in professional.station_ids():
+        raise ValidationError({"professional": gettext("Fagpersonen arbeider ikke ved denne helsestasjonen.")})
+    if ends <= starts:
+        raise ValidationError({"ends": gettext("Sluttiden må være etter starttiden.")})
+    hours = WorkingHours(professional=professional, station=station, weekday=weekday, starts=starts, ends=ends)
+    try:
+        with transaction.atomic():
+            hours.save()
+    except IntegrityError as exc:
+        raise _refused(exc, {
+            WORKING_HOURS_NO_OVERLAP: gettext("Arbeidstiden overlapper en annen arbeidstid samme ukedag."),
+        }) from None
+    return hours
+
+
+def absence_add(*, kind: str, starts_on: date, ends_on: date, professional: User | None = None,
+                station: Station | None = None, note: str = "", created_by: User | None = None) -> Absence:
+    """Register leave for a professional or closed days for a station (whole days, inclusive)."""
+    if ends_on < starts_on:
+        raise ValidationError({"ends_on": gettext("Sluttdatoen må være samme dag som eller etter startdatoen.")})
+    if (ends_on - starts_on).days > 366:
+        raise ValidationError({"ends_on": gettext("Et unntak kan vare høyst ett år.")})
+    if kind == AbsenceKind.LEAVE and professional is None:
+        raise ValidationError({"professional": gettext("Velg fagpersonen som har fravær.")})
+    if kind == AbsenceKind.CLOSED and station is None:
+        raise ValidationError({"station": gettext("Velg helsestasjonen som er stengt.")})
+    absence = Absence(
+        kind=kind, starts_on=starts_on, ends_on=ends_on, note=note.strip()[:200], created_by=created_by,
+        professional=professional if kind == AbsenceKind.LEAVE else None,
+        station=station if kind == AbsenceKind.CLOSED else None,
+    )
+    try:
+        with transaction.atomic():
+            absence.save()
+    except IntegrityError as exc:
+        raise _refused(exc, {
+            ABSENCE_NO_OVERLAP: gettext("Fraværet overlapper et fravær som allerede er registrert."),
+            "absence_closed_no_overlap": gettext("Stengingen overlapper en stenging som allerede er registrert."),
+        }) from None
+    return absence
+
+
+class SlotTaken(BookingError):
+    """The time asked for is no longer among the professional's free slots."""
+
+
+def appointment_book_slot(*, consultation: Consultation, professional: User, starts_at: datetime, booked_by: User) -> Appointment:
+    """Book a consultation into one of the professional's free slots (duration and place from the programme).
+
+    A time outside the working hours, on a holiday or a day of leave is refused with a message; two
+    clerks taking the same slot at once are told apart by the exclusion constraint (ProfessionalBusy).
+    """
+    step = consultation.step
+    if not slot_is_free(professional=professional, station=consultation.child.station_id, starts_at=starts_at,
+                        duration_minutes=step.default_duration_minutes):
+        # A booked overlap is the busy message whoever made it; anything else is outside the free time.
+        end = starts_at + _minutes(step.default_duration_minutes)
+        clash = Appointment.objects.filter(
+            professional=professional, status=AppointmentStatus.BOOKED, starts_at__lt=end, starts_at__gt=starts_at - _minutes(480)
+        ).only("starts_at", "duration_minutes")
+        if any(a.starts_at < end and starts_at < a.ends_at for a in clash):
+            raise ProfessionalBusy(professional)
+        raise SlotTaken(gettext("Tiden er ikke en ledig tid i fagpersonens arbeidstid. Velg en annen tid."))
+    return appointment_book(
+        consultation=consultation, starts_at=starts_at, duration_minutes=step.default_duration_minutes,
+        place=Place.HOME if step.is_home_visit else Place.STATION, professional=professional, booked_by=booked_by,
+    )
+
+
+def _minutes(n: int) -> timedelta:
+    return timedelta(minutes=int(n))
+
+
+def appointment_move_to_slot(*, appointment: Appointment, starts_at: datetime, recorded_by: User) -> OutcomeEvent:
+    """Move a booked appointment to another free slot of the same professional (recorded as «Flyttet»)."""
+    if not slot_is_free(professional=appointment.professional_id, station=appointment.station_id, starts_at=starts_at,
+                        duration_minutes=appointment.duration_minutes, ignore_appointment_id=appointment.pk):
+        raise SlotTaken(gettext("Tiden er ikke en ledig tid i fagpersonens arbeidstid. Velg en annen tid."))
+    return appointment_record_outcome(appointment=appointment, outcome=Outcome.RESCHEDULED, recorded_by=recorded_by,
+                                      new_starts_at=starts_at)
+
+
+def working_hours_remove(*, user: User, kind: str, pk) -> None:
+    """Delete a range of working hours or an exception the user may edit (one at their stations)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise ValidationError(gettext("Fant ikke raden.")) from None
+    if not 0 < pk < 2**31:
+        raise ValidationError(gettext("Fant ikke raden."))
+    stations = user.station_ids()
+    if kind == "slett_tid":
+        rows = WorkingHours.objects.filter(pk=pk, station_id__in=stations)
+    else:
+        rows = Absence.objects.filter(Q(station_id__in=stations) | Q(professional__stations__id__in=stations), pk=pk)
+    ids = list(rows.values_list("pk", flat=True).distinct())
+    if not ids:
+        raise ValidationError(gettext("Fant ikke raden. Den kan allerede være slettet."))
+    rows.model.objects.filter(pk__in=ids).delete()

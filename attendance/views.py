@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -21,29 +21,61 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.day_list import DayRow, ListAccess, day_rows
-from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
-from attendance.models import Appointment, Consultation, Outcome, OutcomeEvent, Place, Reason
+from attendance.forms import (
+    AbsenceForm,
+    BookingForm,
+    ChildRegistrationForm,
+    DayForm,
+    OutcomeForm,
+    RegisterLookupForm,
+    SlotForm,
+    WeekForm,
+    WorkingHoursForm,
+)
+from attendance.models import (
+    Absence,
+    AbsenceKind,
+    Appointment,
+    Consultation,
+    Outcome,
+    OutcomeEvent,
+    Place,
+    Reason,
+    WorkingHours,
+)
+from attendance.registration import (
+    RegisterLookupError,
+    child_register_from_register,
+    register_child_lookup,
+)
 from attendance.services import (
     BOOKABLE_STATES,
     AttendanceError,
     NationalIdInUse,
     OutcomeConflict,
+    absence_add,
     appointment_book,
+    appointment_book_slot,
+    appointment_move_to_slot,
     appointment_record_outcome,
     child_register,
     outcome_correct,
+    working_hours_add,
+    working_hours_remove,
 )
+from attendance.slots import SlotPlanner, holiday_name, public_holidays, week_slots
 from helsestasjon.access import child_for_request
 from helsestasjon.permissions import (
     NON_CONSULTING_ROLES,
     holds_consultations,
     may_book,
+    may_edit_working_hours,
     may_hold_consultations,
     may_see_address,
     may_see_clinical_text,
     requires,
 )
-from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Station, User
+from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Role, Station, User
 from helsestasjon.services import access_log_record, access_log_record_many
 
 _COLLEAGUE_FIELDS = ["id", "username", "first_name", "last_name", "role"]
@@ -233,31 +265,156 @@ def _booking_initial(consultation: Consultation, user) -> dict:
     }
 
 
+def _candidates(user, station_id: int, professionals: list[User]) -> list[int]:
+    """Whose slots a booking is proposed from: a nurse books her own; clerks and leaders the station's earliest."""
+    if user.role == Role.NURSE and any(p.pk == user.pk for p in professionals):
+        return [user.pk]
+    return [p.pk for p in professionals]
+
+
+def _not_before(consultation: Consultation):
+    opens = timezone.make_aware(datetime.combine(consultation.window_opens, time.min))
+    return max(opens, timezone.now())
+
+
+def _proposals(consultations, user, professionals: dict[int, list[User]]) -> list[dict]:
+    """Worklist rows, each with a different first free slot (one query for the whole page)."""
+    station_ids = sorted({c.child.station_id for c in consultations})
+    people = {p.pk: p for sid in station_ids for p in professionals.get(sid, [])}
+    planner = SlotPlanner.load(professional_ids=list(people), station_ids=station_ids) if consultations else None
+    rows = []
+    for c in consultations:
+        proposal = planner.propose(
+            professional_ids=_candidates(user, c.child.station_id, professionals.get(c.child.station_id, [])),
+            station_id=c.child.station_id, duration_minutes=c.step.default_duration_minutes, not_before=_not_before(c),
+        )
+        rows.append({"consultation": c, "appointment": None,
+                     "proposal": {"professional": people[proposal[0]], "starts_at": proposal[1]} if proposal else None})
+    return rows
+
+
 @login_required
 @require_GET
 @requires(may_book)
 def booking_worklist(request):
-    """Due consultations without a booked appointment, oldest first, each bookable in one step."""
+    """Due consultations without a booked appointment, oldest first, each with its first free slot."""
     station_ids = request.user.station_ids()
     qs = Consultation.objects.needing_booking(station_ids)
     page = Paginator(qs, 50).get_page(request.GET.get("side"))
     consultations = list(page.object_list)
-    professionals = _professionals_by_station(station_ids)
-    rows = [
-        {
-            "consultation": c,
-            "appointment": None,  # names the row reads are defined: a missing one costs an exception per row
-            "form": BookingForm(initial=_booking_initial(c, request.user), professionals=professionals.get(c.child.station_id, []),
-                                prefix=f"c{c.pk}"),
-        }
-        for c in consultations
-    ]
+    rows = _proposals(consultations, request.user, _professionals_by_station(station_ids))
     if consultations:
         access_log_record_many(
             user=request.user, children=[c.child for c in consultations], action=AccessAction.VIEW_LIST,
             what=gettext("Timebestilling"), path=request.get_full_path(),
         )
     return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": ""})
+
+
+def _bookable_consultation(request, consultation_id: int) -> Consultation:
+    try:
+        return (
+            Consultation.objects.select_related("child", "step", "child__station")
+            .filter(child__station_id__in=request.user.station_ids())
+            .get(pk=consultation_id)
+        )
+    except (Consultation.DoesNotExist, ValueError, TypeError):
+        raise Http404(gettext("Fant ikke konsultasjonen.")) from None
+
+
+@login_required
+@require_POST
+@requires(may_book)
+def book_slot(request, consultation_id: int):
+    """Book the consultation into a free slot (the worklist's "Bestill" or a time in the week view)."""
+    consultation = _bookable_consultation(request, consultation_id)
+    professionals = _professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
+    form = SlotForm(request.POST, professionals=professionals)
+    appointment, error = None, ""
+    if form.is_valid():
+        try:
+            appointment = appointment_book_slot(
+                consultation=consultation, professional=form.cleaned_data["professional"],
+                starts_at=form.cleaned_data["starts_at"], booked_by=request.user,
+            )
+        except AttendanceError as exc:
+            error = exc.message
+    else:
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    access_log_record(
+        user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
+        what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
+    )
+    if request.htmx:
+        consultation.refresh_from_db(fields=["state"])
+        row = {"consultation": consultation, "appointment": appointment, "proposal": None}
+        if appointment is None:
+            # The slot went to someone else: offer the next free one at once.
+            row = _proposals([consultation], request.user, {consultation.child.station_id: professionals})[0]
+        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        when = timezone.localtime(appointment.starts_at)
+        messages.success(request, gettext("Time bestilt %(date)s kl. %(time)s for %(name)s.") % {
+            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "name": consultation.child.full_name,
+        })
+        return redirect("attendance:booking_worklist")
+    return redirect("attendance:booking_week", consultation_id=consultation.pk)
+
+
+def _week_context(request, *, station_id: int, professionals: list[User], default_professional: User | None, duration_minutes: int,
+                  not_before: date, ignore_appointment_id: int | None = None) -> dict:
+    """The week of free slots the week view shows: which week and whose, from the query string."""
+    form = WeekForm(request.GET)
+    today = timezone.localdate()
+    first = max(today, not_before)
+    wanted, professional_id, error = None, None, ""
+    if form.is_valid():
+        wanted, professional_id = form.cleaned_data["uke"], form.cleaned_data["fagperson"]
+    else:
+        error = " ".join(e for errors in form.errors.values() for e in errors)
+    by_id = {p.pk: p for p in professionals}
+    professional = by_id.get(professional_id) if professional_id else None
+    if professional_id and professional is None:
+        error = gettext("Fant ikke fagpersonen ved helsestasjonen.")
+    professional = professional or default_professional or (professionals[0] if professionals else None)
+    day = wanted or first
+    if (day - today).days > 400:
+        day, error = first, gettext("Datoen er mer enn ett år fram i tid.")
+    monday = day - timedelta(days=day.weekday())
+    days = []
+    if professional is not None:
+        for shown, slots in week_slots(professional=professional, station=station_id, monday=monday,
+                                       duration_minutes=duration_minutes, ignore_appointment_id=ignore_appointment_id):
+            days.append({"day": shown, "slots": slots, "holiday": holiday_name(shown)})
+    previous = monday - timedelta(days=7)
+    return {
+        "days": days, "monday": monday, "sunday": monday + timedelta(days=6), "professional": professional,
+        "professionals": professionals, "week_error": error, "duration_minutes": duration_minutes,
+        "previous_week": previous if previous + timedelta(days=6) >= today else None, "next_week": monday + timedelta(days=7),
+    }
+
+
+@login_required
+@require_GET
+@requires(may_book)
+def booking_week(request, consultation_id: int):
+    """A week of the chosen professional's free slots for one consultation ("Velg annen tid")."""
+    consultation = _bookable_consultation(request, consultation_id)
+    access_log_record(user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
+                      what=gettext("Timebestilling (ledige tider)"), path=request.get_full_path())
+    professionals = _professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
+    default = next((p for p in professionals if p.pk == request.user.pk), None)
+    context = _week_context(request, station_id=consultation.child.station_id, professionals=professionals, default_professional=default,
+                            duration_minutes=consultation.step.default_duration_minutes,
+                            not_before=consultation.window_opens)
+    context.update({"consultation": consultation, "action": reverse("attendance:book_slot", args=[consultation.pk]),
+                    "week_url": reverse("attendance:booking_week", args=[consultation.pk]),
+                    "target": f"uke-{consultation.pk}", "moving": None})
+    if request.htmx:
+        return render(request, "attendance/booking_week.html#week", context)
+    return render(request, "attendance/booking_week.html", context)
 
 
 @login_required
@@ -295,7 +452,7 @@ def book(request, consultation_id: int):
             user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
             what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
         )
-        row = {"consultation": consultation, "form": form, "appointment": appointment}
+        row = {"consultation": consultation, "form": form, "appointment": appointment, "proposal": None}
         return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
     if error:
         messages.error(request, error)
@@ -349,54 +506,207 @@ def child_detail(request, child_id: int):
             "bookable": bookable,
             "clinical": may_see_clinical_text(request.user),
             "child_address_visible": may_see_address(request.user, child),
+            "may_move": may_book(request.user),
         },
     )
+
+
+def _national_id_in_use(request, exc: NationalIdInUse, form) -> None:
+    # The answer is the same for any station's child; the attempt is on that child's log,
+    # so its station's leader sees who tried (docs/decisions.md).
+    access_log_record(
+        user=request.user, child=exc.child, action=AccessAction.VIEW_RECORD,
+        what=gettext("Forsøk på registrering med eksisterende fødselsnummer"), path=request.get_full_path(),
+    )
+    form.add_error("national_id", exc.messages[0])
+
+
+def _register_hand(request, form) -> Child | None:
+    """Register the child typed by hand, marked unverified; None with the form's errors set when refused."""
+    d = form.cleaned_data
+    guardian = {
+        "national_id": d["guardian_national_id"] or None,
+        "given_name": d["guardian_given_name"],
+        "family_name": d["guardian_family_name"],
+        "mobile": d["guardian_mobile"],
+        "preferred_language": d["guardian_language"],
+        "interpreter_needed": d["guardian_interpreter"],
+        "street_address": d["street_address"],
+        "postal_code": d["postal_code"],
+        "city": d["city"],
+        "relation": d["guardian_relation"],
+        "parental_responsibility": True,
+    }
+    try:
+        if Child.objects.filter(national_id=d["national_id"]).exists():
+            raise NationalIdInUse(Child.objects.only("id", "station_id").get(national_id=d["national_id"]))
+        # By hand only for a person the register does not know: ask it now, whatever the browser says.
+        if register_child_lookup(national_id=d["national_id"]) is not None:
+            form.add_error("national_id", gettext("Folkeregisteret kjenner dette fødselsnummeret. Hent opplysningene fra registeret i stedet."))
+            return None
+        return child_register(
+            national_id=d["national_id"], given_name=d["given_name"], family_name=d["family_name"],
+            birth_date=d["birth_date"], sex=d["sex"], station=d["station"], guardians=[guardian],
+            registered_by=request.user, street_address=d["street_address"], postal_code=d["postal_code"],
+            city=d["city"], municipality_number=d["station"].municipality.number, unverified=True,
+        )
+    except RegisterLookupError as exc:
+        form.add_error(None, exc.message)
+    except NationalIdInUse as exc:
+        _national_id_in_use(request, exc, form)
+    except ValidationError as exc:
+        for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+            target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)
+            for message in errors:
+                form.add_error(target, message)
+    return None
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 @requires(may_book)
 def child_new(request):
-    """Register a child by hand (birth notice or move-in); the programme is planned at once."""
-    stations = list(Station.objects.filter(pk__in=request.user.station_ids()).order_by("name"))
-    form = ChildRegistrationForm(request.POST or None, stations=stations)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        guardian = {
-            "national_id": d["guardian_national_id"] or None,
-            "given_name": d["guardian_given_name"],
-            "family_name": d["guardian_family_name"],
-            "mobile": d["guardian_mobile"],
-            "preferred_language": d["guardian_language"],
-            "interpreter_needed": d["guardian_interpreter"],
-            "street_address": d["street_address"],
-            "postal_code": d["postal_code"],
-            "city": d["city"],
-            "relation": d["guardian_relation"],
-            "parental_responsibility": True,
-        }
+    """Register a child: look the national id up in the register and confirm, or by hand when the register does not know it."""
+    stations = list(Station.objects.filter(pk__in=request.user.station_ids()).select_related("municipality").order_by("name"))
+    action = request.POST.get("handling", "for_haand") if request.method == "POST" else ""
+    lookup = RegisterLookupForm(request.POST if action in ("hent", "bekreft") else None, stations=stations)
+    hand = None
+    found = None
+    if action in ("hent", "bekreft") and lookup.is_valid():
+        national_id, station = lookup.cleaned_data["national_id"], lookup.cleaned_data["station"]
         try:
-            child = child_register(
-                national_id=d["national_id"], given_name=d["given_name"], family_name=d["family_name"],
-                birth_date=d["birth_date"], sex=d["sex"], station=d["station"], guardians=[guardian],
-                registered_by=request.user, street_address=d["street_address"], postal_code=d["postal_code"],
-                city=d["city"], municipality_number=d["station"].municipality.number,
-            )
+            if action == "bekreft":
+                child = child_register_from_register(national_id=national_id, station=station, registered_by=request.user)
+                messages.success(request, gettext("%(name)s er registrert fra folkeregisteret, og programmet er planlagt.") % {"name": child.full_name})
+                return redirect("attendance:child", child_id=child.pk)
+            existing = Child.objects.filter(national_id=national_id).only("id", "station_id").first()
+            if existing is not None:
+                raise NationalIdInUse(existing)
+            found = register_child_lookup(national_id=national_id)
+            if found is None:
+                messages.info(request, gettext("Folkeregisteret kjenner ikke fødselsnummeret. Registrer barnet for hånd; det merkes «uverifisert»."))
+                hand = ChildRegistrationForm(initial={"national_id": national_id, "station": station.pk, "arrival": "birth"}, stations=stations)
         except NationalIdInUse as exc:
-            # The answer is the same for any station's child; the attempt is on that child's log,
-            # so its station's leader sees who tried (docs/decisions.md).
-            access_log_record(
-                user=request.user, child=exc.child, action=AccessAction.VIEW_RECORD,
-                what=gettext("Forsøk på registrering med eksisterende fødselsnummer"), path=request.get_full_path(),
-            )
-            form.add_error("national_id", exc.messages[0])
-        except ValidationError as exc:
-            for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-                target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)
-                for message in errors:
-                    form.add_error(target, message)
-        else:
-            messages.success(request, gettext("%(name)s er registrert, og programmet er planlagt.") % {"name": child.full_name})
-            return redirect("attendance:child", child_id=child.pk)
-    return render(request, "attendance/child_new.html", {"form": form})
+            _national_id_in_use(request, exc, lookup)
+        except RegisterLookupError as exc:
+            lookup.add_error(None, exc.message)
+    elif action == "for_haand":
+        hand = ChildRegistrationForm(request.POST, stations=stations)
+        if hand.is_valid():
+            child = _register_hand(request, hand)
+            if child is not None:
+                messages.success(request, gettext("%(name)s er registrert for hånd (uverifisert), og programmet er planlagt.") % {"name": child.full_name})
+                return redirect("attendance:child", child_id=child.pk)
+    return render(request, "attendance/child_new.html", {
+        "lookup": lookup, "form": hand, "found": found,
+        "child_address_visible": found.address_visible_to(request.user) if found else False,
+        "guardians": [{"g": g, "address_visible": g.address_visible_to(request.user)} for g in found.guardians] if found else [],
+    })
 
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@requires(may_book)
+def appointment_move(request, appointment_id: int):
+    """Move a booked appointment to another free slot of its professional (GET: the week; POST: the slot)."""
+    try:
+        appointment = Appointment.objects.select_related("child", "consultation__step", "professional").get(
+            pk=appointment_id, station_id__in=request.user.station_ids()
+        )
+    except Appointment.DoesNotExist:
+        raise Http404(gettext("Fant ikke timen.")) from None
+    access_log_record(user=request.user, child=appointment.child, action=AccessAction.VIEW_LIST,
+                      what=gettext("Flytt timen (ledige tider)"), path=request.get_full_path())
+    professional = appointment.professional
+    if request.method == "POST":
+        form = SlotForm(request.POST, professionals=[professional])
+        if not appointment.is_booked:
+            messages.error(request, gettext("Timen er ikke lenger bestilt og kan ikke flyttes."))
+        elif form.is_valid():
+            try:
+                appointment_move_to_slot(appointment=appointment, starts_at=form.cleaned_data["starts_at"], recorded_by=request.user)
+            except AttendanceError as exc:
+                messages.error(request, exc.message)
+            else:
+                when = timezone.localtime(form.cleaned_data["starts_at"])
+                messages.success(request, gettext("Timen er flyttet til %(date)s kl. %(time)s.") % {
+                    "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}"})
+                return redirect(_day_url(when.date(), professional.pk, request.user, f"#time-{appointment.rescheduled_to_id or ''}")
+                                if request.user.role != Role.CLERK else reverse("attendance:child", args=[appointment.child_id]))
+        else:
+            messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("attendance:appointment_move", appointment_id=appointment.pk)
+    context = _week_context(request, station_id=appointment.station_id, professionals=[professional],
+                            default_professional=professional, duration_minutes=appointment.duration_minutes,
+                            not_before=timezone.localdate(), ignore_appointment_id=appointment.pk)
+    url = reverse("attendance:appointment_move", args=[appointment.pk])
+    context.update({"consultation": appointment.consultation, "action": url, "week_url": url,
+                    "target": f"flytt-{appointment.pk}", "moving": appointment})
+    if request.htmx:
+        return render(request, "attendance/booking_week.html#week", context)
+    return render(request, "attendance/booking_week.html", context)
+
+
+# --- Working hours and their exceptions: the leader's and the clerk's page ----------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@requires(may_edit_working_hours)
+def working_hours(request):
+    """Working hours per weekday and exceptions (leave, closed days) of the professionals at the user's stations."""
+    station_ids = request.user.station_ids()
+    stations = list(Station.objects.filter(pk__in=station_ids).order_by("name"))
+    people = {p.pk: p for sid, ps in _professionals_by_station(station_ids).items() for p in ps}
+    professionals = sorted(people.values(), key=lambda p: (p.last_name, p.first_name, p.pk))
+    choice = WeekForm(request.GET)
+    wanted = choice.cleaned_data["fagperson"] if choice.is_valid() else None
+    professional = people.get(wanted) if wanted else (professionals[0] if professionals else None)
+    if wanted and professional is None:
+        messages.error(request, gettext("Fant ikke fagpersonen ved din helsestasjon."))
+        professional = professionals[0] if professionals else None
+    hours_form = WorkingHoursForm(stations=stations, prefix="tid")
+    absence_form = AbsenceForm(stations=stations, prefix="unntak", initial={"kind": AbsenceKind.LEAVE})
+    if request.method == "POST" and professional is not None:
+        action = request.POST.get("handling")
+        try:
+            if action == "legg_til_tid":
+                hours_form = WorkingHoursForm(request.POST, stations=stations, prefix="tid")
+                if hours_form.is_valid():
+                    d = hours_form.cleaned_data
+                    working_hours_add(professional=professional, station=d["station"], weekday=d["weekday"], starts=d["starts"], ends=d["ends"])
+                    messages.success(request, gettext("Arbeidstiden er lagt til."))
+                    return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            elif action == "legg_til_unntak":
+                absence_form = AbsenceForm(request.POST, stations=stations, prefix="unntak")
+                if absence_form.is_valid():
+                    d = absence_form.cleaned_data
+                    absence_add(kind=d["kind"], professional=professional, station=d["station"], starts_on=d["starts_on"],
+                                ends_on=d["ends_on"], note=d["note"], created_by=request.user)
+                    messages.success(request, gettext("Unntaket er registrert."))
+                    return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            elif action in ("slett_tid", "slett_unntak"):
+                working_hours_remove(user=request.user, kind=action, pk=request.POST.get("id", ""))
+                messages.success(request, gettext("Slettet."))
+                return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            else:
+                messages.error(request, gettext("Ukjent handling."))
+        except ValidationError as exc:
+            if action in ("slett_tid", "slett_unntak"):
+                for message in exc.messages:
+                    messages.error(request, message)
+                return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            form = hours_form if action == "legg_til_tid" else absence_form
+            for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+    today = timezone.localdate()
+    hours = list(WorkingHours.objects.for_professional(professional.pk).filter(station_id__in=station_ids)) if professional else []
+    absences = list(
+        Absence.objects.touching(professional_ids=[professional.pk] if professional else [], station_ids=station_ids,
+                                 first=today, last=today + timedelta(days=366)).select_related("station")
+    )
+    upcoming = [(d, holiday_name(d)) for d in public_holidays(today, today + timedelta(days=120))]
+    return render(request, "attendance/working_hours.html", {
+        "professionals": professionals, "professional": professional, "hours": hours, "absences": absences,
+        "hours_form": hours_form, "absence_form": absence_form, "holidays": upcoming,
+    })

@@ -16,6 +16,7 @@ from helsestasjon.models import Role
 NAVIGATION = [
     ("attendance:day", gettext_lazy("Min dag"), may.may_hold_consultations),
     ("attendance:booking_worklist", gettext_lazy("Timebestilling"), may.may_book),
+    ("attendance:working_hours", gettext_lazy("Arbeidstid"), may.may_edit_working_hours),
     ("followup:nurse_worklist", gettext_lazy("Mine oppfølgingssaker"), lambda user: may.works_list(user, Role.NURSE)),
     ("followup:clerk_worklist", gettext_lazy("Oppgaver merkantil"), lambda user: may.works_list(user, Role.CLERK)),
     ("followup:letters", gettext_lazy("Brev"), lambda user: may.works_list(user, Role.CLERK)),

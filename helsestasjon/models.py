@@ -189,6 +189,9 @@ class Child(models.Model):
     address_protection = models.CharField(
         _("adressebeskyttelse"), max_length=24, choices=AddressProtection.choices, default=AddressProtection.UNCLASSIFIED
     )
+    # Registered by hand because the register did not know the national id (issue 18); the register
+    # sync confirms the child when the register learns of it.
+    unverified = models.BooleanField(_("uverifisert"), default=False)
     created_at = models.DateTimeField(_("opprettet"), auto_now_add=True)
 
     objects = ChildQuerySet.as_manager()

@@ -5,7 +5,8 @@ Every rule takes the user (and the object where the answer depends on it) and an
 
 - ``may_hold_consultations``: the day list and recording outcomes (everyone but clerks);
   ``holds_consultations`` is the same rule for a colleague chosen as the professional of a time
-- ``may_book``: booking a consultation, registering a child
+- ``may_book``: booking a consultation, moving a time, registering a child
+- ``may_edit_working_hours``: working hours, leave and closed days (the clerk and the leader)
 - ``may_see_clinical_text``: notes, reasons, the chronology's clinical entries (nurse, leader; never a
   clerk, and not the administrator, who keeps the system running)
 - ``may_download_chronology``, ``may_close_with_gp``, ``may_pause_case``: the case page's clinical actions
@@ -64,6 +65,8 @@ def _one_of(*roles: str):
 
 may_hold_consultations = _one_of(NURSE, LEADER, ADMIN)
 may_book = _one_of(CLERK, NURSE, LEADER, ADMIN)
+# Working hours per weekday, leave and closed days of the station's professionals.
+may_edit_working_hours = _one_of(CLERK, LEADER, ADMIN)
 may_see_clinical_text = _one_of(NURSE, LEADER)
 may_download_chronology = _one_of(NURSE, LEADER, ADMIN)
 may_close_with_gp = _one_of(NURSE, LEADER, ADMIN)
@@ -138,6 +141,7 @@ def may_see_address_at_level(user, level: str | None) -> bool:
 BY_NAME = {
     "hold_consultations": may_hold_consultations,
     "book": may_book,
+    "edit_working_hours": may_edit_working_hours,
     "see_clinical_text": may_see_clinical_text,
     "download_chronology": may_download_chronology,
     "close_with_gp": may_close_with_gp,

@@ -72,3 +72,7 @@ def booked():
         )
 
     return make
+
+
+# The fake register over real HTTP (tests/registry_sync): registering a child asks it.
+from tests.registry_sync.conftest import register  # noqa: E402, F401

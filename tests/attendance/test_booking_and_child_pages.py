@@ -13,7 +13,8 @@ from attendance.services import appointment_record_outcome
 from helsestasjon.models import AccessLog, Child
 from tests.factories import next_national_id
 
-pytestmark = pytest.mark.django_db
+# Registering by hand asks the (fake) register first that it does not know the child.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("register")]
 WORKLIST = reverse("attendance:booking_worklist")
 
 

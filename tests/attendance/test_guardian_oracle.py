@@ -14,7 +14,8 @@ from followup.sms.services import sms_recipients
 from helsestasjon.models import AccessAction, AccessLog, AddressProtection, Child, Guardian, Guardianship, Language, Relation
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
 
-pytestmark = pytest.mark.django_db
+# Registering by hand asks the (fake) register first that it does not know the child.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("register")]
 
 NEUTRAL = "Fødselsnummeret kan ikke registreres her. Kontakt leder hvis barnet skal flyttes hit."
 

@@ -13,7 +13,8 @@ from helsestasjon.models import Child
 from tests.attendance.conftest import local
 from tests.factories import next_national_id
 
-pytestmark = pytest.mark.django_db
+# Registering by hand asks the (fake) register first that it does not know the child.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("register")]
 BOUNDS = "Datoen må være mellom år 1900 og 2200."
 HIDDEN = "Teksten inneholder usynlige styretegn"
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('followup', '0007_manual_contact_decision'),
+        ('followup', '0009_letter_one_per_appointment_and_guardian'),
     ]
 
     operations = [
