@@ -45,6 +45,11 @@ class Station(models.Model):
     letter_language = models.CharField(_("målform i brev"), max_length=2, choices=LetterLanguage.choices, default=LetterLanguage.BOKMAAL)
     sms_reminder_days_before = models.PositiveSmallIntegerField(_("SMS-påminnelse dager før"), default=2)
     send_invitation_letters = models.BooleanField(_("send innkallingsbrev ved booking"), default=False)
+    # What the station's letters that cannot go digitally use (followup/letters/svarut/channel.py).
+    paper_channel = models.CharField(
+        _("papirbrev sendes med"), max_length=12, default="local_print",
+        choices=[("svarut_print", _("SvarUt skriver ut og sender")), ("local_print", _("Lokal utskrift"))],
+    )
 
     class Meta:
         verbose_name = _("helsestasjon")
@@ -230,6 +235,11 @@ class Guardian(models.Model):
     preferred_language = models.CharField(_("foretrukket språk"), max_length=5, choices=Language.choices, default=Language.NB)
     interpreter_needed = models.BooleanField(_("trenger tolk"), default=False)
     sms_reserved = models.BooleanField(_("reservert mot digital kontakt"), default=False)
+    # The contact register (KRR) as the register last gave it: reserved against digital contact
+    # ("reservation": "Yes"), and the digital mailbox when the record is Active (empty: none).
+    # followup/letters/svarut/channel.py decides a letter's channel from these.
+    krr_reserved = models.BooleanField(_("reservert mot digital post"), default=False)
+    digital_mailbox = models.CharField(_("digital postkasse"), max_length=100, blank=True)
     street_address = models.CharField(_("adresse"), max_length=200, blank=True)
     postal_code = models.CharField(_("postnummer"), max_length=4, blank=True)
     city = models.CharField(_("poststed"), max_length=100, blank=True)

@@ -440,6 +440,8 @@ class _Reconciliation:
         if record.language in LANGUAGES:
             values["preferred_language"] = record.language
         values["sms_reserved"] = record.reserved
+        values["krr_reserved"] = record.krr_reserved
+        values["digital_mailbox"] = record.digital_mailbox
         changed = {k: v for k, v in values.items() if getattr(guardian, k) != v}
         if changed:
             self.batch.set_guardian(guardian, **changed)
@@ -522,7 +524,7 @@ def _guardian_from_register(nin: str, record: PersonRecord | None, child_record:
         national_id=nin, given_name=record.given_name[:100], family_name=record.family_name[:150] or "Ukjent",
         register_person_id=record.person_id,
         mobile=(record.phone or "")[:20], preferred_language=record.language if record.language in LANGUAGES else Language.NB,
-        sms_reserved=record.reserved,
+        sms_reserved=record.reserved, krr_reserved=record.krr_reserved, digital_mailbox=record.digital_mailbox,
         street_address="" if strictly else record.street_address[:200], postal_code="" if strictly else record.postal_code[:4],
         city="" if strictly else record.city[:100], municipality_number=record.municipality_number or "",
         address_protection=record.protection if record.protection in AddressProtection.values else AddressProtection.UNCLASSIFIED,
