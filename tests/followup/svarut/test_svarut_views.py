@@ -1,0 +1,71 @@
+"""The clerk's digital post page and actions."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from followup.letters.models import Letter
+from followup.letters.svarut import services
+from followup.letters.svarut.choices import LetterChannel, SendState
+from helsestasjon.models import AccessLog
+from tests.factories import ChildFactory
+from tests.followup.letters_support import case_at_step
+from tests.followup.svarut.conftest import guardian
+
+pytestmark = pytest.mark.django_db
+
+
+def _letter(station, svarut, **kwargs):
+    child = ChildFactory(station=station, given_name="Kari", family_name="Nordmann")
+    guardian(child, svarut, **kwargs)
+    case_at_step(child)
+    from followup.letters import services as letters
+
+    letters.letters_create_due(station=station)
+    return Letter.objects.get(child=child)
+
+
+def test_clerk_sees_counts_and_statuses_and_the_page_is_logged(client, login, clerk_a, station_a, svarut):
+    letter = _letter(station_a, svarut)
+    services.svarut_dispatch(station_id=station_a.id)
+    login(clerk_a)
+    page = client.get(reverse("followup:svarut_letters") + f"?stasjon={station_a.id}")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Kari Nordmann" in text and "Mottatt" in text and "Sendt digitalt" in text
+    assert AccessLog.objects.filter(user=clerk_a, child=letter.child).exists()
+    letters_page = client.get(reverse("followup:letters") + f"?stasjon={station_a.id}")
+    assert "Digital post og papir" in letters_page.content.decode()
+
+
+def test_clerk_overrides_a_channel_with_a_reason_and_a_missing_reason_is_a_message(client, login, clerk_a, station_a, svarut):
+    letter = _letter(station_a, svarut)
+    login(clerk_a)
+    url = reverse("followup:letter_channel", args=[letter.pk])
+    response = client.post(url, {"kanal": "local_print", "grunn": ""}, follow=True)
+    assert response.status_code == 200 and "Skriv hvorfor" in response.content.decode()
+    response = client.post(url, {"kanal": "<script>", "grunn": "x"}, follow=True)
+    assert response.status_code == 200 and "Ukjent kanal" in response.content.decode()
+    client.post(url, {"kanal": "local_print", "grunn": "Ønsker papir <script>alert(1)</script>"})
+    letter.refresh_from_db()
+    assert letter.channel == LetterChannel.LOCAL_PRINT and letter.channel_set_by == clerk_a
+
+
+def test_another_stations_letter_is_not_found(client, login, nurse_b, station_a, svarut, clerk_a):
+    letter = _letter(station_a, svarut)
+    from tests.factories import UserFactory
+
+    other = UserFactory(role="clerk")
+    other.stations.set([nurse_b.stations.first()])
+    login(other)
+    assert client.post(reverse("followup:letter_channel", args=[letter.pk]), {"kanal": "local_print", "grunn": "x"}).status_code == 404
+    assert client.post(reverse("followup:letter_svarut_resolve", args=[999999]), {}).status_code == 404
+
+
+def test_resolving_a_letter_that_is_not_uncertain_is_a_message(client, login, clerk_a, station_a, svarut):
+    letter = _letter(station_a, svarut)
+    login(clerk_a)
+    response = client.post(reverse("followup:letter_svarut_resolve", args=[letter.pk]), {"forsendelse": ""}, follow=True)
+    assert "ikke på listen" in response.content.decode()
+    assert Letter.objects.get(pk=letter.pk).send_state == SendState.NOT_SENT
