@@ -189,11 +189,14 @@ class FakeSvarUt:
 
 
 def _error(status: int, message: str, path: str) -> bytes:
-    return json.dumps({
+    error = {
         "timestamp": int(time.time() * 1000), "status": status, "error": {400: "Bad Request", 401: "Unauthorized",
         404: "Not Found", 429: "Too Many Requests"}.get(status, "Error"), "errorId": str(uuid.uuid4()),
-        "path": path, "originalPath": path, "message": message, "errorCode": None if status < 500 else "INTERNAL",
-    }, ensure_ascii=False).encode()
+        "path": path, "originalPath": path, "message": message,
+    }
+    if status >= 500:
+        error["errorCode"] = "INTERNAL"
+    return json.dumps(error, ensure_ascii=False).encode()
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -28,6 +28,8 @@ def svarut_letters(request):
     require_role(request.user, *LETTER_ROLES)
     station = _station(request)
     lists = services.svarut_letters(station=station)
+    for letter in lists["uncertain"]:
+        letter.reference = services.external_reference(letter.pk)
     shown = {letter.child for rows in lists.values() for letter in rows}
     access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=gettext("Digital post"),
                            path=request.get_full_path())

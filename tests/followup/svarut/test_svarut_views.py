@@ -26,10 +26,10 @@ def _letter(station, svarut, **kwargs):
     return Letter.objects.get(child=child)
 
 
-def test_clerk_sees_counts_and_statuses_and_the_page_is_logged(client, login, clerk_a, station_a, svarut):
+def test_clerk_sees_counts_and_statuses_and_the_page_is_logged(login, clerk_a, station_a, svarut):
     letter = _letter(station_a, svarut)
     services.svarut_dispatch(station_id=station_a.id)
-    login(clerk_a)
+    client = login(clerk_a)
     page = client.get(reverse("followup:svarut_letters") + f"?stasjon={station_a.id}")
     assert page.status_code == 200
     text = page.content.decode()
@@ -39,9 +39,9 @@ def test_clerk_sees_counts_and_statuses_and_the_page_is_logged(client, login, cl
     assert "Digital post og papir" in letters_page.content.decode()
 
 
-def test_clerk_overrides_a_channel_with_a_reason_and_a_missing_reason_is_a_message(client, login, clerk_a, station_a, svarut):
+def test_clerk_overrides_a_channel_with_a_reason_and_a_missing_reason_is_a_message(login, clerk_a, station_a, svarut):
     letter = _letter(station_a, svarut)
-    login(clerk_a)
+    client = login(clerk_a)
     url = reverse("followup:letter_channel", args=[letter.pk])
     response = client.post(url, {"kanal": "local_print", "grunn": ""}, follow=True)
     assert response.status_code == 200 and "Skriv hvorfor" in response.content.decode()
@@ -52,20 +52,20 @@ def test_clerk_overrides_a_channel_with_a_reason_and_a_missing_reason_is_a_messa
     assert letter.channel == LetterChannel.LOCAL_PRINT and letter.channel_set_by == clerk_a
 
 
-def test_another_stations_letter_is_not_found(client, login, nurse_b, station_a, svarut, clerk_a):
+def test_another_stations_letter_is_not_found(login, nurse_b, station_a, svarut, clerk_a):
     letter = _letter(station_a, svarut)
     from tests.factories import UserFactory
 
     other = UserFactory(role="clerk")
     other.stations.set([nurse_b.stations.first()])
-    login(other)
+    client = login(other)
     assert client.post(reverse("followup:letter_channel", args=[letter.pk]), {"kanal": "local_print", "grunn": "x"}).status_code == 404
     assert client.post(reverse("followup:letter_svarut_resolve", args=[999999]), {}).status_code == 404
 
 
-def test_resolving_a_letter_that_is_not_uncertain_is_a_message(client, login, clerk_a, station_a, svarut):
+def test_resolving_a_letter_that_is_not_uncertain_is_a_message(login, clerk_a, station_a, svarut):
     letter = _letter(station_a, svarut)
-    login(clerk_a)
+    client = login(clerk_a)
     response = client.post(reverse("followup:letter_svarut_resolve", args=[letter.pk]), {"forsendelse": ""}, follow=True)
     assert "ikke på listen" in response.content.decode()
     assert Letter.objects.get(pk=letter.pk).send_state == SendState.NOT_SENT
