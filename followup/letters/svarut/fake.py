@@ -110,7 +110,8 @@ class FakeSvarUt:
 
     # ---------------------------------------------------------------- faults
     def add_fault(self, kind: str, *, count: int = 1, path: str = "", **options) -> None:
-        """kind: "status" (status=, retry_after=), "slow" (seconds=), "lose_answer", "garbage"."""
+        """kind: "status" (status=, retry_after=), "slow" (seconds=, before taking it), "slow_answer"
+        (seconds=, after taking it), "lose_answer", "garbage"."""
         with self.lock:
             self.faults.extend({"kind": kind, "path": path, **options} for _ in range(count))
 
@@ -248,6 +249,9 @@ class Handler(BaseHTTPRequestHandler):
             if fault and fault["kind"] == "slow":
                 time.sleep(fault.get("seconds", 5))
             status, body = self._api(method, path)
+            if fault and fault["kind"] == "slow_answer":
+                # Taken at once, answered late: the window where a worker may die between send and commit.
+                time.sleep(fault.get("seconds", 1))
             if fault and fault["kind"] == "lose_answer":
                 # The forsendelse is taken (above); the answer never reaches the client.
                 self.close_connection = True

@@ -112,17 +112,13 @@ class SendReport:
     postponed: int = 0
 
 
-def _claim_for_send(letter_ids: list[int], claim: datetime) -> list[int]:
-    with transaction.atomic():
-        ids = list(
-            Letter.objects.select_for_update(skip_locked=True)
-            .filter(id__in=letter_ids, state=LetterState.PRODUCED, send_state=SendState.NOT_SENT, channel__in=SVARUT_CHANNELS,
-                    batch__isnull=True)
-            .order_by("id").values_list("id", flat=True)
-        )
-        if ids:
-            Letter.objects.filter(id__in=ids, send_state=SendState.NOT_SENT).update(send_state=SendState.SENDING, send_claimed_at=claim)
-    return ids
+def _claim_for_send(letter_id: int, claim: datetime) -> bool:
+    """Claim one letter for its one send, committed before the call (a letter at a time, so a worker
+    that dies holds at most the letter it was sending)."""
+    return bool(
+        Letter.objects.filter(id=letter_id, state=LetterState.PRODUCED, send_state=SendState.NOT_SENT, channel__in=SVARUT_CHANNELS,
+                              batch__isnull=True).update(send_state=SendState.SENDING, send_claimed_at=claim)
+    )
 
 
 def _recipient(letter: Letter, level: str) -> svarut_client.Recipient:
@@ -159,14 +155,18 @@ def _release(letter_ids: list[int], claim: datetime, error: str, *, failed: bool
 def svarut_send_chunk(*, letter_ids: list[int], client=None) -> SendReport:
     """Send each claimed letter once. Safe to run twice: only unclaimed letters are claimed."""
     report = SendReport()
-    claim = timezone.now()
-    ids = _claim_for_send(letter_ids, claim)
-    if not ids:
+    rows = list(
+        Letter.objects.filter(id__in=letter_ids, state=LetterState.PRODUCED, send_state=SendState.NOT_SENT)
+        .select_related("recipient").order_by("id")
+    )
+    if not rows:
         return report
     client = _client(client)
-    rows = list(Letter.objects.filter(id__in=ids).select_related("recipient").order_by("id"))
     levels = letters.letters_current_protection(rows)
-    for position, letter in enumerate(rows):
+    for letter in rows:
+        claim = timezone.now()
+        if not _claim_for_send(letter.pk, claim):
+            continue  # another run has it
         level = levels[letter.pk]
         if letter.channel == LetterChannel.SVARUT_PRINT and not address_printable(level):
             # Protected since it was made: never to SvarUt's print (local manual handling instead).
@@ -193,10 +193,9 @@ def svarut_send_chunk(*, letter_ids: list[int], client=None) -> SendReport:
             report.lost += 1
             continue
         except svarut_client.SvarUtUnavailable as exc:
-            # Nothing was taken: this and the rest of the chunk wait for the next run.
-            rest = [l.pk for l in rows[position:]]
-            _release(rest, claim, str(exc))
-            report.postponed += len(rest)
+            # Nothing was taken: this letter and the rest of the chunk wait for the next run.
+            _release([letter.pk], claim, str(exc))
+            report.postponed += 1
             return report
         except (svarut_client.SvarUtRefused, svarut_client.SvarUtProtocolError) as exc:
             _release([letter.pk], claim, str(exc), failed=True)
