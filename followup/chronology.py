@@ -113,15 +113,19 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
     for sms in SmsMessage.objects.filter(case_step__case=case).select_related("guardian", "created_by"):
         to = sms.guardian.full_name if sms.guardian else sms.to
         entries.append(Entry(sms.created_at, gettext("SMS"), gettext("SMS til %(to)s (%(status)s)") % {"to": to, "status": sms.get_status_display().lower()}, _name(sms.created_by), detail=sms.text))
-    for letter in Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by"):
+    for letter in Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by").prefetch_related("delivery_events"):
         # The recipient's name only: an address may be protected and never belongs here.
         name = gettext("%(kind)s til %(recipient)s") % {"kind": letter.get_kind_display(), "recipient": letter.recipient_name}
         if letter.produced_at:
             entries.append(Entry(letter.produced_at, gettext("Brev"), gettext("%(letter)s laget") % {"letter": name}, _name(letter.produced_by)))
         if letter.sent_at:
             entries.append(Entry(letter.sent_at, gettext("Brev"), gettext("%(letter)s sendt") % {"letter": name}, _name(letter.sent_by)))
-        if letter.returned_at:
+        if letter.returned_at and (letter.returned_by_id or letter.channel == "local_print"):
             entries.append(Entry(letter.returned_at, gettext("Brev"), gettext("%(letter)s kom i retur") % {"letter": name}, _name(letter.returned_by)))
+        # SvarUt's delivery statuses, each with its time (followup/letters/svarut/).
+        for event in letter.delivery_events.all():
+            entries.append(Entry(event.at, gettext("Brev"), gettext("%(letter)s: %(status)s (SvarUt)") % {
+                "letter": name, "status": event.get_status_display().lower()}))
     for call in CallLog.objects.filter(case=case).select_related("called_by"):
         text = call.get_result_display()
         if call.call_again_on:

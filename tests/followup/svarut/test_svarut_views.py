@@ -69,3 +69,26 @@ def test_resolving_a_letter_that_is_not_uncertain_is_a_message(login, clerk_a, s
     response = client.post(reverse("followup:letter_svarut_resolve", args=[letter.pk]), {"forsendelse": ""}, follow=True)
     assert "ikke på listen" in response.content.decode()
     assert Letter.objects.get(pk=letter.pk).send_state == SendState.NOT_SENT
+
+
+def test_delivery_statuses_with_times_are_in_the_chronology_and_on_the_childs_letters(login, clerk_a, station_a, svarut):
+    from datetime import timedelta
+
+    from followup.chronology import case_chronology
+
+    letter = _letter(station_a, svarut)
+    services.svarut_dispatch(station_id=station_a.id)
+    svarut.advance(timedelta(hours=3))
+    services.svarut_poll()
+    letter.refresh_from_db()
+    texts = [entry.text for entry in case_chronology(case=letter.case)]
+    assert any("lest (SvarUt)" in text for text in texts)
+    client = login(clerk_a)
+    page = client.get(reverse("followup:child_letters", args=[letter.child_id])).content.decode()
+    assert "Digitalt: Lest" in page and f"{timezone_local(letter.delivery_status_at):%d.%m.%Y %H:%M}" in page
+
+
+def timezone_local(value):
+    from django.utils import timezone
+
+    return timezone.localtime(value)
