@@ -84,24 +84,30 @@ def _keep_protected_off_svarut_print(station_id: int) -> None:
 
 
 def svarut_dispatch(*, station_id: int, chunk_size: int | None = None) -> list[list[int]]:
-    """Render the station's SvarUt letters that wait, then hand them to send tasks in chunks."""
+    """Hand the station's SvarUt letters that wait to send tasks, one per chunk; each renders its
+    chunk and sends it, so several workers render and send side by side."""
     with transaction.atomic():
         _keep_protected_off_svarut_print(station_id)
-    scope = _svarut_scope(station_id)
-    while True:
-        claim = timezone.now()
-        ids = letters._claim(scope, claim, settings.LETTER_CHUNK_SIZE)
-        if not ids:
-            break
-        letters._render_claimed(ids, claim)
     size = chunk_size or settings.SVARUT_CHUNK_SIZE
-    ready = list(Letter.objects.filter(scope, state=LetterState.PRODUCED).order_by("id").values_list("id", flat=True))
-    chunks = [ready[i : i + size] for i in range(0, len(ready), size)]
+    waiting = list(
+        Letter.objects.filter(_svarut_scope(station_id), state__in=[LetterState.PENDING, LetterState.PRODUCED])
+        .order_by("id").values_list("id", flat=True)
+    )
+    chunks = [waiting[i : i + size] for i in range(0, len(waiting), size)]
     from followup.letters.svarut.tasks import send_chunk
 
     for chunk in chunks:
         send_chunk.delay(chunk)
     return chunks
+
+
+def _render_chunk(letter_ids: list[int]) -> None:
+    """Render the chunk's letters that are not rendered yet (claimed as the print batch does)."""
+    scope = Q(id__in=letter_ids, channel__in=SVARUT_CHANNELS, send_state=SendState.NOT_SENT, batch__isnull=True)
+    claim = timezone.now()
+    ids = letters._claim(scope, claim, len(letter_ids))
+    if ids:
+        letters._render_claimed(ids, claim)
 
 
 @dataclass
@@ -155,6 +161,7 @@ def _release(letter_ids: list[int], claim: datetime, error: str, *, failed: bool
 def svarut_send_chunk(*, letter_ids: list[int], client=None) -> SendReport:
     """Send each claimed letter once. Safe to run twice: only unclaimed letters are claimed."""
     report = SendReport()
+    _render_chunk(letter_ids)
     rows = list(
         Letter.objects.filter(id__in=letter_ids, state=LetterState.PRODUCED, send_state=SendState.NOT_SENT)
         .select_related("recipient").order_by("id")

@@ -75,9 +75,10 @@ def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(st
         case_at_step(child)
     with monkeypatch.context() as m:  # make and render here; the worker only sends
         m.setattr(tasks.dispatch, "delay", lambda station_id: None)
-        m.setattr(tasks.send_chunk, "delay", lambda ids: None)
         letters.letters_create_due(station=station_a)
-        services.svarut_dispatch(station_id=station_a.id)
+        ids = list(Letter.objects.values_list("id", flat=True))
+        for start in range(0, len(ids), 25):
+            services._render_chunk(ids[start : start + 25])
     assert Letter.objects.filter(state=LetterState.PRODUCED).count() == N
     # Every send is taken at once and answered late: the kill lands between send and commit.
     svarut.add_fault("slow_answer", seconds=float(os.environ.get("SVARUT_KILL_ANSWER_DELAY", "0.4")), count=10 * N,
