@@ -92,3 +92,14 @@ def timezone_local(value):
     from django.utils import timezone
 
     return timezone.localtime(value)
+
+
+def test_the_digital_post_page_queries_do_not_grow_with_letters(login, clerk_a, station_a, svarut, django_assert_max_num_queries):
+    for _ in range(6):
+        _letter(station_a, svarut)
+    services.svarut_dispatch(station_id=station_a.id)
+    client = login(clerk_a)
+    url = reverse("followup:svarut_letters") + f"?stasjon={station_a.id}"
+    client.get(url)
+    with django_assert_max_num_queries(20):
+        assert client.get(url).status_code == 200
