@@ -13,6 +13,7 @@ SvarUt, sends an uncertain letter again (``letter_svarut_resolve``).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -132,9 +133,11 @@ def _recipient(letter: Letter, level: str) -> svarut_client.Recipient:
     digital = letter.channel == LetterChannel.DIGITAL and bool(guardian.national_id)
     # The address goes to SvarUt only where it may be printed now; a strictly confidential one never.
     lines = tuple(letter.address_lines) if (letter.address_lines and not letter.manual_handling and address_printable(level)) else ()
-    street, postal, city = (lines[:-1] or lines), "", ""
-    if lines and guardian.postal_code and lines[-1].startswith(guardian.postal_code):
-        street, postal, city = lines[:-1], guardian.postal_code, guardian.city
+    street, postal, city = lines, "", ""
+    # The window's last line is "<postnummer> <poststed>" (Guardian.address_lines): SvarUt wants them apart.
+    last = re.fullmatch(r"(\d{4})\s+(.+)", lines[-1]) if lines else None
+    if last:
+        street, postal, city = lines[:-1], last[1], last[2]
     return svarut_client.Recipient(
         name=letter.recipient_name, national_id=guardian.national_id if digital else "", address_lines=tuple(street),
         postal_code=postal, city=city,

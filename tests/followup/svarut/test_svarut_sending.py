@@ -86,7 +86,7 @@ def test_reserved_guardian_goes_by_the_stations_paper_channel_svarut_print(stati
     _send(station_a)
     [sent] = _received(svarut)
     assert "digitalId" not in sent["mottaker"]
-    assert sent["mottaker"]["adresse"]["adresselinje1"] == g.street_address
+    assert sent["mottaker"]["adresse"] == {"adresselinje1": g.street_address, "postnummer": g.postal_code, "poststed": g.city}
 
     _poll_after(svarut, minutes=5)
     step.refresh_from_db()
