@@ -620,7 +620,9 @@ def letter_retry(*, letter: Letter) -> Letter:
     ):
         raise LetterError(gettext("Brevet har ikke feilet."))
     letter.refresh_from_db()
-    if letter.manual_handling:
+    if letter.channel != LetterChannel.LOCAL_PRINT:
+        _enqueue_svarut(letter.station_id)
+    elif letter.manual_handling:
         _enqueue_manual(letter.station_id)
     return letter
 

@@ -230,7 +230,11 @@ class Handler(BaseHTTPRequestHandler):
         self._raw = self.rfile.read(length) if length else b""
         try:
             if path.startswith("/_admin/"):
-                self._send(200, json.dumps(self._admin(path[len("/_admin/"):], method)).encode())
+                try:
+                    answer = self._admin(path[len("/_admin/"):], method)
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise _Problem(400, f"Bad control request: {exc}") from None
+                self._send(200, json.dumps(answer).encode())
                 return
             if path == "/_maskinporten/token" and method == "POST":
                 self._send(200, json.dumps(self._token()).encode())
