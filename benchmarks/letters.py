@@ -21,6 +21,13 @@ In one run:
 
 Target: ratio >= 1.0 and every worker process under 400 MiB.
 
+The digital path (issue 20), in the same run: 500 letters to guardians with a digital mailbox, made
+by the clerk's service and rendered and sent by the same workers to a fake SvarUt over HTTP
+(followup/letters/svarut/fake.py, in this process on a free port), timed from the click until
+every letter has its forsendelse id. Targets: ratio digital/floor >= 1.0, and the send step adding
+<= 10 % to the render time (the digital path's time against the print batch's, same letters, same
+workers), plus the send step's own time (first send to last accepted) for reference.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/hs_bench_let REDIS_URL=redis://127.0.0.1:6379/5 python3 benchmarks/letters.py [--letters 500]
 
 The database is created when it does not exist (as the other benchmarks do); a re-run reuses it.
@@ -51,6 +58,7 @@ os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
 
 TARGET_RATIO = 1.0
 TARGET_WORKER_MIB = 400
+TARGET_SEND_OVERHEAD = 0.10
 LANGUAGES = ["nb", "en", "pl", "uk", "ar", "so", "nn"]
 
 
@@ -75,7 +83,7 @@ def _setup_django():
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def _build(station_name: str, n: int):
+def _build(station_name: str, n: int, *, mailbox: bool = False):
     from django.utils import timezone
 
     from followup.models import Case, CaseStep, StepKind
@@ -109,7 +117,8 @@ def _build(station_name: str, n: int):
     guardians = Guardian.objects.bulk_create(
         [
             Guardian(national_id=next_national_id(), given_name=f"Forelder{i}", family_name="Hansen", preferred_language=LANGUAGES[i % 7],
-                     street_address=f"Barneveien {i}", postal_code="5003", city="Bergen", mobile="41000000")
+                     street_address=f"Barneveien {i}", postal_code="5003", city="Bergen", mobile="41000000",
+                     digital_mailbox="digipost" if mailbox else "")
             for i in range(n)
         ]
     )
@@ -192,6 +201,43 @@ def _run_batch(station, clerk, timeout=600.0) -> float:
         time.sleep(0.05)
 
 
+def _start_fake_svarut():
+    from followup.letters.svarut.fake import FakeSvarUt, FakeSvarUtServer
+
+    account = "5f0c1a9e-2b7d-4c3e-8a61-9d4e2f7b0c55"
+    contact = {"status": "Active", "reservation": "No", "digitalPost": {"digitalPostVendorAddress": "digipost"}}
+    server = FakeSvarUtServer(FakeSvarUt(account=account, token="bench-token", krr=lambda nin: contact))
+    server.start_in_thread()
+    os.environ.update(SVARUT_BASE_URL=server.base_url, SVARUT_EXTERNAL_REFERENCE_URL=server.lookup_url, SVARUT_ACCOUNT=account,
+                      SVARUT_TOKEN="bench-token")
+    return server
+
+
+def _run_digital(station, n: int, timeout=600.0) -> tuple[float, float, float]:
+    """Make the station's letters (they go digitally) and wait until every one is accepted by SvarUt."""
+    from django.db.models import Max, Min
+    from django.utils import timezone
+
+    from followup.letters.models import Letter
+    from followup.letters.services import letters_create_due
+    from followup.letters.svarut.choices import SendState
+
+    started, clicked = time.perf_counter(), timezone.now()
+    letters_create_due(station=station)  # commits, then enqueues the dispatch (on_commit)
+    while Letter.objects.filter(station=station, send_state=SendState.ACCEPTED).count() < n:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"digital letters of station {station.id} not all sent in {timeout} s")
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    span = Letter.objects.filter(station=station).aggregate(
+        first_sent=Min("sent_at"), last_sent=Max("sent_at"), last_produced=Max("produced_at"))
+    render = (span["last_produced"] - clicked).total_seconds()
+    send_span = (span["last_sent"] - span["first_sent"]).total_seconds()
+    print(f"  last letter rendered after {render:.1f} s, first accepted by SvarUt after {(span['first_sent'] - clicked).total_seconds():.1f} s, "
+          f"last after {(span['last_sent'] - clicked).total_seconds():.1f} s")
+    return seconds, render, send_span
+
+
 def _floor(station, n: int) -> tuple[float, float, int]:
     """WeasyPrint alone: the station's letters' HTML (built beforehand) as one document."""
     from followup.letters import rendering
@@ -228,12 +274,15 @@ def main() -> int:
     print(f"Building {args.rounds} x {n} children with a letter step ...", flush=True)
     warm_station, warm_clerk = _build("Oppvarming", 8)
     rounds = [(_build("Benchmark", n), _build("Benchmark", n)) for _ in range(args.rounds)]
+    digital_rounds = [_build("Digital", n, mailbox=True) for _ in range(args.rounds)]
+    fake_svarut = _start_fake_svarut()
     warm_letter = Letter(kind="new_invitation", child=warm_station.children.first(), station=warm_station, recipient_name="X", pk=0)
     rendering.html_to_pdf(rendering.letters_html([letter_context(warm_letter)]))  # warm fonts, as the workers are
     connection.close()
 
     worker = _start_worker(dict(os.environ))
     floors, batches, cpus, checks = [], [], [], []
+    digitals = []
     try:
         time.sleep(3)
         _run_batch(warm_station, warm_clerk)  # workers warm (fonts loaded), as in production
@@ -259,6 +308,15 @@ def main() -> int:
                   f"{batch.page_count} pages, {Path(batch.pdf.path).stat().st_size / 1e6:.1f} MB) in {seconds:.1f} s = "
                   f"{n / seconds:.1f} letters/s (workers {cpu:.1f} CPU-s = " + " + ".join(f"{c:.1f}" for c in per_child)
                   + f", {n / cpu:.1f} letters/CPU-s)", flush=True)
+            digital_station, _ = digital_rounds[index - 1]
+            seconds, render, send_span = _run_digital(digital_station, n)
+            digitals.append(seconds)
+            received = fake_svarut.svarut.received()["per_reference"]
+            mine = [ref for ref in received if True]
+            checks.append(all(count == 1 for count in received.values()))
+            print(f"round {index}: digital path {n} letters rendered and sent to the fake SvarUt in {seconds:.1f} s = "
+                  f"{n / seconds:.1f} letters/s (SvarUt received {len(mine)} forsendelser so far, none twice: "
+                  f"{all(count == 1 for count in received.values())}; sends spread over {send_span:.1f} s)", flush=True)
         peaks = {pid: _peak_mib(pid) for pid in children}
         parent_peak = _peak_mib(worker.pid)
     finally:
@@ -276,7 +334,13 @@ def main() -> int:
           f"{os.cpu_count()} CPUs (other processes take cores from the two workers)")
     print("worker peak memory (VmHWM): " + ", ".join(f"{mib:.0f} MiB" for mib in peaks.values())
           + f"; parent {parent_peak:.0f} MiB (target < {TARGET_WORKER_MIB} MiB)")
+    digital_rate = n / min(digitals)
+    digital_ratio = digital_rate / floor_rate
+    send_overhead = min(digitals) / min(batches) - 1
+    print(f"digital path (best): {digital_rate:.1f} letters/s; ratio digital/floor: {digital_ratio:.2f} (target >= {TARGET_RATIO}); "
+          f"send step adds {100 * send_overhead:.1f} % to the print batch's render time (target <= {100 * TARGET_SEND_OVERHEAD:.0f} %)")
     ok = all(checks) and ratio >= TARGET_RATIO and worst < TARGET_WORKER_MIB and parent_peak < TARGET_WORKER_MIB
+    ok = ok and digital_ratio >= TARGET_RATIO and send_overhead <= TARGET_SEND_OVERHEAD
     print("verdict: " + ("target met" if ok else "TARGET MISSED"))
     return 0 if ok else 1
 

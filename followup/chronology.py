@@ -92,7 +92,7 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
     decisions = list(LeaderDecision.objects.filter(case=case).select_related("decided_by"))
     # A step a leader's decision ended is told by the decision's own entry, not again as "Utført".
     ended_by_decision = {(d.step_id, d.decided_at) for d in decisions}
-    letters = list(Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by").order_by("id"))
+    letters = list(Letter.objects.filter(case=case).select_related("produced_by", "sent_by", "returned_by").prefetch_related("delivery_events").order_by("id"))
     # A letter step done by sending its letters is told by the letters' own entries ("… sendt"),
     # not again as "Utført: … sendt til 2 mottaker(e)".
     told_by_letters = {letter.case_step_id for letter in letters if letter.case_step_id and letter.sent_at}
@@ -124,8 +124,12 @@ def case_chronology(*, case: Case, include_clinical: bool = True) -> list[Entry]
             entries.append(Entry(letter.produced_at, gettext("Brev"), gettext("%(letter)s laget") % {"letter": name}, _name(letter.produced_by)))
         if letter.sent_at:
             entries.append(Entry(letter.sent_at, gettext("Brev"), gettext("%(letter)s sendt") % {"letter": name}, _name(letter.sent_by)))
-        if letter.returned_at:
+        if letter.returned_at and (letter.returned_by_id or letter.channel == "local_print"):
             entries.append(Entry(letter.returned_at, gettext("Brev"), gettext("%(letter)s kom i retur") % {"letter": name}, _name(letter.returned_by)))
+        # SvarUt's delivery statuses, each with its time (followup/letters/svarut/).
+        for event in letter.delivery_events.all():
+            entries.append(Entry(event.at, gettext("Brev"), gettext("%(letter)s: %(status)s (SvarUt)") % {
+                "letter": name, "status": event.get_status_display().lower()}))
     for call in CallLog.objects.filter(case=case).select_related("called_by"):
         text = call.get_result_display()
         if call.call_again_on:

@@ -51,6 +51,11 @@ class Station(models.Model):
         _("innkallingsbrev minst dager før"), default=7, validators=[MinValueValidator(1), MaxValueValidator(90)],
         help_text=_("Nærmere timer får bare SMS-påminnelse, fordi brevet ikke rekker fram i tide."),
     )
+    # What the station's letters that cannot go digitally use (followup/letters/svarut/channel.py).
+    paper_channel = models.CharField(
+        _("papirbrev sendes med"), max_length=12, default="local_print",
+        choices=[("svarut_print", _("SvarUt skriver ut og sender")), ("local_print", _("Lokal utskrift"))],
+    )
 
     class Meta:
         verbose_name = _("helsestasjon")
@@ -270,6 +275,11 @@ class Guardian(models.Model):
     preferred_language = models.CharField(_("foretrukket språk"), max_length=5, choices=Language.choices, default=Language.NB)
     interpreter_needed = models.BooleanField(_("trenger tolk"), default=False)
     sms_reserved = models.BooleanField(_("reservert mot digital kontakt"), default=False)
+    # The contact register (KRR) as the register last gave it: reserved against digital contact
+    # ("reservation": "Yes"), and the digital mailbox when the record is Active (empty: none).
+    # followup/letters/svarut/channel.py decides a letter's channel from these.
+    krr_reserved = models.BooleanField(_("reservert mot digital post"), default=False)
+    digital_mailbox = models.CharField(_("digital postkasse"), max_length=100, blank=True)
     street_address = models.CharField(_("adresse"), max_length=200, blank=True)
     postal_code = models.CharField(_("postnummer"), max_length=4, blank=True)
     city = models.CharField(_("poststed"), max_length=100, blank=True)

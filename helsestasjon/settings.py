@@ -268,6 +268,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "followup.letters.resume",
         "schedule": timedelta(minutes=2),
     },
+    # SvarUt: send what waits (lost messages), resolve sends whose answer was lost, and ask the
+    # statuses of letters not yet final (delivery drives the ladder).
+    "svarut-resume": {
+        "task": "followup.letters.svarut.resume",
+        "schedule": timedelta(minutes=2),
+    },
+    "svarut-poll": {
+        "task": "followup.letters.svarut.poll",
+        "schedule": timedelta(minutes=5),
+    },
     # SMS reminders before appointments (Station.sms_reminder_days_before); idempotent.
     "sms-appointment-reminders": {
         "task": "followup.sms.send_reminders",
@@ -275,7 +285,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # Task modules outside the apps' tasks.py (Celery autodiscovers only those).
-CELERY_IMPORTS = ["followup.letters.tasks", "followup.sms.tasks"]
+CELERY_IMPORTS = ["followup.letters.tasks", "followup.sms.tasks", "followup.letters.svarut.tasks"]
 
 # Called (by dotted path, inside transaction.on_commit) after attendance records
 # or corrects an outcome, so attendance never imports followup.
@@ -349,6 +359,31 @@ SMS_GATEWAY_TIMEOUT_SECONDS = env_int("SMS_GATEWAY_TIMEOUT_SECONDS", 10, minimum
 LETTER_WORKERS = env_int("LETTER_WORKERS", 2, minimum=1)
 # Letters a worker lays out as one document: larger is cheaper per letter, smaller shows progress sooner.
 LETTER_CHUNK_SIZE = env_int("LETTER_CHUNK_SIZE", 25, minimum=1)
+
+# --- SvarUt (issue 20, followup/letters/svarut/, docs/decisions.md "Letters through SvarUt") ----------
+# KS SvarUt REST v3: https://svarut.ks.no/api (test: https://test.svarut.ks.no/api); the fake is
+# `manage.py fake_svarut` (bin/demo: port 8091). The account is the kontoId (a UUID) of the
+# municipality's SvarUt account. The token is Maskinporten's (JWT grant with the organisation's key)
+# when SVARUT_MASKINPORTEN_TOKEN_URL is set, else SVARUT_TOKEN as it is.
+SVARUT_BASE_URL = env_str("SVARUT_BASE_URL", "http://127.0.0.1:8091/api")
+SVARUT_ACCOUNT = env_str("SVARUT_ACCOUNT", "7e3b1f52-5c1d-4d0e-9a53-0f5b8d6a2c11")
+SVARUT_TOKEN = env_str("SVARUT_TOKEN", "")
+# KS's lookup by eksternReferanse (ForsendelseRestServiceV1 /eksternref/{ref}): where a send's answer
+# was lost, the letter is looked up here; empty: such letters go straight to the clerk's "uncertain" list.
+SVARUT_EXTERNAL_REFERENCE_URL = env_str("SVARUT_EXTERNAL_REFERENCE_URL", "http://127.0.0.1:8091/tjenester/api/forsendelse/v1")
+SVARUT_MASKINPORTEN_TOKEN_URL = env_str("SVARUT_MASKINPORTEN_TOKEN_URL", "")
+SVARUT_MASKINPORTEN_AUDIENCE = env_str("SVARUT_MASKINPORTEN_AUDIENCE", "https://maskinporten.no/")
+SVARUT_MASKINPORTEN_CLIENT_ID = env_str("SVARUT_MASKINPORTEN_CLIENT_ID", "")
+SVARUT_MASKINPORTEN_KEY = env_str("SVARUT_MASKINPORTEN_KEY", "")
+SVARUT_MASKINPORTEN_SCOPE = env_str("SVARUT_MASKINPORTEN_SCOPE", "ks:fiks")
+if SVARUT_MASKINPORTEN_TOKEN_URL and not (SVARUT_MASKINPORTEN_CLIENT_ID and SVARUT_MASKINPORTEN_KEY):
+    raise ImproperlyConfigured("SVARUT_MASKINPORTEN_TOKEN_URL needs SVARUT_MASKINPORTEN_CLIENT_ID and SVARUT_MASKINPORTEN_KEY (or _FILE).")
+SVARUT_TIMEOUT_SECONDS = env_int("SVARUT_TIMEOUT_SECONDS", 10, minimum=1)
+SVARUT_SEND_TIMEOUT_SECONDS = env_int("SVARUT_SEND_TIMEOUT_SECONDS", 60, minimum=1)
+SVARUT_MAX_ATTEMPTS = env_int("SVARUT_MAX_ATTEMPTS", 4, minimum=1)
+SVARUT_BACKOFF_SECONDS = env_int("SVARUT_BACKOFF_SECONDS", 1, minimum=0)
+# Letters one send task claims and sends.
+SVARUT_CHUNK_SIZE = env_int("SVARUT_CHUNK_SIZE", 25, minimum=1)
 
 # Demo data hooks, called in order by `manage.py seed_demo` after the core
 # demo (children, guardians, staff) exists. Each is a function taking

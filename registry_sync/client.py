@@ -179,6 +179,10 @@ class PersonRecord:
     phone: str | None = None
     language: str | None = None
     reserved: bool = False
+    # The contact register's own reservation against digital contact, and the digital mailbox
+    # ("digitalPostVendorAddress") when the record is Active: the letters' channel rule reads these.
+    krr_reserved: bool = False
+    digital_mailbox: str = ""
 
     @property
     def is_deceased(self) -> bool:
@@ -309,6 +313,16 @@ def _contact(contact: dict) -> tuple[str | None, str | None, bool]:
     return phone, contact.get("language") or None, reserved
 
 
+def _digital_post(contact: dict) -> tuple[bool, str]:
+    """(reserved against digital contact, the digital mailbox or "") from the contact register."""
+    reserved = contact.get("reservation") == "Yes"
+    post = contact.get("digitalPost")
+    if reserved or contact.get("status") != "Active" or not isinstance(post, dict):
+        return reserved, ""
+    mailbox = post.get("digitalPostVendorAddress") or post.get("digitalPostAddress") or ""
+    return reserved, mailbox if isinstance(mailbox, str) else ""
+
+
 _set_dict = object.__setattr__
 
 
@@ -433,6 +447,7 @@ def parse_person(doc) -> PersonRecord:
             emigration = _NO_DICT
         death = get("death")
         phone, language, reserved = _contact(get("commonContactRegisterInformation") or _NO_DICT)
+        krr_reserved, digital_mailbox = _digital_post(get("commonContactRegisterInformation") or _NO_DICT)
         seq = get("sequenceNumber")
         return _record(
             person_id=person_id, sequence_number=int(seq) if seq not in (None, "") else None,
@@ -446,6 +461,7 @@ def parse_person(doc) -> PersonRecord:
             emigrated_to=emigration.get("emigratedToCountry"), emigration_date=_day(emigration.get("emigratedMoveDate")),
             deceased_date=_day(death.get("deceasedDate")) if isinstance(death, dict) and death.get("isValid", True) else None,
             phone=phone, language=language, reserved=reserved,
+            krr_reserved=krr_reserved, digital_mailbox=digital_mailbox[:100],
         )
     except RegisterProtocolError:
         raise

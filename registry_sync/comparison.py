@@ -340,6 +340,8 @@ class Comparison:
         if record.language in LANGUAGES:
             values["preferred_language"] = record.language
         values["sms_reserved"] = record.reserved
+        values["krr_reserved"] = record.krr_reserved
+        values["digital_mailbox"] = record.digital_mailbox
         changed = {k: v for k, v in values.items() if getattr(guardian, k) != v}
         if changed:
             self.batch.set_guardian(guardian, **changed)

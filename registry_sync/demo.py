@@ -101,6 +101,10 @@ def _add_guardians(register: FakeRegister, child, links, done: set[str]) -> None
             street=street or g.street_address, house_number=int(number) if number.isdigit() else None,
             postal_code=g.postal_code, city=g.city, phone=g.mobile or None, language=g.preferred_language,
             reserved=g.sms_reserved, protection=g.address_protection, save=False,
+            # Most people have a digital mailbox (issue 20's demo): chosen from the id, not the rng,
+            # so the discrepancies drawn stay the same.
+            digital_post=None if g.sms_reserved or int(g.national_id[-2:]) % 5 == 0
+            else ("digipost" if int(g.national_id[-1]) % 2 else "eboks"),
         )
 
 

@@ -132,6 +132,7 @@ def guardian_from_register(nin: str, record: PersonRecord | None, child_record: 
         national_id=nin, given_name=record.given_name, family_name=record.family_name[:150] or "Ukjent",
         register_person_id=record.person_id, mobile=(record.phone or "")[:20],
         preferred_language=record.language if record.language in LANGUAGES else Language.NB, sms_reserved=record.reserved,
+        krr_reserved=record.krr_reserved, digital_mailbox=record.digital_mailbox,
         street_address=record.street_address[:200], postal_code=record.postal_code[:4], city=record.city[:100],
         municipality_number=record.municipality_number or "", address_protection=record.protection,
     )

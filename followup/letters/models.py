@@ -17,9 +17,11 @@ from django.db.models import ExpressionWrapper, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from followup.letters.svarut.choices import DeliveryStatus, LetterChannel, SendState
 from followup.letters.translations import LetterKind
 
-__all__ = ["LetterKind", "LetterState", "BatchState", "LetterBatch", "LetterBatchPart", "Letter"]
+__all__ = ["LetterKind", "LetterState", "BatchState", "LetterBatch", "LetterBatchPart", "Letter", "LetterChannel",
+           "SendState", "DeliveryStatus"]
 
 
 # The kinds that tell a guardian about one appointment (the GP confirmation names none).
@@ -150,6 +152,19 @@ class Letter(models.Model):
     returned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("registrert av")
     )
+    # SvarUt (followup/letters/svarut/): the channel decided when the letter was made, or the
+    # clerk's override with its reason; the one send (claimed, then the forsendelse id as soon as
+    # it comes); the latest delivery status with its time (every change: LetterDeliveryEvent).
+    channel = models.CharField(_("kanal"), max_length=12, choices=LetterChannel.choices, default=LetterChannel.LOCAL_PRINT)
+    channel_reason = models.CharField(_("grunn for kanal"), max_length=300, blank=True)
+    channel_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("kanal endret av")
+    )
+    send_state = models.CharField(_("sending"), max_length=10, choices=SendState.choices, default=SendState.NOT_SENT, blank=True)
+    send_claimed_at = models.DateTimeField(null=True, blank=True)
+    forsendelse_id = models.UUIDField(_("forsendelse-ID"), null=True, blank=True, unique=True)
+    delivery_status = models.CharField(_("leveringsstatus"), max_length=20, choices=DeliveryStatus.choices, blank=True)
+    delivery_status_at = models.DateTimeField(_("leveringsstatus endret"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("brev")
@@ -182,6 +197,13 @@ class Letter(models.Model):
             ),
             # The address of a protected recipient is never stored for printing.
             models.CheckConstraint(condition=Q(manual_handling=False) | Q(address_lines=[]), name="letter_manual_has_no_address"),
+            # One forsendelse per letter, ever: only a letter through SvarUt has one, and an accepted one has it.
+            models.CheckConstraint(
+                condition=Q(forsendelse_id__isnull=True) | ~Q(channel="local_print"), name="letter_forsendelse_only_svarut"
+            ),
+            models.CheckConstraint(
+                condition=~Q(send_state="accepted") | Q(forsendelse_id__isnull=False), name="letter_accepted_has_forsendelse"
+            ),
         ]
         indexes = [
             # The clerk's page: a station's letters by state.
@@ -192,6 +214,10 @@ class Letter(models.Model):
             models.Index(fields=["claimed_at"], condition=Q(state="rendering"), name="letter_rendering_claims"),
             # letters_follow_protection: a guardian's letters by any addressee (addressee_ids__overlap).
             GinIndex(fields=["addressee_ids"], name="letter_addressees"),
+            # svarut_poll: accepted letters whose status is not final yet.
+            models.Index(fields=["delivery_status"], condition=Q(send_state="accepted"), name="letter_svarut_polled"),
+            # svarut_resume: sends whose answer never came (a claim gone stale).
+            models.Index(fields=["send_claimed_at"], condition=Q(send_state="sending"), name="letter_svarut_sending"),
         ]
 
     def __str__(self) -> str:

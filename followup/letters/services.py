@@ -29,6 +29,8 @@ from django.utils.translation import gettext, ngettext
 from attendance.models import Appointment, AppointmentStatus, Place, local_day_bounds
 from followup.letters import rendering, translations
 from followup.letters.addressing import letters_current_protection, recipients_for_child
+from followup.letters.svarut.channel import letter_channel
+from followup.letters.svarut.choices import DELIVERED, LetterChannel
 from followup.letters.models import APPOINTMENT_LETTER_KINDS, BatchState, Letter, LetterBatch, LetterBatchPart, LetterKind, LetterState
 from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, StepKind, StepStatus
 from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Station, User
@@ -92,6 +94,7 @@ def _letter_rows(*, kind: str, child, station: Station, now: datetime, case_id=N
         translation = translations.translation_language(preferred=recipient.preferred_language, base=station.letter_language)
         # A protected child's address is where the guardians it lives with live: never printed either.
         manual = recipient.manual_handling or not address_printable(child.address_protection)
+        channel = letter_channel(guardian=recipient.guardian, station=station, manual_handling=manual)
         rows.append(
             Letter(
                 kind=kind, child_id=child.id, station_id=station.id, case_id=case_id, case_step_id=case_step_id,
@@ -100,7 +103,7 @@ def _letter_rows(*, kind: str, child, station: Station, now: datetime, case_id=N
                 manual_handling=manual, base_language=station.letter_language,
                 translation_language=translation or "",
                 translation_reviewed=bool(translation) and translations.is_reviewed(kind=kind, language=translation),
-                details=details or {}, created_at=now,
+                details=details or {}, created_at=now, **channel,
             )
         )
     return rows
@@ -169,14 +172,16 @@ def letters_due_count(*, station: Station, now: datetime | None = None) -> dict[
     return {
         "steps": _due_steps(station.id).count(),
         "invitations": _due_invitations(station, now).count(),
-        "pending": Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False).count(),
+        "pending": Letter.objects.filter(
+            station=station, state=LetterState.PENDING, batch__isnull=True, manual_handling=False, channel=LetterChannel.LOCAL_PRINT
+        ).count(),
         "manual": letters_manual_waiting_count(station=station),
     }
 
 
 def letters_manual_waiting_count(*, station: Station) -> int:
     """Letters for manual handling (protected or unknown address) that have not gone out."""
-    return Letter.objects.filter(station=station, manual_handling=True, state__in=UNSENT_STATES).count()
+    return Letter.objects.filter(station=station, manual_handling=True, state__in=UNSENT_STATES, channel=LetterChannel.LOCAL_PRINT).count()
 
 
 def _give_way_to_ladder_letters(rows: list[Letter]) -> None:
@@ -233,6 +238,7 @@ def letters_create_due(*, station: Station, now: datetime | None = None) -> int:
     # ON CONFLICT DO NOTHING skips a clashing row instead of failing the batch.
     Letter.objects.bulk_create(rows, ignore_conflicts=True)
     _enqueue_manual(station.id)
+    _enqueue_svarut(station.id)
     return len(rows)
 
 
@@ -248,6 +254,7 @@ def letter_gp_confirmation_create(*, case: Case, now: datetime | None = None) ->
     before = existing.count()
     Letter.objects.bulk_create(rows, ignore_conflicts=True)
     _enqueue_manual(case.station_id)
+    _enqueue_svarut(case.station_id)
     return existing.count() - before
 
 
@@ -415,7 +422,7 @@ def letters_render(*, batch_id: int | None = None, station_id: int | None = None
     if batch_id is not None:
         scope = Q(batch_id=batch_id)
     else:
-        scope = Q(station_id=station_id, batch__isnull=True, manual_handling=True)
+        scope = Q(station_id=station_id, batch__isnull=True, manual_handling=True, channel=LetterChannel.LOCAL_PRINT)
     chunk_size = chunk_size or settings.LETTER_CHUNK_SIZE
     done = 0
     while True:
@@ -552,6 +559,12 @@ def _batch_claim_due(*, station: Station, batch: LetterBatch, now: datetime) -> 
     return waiting.filter(manual_handling=False).update(batch=batch)
 
 
+def _enqueue_svarut(station_id: int) -> None:
+    from followup.letters.svarut.services import svarut_enqueue
+
+    svarut_enqueue(station_id=station_id)
+
+
 def letter_batch_start(*, station: Station, user: User, now: datetime | None = None) -> LetterBatch:
     """Make the due letters and start the day's print batch with every pending letter for ordinary post.
 
@@ -567,13 +580,22 @@ def letter_batch_start(*, station: Station, user: User, now: datetime | None = N
         waiting = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True)
         # The batch claims these letters: their addresses are asked again of the protection now.
         letters_follow_protection(letters=waiting)
-        pending = waiting.filter(manual_handling=False)
+        pending = waiting.filter(manual_handling=False, channel=LetterChannel.LOCAL_PRINT)
         if pending.exists():
             batch = LetterBatch.objects.create(station=station, created_by=user, created_at=now)
             pending.update(batch=batch)
             transaction.on_commit(lambda: _enqueue_batch(batch.id))
             return batch
         manual = letters_manual_waiting_count(station=station)
+        svarut = waiting.exclude(channel=LetterChannel.LOCAL_PRINT).count()
+    if svarut and not manual:
+        raise LetterError(
+            ngettext(
+                "Det er ingen brev til lokal utskrift. %(count)d brev sendes gjennom SvarUt.",
+                "Det er ingen brev til lokal utskrift. %(count)d brev sendes gjennom SvarUt.",
+                svarut,
+            ) % {"count": svarut}
+        )
     if manual:
         raise LetterError(
             ngettext(
@@ -652,13 +674,20 @@ def letter_batch_progress(batch: LetterBatch) -> BatchProgress:
     )
 
 
-def _complete_steps(step_ids: set[int], user: User, now: datetime) -> None:
+def _letter_is_out(letter: Letter) -> bool:
+    """Sent by hand or in a batch; through SvarUt only once it is delivered (read, in the mailbox, printed)."""
+    if letter.state != LetterState.SENT:
+        return False
+    return letter.channel == LetterChannel.LOCAL_PRINT or letter.delivery_status in DELIVERED
+
+
+def _complete_steps(step_ids: set[int], user: User | None, now: datetime) -> None:
     from followup.services import case_step_complete
 
     for step in CaseStep.objects.filter(id__in=step_ids, status=StepStatus.ACTIVE).order_by("id"):
         letters = list(Letter.objects.filter(case_step=step).exclude(state=LetterState.CANCELLED))
-        if not letters or any(l.state != LetterState.SENT for l in letters):
-            continue  # a letter of this step still waits (e.g. manual handling)
+        if not letters or not all(_letter_is_out(l) for l in letters):
+            continue  # a letter of this step still waits (e.g. manual handling, or not delivered yet)
         evidence = gettext("%(kind)s sendt til %(count)s mottaker(e) %(date)s.") % {
             "kind": letters[0].get_kind_display(), "count": len(letters), "date": f"{now:%d.%m.%Y}",
         }
@@ -687,7 +716,7 @@ def letter_batch_mark_sent(*, batch: LetterBatch, user: User, now: datetime | No
 def letter_mark_sent(*, letter: Letter, user: User, now: datetime | None = None) -> Letter:
     """A manual-handling letter was sent by hand."""
     now = _now(now)
-    if not Letter.objects.filter(id=letter.id, state=LetterState.PRODUCED, batch__isnull=True).update(
+    if not Letter.objects.filter(id=letter.id, state=LetterState.PRODUCED, batch__isnull=True, channel=LetterChannel.LOCAL_PRINT).update(
         state=LetterState.SENT, sent_at=now, sent_by=user
     ):
         raise LetterError(gettext("Brevet er ikke klart, eller det er allerede sendt."))
@@ -705,7 +734,9 @@ def letter_retry(*, letter: Letter) -> Letter:
     ):
         raise LetterError(gettext("Brevet har ikke feilet."))
     letter.refresh_from_db()
-    if letter.manual_handling:
+    if letter.channel != LetterChannel.LOCAL_PRINT:
+        _enqueue_svarut(letter.station_id)
+    elif letter.manual_handling:
         _enqueue_manual(letter.station_id)
     return letter
 
@@ -771,7 +802,9 @@ def letters_resume(*, now: datetime | None = None) -> dict[str, int]:
             _enqueue_batch(batch_id)
             restarted += 1
     stations = set(
-        Letter.objects.filter(state=LetterState.PENDING, batch__isnull=True, manual_handling=True).values_list("station_id", flat=True)
+        Letter.objects.filter(
+            state=LetterState.PENDING, batch__isnull=True, manual_handling=True, channel=LetterChannel.LOCAL_PRINT
+        ).values_list("station_id", flat=True)
     )
     for station_id in stations:
         from followup.letters.tasks import render_manual

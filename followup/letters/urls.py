@@ -3,6 +3,7 @@
 from django.urls import path
 
 from followup.letters import views
+from followup.letters.svarut import views as svarut_views
 from followup.sms import views as sms_views
 
 urlpatterns = [
@@ -17,5 +18,8 @@ urlpatterns = [
     path("brev/<int:letter_id>/prov-igjen/", views.letter_retry, name="letter_retry"),
     path("barn/<int:child_id>/dokumenter/", views.child_letters, name="child_letters"),
     path("sak/<int:case_id>/fastlegebrev/", views.letter_gp_confirmation, name="letter_gp_confirmation"),
+    path("brev/digital/", svarut_views.svarut_letters, name="svarut_letters"),
+    path("brev/<int:letter_id>/kanal/", svarut_views.letter_channel, name="letter_channel"),
+    path("brev/<int:letter_id>/svarut-kontroll/", svarut_views.letter_svarut_resolve, name="letter_svarut_resolve"),
     path("sms/leveringsrapport/", sms_views.delivery_report, name="sms_delivery_report"),
 ]

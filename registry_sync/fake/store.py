@@ -310,7 +310,7 @@ class FakeRegister:
         municipality: str | None = None, urban_district: str = "", street: str = "", house_number: int | None = None,
         postal_code: str = "", city: str = "", status: str = RESIDENT, protection: str = "Unclassified",
         phone: str | None = None, language: str = "nb", reserved: bool = False, person_id: str | None = None,
-        responsible: list[tuple[str, str]] | None = None, parents: list[tuple[str, str]] | None = None,
+        digital_post: str | None = None, responsible: list[tuple[str, str]] | None = None, parents: list[tuple[str, str]] | None = None,
         immigrated_from: str | None = None, event_type: str = "PersonIsCreated", save: bool = True,
         shuffled: bool | str | None = None, history: bool | None = None,
     ) -> str:
@@ -340,8 +340,8 @@ class FakeRegister:
             )
         for parent_nin, role in parents or []:
             doc["familyRelation"].append(_version(relatedPerson=parent_nin, relatedPersonsRole=role, myRoleForRelatedPerson="Child"))
-        if phone is not None or reserved:
-            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved)
+        if phone is not None or reserved or digital_post:
+            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved, digital_post=digital_post)
         with self.lock:
             doc["sequenceNumber"] = self._next_seq()
             if shuffled:
@@ -492,9 +492,9 @@ class FakeRegister:
         return self._change(person_id, lambda doc: _set_status(doc, status), "ChangeInStatus")
 
     def set_contact(self, person_id: str, *, phone: str | None, language: str = "nb", reserved: bool = False,
-                    status: str = "Active", notification_status: str = "CanBeNotified") -> list[dict]:
+                    status: str = "Active", notification_status: str = "CanBeNotified", digital_post: str | None = None) -> list[dict]:
         def mutate(doc):
-            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved, status, notification_status)
+            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved, status, notification_status, digital_post)
         return self._change(person_id, mutate, "ChangeInCommonContactRegisterInformation")
 
     def set_without_identifier(self, person_id: str, *, without_identifier: list[tuple[str, str, str, str]],
@@ -635,13 +635,15 @@ def _shuffled(doc: dict, *, reverse: bool = False) -> dict:
 
 
 def _contact(phone: str | None, language: str, reserved: bool, status: str = "Active",
-             notification_status: str = "CanBeNotified") -> dict:
+             notification_status: str = "CanBeNotified", digital_post: str | None = None) -> dict:
     return {
         "reservation": "Yes" if reserved else "No",
         "status": status,
         "notificationStatus": notification_status,
         "contactInformation": {"phoneNumber": f"+47{phone}" if phone else None, "email": None},
-        "digitalPost": None,
+        # digitalPost as KRR gives it: the mailbox vendor's address (e.g. "digipost") and the person's address there.
+        "digitalPost": {"digitalPostAddress": f"{digital_post}-{phone or 'x'}", "digitalPostVendorAddress": digital_post}
+        if digital_post else None,
         "language": language,
     }
 
