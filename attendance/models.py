@@ -147,9 +147,16 @@ class Reason(models.TextChoices):
     SPECIALIST_CARE = "specialist_care", _("Følges opp av spesialisthelsetjenesten")
     GP_FOLLOWUP = "gp_followup", _("Ønsker oppfølging hos fastlege")
     UNKNOWN = "unknown", _("Ukjent")
+    # Set by the system, never chosen by a person: the register reported the event that cancelled the time.
+    REGISTER_MOVED = "register_moved", _("Avlyst: flyttet")
+    REGISTER_DECEASED = "register_deceased", _("Avlyst: død")
 
 
 REASON_OUTCOMES = (Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS)
+# The reasons of a time the station cancelled because the register reported a move, an emigration or a death.
+REGISTER_REASONS = (Reason.REGISTER_MOVED, Reason.REGISTER_DECEASED)
+# The reasons a person may choose.
+CHOSEN_REASONS = [(value, label) for value, label in Reason.choices if value not in REGISTER_REASONS]
 
 
 class AppointmentStatus(models.TextChoices):

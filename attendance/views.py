@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from attendance.day_list import DayRow, ListAccess, day_rows
 from attendance.forms import BookingForm, ChildRegistrationForm, DayForm, OutcomeForm
-from attendance.models import Appointment, Consultation, OutcomeEvent, Place, Reason
+from attendance.models import CHOSEN_REASONS, Appointment, Consultation, OutcomeEvent, Place, Reason
 from attendance.services import (
     BOOKABLE_STATES,
     AttendanceError,
@@ -66,7 +66,7 @@ def _colleagues(user):
 
 def _reason_options():
     # Rendered once per request rather than once per row.
-    return format_html_join("", '<option value="{}">{}</option>', Reason.choices)
+    return format_html_join("", '<option value="{}">{}</option>', CHOSEN_REASONS)
 
 
 def _day_url(day, professional_id, user, anchor=""):

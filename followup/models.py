@@ -378,3 +378,4 @@ class SweepCursor(models.Model):
 # The letters and SMS parts keep their models in their own packages (same app label).
 from followup.letters.models import *  # noqa: E402,F401,F403
 from followup.sms.models import *  # noqa: E402,F401,F403
+from followup.statistics.models import *  # noqa: E402,F401,F403

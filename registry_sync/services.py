@@ -108,7 +108,7 @@ def _effect_plan(child: Child) -> None:
 def _effect_stop(child: Child, reason: str) -> None:
     """Stop everything for the child now: future appointments (and with them
     their SMS reminders), letters that have not gone out, and any open case."""
-    child_cancel_future(child=child, reason=reason)
+    child_cancel_future(child=child, reason=reason, register_cause=reason)
     letters_stop_for_child(child=child)
     case_close_for_child(child=child, reason=reason)
 
@@ -1226,7 +1226,7 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
             % {"status": child.get_status_display().lower()}
         )
     if child.station_id != station.pk:
-        cancelled = child_cancel_future(child=child, reason=(gettext("Flyttet til %(station)s") % {"station": station.name})[:200], recorded_by=user)
+        cancelled = child_cancel_future(child=child, reason=(gettext("Flyttet til %(station)s") % {"station": station.name})[:200], recorded_by=user, register_cause="moved_station")
         # The family is told, so nobody comes to the old station for a time that is gone.
         notified = sms_cancellations_send(appointment_ids=cancelled)
         if cancelled:

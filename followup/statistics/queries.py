@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import (
+    REGISTER_REASONS,
     Appointment,
     AppointmentStatus,
     Consultation,
@@ -49,8 +50,15 @@ from attendance.models import (
     Reason,
 )
 from followup.models import Case as FollowupCase
-from followup.models import CaseStatus, CaseStep, CloseReason, Decision, LeaderDecision, StepKind
-from helsestasjon.models import Child, ChildStatus, Station
+from followup.models import (
+    CaseClosure,
+    CaseStep,
+    CloseReason,
+    Decision,
+    LeaderDecision,
+    StepKind,
+)
+from helsestasjon.models import ChildStatus, Station
 
 
 class FigureError(ValueError):
@@ -223,67 +231,6 @@ def coverage(scope: Scope, steps: list[ProgrammeStep]) -> Coverage:
     return Coverage(rows=rows, total=total, by_station=by_station)
 
 
-# --- KOSTRA ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class KostraMeasure:
-    key: str
-    step_code: str
-    label: str
-    explanation: str
-
-
-KOSTRA_MEASURES = [
-    KostraMeasure(
-        "home_visit", "HV", gettext_lazy("Hjemmebesøk innen 14 dager etter fødsel"),
-        gettext_lazy("Nyfødte med hjemmebesøk før dag 14, av nyfødte som bodde i området da besøksvinduet lukket seg."),
-    ),
-    KostraMeasure(
-        "week8", "W6", gettext_lazy("Helseundersøkelse innen utgangen av 8. leveuke"),
-        gettext_lazy("Barn som var på 6-ukerskonsultasjonen før de fylte 8 uker, av barn som bodde i området i hele vinduet."),
-    ),
-    KostraMeasure(
-        "year2", "Y2", gettext_lazy("Helseundersøkelse ved 2 år"),
-        gettext_lazy("Barn som var på 2-årskonsultasjonen før de fylte 3 år, av barn som bodde i området i hele vinduet."),
-    ),
-    KostraMeasure(
-        "year4", "Y4", gettext_lazy("Helseundersøkelse ved 4 år"),
-        gettext_lazy("Barn som var på 4-årskonsultasjonen før de fylte 5 år, av barn som bodde i området i hele vinduet."),
-    ),
-]
-
-
-@dataclass
-class KostraFigure:
-    measure: KostraMeasure
-    step: ProgrammeStep | None
-    numerator: int
-    denominator: int
-
-    @property
-    def share(self) -> float | None:
-        return _share(self.numerator, self.denominator)
-
-
-def kostra(counts_by_step: dict[int, dict[str, int]], steps: list[ProgrammeStep]) -> list[KostraFigure]:
-    """KOSTRA measures from coverage counts: done in the window, of the windows that have closed.
-
-    Open windows are left out of both sides, so a figure for a period that has not
-    ended yet counts only outcomes that are final.
-    """
-    by_code = {step.code: step for step in steps}
-    figures = []
-    for measure in KOSTRA_MEASURES:
-        step = by_code.get(measure.step_code)
-        counts = counts_by_step.get(step.pk, {}) if step else {}
-        figures.append(
-            KostraFigure(
-                measure=measure, step=step, numerator=counts.get("in_window_closed", 0), denominator=counts.get("closed", 0)
-            )
-        )
-    return figures
-
-
 # --- Appointments: not brought and cancelled ------------------------------------------------------
 
 RECORDED_STATUSES = (
@@ -302,29 +249,46 @@ APPOINTMENT_CATEGORIES = [
     ("not_brought", gettext_lazy("Ikke møtt (inkl. ingen hjemme)"), True),
     ("cancelled_by_guardian", gettext_lazy("Avbestilt av foresatte"), True),
     ("cancelled_by_service", gettext_lazy("Avlyst av helsestasjonen"), True),
+    ("cancelled_by_register", gettext_lazy("Avlyst: flyttet eller død (Folkeregisteret)"), False),
 ]
 APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
 
-# The statuses behind each appointment figure; "with_outcome" is every row of the base.
-APPOINTMENT_STATUSES = {
-    "attended": (AppointmentStatus.ATTENDED,),
-    "not_brought": NOT_BROUGHT_STATUSES,
-    "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
-    "cancelled_by_service": (AppointmentStatus.CANCELLED_BY_SERVICE,),
+# Each appointment figure as a condition on one row of appointment_base: the Q the child
+# lists filter by, and the same condition in SQL for the one-pass aggregate. A time the
+# station cancelled because the register reported a move or a death ("by_register") is
+# shown apart and is not a "registered time" of the family.
+_STATUS_SQL = "status = ANY(%s)"
+APPOINTMENT_CONDITIONS: dict[str, tuple[Q, str, list]] = {
+    "with_outcome": (Q(by_register=False), "NOT by_register", []),
+    "attended": (Q(status=AppointmentStatus.ATTENDED), _STATUS_SQL, [[AppointmentStatus.ATTENDED]]),
+    "not_brought": (Q(status__in=NOT_BROUGHT_STATUSES), _STATUS_SQL, [list(NOT_BROUGHT_STATUSES)]),
+    "cancelled_by_guardian": (
+        Q(status=AppointmentStatus.CANCELLED_BY_GUARDIAN), _STATUS_SQL, [[AppointmentStatus.CANCELLED_BY_GUARDIAN]]
+    ),
+    "cancelled_by_service": (
+        Q(status=AppointmentStatus.CANCELLED_BY_SERVICE, by_register=False),
+        f"{_STATUS_SQL} AND NOT by_register", [[AppointmentStatus.CANCELLED_BY_SERVICE]],
+    ),
+    "cancelled_by_register": (Q(by_register=True), "by_register", []),
 }
-APPOINTMENT_FILTERS = {
-    "with_outcome": Q(),
-    **{key: Q(status__in=statuses) for key, statuses in APPOINTMENT_STATUSES.items()},
-}
+APPOINTMENT_FILTERS = {key: condition for key, (condition, _sql, _params) in APPOINTMENT_CONDITIONS.items()}
+
+
+def _cancelled_by_register() -> Case:
+    """True for a time the station cancelled because of the register (its outcome's reason says so)."""
+    current = OutcomeEvent.objects.filter(appointment_id=OuterRef("pk"), replaced_by__isnull=True, reason__in=REGISTER_REASONS)
+    return Case(
+        When(status=AppointmentStatus.CANCELLED_BY_SERVICE, then=Exists(current)), default=Value(False), output_field=BooleanField()
+    )
 
 
 def appointment_base(scope: Scope) -> QuerySet:
     """Appointments in the period with a recorded outcome (moved appointments are not counted;
-    the appointment they were moved to is)."""
+    the appointment they were moved to is), each with ``by_register``."""
     start, end = scope.bounds()
     return Appointment.objects.filter(
         child__station_id__in=scope.station_ids, starts_at__gte=start, starts_at__lt=end, status__in=RECORDED_STATUSES
-    )
+    ).alias(by_register=_cancelled_by_register())
 
 
 @dataclass
@@ -341,8 +305,8 @@ class AppointmentFigures:
     rows: list[AppointmentRow]  # per consultation
     total: AppointmentRow  # over all consultations (a child counts once)
     recurrence: dict[str, int]
-    months: list["MonthRow"]
-    reasons: list["ReasonRow"]
+    months: list[MonthRow]
+    reasons: list[ReasonRow]
 
 
 def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> AppointmentFigures:
@@ -355,17 +319,19 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
     number of children its list (the same base and the same status filter) shows.
     """
     base = appointment_base(scope).annotate(
-        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()), reason=current_reason()
-    ).values("child_id", "step", "status", "month", "reason").order_by()
+        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()), reason=current_reason(),
+        register=F("by_register"),
+    ).values("child_id", "step", "status", "month", "reason", "register").order_by()
     base_sql, base_params = base.query.sql_with_params()
-    keys = list(APPOINTMENT_STATUSES)
-    flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in keys)
-    flag_params = [list(statuses) for statuses in APPOINTMENT_STATUSES.values()]
-    counts = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {key})" for key in keys])
+    base_sql = f"SELECT *, register AS by_register FROM ({base_sql}) AS rows"
+    keys = list(APPOINTMENT_CONDITIONS)
+    flags = ", ".join(f"bool_or({sql}) AS {key}" for key, (_q, sql, _p) in APPOINTMENT_CONDITIONS.items())
+    flag_params = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
+    counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in keys)
     groups = list(REASON_GROUPS)
     reason_flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in groups)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in groups)
-    padding = ", 0" * (len(keys) + 1 - len(groups))
+    padding = ", 0" * (len(keys) - len(groups))
     sql = f"""
         WITH appts AS MATERIALIZED ({base_sql}),
         per_step AS (SELECT child_id, step, {flags} FROM appts GROUP BY child_id, step),
@@ -377,13 +343,13 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
         UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
         UNION ALL SELECT 'month', NULL, month, NULL, {counts} FROM per_month GROUP BY month
         UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
-                         count(*) FILTER (WHERE n >= 3){", 0" * (len(keys) - 2)} FROM missed
+                         count(*) FILTER (WHERE n >= 3){", 0" * (len(keys) - 3)} FROM missed
         UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{padding} FROM per_reason GROUP BY reason
     """
     reason_params = [list(statuses) for statuses in REASON_GROUPS.values()]
     params = [*base_params, *flag_params, *flag_params, list(NOT_BROUGHT_STATUSES), *reason_params]
     by_step, by_month, by_reason, total, recurrence = {}, {}, {}, None, {}
-    all_keys = ["with_outcome", *keys]
+    all_keys = keys
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for kind, step_id, month, reason, *values in cursor.fetchall():
@@ -470,7 +436,7 @@ def reasons(scope: Scope) -> list[ReasonRow]:
     return appointment_figures(scope, []).reasons
 
 
-def _reason_filter(reason: str) -> Q:
+def reason_filter(reason: str) -> Q:
     if reason == NO_REASON:
         return Q(reason="")
     if reason not in Reason.values:
@@ -483,11 +449,11 @@ def _reason_filter(reason: str) -> Q:
 RECURRENCE_BUCKETS = {
     "once": (gettext_lazy("Én gang"), Q(missed=1)),
     "twice": (gettext_lazy("To ganger"), Q(missed=2)),
-    "three_or_more": ("Tre ganger eller mer", Q(missed__gte=3)),
+    "three_or_more": (gettext_lazy("Tre ganger eller mer"), Q(missed__gte=3)),
 }
 
 
-def _missed_per_child(scope: Scope) -> QuerySet:
+def missed_per_child(scope: Scope) -> QuerySet:
     return (
         appointment_base(scope)
         .filter(status__in=NOT_BROUGHT_STATUSES)
@@ -531,7 +497,7 @@ def trend(scope: Scope) -> list[MonthRow]:
     return appointment_figures(scope, []).months
 
 
-def _month_scope(scope: Scope, month: str) -> Scope:
+def month_scope(scope: Scope, month: str) -> Scope:
     try:
         first = date.fromisoformat(f"{month}-01")
     except (TypeError, ValueError):
@@ -566,17 +532,18 @@ def _case_base(scope: Scope) -> QuerySet:
     return FollowupCase.objects.filter(child__station_id__in=scope.station_ids)
 
 
-def _cases_opened(scope: Scope) -> QuerySet:
+def cases_opened(scope: Scope) -> QuerySet:
     start, end = scope.bounds()
     return _case_base(scope).filter(opened_at__gte=start, opened_at__lt=end)
 
 
-def _cases_closed(scope: Scope) -> QuerySet:
+def closures(scope: Scope) -> QuerySet:
+    """Every closing of a round of a case in the period, from the history a reopen never erases."""
     start, end = scope.bounds()
-    return _case_base(scope).filter(status=CaseStatus.CLOSED, closed_at__gte=start, closed_at__lt=end)
+    return CaseClosure.objects.filter(child__station_id__in=scope.station_ids, closed_at__gte=start, closed_at__lt=end)
 
 
-def _concern_reports(scope: Scope) -> QuerySet:
+def concern_reports(scope: Scope) -> QuerySet:
     return LeaderDecision.objects.filter(
         decision=Decision.CONCERN_REPORT,
         case__child__station_id__in=scope.station_ids,
@@ -598,25 +565,25 @@ class FollowupFigures:
 def followup(scope: Scope) -> FollowupFigures:
     """Cases opened and closed in the period, why they closed, how long that took, how far they
     climbed, and reports of concern per year: five queries."""
-    opened = _cases_opened(scope).aggregate(children=Count("child_id", distinct=True))["children"]
-    closed = _cases_closed(scope).aggregate(
+    opened = cases_opened(scope).aggregate(children=Count("child_id", distinct=True))["children"]
+    closed = closures(scope).aggregate(
         children=Count("child_id", distinct=True),
         median=Median(ExpressionWrapper(F("closed_at") - F("opened_at"), output_field=DurationField()), output_field=DurationField()),
     )
     by_reason = dict(
-        _cases_closed(scope).values("close_reason").annotate(children=Count("child_id", distinct=True)).order_by().values_list(
-            "close_reason", "children"
+        closures(scope).values("reason").annotate(children=Count("child_id", distinct=True)).order_by().values_list(
+            "reason", "children"
         )
     )
     reached = {
         row["kind"]: row
-        for row in CaseStep.objects.filter(case__in=_cases_opened(scope))
+        for row in CaseStep.objects.filter(case__in=cases_opened(scope))
         .values("kind")
         .annotate(children=Count("case__child_id", distinct=True), first=Min("order"))
         .order_by()
     }
     concerns = (
-        _concern_reports(scope)
+        concern_reports(scope)
         .annotate(year=ExtractYear("concern_report_date"))
         .values("year")
         .annotate(children=Count("case__child_id", distinct=True))
@@ -633,120 +600,6 @@ def followup(scope: Scope) -> FollowupFigures:
             for kind, row in sorted(reached.items(), key=lambda item: item[1]["first"])
         ],
         concern_reports_by_year=[(row["year"], row["children"]) for row in concerns],
-    )
-
-
-def _followup_child_ids(scope: Scope, category: str, detail: str) -> QuerySet:
-    if category == "opened":
-        return _cases_opened(scope).values("child_id")
-    if category == "closed":
-        qs = _cases_closed(scope)
-        if detail:
-            if detail not in CloseReason.values:
-                raise FigureError(gettext("Ukjent årsak til avslutning."))
-            qs = qs.filter(close_reason=detail)
-        return qs.values("child_id")
-    if category == "step":
-        if detail not in StepKind.values:
-            raise FigureError(gettext("Ukjent trinn."))
-        return CaseStep.objects.filter(case__in=_cases_opened(scope), kind=detail).values("case__child_id")
-    if category == "concern":
-        qs = _concern_reports(scope)
-        if detail:
-            if not detail.isdigit():
-                raise FigureError(gettext("Ugyldig år."))
-            qs = qs.filter(concern_report_date__year=int(detail))
-        return qs.values("case__child_id")
-    raise FigureError(gettext("Ukjent tall."))
-
-
-# --- The children behind a figure ----------------------------------------------------------------
-
-FIGURES = {
-    "coverage": gettext_lazy("Konsultasjoner"),
-    "appointments": gettext_lazy("Ikke møtt og avbestilt"),
-    "reasons": gettext_lazy("Årsaker"),
-    "recurrence": gettext_lazy("Gjentatt ikke møtt"),
-    "trend": gettext_lazy("Ikke møtt per måned"),
-    "followup": gettext_lazy("Oppfølging"),
-}
-
-
-def figure_label(
-    *, figure: str, category: str, step: ProgrammeStep | None, reason: str = "", month: str = "", detail: str = ""
-) -> str:
-    parts = [FIGURES.get(figure, "")]
-    if step is not None:
-        parts.append(step.name)
-    if figure == "coverage":
-        parts.append(COVERAGE_LABELS.get(category, ""))
-    elif figure in ("appointments", "trend"):
-        parts.append(APPOINTMENT_LABELS.get(category, ""))
-        if month:
-            parts.append(month)
-    elif figure == "reasons":
-        parts.append(REASON_GROUP_LABELS.get(category, ""))
-        parts.append(gettext("Ikke oppgitt") if reason == NO_REASON else str(dict(Reason.choices).get(reason, "")))
-    elif figure == "recurrence":
-        parts.append(RECURRENCE_BUCKETS.get(category, ("",))[0])
-    elif figure == "followup":
-        parts.append(FOLLOWUP_CATEGORIES.get(category, ""))
-        if category == "closed" and detail in CloseReason.values:
-            parts.append(str(CloseReason(detail).label))
-        elif category == "step" and detail in StepKind.values:
-            parts.append(str(StepKind(detail).label))
-        elif category == "concern" and detail:
-            parts.append(detail)
-    return " – ".join(str(part) for part in parts if part)
-
-
-def figure_child_ids(
-    scope: Scope, *, figure: str, category: str, step: ProgrammeStep | None = None, reason: str = "", month: str = "",
-    detail: str = "",
-) -> QuerySet:
-    """The ids of the children behind one figure (a subquery; nothing is fetched here).
-
-    Raises FigureError for an unknown figure or category.
-    """
-    if figure == "coverage":
-        if category not in COVERAGE_GROUPS or step is None:
-            raise FigureError(gettext("Ukjent tall."))
-        return coverage_base(scope).filter(step=step, category__in=COVERAGE_GROUPS[category]).values("child_id")
-    if figure in ("appointments", "trend"):
-        if category not in APPOINTMENT_FILTERS or (figure == "trend" and category not in TREND_FILTERS):
-            raise FigureError(gettext("Ukjent tall."))
-        if figure == "trend":
-            scope = _month_scope(scope, month)
-        qs = appointment_base(scope).filter(APPOINTMENT_FILTERS[category])
-        if step is not None:
-            qs = qs.filter(consultation__step=step)
-        return qs.values("child_id")
-    if figure == "reasons":
-        if category not in REASON_GROUPS:
-            raise FigureError(gettext("Ukjent tall."))
-        return (
-            appointment_base(scope)
-            .annotate(reason=current_reason())
-            .filter(status__in=REASON_GROUPS[category])
-            .filter(_reason_filter(reason))
-            .values("child_id")
-        )
-    if figure == "recurrence":
-        if category not in RECURRENCE_BUCKETS:
-            raise FigureError(gettext("Ukjent tall."))
-        return _missed_per_child(scope).filter(RECURRENCE_BUCKETS[category][1]).values("child_id")
-    if figure == "followup":
-        return _followup_child_ids(scope, category, detail)
-    raise FigureError(gettext("Ukjent tall."))
-
-
-def figure_children(user, scope: Scope, **figure) -> QuerySet:
-    """The children behind a figure that the user may see (the station rule applies here too)."""
-    return (
-        Child.objects.visible_to(user)
-        .filter(id__in=figure_child_ids(scope, **figure))
-        .select_related("station")
-        .order_by("family_name", "given_name", "id")
     )
 
 
