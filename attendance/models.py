@@ -385,7 +385,10 @@ class OutcomeEvent(models.Model):
                 fields=["appointment"], condition=Q(replaces__isnull=True), name="outcome_one_original_per_appointment"
             ),
             models.CheckConstraint(
-                condition=Q(reason="") | Q(outcome__in=[o.value for o in REASON_OUTCOMES]), name="outcome_reason_only_when_missed"
+                condition=Q(reason="")
+                | (Q(outcome__in=[o.value for o in REASON_OUTCOMES]) & ~Q(reason__in=[r.value for r in REGISTER_REASONS]))
+                | Q(outcome=Outcome.CANCELLED_BY_SERVICE.value, reason__in=[r.value for r in REGISTER_REASONS]),
+                name="outcome_reason_only_when_missed",
             ),
         ]
         indexes = [

@@ -16,7 +16,8 @@ Then reports in one run:
 - the same for the child list behind the largest figure and for the KOSTRA CSV;
 - the CPU time of the page request (this process plus its PostgreSQL backend, parallel
   query off): the time it takes on an idle core, which a busy shared machine hides;
-- the verdict against the target: the page for a year and all stations <= 1 s.
+- the verdict against the target: the page for a year and all stations, with both the
+  cohort coverage and the KOSTRA report as SSB counts it, <= 500 ms.
 
 Run against your own PostgreSQL database (created if missing):
 
@@ -50,7 +51,7 @@ os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 0.5
 STATIONS = 15
 NURSES = 60
 MUNICIPALITY = ("0301", "Oslo")
@@ -105,14 +106,14 @@ def build(children: int, seed: int = 8) -> None:
     from django.utils import timezone
 
     from attendance.models import CHOSEN_REASONS, Appointment, Consultation, OutcomeEvent, ProgrammeStep
-    from followup.models import Case, CaseStep, CloseReason, LeaderDecision, StepKind
+    from followup.models import Case, CaseClosure, CaseStep, CloseReason, LeaderDecision, StepKind
     from helsestasjon.models import Child, Municipality, Role, Station, User
 
     rng = random.Random(seed)
     today = timezone.localdate()
     now = timezone.now()
     tables = ", ".join(
-        m._meta.db_table for m in (LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child)
+        m._meta.db_table for m in (CaseClosure, LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child)
     )
     with connection.cursor() as cursor:
         # The followup tables reference each other (case.current_step); TRUNCATE handles the cycle.
@@ -260,7 +261,13 @@ def build(children: int, seed: int = 8) -> None:
         copy_rows(Case, case_rows)
         copy_rows(CaseStep, casestep_rows)
         copy_rows(LeaderDecision, [{**row, "id": i} for i, row in enumerate(decision_rows, start=1)])
-        reset_sequences(Child, Consultation, Appointment, OutcomeEvent, Case, CaseStep, LeaderDecision)
+        closures = [
+            {"id": i, "case_id": row["id"], "child_id": row["child_id"], "cycle": 1, "opened_at": row["opened_at"],
+             "closed_at": row["closed_at"], "reason": row["close_reason"], "closed_by_id": None}
+            for i, row in enumerate((row for row in case_rows if row["closed_at"]), start=1)
+        ]
+        copy_rows(CaseClosure, closures)
+        reset_sequences(Child, Consultation, Appointment, OutcomeEvent, Case, CaseStep, LeaderDecision, CaseClosure)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(

@@ -171,20 +171,30 @@ class SsbFigure:
         return self.reported is not None and self.reported != (self.numerator, self.denominator)
 
 
-def ssb_counts(station_ids, year: int) -> dict[int, dict[str, dict[str, int]]]:
-    """Per station and measure, ``{"numerator": n, "denominator": d}``: two queries."""
-    numerators = done_in_year(station_ids, year).values("child__station_id").annotate(
+def numerator_counts(station_ids, year: int) -> dict[int, dict[str, int]]:
+    """Per station and measure, the children counted in the numerator: one query. (The page reads
+    the same counts from its one pass over the appointments: queries.appointment_figures.)"""
+    rows = done_in_year(station_ids, year).values("child__station_id").annotate(
         **{m.key: Count("child_id", distinct=True, filter=numerator_condition(m)) for m in SSB_MEASURES}
     ).order_by()
+    return {row["child__station_id"]: {m.key: row[m.key] for m in SSB_MEASURES} for row in rows}
+
+
+def ssb_counts(station_ids, year: int, numerators: dict[int, dict[str, int]] | None = None) -> dict[int, dict[str, dict[str, int]]]:
+    """Per station and measure, ``{"numerator": n, "denominator": d}``: one query, two without
+    ``numerators`` counted already."""
+    if numerators is None:
+        numerators = numerator_counts(station_ids, year)
     populations = Child.objects.filter(station_id__in=station_ids).values("station_id").annotate(
         **{key: Count("id", filter=condition) for key, condition in population_conditions(year).items()}
     ).order_by()
     found: dict[int, dict[str, dict[str, int]]] = {}
     for station_id in station_ids:
         found[station_id] = {m.key: {"numerator": 0, "denominator": 0} for m in SSB_MEASURES}
-    for row in numerators:
-        for m in SSB_MEASURES:
-            found[row["child__station_id"]][m.key]["numerator"] = row[m.key]
+    for station_id, by_measure in numerators.items():
+        if station_id in found:
+            for m in SSB_MEASURES:
+                found[station_id][m.key]["numerator"] = by_measure.get(m.key, 0)
     for row in populations:
         for m in SSB_MEASURES:
             found[row["station_id"]][m.key]["denominator"] = row[m.denominator]
@@ -240,10 +250,10 @@ class SsbReport:
         return any(figure.drifted for figure in self.figures)
 
 
-def ssb_report(station_ids, year: int) -> SsbReport:
+def ssb_report(station_ids, year: int, numerators: dict[int, dict[str, int]] | None = None) -> SsbReport:
     """The year's SSB figures for the stations, with the reported figures of those stations
-    that marked the year as reported: three queries."""
-    live = ssb_counts(station_ids, year)
+    that marked the year as reported: two queries (three without ``numerators``)."""
+    live = ssb_counts(station_ids, year, numerators)
     reports = list(KostraReport.objects.filter(station_id__in=station_ids, year=year).select_related("reported_by", "station"))
     return SsbReport(
         year=year, live=live, stored={r.station_id: r.figures for r in reports}, reports=reports, station_ids=list(station_ids)

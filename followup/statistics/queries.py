@@ -58,6 +58,7 @@ from followup.models import (
     LeaderDecision,
     StepKind,
 )
+from followup.statistics import kostra
 from helsestasjon.models import ChildStatus, Station
 
 
@@ -307,9 +308,32 @@ class AppointmentFigures:
     recurrence: dict[str, int]
     months: list[MonthRow]
     reasons: list[ReasonRow]
+    # KOSTRA numerators of the year asked for: station -> measure key -> children.
+    kostra_numerators: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> AppointmentFigures:
+def _widened(scope: Scope, year: int | None) -> Scope:
+    """The period, widened to cover the KOSTRA year too, so one pass reads both."""
+    if year is None:
+        return scope
+    start, end = min(scope.start, date(year, 1, 1)), max(scope.end, date(year, 12, 31))
+    return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
+
+
+def _kostra_flags(year: int | None) -> dict[str, Case]:
+    """One flag per KOSTRA measure: the row is an attended appointment of the year that meets it
+    (kostra.numerator_condition, the same Q the measure's child list filters by)."""
+    if year is None:
+        return {}
+    start, end = kostra.year_bounds(year)
+    in_year = Q(status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end)
+    return {
+        f"k_{m.key}": Case(When(in_year & kostra.numerator_condition(m), then=Value(True)), default=Value(False), output_field=BooleanField())
+        for m in kostra.SSB_MEASURES
+    }
+
+
+def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year: int | None = None) -> AppointmentFigures:
     """Every appointment figure in one pass over the period's appointments: one query.
 
     The period's appointments (``appointment_base``, compiled by Django) are read
@@ -318,12 +342,32 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
     the counts that follow are plain counts of children and each figure equals the
     number of children its list (the same base and the same status filter) shows.
     """
-    base = appointment_base(scope).annotate(
-        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()), reason=current_reason(),
-        register=F("by_register"),
-    ).values("child_id", "step", "status", "month", "reason", "register").order_by()
+    # The current reason is read once per row that has one; "by_register" follows from it here
+    # (the child lists use the same rule as the by_register alias of appointment_base).
+    period_start, period_end = scope.bounds()
+    flags_k = _kostra_flags(kostra_year)
+    base = appointment_base(_widened(scope, kostra_year))
+    if flags_k:
+        base = base.alias(day=TruncDate("starts_at")).alias(
+            age=ExpressionWrapper(F("day") - F("child__birth_date"), output_field=DurationField())
+        )
+    base = base.annotate(
+        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()),
+        any_reason=current_reason((*REASON_STATUSES, AppointmentStatus.CANCELLED_BY_SERVICE)),
+        child_station=F("child__station_id"),
+        in_period=Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
+                       output_field=BooleanField()),
+        **flags_k,
+    ).values("child_id", "step", "status", "month", "any_reason", "child_station", "in_period", *flags_k).order_by()
     base_sql, base_params = base.query.sql_with_params()
-    base_sql = f"SELECT *, register AS by_register FROM ({base_sql}) AS rows"
+    base_sql = (
+        "SELECT child_id, step, status, month, CASE WHEN status = ANY(%s) THEN any_reason END AS reason, "
+        "COALESCE(status = %s AND any_reason = ANY(%s), false) AS by_register, child_station AS station, in_period"
+        f"{''.join(f', {key}' for key in flags_k)} FROM ({base_sql}) AS rows"
+    )
+    base_params = (
+        list(REASON_STATUSES), AppointmentStatus.CANCELLED_BY_SERVICE, list(REGISTER_REASONS), *base_params,
+    )
     keys = list(APPOINTMENT_CONDITIONS)
     flags = ", ".join(f"bool_or({sql}) AS {key}" for key, (_q, sql, _p) in APPOINTMENT_CONDITIONS.items())
     flag_params = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
@@ -332,23 +376,34 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
     reason_flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in groups)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in groups)
     padding = ", 0" * (len(keys) - len(groups))
+    kostra_keys = list(flags_k)
+    kostra_sql = ""
+    if kostra_keys:
+        # Children per station meeting each measure (a child counts once per measure).
+        kostra_counts = ", ".join(f"count(DISTINCT child_id) FILTER (WHERE {key})" for key in kostra_keys)
+        kostra_sql = (
+            f"UNION ALL SELECT 'kostra', station, NULL, NULL, {kostra_counts}{', 0' * (len(keys) - len(kostra_keys))} "
+            f"FROM appts WHERE {' OR '.join(kostra_keys)} GROUP BY station"
+        )
     sql = f"""
         WITH appts AS MATERIALIZED ({base_sql}),
-        per_step AS (SELECT child_id, step, {flags} FROM appts GROUP BY child_id, step),
+        period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),
+        per_step AS (SELECT child_id, step, {flags} FROM period GROUP BY child_id, step),
         per_child AS (SELECT child_id, {", ".join(f"bool_or({key}) AS {key}" for key in keys)} FROM per_step GROUP BY child_id),
-        per_month AS (SELECT child_id, month, {flags} FROM appts GROUP BY child_id, month),
-        missed AS (SELECT child_id, count(*) AS n FROM appts WHERE status = ANY(%s) GROUP BY child_id),
-        per_reason AS (SELECT child_id, reason, {reason_flags} FROM appts WHERE reason IS NOT NULL GROUP BY child_id, reason)
+        per_month AS (SELECT child_id, month, {flags} FROM period GROUP BY child_id, month),
+        missed AS (SELECT child_id, count(*) AS n FROM period WHERE status = ANY(%s) GROUP BY child_id),
+        per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)
         SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
         UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
         UNION ALL SELECT 'month', NULL, month, NULL, {counts} FROM per_month GROUP BY month
         UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
                          count(*) FILTER (WHERE n >= 3){", 0" * (len(keys) - 3)} FROM missed
         UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{padding} FROM per_reason GROUP BY reason
+        {kostra_sql}
     """
     reason_params = [list(statuses) for statuses in REASON_GROUPS.values()]
     params = [*base_params, *flag_params, *flag_params, list(NOT_BROUGHT_STATUSES), *reason_params]
-    by_step, by_month, by_reason, total, recurrence = {}, {}, {}, None, {}
+    by_step, by_month, by_reason, total, recurrence, by_station_kostra = {}, {}, {}, None, {}, {}
     all_keys = keys
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -363,6 +418,8 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
                 total = figures
             elif kind == "reason":
                 by_reason[reason] = dict(zip(groups, values))
+            elif kind == "kostra":
+                by_station_kostra[step_id] = {m.key: n for m, n in zip(kostra.SSB_MEASURES, values)}
             else:
                 recurrence = dict(zip(RECURRENCE_BUCKETS, values))
     empty = dict.fromkeys(all_keys, 0)
@@ -375,6 +432,7 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
             for month in months_in(scope)
         ],
         reasons=_reason_rows(by_reason),
+        kostra_numerators=by_station_kostra,
     )
 
 
@@ -396,16 +454,17 @@ REASON_GROUP_LABELS = {"not_brought": gettext_lazy("Ikke møtt"), "cancelled_by_
 NO_REASON = "none"  # the URL value for "no reason given"
 
 
-def current_reason() -> Case:
+def current_reason(statuses=None) -> Case:
     """The reason of the outcome that counts now (the event no correction replaced), "" when none was
-    given, for the appointments a reason belongs to; NULL for the others."""
+    given, for the appointments a reason belongs to (or with ``statuses``); NULL for the others."""
+    statuses = REASON_STATUSES if statuses is None else statuses
     current = (
         OutcomeEvent.objects.filter(appointment_id=OuterRef("pk"), replaced_by__isnull=True)
         .order_by("-recorded_at", "-id")
         .values("reason")[:1]
     )
     return Case(
-        When(status__in=REASON_STATUSES, then=Coalesce(Subquery(current), Value(""))),
+        When(status__in=statuses, then=Coalesce(Subquery(current), Value(""))),
         default=None,
         output_field=CharField(),
     )

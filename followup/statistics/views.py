@@ -198,10 +198,10 @@ def page(request):
     steps = list(ProgrammeStep.objects.order_by("order"))
     with queries.analytic_queries():
         coverage = queries.coverage(scope, steps)
-        appointment_figures = queries.appointment_figures(scope, steps)
+        year = scope.end.year
+        appointment_figures = queries.appointment_figures(scope, steps, kostra_year=year)
         followup = queries.followup(scope)
-    year = scope.end.year
-    ssb = kostra.ssb_report(scope.station_ids, year)
+        ssb = kostra.ssb_report(scope.station_ids, year, appointment_figures.kostra_numerators)
     context = {
         "form": form,
         "scope": scope,
@@ -303,7 +303,8 @@ def kostra_csv(request):
         )
     scope = form.scope()
     year = scope.end.year
-    report = kostra.ssb_report(scope.station_ids, year)
+    with queries.analytic_queries():
+        report = kostra.ssb_report(scope.station_ids, year)
     reported_at = {r.station_id: r.reported_at for r in report.reports}
     chosen = [station for station in stations if station.pk in scope.station_ids]
     out = io.StringIO()
