@@ -13,7 +13,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import ProgrammeStep, Reason
 from followup.models import CaseStep, CloseReason, StepKind
-from followup.statistics import kostra, queries
+from followup.statistics import cases, kostra, queries
 from followup.statistics.queries import FigureError, Scope
 from helsestasjon.models import Child
 
@@ -83,9 +83,9 @@ def _recurrence(scope: Scope, request: FigureRequest) -> QuerySet:
 def _followup(scope: Scope, request: FigureRequest) -> QuerySet:
     category, detail = request.category, request.detail
     if category == "opened":
-        return queries.cases_opened(scope).values("child_id")
+        return cases.cases_opened(scope).values("child_id")
     if category == "closed":
-        qs = queries.closures(scope)
+        qs = cases.closures(scope)
         if detail:
             if detail not in CloseReason.values:
                 raise FigureError(gettext("Ukjent årsak til avslutning."))
@@ -94,8 +94,8 @@ def _followup(scope: Scope, request: FigureRequest) -> QuerySet:
     if category == "step":
         if detail not in StepKind.values:
             raise FigureError(gettext("Ukjent trinn."))
-        return CaseStep.objects.filter(case__in=queries.cases_opened(scope), kind=detail).values("case__child_id")
-    qs = queries.concern_reports(scope)
+        return CaseStep.objects.filter(case__in=cases.cases_opened(scope), kind=detail).values("case__child_id")
+    qs = cases.concern_reports(scope)
     if detail:
         if not (detail.isascii() and detail.isdigit()):
             raise FigureError(gettext("Ugyldig år."))
@@ -161,7 +161,7 @@ REGISTRY: dict[str, Figure] = {
             {key: label for key, (label, _q) in queries.RECURRENCE_BUCKETS.items()}, _recurrence,
         ),
         Figure(
-            "followup", gettext_lazy("Oppfølging"), queries.FOLLOWUP_CATEGORIES, _followup, describe=_followup_detail,
+            "followup", gettext_lazy("Oppfølging"), cases.FOLLOWUP_CATEGORIES, _followup, describe=_followup_detail,
             clinical=frozenset({"concern"}),
         ),
         Figure(

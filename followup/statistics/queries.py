@@ -6,7 +6,10 @@ filtered by the same ``Q``. A figure and its list therefore cannot disagree, and
 share's numerator is a subset of its denominator by construction: the numerator's
 ``Q`` is always the denominator's ``Q`` and something more.
 
-The cohort rules are written out in docs/decisions.md under "Statistics".
+The cohort rules are written out in docs/decisions.md under "Statistics". The follow-up
+figures are in cases.py, SSB's KOSTRA in kostra.py, the registry of figures in figures.py.
+This module is a little over 500 lines because the one-pass appointment aggregate and the
+querysets its child lists filter are kept side by side, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.db.models import (
-    Aggregate,
     BooleanField,
     Case,
     CharField,
@@ -27,7 +29,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -35,7 +36,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, ExtractYear, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
@@ -48,15 +49,6 @@ from attendance.models import (
     OutcomeEvent,
     ProgrammeStep,
     Reason,
-)
-from followup.models import Case as FollowupCase
-from followup.models import (
-    CaseClosure,
-    CaseStep,
-    CloseReason,
-    Decision,
-    LeaderDecision,
-    StepKind,
 )
 from followup.statistics import kostra
 from helsestasjon.models import ChildStatus, Station
@@ -566,100 +558,6 @@ def month_scope(scope: Scope, month: str) -> Scope:
     if start > end:
         raise FigureError(gettext("Måneden ligger utenfor perioden."))
     return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
-
-
-# --- Follow-up -----------------------------------------------------------------------------------
-
-
-class Median(Aggregate):
-    """PostgreSQL's exact median (percentile_cont works on intervals too)."""
-
-    function = "percentile_cont"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-
-FOLLOWUP_CATEGORIES = {
-    "opened": gettext_lazy("Barn med ny oppfølgingssak"),
-    "closed": gettext_lazy("Barn med sak avsluttet"),
-    "step": gettext_lazy("Barn med sak som nådde trinnet"),
-    "concern": gettext_lazy("Barn meldt til barnevernet"),
-}
-
-
-def _case_base(scope: Scope) -> QuerySet:
-    return FollowupCase.objects.filter(child__station_id__in=scope.station_ids)
-
-
-def cases_opened(scope: Scope) -> QuerySet:
-    start, end = scope.bounds()
-    return _case_base(scope).filter(opened_at__gte=start, opened_at__lt=end)
-
-
-def closures(scope: Scope) -> QuerySet:
-    """Every closing of a round of a case in the period, from the history a reopen never erases."""
-    start, end = scope.bounds()
-    return CaseClosure.objects.filter(child__station_id__in=scope.station_ids, closed_at__gte=start, closed_at__lt=end)
-
-
-def concern_reports(scope: Scope) -> QuerySet:
-    return LeaderDecision.objects.filter(
-        decision=Decision.CONCERN_REPORT,
-        case__child__station_id__in=scope.station_ids,
-        concern_report_date__gte=scope.start,
-        concern_report_date__lte=scope.end,
-    )
-
-
-@dataclass
-class FollowupFigures:
-    opened: int
-    closed: int
-    median_days_to_close: float | None
-    closed_by_reason: list[tuple[str, str, int]]  # (reason, label, children)
-    steps_reached: list[tuple[str, str, int]]  # (kind, label, children)
-    concern_reports_by_year: list[tuple[int, int]]  # (year, children)
-
-
-def followup(scope: Scope) -> FollowupFigures:
-    """Cases opened and closed in the period, why they closed, how long that took, how far they
-    climbed, and reports of concern per year: five queries."""
-    opened = cases_opened(scope).aggregate(children=Count("child_id", distinct=True))["children"]
-    closed = closures(scope).aggregate(
-        children=Count("child_id", distinct=True),
-        median=Median(ExpressionWrapper(F("closed_at") - F("opened_at"), output_field=DurationField()), output_field=DurationField()),
-    )
-    by_reason = dict(
-        closures(scope).values("reason").annotate(children=Count("child_id", distinct=True)).order_by().values_list(
-            "reason", "children"
-        )
-    )
-    reached = {
-        row["kind"]: row
-        for row in CaseStep.objects.filter(case__in=cases_opened(scope))
-        .values("kind")
-        .annotate(children=Count("case__child_id", distinct=True), first=Min("order"))
-        .order_by()
-    }
-    concerns = (
-        concern_reports(scope)
-        .annotate(year=ExtractYear("concern_report_date"))
-        .values("year")
-        .annotate(children=Count("case__child_id", distinct=True))
-        .order_by("year")
-    )
-    median = closed["median"]
-    return FollowupFigures(
-        opened=opened,
-        closed=closed["children"],
-        median_days_to_close=round(median.total_seconds() / 86400, 1) if median is not None else None,
-        closed_by_reason=[(value, str(label), by_reason[value]) for value, label in CloseReason.choices if by_reason.get(value)],
-        steps_reached=[
-            (kind, str(StepKind(kind).label), row["children"])
-            for kind, row in sorted(reached.items(), key=lambda item: item[1]["first"])
-        ],
-        concern_reports_by_year=[(row["year"], row["children"]) for row in concerns],
-    )
 
 
 def stations_for(user) -> list[Station]:

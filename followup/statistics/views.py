@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import ProgrammeStep
-from followup.statistics import figures, kostra, queries, svg
+from followup.statistics import cases, figures, kostra, queries, svg
 from followup.statistics.forms import StatisticsForm
 from helsestasjon.access import require_role
 from helsestasjon.models import AccessAction, Role
@@ -200,7 +200,7 @@ def page(request):
         coverage = queries.coverage(scope, steps)
         year = scope.end.year
         appointment_figures = queries.appointment_figures(scope, steps, kostra_year=year)
-        followup = queries.followup(scope)
+        followup = cases.followup(scope)
         ssb = kostra.ssb_report(scope.station_ids, year, appointment_figures.kostra_numerators)
     context = {
         "form": form,

@@ -9,8 +9,17 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
-from followup.models import Case, CaseStatus, CaseStep, CloseReason, Decision, LeaderDecision, StepKind
+from followup.models import (
+    Case,
+    CaseStatus,
+    CaseStep,
+    CloseReason,
+    Decision,
+    LeaderDecision,
+    StepKind,
+)
 from followup.services import case_close
+from followup.statistics import cases as case_figures
 from followup.statistics import figures, queries
 from helsestasjon.models import Role
 from tests.factories import UserFactory
@@ -57,7 +66,7 @@ def cases(station_a, station_b, nurse_a, nurse_b, leader_a):
 
 
 def test_followup_figures(cases, station_a):
-    figures = queries.followup(scope_for(station_a))
+    figures = case_figures.followup(scope_for(station_a))
     assert figures.opened == 3  # a child with two cases counts once
     assert figures.closed == 3
     assert figures.median_days_to_close == 20.0  # cases of 4, 10, 30 and 40 days
@@ -73,7 +82,7 @@ def test_followup_figures(cases, station_a):
 
 
 def test_no_cases_gives_no_median(station_a, db):
-    figures = queries.followup(scope_for(station_a))
+    figures = case_figures.followup(scope_for(station_a))
     assert (figures.opened, figures.closed, figures.median_days_to_close) == (0, 0, None)
 
 

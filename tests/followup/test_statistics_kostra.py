@@ -25,7 +25,7 @@ from attendance.models import (
 from attendance.services import appointment_book, appointment_record_outcome
 from followup.models import Case, CaseStatus, CloseReason, KostraReport
 from followup.services import case_close, followup_sweep
-from followup.statistics import figures, kostra, queries
+from followup.statistics import cases, figures, kostra, queries
 from helsestasjon.models import AccessLog, Child, ChildStatus, Role
 from registry_sync.services import _effect_stop
 from tests.factories import UserFactory
@@ -165,7 +165,7 @@ def test_a_reopened_case_counts_as_closed_in_the_year_it_closed(station_a, child
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and case.cycle == 2 and case.closed_at is None  # the reopen cleared the row
     scope = queries.Scope(station_ids=(station_a.pk,), start=date(2026, 1, 1), end=date(2026, 12, 31), today=date(2026, 3, 1))
-    figures_2026 = queries.followup(scope)
+    figures_2026 = cases.followup(scope)
     assert figures_2026.closed == 1
     assert figures_2026.closed_by_reason[0][0] == CloseReason.ATTENDED
     # From this round's opening (1 November, 06:00 local is when the sweep ran at 10:00) to its closing.
@@ -185,7 +185,7 @@ def test_a_second_round_counts_from_its_reopening(station_a, child_a, outcome):
     followup_sweep(now=at(date(2025, 6, 2)))
     case_close(case=Case.objects.get(pk=case.pk), reason=CloseReason.GP_CONFIRMED, closed_by=None, now=at(date(2025, 6, 22)))
     scope = queries.Scope(station_ids=(station_a.pk,), start=date(2025, 1, 1), end=date(2025, 12, 31), today=date(2025, 12, 31))
-    result = queries.followup(scope)
+    result = cases.followup(scope)
     assert result.closed == 1  # one child
     assert {reason: n for reason, _label, n in result.closed_by_reason} == {"attended": 1, "gp_confirmed": 1}
     assert result.median_days_to_close == 15.0  # 10 days and 20 days

@@ -30,7 +30,7 @@ from attendance.services import (
 )
 from followup.models import Case, CaseLogEntry, CaseLogKind, CaseStatus, CloseReason
 from followup.services import case_close, followup_sweep
-from followup.statistics import figures, kostra, queries
+from followup.statistics import cases, figures, kostra, queries
 from helsestasjon.models import Child, ChildStatus, Role
 from tests.factories import StationFactory, UserFactory
 from tests.followup.statistics_population import at, register
@@ -187,7 +187,7 @@ def check(station_ids, leader_scope_user) -> None:
         assert sum(counts[s][key]["denominator"] for s in station_ids) == len(denominator), key
         assert _ids(figures.figure_child_ids(scope, "kostra", figures.FigureRequest(category="numerator", detail=key))) == numerator
         assert _ids(figures.figure_child_ids(scope, "kostra", figures.FigureRequest(category="denominator", detail=key))) == denominator
-    followup = queries.followup(scope)
+    followup = cases.followup(scope)
     assert followup.closed == len(expected["closed"])
     assert _ids(figures.figure_child_ids(scope, "followup", figures.FigureRequest(category="closed"))) == expected["closed"]
     assert {reason: n for reason, _label, n in followup.closed_by_reason} == {r: len(c) for r, c in expected["closed_by_reason"].items()}

@@ -10,7 +10,15 @@ import pytest
 from attendance.models import Outcome, ProgrammeStep, Reason
 from followup.statistics import figures, queries
 from helsestasjon.models import ChildStatus
-from tests.followup.statistics_population import EXPECTED_HV, TODAY, build, leave, register, scope_for, visit
+from tests.followup.statistics_population import (
+    EXPECTED_HV,
+    TODAY,
+    build,
+    leave,
+    register,
+    scope_for,
+    visit,
+)
 
 
 @pytest.fixture
