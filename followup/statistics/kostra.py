@@ -65,7 +65,7 @@ SSB_MEASURES = [
         "home_visit_10", "HV",
         gettext_lazy("Andel nyfødte med hjemmebesøk av helsesykepleier innen 10 dager etter hjemkomst"),
         gettext_lazy("Hjemmebesøk av helsesykepleier innen 10 dager"), "births",
-        gettext_lazy("Som over, senest 10 dager etter fødselen (spørsmålet SSB la til fra 2025)."),
+        gettext_lazy("Som over, senest 10 dager etter fødselen (det nyere spørsmålet i skjemaet)."),
         _HOME_BY_NURSE & Q(age__lte=timedelta(days=10)),
     ),
     SsbMeasure(
