@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from attendance.models import AbsenceKind, Outcome, Place, Reason, Weekday
+from attendance.models import CHOSEN_REASONS, AbsenceKind, Outcome, Place, Weekday
 from helsestasjon.models import Language, Relation, Sex
 from helsestasjon.national_id import validator_from_settings
 from helsestasjon.validators import (
@@ -33,7 +33,7 @@ class DayForm(forms.Form):
 
 class OutcomeForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices, error_messages={"required": gettext_lazy("Velg et utfall."), "invalid_choice": gettext_lazy("Ukjent utfall.")})
-    reason = forms.ChoiceField(choices=[("", gettext_lazy("Årsak (valgfritt)"))] + Reason.choices, required=False,
+    reason = forms.ChoiceField(choices=[("", gettext_lazy("Årsak (valgfritt)"))] + CHOSEN_REASONS, required=False,
                                error_messages={"invalid_choice": gettext_lazy("Ukjent årsak.")})
     # The event the user saw as current when the form was drawn ("" = none yet).
     # Recording against a stale state is a conflict, not a silent overwrite.

@@ -149,9 +149,16 @@ class Reason(models.TextChoices):
     SPECIALIST_CARE = "specialist_care", _("Følges opp av spesialisthelsetjenesten")
     GP_FOLLOWUP = "gp_followup", _("Ønsker oppfølging hos fastlege")
     UNKNOWN = "unknown", _("Ukjent")
+    # Set by the system, never chosen by a person: the register reported the event that cancelled the time.
+    REGISTER_MOVED = "register_moved", _("Avlyst: flyttet")
+    REGISTER_DECEASED = "register_deceased", _("Avlyst: død")
 
 
 REASON_OUTCOMES = (Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS)
+# The reasons of a time the station cancelled because the register reported a move, an emigration or a death.
+REGISTER_REASONS = (Reason.REGISTER_MOVED, Reason.REGISTER_DECEASED)
+# The reasons a person may choose.
+CHOSEN_REASONS = [(value, label) for value, label in Reason.choices if value not in REGISTER_REASONS]
 
 
 class AppointmentStatus(models.TextChoices):
@@ -354,7 +361,10 @@ class OutcomeEvent(models.Model):
                 fields=["appointment"], condition=Q(replaces__isnull=True), name="outcome_one_original_per_appointment"
             ),
             models.CheckConstraint(
-                condition=Q(reason="") | Q(outcome__in=[o.value for o in REASON_OUTCOMES]), name="outcome_reason_only_when_missed"
+                condition=Q(reason="")
+                | (Q(outcome__in=[o.value for o in REASON_OUTCOMES]) & ~Q(reason__in=[r.value for r in REGISTER_REASONS]))
+                | Q(outcome=Outcome.CANCELLED_BY_SERVICE.value, reason__in=[r.value for r in REGISTER_REASONS]),
+                name="outcome_reason_only_when_missed",
             ),
         ]
         indexes = [

@@ -21,6 +21,7 @@ from attendance.models import (
     ABSENCE_NO_OVERLAP,
     APPOINTMENT_NO_OVERLAP,
     REASON_OUTCOMES,
+    REGISTER_REASONS,
     WORKING_HOURS_NO_OVERLAP,
     Absence,
     AbsenceKind,
@@ -427,7 +428,10 @@ def _check_outcome(*, appointment: Appointment, outcome: str, reason: str) -> No
         raise OutcomeError(gettext("Ukjent utfall."))
     if reason and reason not in Reason.values:
         raise OutcomeError(gettext("Ukjent årsak."))
-    if reason and outcome not in REASON_OUTCOMES:
+    if reason in REGISTER_REASONS:
+        if outcome != Outcome.CANCELLED_BY_SERVICE:
+            raise OutcomeError(gettext("Ukjent årsak."))
+    elif reason and outcome not in REASON_OUTCOMES:
         # A reason explains why a time was missed or cancelled; with "Møtt" it would say something untrue.
         raise OutcomeError(
             gettext("Årsak oppgis bare ved «Ikke møtt», «Avbestilt av foresatte» eller «Ingen hjemme», ikke ved «%(outcome)s».")
@@ -588,14 +592,24 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
     return correction
 
 
+# What the register reported (registry_sync's words) -> the reason its cancellations carry.
+REGISTER_CAUSES = {
+    "deceased": Reason.REGISTER_DECEASED, "emigrated": Reason.REGISTER_MOVED, "moved_out": Reason.REGISTER_MOVED,
+    "moved_station": Reason.REGISTER_MOVED,
+}
+
+
 @transaction.atomic
-def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None = None) -> list[int]:
+def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None = None, register_cause: str = "") -> list[int]:
     """Cancel every future booked appointment of the child as cancelled by the station.
 
     Used when the register reports a death or a move. ``reason`` is stored as the
-    events' note. Safe to run twice: only appointments still booked are touched.
-    Returns the ids of the appointments this call cancelled.
+    events' note; ``register_cause`` (a key of REGISTER_CAUSES) gives the events their
+    own reason ("Avlyst: flyttet", "Avlyst: død"), so the statistics show them apart
+    from the station's own cancellations. Safe to run twice: only appointments still
+    booked are touched. Returns the ids of the appointments this call cancelled.
     """
+    cause = REGISTER_CAUSES.get(register_cause, "")
     now = timezone.now()
     future = list(
         Appointment.objects.filter(child=child, status=AppointmentStatus.BOOKED, starts_at__gte=now).values_list("pk", flat=True)
@@ -604,7 +618,8 @@ def child_cancel_future(*, child: Child, reason: str, recorded_by: User | None =
     for pk in future:
         try:
             appointment_record_outcome(
-                appointment=Appointment(pk=pk), outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=recorded_by, note=reason
+                appointment=Appointment(pk=pk), outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=recorded_by, note=reason,
+                reason=cause,
             )
             cancelled.append(pk)
         except OutcomeConflict:

@@ -33,6 +33,7 @@ from attendance.forms import (
     WorkingHoursForm,
 )
 from attendance.models import (
+    CHOSEN_REASONS,
     Absence,
     AbsenceKind,
     Appointment,
@@ -107,7 +108,7 @@ def _reason_options(selected: str = ""):
     # Rendered once per request rather than once per row.
     return format_html_join(
         "", '<option value="{}"{}>{}</option>',
-        ((value, mark_safe(" selected") if value == selected else "", label) for value, label in Reason.choices),
+        ((value, mark_safe(" selected") if value == selected else "", label) for value, label in CHOSEN_REASONS),
     )
 
 

@@ -16,7 +16,8 @@ Then reports in one run:
 - the same for the child list behind the largest figure and for the KOSTRA CSV;
 - the CPU time of the page request (this process plus its PostgreSQL backend, parallel
   query off): the time it takes on an idle core, which a busy shared machine hides;
-- the verdict against the target: the page for a year and all stations <= 1 s.
+- the verdict against the target: the page for a year and all stations, with both the
+  cohort coverage and the KOSTRA report as SSB counts it, <= 500 ms.
 
 Run against your own PostgreSQL database (created if missing):
 
@@ -50,8 +51,9 @@ os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 0.5
 STATIONS = 15
+NURSES = 60
 MUNICIPALITY = ("0301", "Oslo")
 RUNS = 7
 
@@ -103,15 +105,15 @@ def build(children: int, seed: int = 8) -> None:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from attendance.models import Appointment, Consultation, OutcomeEvent, ProgrammeStep, Reason
-    from followup.models import Case, CaseStep, CloseReason, LeaderDecision, StepKind
+    from attendance.models import CHOSEN_REASONS, Appointment, Consultation, OutcomeEvent, ProgrammeStep
+    from followup.models import Case, CaseClosure, CaseStep, CloseReason, LeaderDecision, StepKind
     from helsestasjon.models import Child, Municipality, Role, Station, User
 
     rng = random.Random(seed)
     today = timezone.localdate()
     now = timezone.now()
     tables = ", ".join(
-        m._meta.db_table for m in (LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child)
+        m._meta.db_table for m in (CaseClosure, LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child)
     )
     with connection.cursor() as cursor:
         # The followup tables reference each other (case.current_step); TRUNCATE handles the cycle.
@@ -122,8 +124,12 @@ def build(children: int, seed: int = 8) -> None:
     ]
     nurse, _ = User.objects.get_or_create(username="bench_nurse", defaults={"role": Role.NURSE})
     nurse.stations.set(stations)
+    # A professional is never booked twice at once (an exclusion constraint): the day's
+    # appointments are spread over a pool of nurses, each in its own half-hour slot.
+    nurses = [User.objects.get_or_create(username=f"bench_nurse_{i:02d}", defaults={"role": Role.NURSE})[0] for i in range(NURSES)]
+    slots_used: dict[date, int] = {}
     steps = list(ProgrammeStep.objects.order_by("order"))
-    reasons = [value for value in Reason.values]
+    reasons = [value for value, _label in CHOSEN_REASONS]
     close_reasons = [CloseReason.ATTENDED] * 6 + [CloseReason.MOVED_OUT, CloseReason.GP_CONFIRMED, CloseReason.LEADER_CLOSED]
     ladder = list(StepKind.values)
 
@@ -131,13 +137,15 @@ def build(children: int, seed: int = 8) -> None:
     case_rows, casestep_rows, decision_rows = [], [], []
     consultation_id = appointment_id = event_id = case_id = casestep_id = 0
 
-    def appointment(cid: int, child: dict, day: date, status: str, reason: str = "") -> None:
+    def appointment(cid: int, child: dict, day: date, status: str, reason: str = "", place: str = "station") -> None:
         nonlocal appointment_id, event_id
         appointment_id += 1
-        starts = aware(day, rng.randrange(8, 15))
+        slot = slots_used.get(day, 0)
+        slots_used[day] = slot + 1
+        starts = aware(day, 8) + timedelta(minutes=30 * (slot // NURSES))
         appointment_rows.append({
             "id": appointment_id, "consultation_id": cid, "child_id": child["id"], "station_id": child["station_id"],
-            "starts_at": starts, "duration_minutes": 30, "place": "station", "room": "", "professional_id": nurse.pk,
+            "starts_at": starts, "duration_minutes": 30, "place": place, "room": "", "professional_id": nurses[slot % NURSES].pk,
             "status": status, "booked_by_id": nurse.pk, "booked_at": starts - timedelta(days=14),
         })
         if status != "booked":
@@ -166,6 +174,7 @@ def build(children: int, seed: int = 8) -> None:
         for step in steps:
             opens, closes = step.window_for(born)
             consultation_id += 1
+            place = "home" if step.code == "HV" else "station"
             row = {"id": consultation_id, "child_id": index, "step_id": step.pk, "window_opens": opens, "window_closes": closes,
                    "planned_at": aware(arrived, 12), "state_changed_at": aware(arrived, 12)}
             consultation_rows.append(row)
@@ -182,13 +191,13 @@ def build(children: int, seed: int = 8) -> None:
                 # Not brought (or cancelled) once before anything else happened.
                 missed = first_day + timedelta(days=rng.randrange(0, max(1, (min(last_day, today) - first_day).days)))
                 outcome = rng.choice(["not_brought", "not_brought", "not_brought", "cancelled_by_guardian", "cancelled_by_service"])
-                appointment(consultation_id, child, missed, outcome, rng.choice(reasons) if outcome != "cancelled_by_service" else "")
+                appointment(consultation_id, child, missed, outcome, rng.choice(reasons) if outcome != "cancelled_by_service" else "", place)
                 if outcome == "not_brought":
                     missed_days.append(missed)
             if left and left < closes:
                 if first_day < left and r < 0.5:
                     day = first_day + timedelta(days=rng.randrange(0, max(1, (left - first_day).days)))
-                    appointment(consultation_id, child, day, "attended")
+                    appointment(consultation_id, child, day, "attended", place=place)
                     row.update(state="completed", completed_at=aware(day, 15))
                 else:
                     row["state"] = "due"
@@ -200,17 +209,17 @@ def build(children: int, seed: int = 8) -> None:
                 else:
                     day = None
                 if day:
-                    appointment(consultation_id, child, day, "attended")
+                    appointment(consultation_id, child, day, "attended", place=place)
                     row.update(state="completed", completed_at=aware(day, 15))
                 else:
                     row.update(state="expired", expired_at=aware(closes, 2))
             elif opens <= today:
                 if r < 0.4 and first_day < today:
                     day = first_day + timedelta(days=rng.randrange(0, max(1, (today - first_day).days)))
-                    appointment(consultation_id, child, day, "attended")
+                    appointment(consultation_id, child, day, "attended", place=place)
                     row.update(state="completed", completed_at=aware(day, 15))
                 elif r < 0.7:
-                    appointment(consultation_id, child, today + timedelta(days=rng.randrange(1, 30)), "booked")
+                    appointment(consultation_id, child, today + timedelta(days=rng.randrange(1, 30)), "booked", place=place)
                     row.update(state="booked", booked_at=now)
                 else:
                     row.update(state="due", due_at=aware(opens, 2))
@@ -252,7 +261,13 @@ def build(children: int, seed: int = 8) -> None:
         copy_rows(Case, case_rows)
         copy_rows(CaseStep, casestep_rows)
         copy_rows(LeaderDecision, [{**row, "id": i} for i, row in enumerate(decision_rows, start=1)])
-        reset_sequences(Child, Consultation, Appointment, OutcomeEvent, Case, CaseStep, LeaderDecision)
+        closures = [
+            {"id": i, "case_id": row["id"], "child_id": row["child_id"], "cycle": 1, "opened_at": row["opened_at"],
+             "closed_at": row["closed_at"], "reason": row["close_reason"], "closed_by_id": None}
+            for i, row in enumerate((row for row in case_rows if row["closed_at"]), start=1)
+        ]
+        copy_rows(CaseClosure, closures)
+        reset_sequences(Child, Consultation, Appointment, OutcomeEvent, Case, CaseStep, LeaderDecision, CaseClosure)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(

@@ -450,3 +450,4 @@ class SweepCursor(models.Model):
 from followup.letters.models import *  # noqa: E402,F401,F403
 from followup.letters.svarut.models import *  # noqa: E402,F401,F403
 from followup.sms.models import *  # noqa: E402,F401,F403
+from followup.statistics.models import *  # noqa: E402,F401,F403

@@ -50,6 +50,7 @@ from followup.models import (
 )
 from followup.recipients import shares_protection, sms_recipients, sms_withheld
 from followup.sms.texts import sms_text
+from followup.statistics.closures import closure_record
 from followup.workdays import add_working_days, is_working_day
 
 logger = logging.getLogger(__name__)
@@ -799,6 +800,7 @@ def _close(case: Case, *, reason: str, by: User | None, note: str, now: datetime
         return False
     CaseStep.objects.filter(case_id=case.id, status=StepStatus.ACTIVE).update(status=StepStatus.CLOSED, ended_at=now)
     CaseLogEntry.objects.create(case_id=case.id, kind=CaseLogKind.CLOSED, text=CloseReason(reason).label, by=by, at=now)
+    closure_record(case_id=case.id, reason=reason, by=by, at=now)  # the statistics' history; a reopen never erases it
     case.status, case.closed_at, case.closed_by, case.close_reason, case.close_note = CaseStatus.CLOSED, now, by, reason, note
     case.waiting_for, case.paused_until, case.pause_reason, case.paused_at, case.awaiting_child_welfare = None, None, "", None, False
     return True

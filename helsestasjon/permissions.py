@@ -17,7 +17,7 @@ Every rule takes the user (and the object where the answer depends on it) and an
 - ``may_decide_manual_contact``: who is told what about a protected child (the clinical roles)
 - ``may_handle_letters`` (batches, manual letters), ``may_see_letters`` (a letter, a child's archive),
   ``may_send_sms`` (the SMS that goes with a follow-up step: the step's own rule)
-- ``may_see_statistics``
+- ``may_see_statistics``, ``may_report_kostra`` (marking a year's KOSTRA figures as reported)
 - ``may_handle_findings`` (the register worklist), ``may_see_register_status``
 - ``is_alerted``, ``may_see_alerts``, ``may_mark_alert_seen``: the register's alerts
 - ``may_view_access_log``
@@ -77,6 +77,8 @@ may_decide_manual_contact = _one_of(NURSE, LEADER)
 may_handle_letters = _one_of(CLERK, LEADER, ADMIN)
 may_see_letters = _one_of(CLERK, NURSE, LEADER, ADMIN)
 may_see_statistics = _one_of(LEADER, ADMIN)
+# "Marker som rapportert": the year's KOSTRA figures stored as sent (the leader answers for them).
+may_report_kostra = _one_of(LEADER)
 may_handle_findings = _one_of(CLERK, LEADER, ADMIN)
 may_see_register_status = _one_of(LEADER, ADMIN)
 # Who is alerted to a death, an annulled death or a change of parental responsibility.
@@ -151,6 +153,7 @@ BY_NAME = {
     "handle_letters": may_handle_letters,
     "see_letters": may_see_letters,
     "see_statistics": may_see_statistics,
+    "report_kostra": may_report_kostra,
     "handle_findings": may_handle_findings,
     "see_register_status": may_see_register_status,
     "see_alerts": may_see_alerts,

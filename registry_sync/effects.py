@@ -21,7 +21,7 @@ def effect_plan(child: Child) -> None:
 def effect_stop(child: Child, reason: str) -> None:
     """Stop everything for the child now: future appointments (and with them
     their SMS reminders), letters that have not gone out, and any open case."""
-    child_cancel_future(child=child, reason=reason)
+    child_cancel_future(child=child, reason=reason, register_cause=reason)
     letters_stop_for_child(child=child)
     case_close_for_child(child=child, reason=reason)
 

@@ -176,7 +176,7 @@ def finding_move_station(*, finding: Finding, user: User, station: Station) -> C
 
 def _move_child(finding: Finding, child: Child, station: Station, user: User) -> None:
     cancelled = child_cancel_future(child=child, reason=(gettext("Flyttet til %(station)s") % {"station": station.name})[:200],
-                                    recorded_by=user)
+                                    recorded_by=user, register_cause="moved_station")
     # The family is told, so nobody comes to the old station for a time that is gone.
     notified = sms_cancellations_send(appointment_ids=cancelled)
     if cancelled:

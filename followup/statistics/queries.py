@@ -6,7 +6,10 @@ filtered by the same ``Q``. A figure and its list therefore cannot disagree, and
 share's numerator is a subset of its denominator by construction: the numerator's
 ``Q`` is always the denominator's ``Q`` and something more.
 
-The cohort rules are written out in docs/decisions.md under "Statistics".
+The cohort rules are written out in docs/decisions.md under "Statistics". The follow-up
+figures are in cases.py, SSB's KOSTRA in kostra.py, the registry of figures in figures.py.
+This module is a little over 500 lines because the one-pass appointment aggregate and the
+querysets its child lists filter are kept side by side, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.db.models import (
-    Aggregate,
     BooleanField,
     Case,
     CharField,
@@ -27,7 +29,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -35,11 +36,12 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, ExtractYear, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import (
+    REGISTER_REASONS,
     Appointment,
     AppointmentStatus,
     Consultation,
@@ -48,9 +50,8 @@ from attendance.models import (
     ProgrammeStep,
     Reason,
 )
-from followup.models import Case as FollowupCase
-from followup.models import CaseStatus, CaseStep, CloseReason, Decision, LeaderDecision, StepKind
-from helsestasjon.models import Child, ChildStatus, Station
+from followup.statistics import kostra
+from helsestasjon.models import ChildStatus, Station
 
 
 class FigureError(ValueError):
@@ -223,67 +224,6 @@ def coverage(scope: Scope, steps: list[ProgrammeStep]) -> Coverage:
     return Coverage(rows=rows, total=total, by_station=by_station)
 
 
-# --- KOSTRA ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class KostraMeasure:
-    key: str
-    step_code: str
-    label: str
-    explanation: str
-
-
-KOSTRA_MEASURES = [
-    KostraMeasure(
-        "home_visit", "HV", gettext_lazy("Hjemmebesøk innen 14 dager etter fødsel"),
-        gettext_lazy("Nyfødte med hjemmebesøk før dag 14, av nyfødte som bodde i området da besøksvinduet lukket seg."),
-    ),
-    KostraMeasure(
-        "week8", "W6", gettext_lazy("Helseundersøkelse innen utgangen av 8. leveuke"),
-        gettext_lazy("Barn som var på 6-ukerskonsultasjonen før de fylte 8 uker, av barn som bodde i området i hele vinduet."),
-    ),
-    KostraMeasure(
-        "year2", "Y2", gettext_lazy("Helseundersøkelse ved 2 år"),
-        gettext_lazy("Barn som var på 2-årskonsultasjonen før de fylte 3 år, av barn som bodde i området i hele vinduet."),
-    ),
-    KostraMeasure(
-        "year4", "Y4", gettext_lazy("Helseundersøkelse ved 4 år"),
-        gettext_lazy("Barn som var på 4-årskonsultasjonen før de fylte 5 år, av barn som bodde i området i hele vinduet."),
-    ),
-]
-
-
-@dataclass
-class KostraFigure:
-    measure: KostraMeasure
-    step: ProgrammeStep | None
-    numerator: int
-    denominator: int
-
-    @property
-    def share(self) -> float | None:
-        return _share(self.numerator, self.denominator)
-
-
-def kostra(counts_by_step: dict[int, dict[str, int]], steps: list[ProgrammeStep]) -> list[KostraFigure]:
-    """KOSTRA measures from coverage counts: done in the window, of the windows that have closed.
-
-    Open windows are left out of both sides, so a figure for a period that has not
-    ended yet counts only outcomes that are final.
-    """
-    by_code = {step.code: step for step in steps}
-    figures = []
-    for measure in KOSTRA_MEASURES:
-        step = by_code.get(measure.step_code)
-        counts = counts_by_step.get(step.pk, {}) if step else {}
-        figures.append(
-            KostraFigure(
-                measure=measure, step=step, numerator=counts.get("in_window_closed", 0), denominator=counts.get("closed", 0)
-            )
-        )
-    return figures
-
-
 # --- Appointments: not brought and cancelled ------------------------------------------------------
 
 RECORDED_STATUSES = (
@@ -302,29 +242,46 @@ APPOINTMENT_CATEGORIES = [
     ("not_brought", gettext_lazy("Ikke møtt (inkl. ingen hjemme)"), True),
     ("cancelled_by_guardian", gettext_lazy("Avbestilt av foresatte"), True),
     ("cancelled_by_service", gettext_lazy("Avlyst av helsestasjonen"), True),
+    ("cancelled_by_register", gettext_lazy("Avlyst: flyttet eller død (Folkeregisteret)"), False),
 ]
 APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
 
-# The statuses behind each appointment figure; "with_outcome" is every row of the base.
-APPOINTMENT_STATUSES = {
-    "attended": (AppointmentStatus.ATTENDED,),
-    "not_brought": NOT_BROUGHT_STATUSES,
-    "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
-    "cancelled_by_service": (AppointmentStatus.CANCELLED_BY_SERVICE,),
+# Each appointment figure as a condition on one row of appointment_base: the Q the child
+# lists filter by, and the same condition in SQL for the one-pass aggregate. A time the
+# station cancelled because the register reported a move or a death ("by_register") is
+# shown apart and is not a "registered time" of the family.
+_STATUS_SQL = "status = ANY(%s)"
+APPOINTMENT_CONDITIONS: dict[str, tuple[Q, str, list]] = {
+    "with_outcome": (Q(by_register=False), "NOT by_register", []),
+    "attended": (Q(status=AppointmentStatus.ATTENDED), _STATUS_SQL, [[AppointmentStatus.ATTENDED]]),
+    "not_brought": (Q(status__in=NOT_BROUGHT_STATUSES), _STATUS_SQL, [list(NOT_BROUGHT_STATUSES)]),
+    "cancelled_by_guardian": (
+        Q(status=AppointmentStatus.CANCELLED_BY_GUARDIAN), _STATUS_SQL, [[AppointmentStatus.CANCELLED_BY_GUARDIAN]]
+    ),
+    "cancelled_by_service": (
+        Q(status=AppointmentStatus.CANCELLED_BY_SERVICE, by_register=False),
+        f"{_STATUS_SQL} AND NOT by_register", [[AppointmentStatus.CANCELLED_BY_SERVICE]],
+    ),
+    "cancelled_by_register": (Q(by_register=True), "by_register", []),
 }
-APPOINTMENT_FILTERS = {
-    "with_outcome": Q(),
-    **{key: Q(status__in=statuses) for key, statuses in APPOINTMENT_STATUSES.items()},
-}
+APPOINTMENT_FILTERS = {key: condition for key, (condition, _sql, _params) in APPOINTMENT_CONDITIONS.items()}
+
+
+def _cancelled_by_register() -> Case:
+    """True for a time the station cancelled because of the register (its outcome's reason says so)."""
+    current = OutcomeEvent.objects.filter(appointment_id=OuterRef("pk"), replaced_by__isnull=True, reason__in=REGISTER_REASONS)
+    return Case(
+        When(status=AppointmentStatus.CANCELLED_BY_SERVICE, then=Exists(current)), default=Value(False), output_field=BooleanField()
+    )
 
 
 def appointment_base(scope: Scope) -> QuerySet:
     """Appointments in the period with a recorded outcome (moved appointments are not counted;
-    the appointment they were moved to is)."""
+    the appointment they were moved to is), each with ``by_register``."""
     start, end = scope.bounds()
     return Appointment.objects.filter(
         child__station_id__in=scope.station_ids, starts_at__gte=start, starts_at__lt=end, status__in=RECORDED_STATUSES
-    )
+    ).alias(by_register=_cancelled_by_register())
 
 
 @dataclass
@@ -341,11 +298,34 @@ class AppointmentFigures:
     rows: list[AppointmentRow]  # per consultation
     total: AppointmentRow  # over all consultations (a child counts once)
     recurrence: dict[str, int]
-    months: list["MonthRow"]
-    reasons: list["ReasonRow"]
+    months: list[MonthRow]
+    reasons: list[ReasonRow]
+    # KOSTRA numerators of the year asked for: station -> measure key -> children.
+    kostra_numerators: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> AppointmentFigures:
+def _widened(scope: Scope, year: int | None) -> Scope:
+    """The period, widened to cover the KOSTRA year too, so one pass reads both."""
+    if year is None:
+        return scope
+    start, end = min(scope.start, date(year, 1, 1)), max(scope.end, date(year, 12, 31))
+    return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
+
+
+def _kostra_flags(year: int | None) -> dict[str, Case]:
+    """One flag per KOSTRA measure: the row is an attended appointment of the year that meets it
+    (kostra.numerator_condition, the same Q the measure's child list filters by)."""
+    if year is None:
+        return {}
+    start, end = kostra.year_bounds(year)
+    in_year = Q(status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end)
+    return {
+        f"k_{m.key}": Case(When(in_year & kostra.numerator_condition(m), then=Value(True)), default=Value(False), output_field=BooleanField())
+        for m in kostra.SSB_MEASURES
+    }
+
+
+def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year: int | None = None) -> AppointmentFigures:
     """Every appointment figure in one pass over the period's appointments: one query.
 
     The period's appointments (``appointment_base``, compiled by Django) are read
@@ -354,36 +334,69 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
     the counts that follow are plain counts of children and each figure equals the
     number of children its list (the same base and the same status filter) shows.
     """
-    base = appointment_base(scope).annotate(
-        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()), reason=current_reason()
-    ).values("child_id", "step", "status", "month", "reason").order_by()
+    # The current reason is read once per row that has one; "by_register" follows from it here
+    # (the child lists use the same rule as the by_register alias of appointment_base).
+    period_start, period_end = scope.bounds()
+    flags_k = _kostra_flags(kostra_year)
+    base = appointment_base(_widened(scope, kostra_year))
+    if flags_k:
+        base = base.alias(day=TruncDate("starts_at")).alias(
+            age=ExpressionWrapper(F("day") - F("child__birth_date"), output_field=DurationField())
+        )
+    base = base.annotate(
+        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()),
+        any_reason=current_reason((*REASON_STATUSES, AppointmentStatus.CANCELLED_BY_SERVICE)),
+        child_station=F("child__station_id"),
+        in_period=Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
+                       output_field=BooleanField()),
+        **flags_k,
+    ).values("child_id", "step", "status", "month", "any_reason", "child_station", "in_period", *flags_k).order_by()
     base_sql, base_params = base.query.sql_with_params()
-    keys = list(APPOINTMENT_STATUSES)
-    flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in keys)
-    flag_params = [list(statuses) for statuses in APPOINTMENT_STATUSES.values()]
-    counts = ", ".join(["count(*)"] + [f"count(*) FILTER (WHERE {key})" for key in keys])
+    base_sql = (
+        "SELECT child_id, step, status, month, CASE WHEN status = ANY(%s) THEN any_reason END AS reason, "
+        "COALESCE(status = %s AND any_reason = ANY(%s), false) AS by_register, child_station AS station, in_period"
+        f"{''.join(f', {key}' for key in flags_k)} FROM ({base_sql}) AS rows"
+    )
+    base_params = (
+        list(REASON_STATUSES), AppointmentStatus.CANCELLED_BY_SERVICE, list(REGISTER_REASONS), *base_params,
+    )
+    keys = list(APPOINTMENT_CONDITIONS)
+    flags = ", ".join(f"bool_or({sql}) AS {key}" for key, (_q, sql, _p) in APPOINTMENT_CONDITIONS.items())
+    flag_params = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
+    counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in keys)
     groups = list(REASON_GROUPS)
     reason_flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in groups)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in groups)
-    padding = ", 0" * (len(keys) + 1 - len(groups))
+    padding = ", 0" * (len(keys) - len(groups))
+    kostra_keys = list(flags_k)
+    kostra_sql = ""
+    if kostra_keys:
+        # Children per station meeting each measure (a child counts once per measure).
+        kostra_counts = ", ".join(f"count(DISTINCT child_id) FILTER (WHERE {key})" for key in kostra_keys)
+        kostra_sql = (
+            f"UNION ALL SELECT 'kostra', station, NULL, NULL, {kostra_counts}{', 0' * (len(keys) - len(kostra_keys))} "
+            f"FROM appts WHERE {' OR '.join(kostra_keys)} GROUP BY station"
+        )
     sql = f"""
         WITH appts AS MATERIALIZED ({base_sql}),
-        per_step AS (SELECT child_id, step, {flags} FROM appts GROUP BY child_id, step),
+        period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),
+        per_step AS (SELECT child_id, step, {flags} FROM period GROUP BY child_id, step),
         per_child AS (SELECT child_id, {", ".join(f"bool_or({key}) AS {key}" for key in keys)} FROM per_step GROUP BY child_id),
-        per_month AS (SELECT child_id, month, {flags} FROM appts GROUP BY child_id, month),
-        missed AS (SELECT child_id, count(*) AS n FROM appts WHERE status = ANY(%s) GROUP BY child_id),
-        per_reason AS (SELECT child_id, reason, {reason_flags} FROM appts WHERE reason IS NOT NULL GROUP BY child_id, reason)
+        per_month AS (SELECT child_id, month, {flags} FROM period GROUP BY child_id, month),
+        missed AS (SELECT child_id, count(*) AS n FROM period WHERE status = ANY(%s) GROUP BY child_id),
+        per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)
         SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
         UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
         UNION ALL SELECT 'month', NULL, month, NULL, {counts} FROM per_month GROUP BY month
         UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
-                         count(*) FILTER (WHERE n >= 3){", 0" * (len(keys) - 2)} FROM missed
+                         count(*) FILTER (WHERE n >= 3){", 0" * (len(keys) - 3)} FROM missed
         UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{padding} FROM per_reason GROUP BY reason
+        {kostra_sql}
     """
     reason_params = [list(statuses) for statuses in REASON_GROUPS.values()]
     params = [*base_params, *flag_params, *flag_params, list(NOT_BROUGHT_STATUSES), *reason_params]
-    by_step, by_month, by_reason, total, recurrence = {}, {}, {}, None, {}
-    all_keys = ["with_outcome", *keys]
+    by_step, by_month, by_reason, total, recurrence, by_station_kostra = {}, {}, {}, None, {}, {}
+    all_keys = keys
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for kind, step_id, month, reason, *values in cursor.fetchall():
@@ -397,6 +410,8 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
                 total = figures
             elif kind == "reason":
                 by_reason[reason] = dict(zip(groups, values))
+            elif kind == "kostra":
+                by_station_kostra[step_id] = {m.key: n for m, n in zip(kostra.SSB_MEASURES, values)}
             else:
                 recurrence = dict(zip(RECURRENCE_BUCKETS, values))
     empty = dict.fromkeys(all_keys, 0)
@@ -409,6 +424,7 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep]) -> Appointment
             for month in months_in(scope)
         ],
         reasons=_reason_rows(by_reason),
+        kostra_numerators=by_station_kostra,
     )
 
 
@@ -430,16 +446,17 @@ REASON_GROUP_LABELS = {"not_brought": gettext_lazy("Ikke møtt"), "cancelled_by_
 NO_REASON = "none"  # the URL value for "no reason given"
 
 
-def current_reason() -> Case:
+def current_reason(statuses=None) -> Case:
     """The reason of the outcome that counts now (the event no correction replaced), "" when none was
-    given, for the appointments a reason belongs to; NULL for the others."""
+    given, for the appointments a reason belongs to (or with ``statuses``); NULL for the others."""
+    statuses = REASON_STATUSES if statuses is None else statuses
     current = (
         OutcomeEvent.objects.filter(appointment_id=OuterRef("pk"), replaced_by__isnull=True)
         .order_by("-recorded_at", "-id")
         .values("reason")[:1]
     )
     return Case(
-        When(status__in=REASON_STATUSES, then=Coalesce(Subquery(current), Value(""))),
+        When(status__in=statuses, then=Coalesce(Subquery(current), Value(""))),
         default=None,
         output_field=CharField(),
     )
@@ -470,7 +487,7 @@ def reasons(scope: Scope) -> list[ReasonRow]:
     return appointment_figures(scope, []).reasons
 
 
-def _reason_filter(reason: str) -> Q:
+def reason_filter(reason: str) -> Q:
     if reason == NO_REASON:
         return Q(reason="")
     if reason not in Reason.values:
@@ -483,11 +500,11 @@ def _reason_filter(reason: str) -> Q:
 RECURRENCE_BUCKETS = {
     "once": (gettext_lazy("Én gang"), Q(missed=1)),
     "twice": (gettext_lazy("To ganger"), Q(missed=2)),
-    "three_or_more": ("Tre ganger eller mer", Q(missed__gte=3)),
+    "three_or_more": (gettext_lazy("Tre ganger eller mer"), Q(missed__gte=3)),
 }
 
 
-def _missed_per_child(scope: Scope) -> QuerySet:
+def missed_per_child(scope: Scope) -> QuerySet:
     return (
         appointment_base(scope)
         .filter(status__in=NOT_BROUGHT_STATUSES)
@@ -531,7 +548,7 @@ def trend(scope: Scope) -> list[MonthRow]:
     return appointment_figures(scope, []).months
 
 
-def _month_scope(scope: Scope, month: str) -> Scope:
+def month_scope(scope: Scope, month: str) -> Scope:
     try:
         first = date.fromisoformat(f"{month}-01")
     except (TypeError, ValueError):
@@ -541,213 +558,6 @@ def _month_scope(scope: Scope, month: str) -> Scope:
     if start > end:
         raise FigureError(gettext("Måneden ligger utenfor perioden."))
     return Scope(station_ids=scope.station_ids, start=start, end=end, today=scope.today)
-
-
-# --- Follow-up -----------------------------------------------------------------------------------
-
-
-class Median(Aggregate):
-    """PostgreSQL's exact median (percentile_cont works on intervals too)."""
-
-    function = "percentile_cont"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-
-FOLLOWUP_CATEGORIES = {
-    "opened": gettext_lazy("Barn med ny oppfølgingssak"),
-    "closed": gettext_lazy("Barn med sak avsluttet"),
-    "step": gettext_lazy("Barn med sak som nådde trinnet"),
-    "concern": gettext_lazy("Barn meldt til barnevernet"),
-}
-
-
-def _case_base(scope: Scope) -> QuerySet:
-    return FollowupCase.objects.filter(child__station_id__in=scope.station_ids)
-
-
-def _cases_opened(scope: Scope) -> QuerySet:
-    start, end = scope.bounds()
-    return _case_base(scope).filter(opened_at__gte=start, opened_at__lt=end)
-
-
-def _cases_closed(scope: Scope) -> QuerySet:
-    start, end = scope.bounds()
-    return _case_base(scope).filter(status=CaseStatus.CLOSED, closed_at__gte=start, closed_at__lt=end)
-
-
-def _concern_reports(scope: Scope) -> QuerySet:
-    return LeaderDecision.objects.filter(
-        decision=Decision.CONCERN_REPORT,
-        case__child__station_id__in=scope.station_ids,
-        concern_report_date__gte=scope.start,
-        concern_report_date__lte=scope.end,
-    )
-
-
-@dataclass
-class FollowupFigures:
-    opened: int
-    closed: int
-    median_days_to_close: float | None
-    closed_by_reason: list[tuple[str, str, int]]  # (reason, label, children)
-    steps_reached: list[tuple[str, str, int]]  # (kind, label, children)
-    concern_reports_by_year: list[tuple[int, int]]  # (year, children)
-
-
-def followup(scope: Scope) -> FollowupFigures:
-    """Cases opened and closed in the period, why they closed, how long that took, how far they
-    climbed, and reports of concern per year: five queries."""
-    opened = _cases_opened(scope).aggregate(children=Count("child_id", distinct=True))["children"]
-    closed = _cases_closed(scope).aggregate(
-        children=Count("child_id", distinct=True),
-        median=Median(ExpressionWrapper(F("closed_at") - F("opened_at"), output_field=DurationField()), output_field=DurationField()),
-    )
-    by_reason = dict(
-        _cases_closed(scope).values("close_reason").annotate(children=Count("child_id", distinct=True)).order_by().values_list(
-            "close_reason", "children"
-        )
-    )
-    reached = {
-        row["kind"]: row
-        for row in CaseStep.objects.filter(case__in=_cases_opened(scope))
-        .values("kind")
-        .annotate(children=Count("case__child_id", distinct=True), first=Min("order"))
-        .order_by()
-    }
-    concerns = (
-        _concern_reports(scope)
-        .annotate(year=ExtractYear("concern_report_date"))
-        .values("year")
-        .annotate(children=Count("case__child_id", distinct=True))
-        .order_by("year")
-    )
-    median = closed["median"]
-    return FollowupFigures(
-        opened=opened,
-        closed=closed["children"],
-        median_days_to_close=round(median.total_seconds() / 86400, 1) if median is not None else None,
-        closed_by_reason=[(value, str(label), by_reason[value]) for value, label in CloseReason.choices if by_reason.get(value)],
-        steps_reached=[
-            (kind, str(StepKind(kind).label), row["children"])
-            for kind, row in sorted(reached.items(), key=lambda item: item[1]["first"])
-        ],
-        concern_reports_by_year=[(row["year"], row["children"]) for row in concerns],
-    )
-
-
-def _followup_child_ids(scope: Scope, category: str, detail: str) -> QuerySet:
-    if category == "opened":
-        return _cases_opened(scope).values("child_id")
-    if category == "closed":
-        qs = _cases_closed(scope)
-        if detail:
-            if detail not in CloseReason.values:
-                raise FigureError(gettext("Ukjent årsak til avslutning."))
-            qs = qs.filter(close_reason=detail)
-        return qs.values("child_id")
-    if category == "step":
-        if detail not in StepKind.values:
-            raise FigureError(gettext("Ukjent trinn."))
-        return CaseStep.objects.filter(case__in=_cases_opened(scope), kind=detail).values("case__child_id")
-    if category == "concern":
-        qs = _concern_reports(scope)
-        if detail:
-            if not detail.isdigit():
-                raise FigureError(gettext("Ugyldig år."))
-            qs = qs.filter(concern_report_date__year=int(detail))
-        return qs.values("case__child_id")
-    raise FigureError(gettext("Ukjent tall."))
-
-
-# --- The children behind a figure ----------------------------------------------------------------
-
-FIGURES = {
-    "coverage": gettext_lazy("Konsultasjoner"),
-    "appointments": gettext_lazy("Ikke møtt og avbestilt"),
-    "reasons": gettext_lazy("Årsaker"),
-    "recurrence": gettext_lazy("Gjentatt ikke møtt"),
-    "trend": gettext_lazy("Ikke møtt per måned"),
-    "followup": gettext_lazy("Oppfølging"),
-}
-
-
-def figure_label(
-    *, figure: str, category: str, step: ProgrammeStep | None, reason: str = "", month: str = "", detail: str = ""
-) -> str:
-    parts = [FIGURES.get(figure, "")]
-    if step is not None:
-        parts.append(step.name)
-    if figure == "coverage":
-        parts.append(COVERAGE_LABELS.get(category, ""))
-    elif figure in ("appointments", "trend"):
-        parts.append(APPOINTMENT_LABELS.get(category, ""))
-        if month:
-            parts.append(month)
-    elif figure == "reasons":
-        parts.append(REASON_GROUP_LABELS.get(category, ""))
-        parts.append(gettext("Ikke oppgitt") if reason == NO_REASON else str(dict(Reason.choices).get(reason, "")))
-    elif figure == "recurrence":
-        parts.append(RECURRENCE_BUCKETS.get(category, ("",))[0])
-    elif figure == "followup":
-        parts.append(FOLLOWUP_CATEGORIES.get(category, ""))
-        if category == "closed" and detail in CloseReason.values:
-            parts.append(str(CloseReason(detail).label))
-        elif category == "step" and detail in StepKind.values:
-            parts.append(str(StepKind(detail).label))
-        elif category == "concern" and detail:
-            parts.append(detail)
-    return " – ".join(str(part) for part in parts if part)
-
-
-def figure_child_ids(
-    scope: Scope, *, figure: str, category: str, step: ProgrammeStep | None = None, reason: str = "", month: str = "",
-    detail: str = "",
-) -> QuerySet:
-    """The ids of the children behind one figure (a subquery; nothing is fetched here).
-
-    Raises FigureError for an unknown figure or category.
-    """
-    if figure == "coverage":
-        if category not in COVERAGE_GROUPS or step is None:
-            raise FigureError(gettext("Ukjent tall."))
-        return coverage_base(scope).filter(step=step, category__in=COVERAGE_GROUPS[category]).values("child_id")
-    if figure in ("appointments", "trend"):
-        if category not in APPOINTMENT_FILTERS or (figure == "trend" and category not in TREND_FILTERS):
-            raise FigureError(gettext("Ukjent tall."))
-        if figure == "trend":
-            scope = _month_scope(scope, month)
-        qs = appointment_base(scope).filter(APPOINTMENT_FILTERS[category])
-        if step is not None:
-            qs = qs.filter(consultation__step=step)
-        return qs.values("child_id")
-    if figure == "reasons":
-        if category not in REASON_GROUPS:
-            raise FigureError(gettext("Ukjent tall."))
-        return (
-            appointment_base(scope)
-            .annotate(reason=current_reason())
-            .filter(status__in=REASON_GROUPS[category])
-            .filter(_reason_filter(reason))
-            .values("child_id")
-        )
-    if figure == "recurrence":
-        if category not in RECURRENCE_BUCKETS:
-            raise FigureError(gettext("Ukjent tall."))
-        return _missed_per_child(scope).filter(RECURRENCE_BUCKETS[category][1]).values("child_id")
-    if figure == "followup":
-        return _followup_child_ids(scope, category, detail)
-    raise FigureError(gettext("Ukjent tall."))
-
-
-def figure_children(user, scope: Scope, **figure) -> QuerySet:
-    """The children behind a figure that the user may see (the station rule applies here too)."""
-    return (
-        Child.objects.visible_to(user)
-        .filter(id__in=figure_child_ids(scope, **figure))
-        .select_related("station")
-        .order_by("family_name", "given_name", "id")
-    )
 
 
 def stations_for(user) -> list[Station]:

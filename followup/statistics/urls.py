@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.page, name="page"),
     path("barn/", views.children, name="children"),
     path("kostra.csv", views.kostra_csv, name="kostra_csv"),
+    path("rapportert/", views.mark_reported, name="mark_reported"),
 ]

@@ -5,20 +5,21 @@ from __future__ import annotations
 import io
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import ProgrammeStep
-from followup.statistics import queries, svg
+from followup.statistics import cases, figures, kostra, queries, svg
 from followup.statistics.forms import StatisticsForm
 from helsestasjon.models import AccessAction
-from helsestasjon.permissions import may_see_statistics, requires
+from helsestasjon.permissions import may_report_kostra, may_see_statistics, requires
 from helsestasjon.services import access_log_record_many
 from helsestasjon.spreadsheets import csv_writer
 from helsestasjon.validators import EARLIEST_YEAR, LATEST_YEAR
@@ -27,9 +28,10 @@ MONTHS = ["jan", "feb", "mar", "apr", "mai", "jun", "jul", "aug", "sep", "okt", 
 CHILDREN_PER_PAGE = 200
 
 
-def _form(request) -> tuple[StatisticsForm, list]:
+def _form(request, data=None) -> tuple[StatisticsForm, list]:
     stations = queries.stations_for(request.user)
-    return StatisticsForm(request.GET or None, user=request.user, stations=stations, today=timezone.localdate()), stations
+    data = request.GET if data is None else data
+    return StatisticsForm(data or None, user=request.user, stations=stations, today=timezone.localdate()), stations
 
 
 class _Links:
@@ -155,6 +157,36 @@ def _followup_context(figures, links, *, clinical: bool):
     }
 
 
+def _ssb_context(report, links, stations) -> dict:
+    names = {station.pk: station.name for station in stations}
+    rows = []
+    for figure in report.figures:
+        numerator, denominator = figure.shown
+        now = {
+            "numerator": _cell(figure.numerator, None, links("kostra", "numerator", detail=figure.measure.key)),
+            "denominator": _cell(figure.denominator, None, links("kostra", "denominator", detail=figure.measure.key)),
+        }
+        rows.append({
+            "figure": figure,
+            # A reported figure that has drifted is no longer today's list; today's count stands beside it, linked.
+            "numerator": now["numerator"] if not figure.drifted else _cell(numerator),
+            "denominator": now["denominator"] if not figure.drifted else _cell(denominator),
+            "now": now if figure.drifted else None,
+            "population": kostra.POPULATIONS[figure.measure.denominator],
+        })
+    return {
+        "year": report.year,
+        "definitions": kostra.DEFINITIONS,
+        "rows": rows,
+        "reports": [
+            {"station": names.get(r.station_id, r.station.name), "by": r.reported_by.get_full_name() or r.reported_by.username, "at": r.reported_at}
+            for r in report.reports
+        ],
+        "unreported": [names[i] for i in report.unreported_station_ids if i in names] if report.reports else [],
+        "drifted": report.drifted,
+    }
+
+
 @login_required
 @require_GET
 @requires(may_see_statistics)
@@ -166,23 +198,19 @@ def page(request):
     steps = list(ProgrammeStep.objects.order_by("order"))
     with queries.analytic_queries():
         coverage = queries.coverage(scope, steps)
-        appointment_figures = queries.appointment_figures(scope, steps)
-        followup = queries.followup(scope)
-    kostra = queries.kostra({row.step.pk: row.counts for row in coverage.rows}, steps)
+        year = scope.end.year
+        appointment_figures = queries.appointment_figures(scope, steps, kostra_year=year)
+        followup = cases.followup(scope)
+        ssb = kostra.ssb_report(scope.station_ids, year, appointment_figures.kostra_numerators)
     context = {
         "form": form,
         "scope": scope,
         "stations": stations,
         "years": list(range(scope.today.year, scope.today.year - 6, -1)),
         "coverage": _coverage_context(coverage, links),
-        "kostra": [
-            {
-                "figure": figure,
-                "numerator": _cell(figure.numerator, None, links("coverage", "in_window_closed", step=figure.step) if figure.step else ""),
-                "denominator": _cell(figure.denominator, None, links("coverage", "closed", step=figure.step) if figure.step else ""),
-            }
-            for figure in kostra
-        ],
+        "ssb": _ssb_context(ssb, links, stations),
+        "can_report": may_report_kostra(request.user) and not ssb.reported and year < scope.today.year,
+        "report_params": {**form.params(), "aar": str(year)},
         "csv_url": f"{reverse('followup:statistics:kostra_csv')}?{urlencode(form.params())}",
         "appointments": _appointments_context(appointment_figures.rows, appointment_figures.total, links),
         "reasons": _reasons_context(appointment_figures.reasons, links, linked=request.user.sees_clinical_details),
@@ -228,15 +256,15 @@ def children(request):
         step = ProgrammeStep.objects.filter(code=request.GET["konsultasjon"][:8]).first()
         if step is None:
             return _bad_request(request, gettext("Ukjent konsultasjon."))
-    if (figure == "reasons" or (figure == "followup" and category == "concern")) and not request.user.sees_clinical_details:
-        return _bad_request(request, gettext("Dette er kliniske opplysninger og vises bare for ledere og helsesykepleiere."))
+    wanted = figures.FigureRequest(category=category, step=step, reason=reason, month=month, detail=detail)
     try:
-        qs = queries.figure_children(
-            request.user, scope, figure=figure, category=category, step=step, reason=reason, month=month, detail=detail
-        )
+        figure_def = figures.figure_for(figure, wanted)
+        if figure_def.is_clinical(wanted) and not request.user.sees_clinical_details:
+            return _bad_request(request, gettext("Dette er kliniske opplysninger og vises bare for ledere og helsesykepleiere."))
+        qs = figures.figure_children(request.user, scope, figure, wanted)
+        title = figures.figure_label(figure, wanted)
     except queries.FigureError as error:
         return _bad_request(request, str(error))
-    title = queries.figure_label(figure=figure, category=category, step=step, reason=reason, month=month, detail=detail)
     with queries.analytic_queries():
         page_obj = Paginator(qs, CHILDREN_PER_PAGE).get_page(request.GET.get("side"))
         shown = list(page_obj.object_list)
@@ -258,48 +286,83 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}".replace(".", ",")
 
 
+CSV_HEADER = [
+    "Kommunenummer", "Kommune", "Helsestasjon", "År", "Skjema og definisjoner", "Indikator (SSB)", "Teller", "Nevner",
+    "Andel (%)", "Status",
+]
+
+
 @login_required
 @require_GET
 @requires(may_see_statistics)
 def kostra_csv(request):
-    """KOSTRA measures per station and per municipality as CSV for Norwegian Excel (semicolons, UTF-8 with BOM)."""
+    """The KOSTRA measures as SSB counts them, per station and per municipality, as CSV for Norwegian
+    Excel (semicolons, UTF-8 with BOM). A reported year carries the figures as reported."""
     form, stations = _form(request)
     if not form.is_valid():
         return HttpResponse(
             " ".join(str(e) for errors in form.errors.values() for e in errors), status=400, content_type="text/plain; charset=utf-8"
         )
     scope = form.scope()
-    steps = list(ProgrammeStep.objects.order_by("order"))
+    year = scope.end.year
     with queries.analytic_queries():
-        coverage = queries.coverage(scope, steps)
+        report = kostra.ssb_report(scope.station_ids, year)
+    reported_at = {r.station_id: r.reported_at for r in report.reports}
     chosen = [station for station in stations if station.pk in scope.station_ids]
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv_writer(out, delimiter=";", lineterminator="\r\n")  # every cell guarded against formulas
-    writer.writerow(["Kommunenummer", "Kommune", "Helsestasjon", "Fra og med", "Til og med", "Indikator", "Teller", "Nevner", "Andel (%)"])
+    writer.writerow(CSV_HEADER)
 
-    def rows_for(municipality, name: str, counts_by_step):
-        for figure in queries.kostra(counts_by_step, steps):
+    def rows_for(municipality, name: str, figures_of, status: str):
+        for figure in figures_of:
+            numerator, denominator = figure.shown
             writer.writerow([
-                municipality.number, municipality.name, name, f"{scope.start:%d.%m.%Y}", f"{scope.end:%d.%m.%Y}",
-                figure.measure.label, figure.numerator, figure.denominator, _percent(figure.share),
+                municipality.number, municipality.name, name, year, kostra.DEFINITIONS, figure.measure.label,
+                numerator, denominator, _percent(figure.share), status,
             ])
+
+    def status_of(ids) -> str:
+        if all(i in reported_at for i in ids):
+            return gettext("Rapportert %(day)s") % {"day": f"{timezone.localtime(max(reported_at[i] for i in ids)):%d.%m.%Y}"}
+        return gettext("Foreløpig")
 
     municipalities = {}
     for station in chosen:
         municipalities.setdefault(station.municipality, []).append(station)
     for municipality, its_stations in municipalities.items():
-        summed: dict[int, dict[str, int]] = {}
         for station in its_stations:
-            counts_by_step = coverage.by_station.get(station.pk, {})
-            rows_for(municipality, station.name, counts_by_step)
-            for step_id, counts in counts_by_step.items():
-                into = summed.setdefault(step_id, dict.fromkeys(counts, 0))
-                for key, value in counts.items():
-                    into[key] += value
+            rows_for(municipality, station.name, report.figures_for([station.pk]), status_of([station.pk]))
         if len(its_stations) > 1:
-            rows_for(municipality, "Alle valgte helsestasjoner", summed)
+            ids = [station.pk for station in its_stations]
+            rows_for(municipality, gettext("Alle valgte helsestasjoner"), report.figures_for(ids), status_of(ids))
     response = HttpResponse(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="kostra-{scope.start:%Y%m%d}-{scope.end:%Y%m%d}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="kostra-{year}.csv"'
     return response
 
+
+@login_required
+@require_POST
+@requires(may_report_kostra)
+def mark_reported(request):
+    """"Marker som rapportert": store the year's KOSTRA figures for the chosen stations as sent."""
+    form, _stations = _form(request, data=request.POST)
+    back = f"{reverse('followup:statistics:page')}?{urlencode(form.params())}#kostra"
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect(back)
+    scope = form.scope()
+    year_text = request.POST.get("aar", "")
+    if not _plausible_year(year_text):
+        messages.error(request, gettext("Ugyldig år. Skriv året med fire sifre."))
+        return redirect(back)
+    try:
+        written = kostra.kostra_mark_reported(user=request.user, station_ids=list(scope.station_ids), year=int(year_text), today=scope.today)
+    except kostra.ReportError as error:
+        messages.error(request, str(error))
+        return redirect(back)
+    if written:
+        messages.success(request, gettext("KOSTRA-tallene for %(year)s er lagret slik de ble rapportert.") % {"year": year_text})
+    else:
+        messages.info(request, gettext("Året var allerede markert som rapportert; de lagrede tallene står."))
+    return redirect(back)

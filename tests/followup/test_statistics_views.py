@@ -35,7 +35,8 @@ def test_leader_sees_the_statistics_page(population, login, leader_a):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Dekning per konsultasjon" in html
-    assert "Hjemmebesøk innen 14 dager etter fødsel" in html
+    assert "Andel nyfødte med hjemmebesøk av helsesykepleier innen 14 dager etter hjemkomst" in html
+    assert "KOSTRA skjema 1" in html
     assert "<svg" in html and "style=" not in html
 
 
@@ -121,9 +122,11 @@ def test_kostra_csv_opens_in_norwegian_excel(population, login, leader_a, statio
     assert body.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
     assert rows[0][:3] == ["Kommunenummer", "Kommune", "Helsestasjon"]
-    home_visit = next(row for row in rows if row[5] == "Hjemmebesøk innen 14 dager etter fødsel")
+    home_visit = next(row for row in rows if row[5] == "Andel nyfødte med hjemmebesøk av helsesykepleier innen 14 dager etter hjemkomst")
     assert home_visit[2] == station_a.name
-    assert home_visit[6:] == ["2", "7", "28,6"]
+    assert home_visit[3] == "2025" and home_visit[4].startswith("KOSTRA skjema 1")
+    # Itide and Flyttetetter visited at home by a nurse within 14 days, of the ten born in 2025.
+    assert home_visit[6:] == ["2", "10", "20,0", "Foreløpig"]
 
 
 def test_kostra_csv_adds_a_total_for_several_stations(population, login, station_a, station_b):
@@ -131,8 +134,8 @@ def test_kostra_csv_adds_a_total_for_several_stations(population, login, station
     StationFactory(municipality=station_a.municipality, name="Tom stasjon")
     body = login(admin).get(reverse("followup:statistics:kostra_csv"), PERIOD).content.decode("utf-8")
     rows = list(csv.reader(io.StringIO(body.lstrip("\ufeff")), delimiter=";"))
-    total = next(row for row in rows if row[2] == "Alle valgte helsestasjoner" and row[5].startswith("Hjemmebesøk"))
-    assert total[6:8] == ["3", "8"]
+    total = next(row for row in rows if row[2] == "Alle valgte helsestasjoner" and "innen 14 dager" in row[5])
+    assert total[6:8] == ["3", "11"]
 
 
 def test_the_default_period_is_this_year_and_shown_in_the_form(login, leader_a):
