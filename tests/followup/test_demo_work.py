@@ -23,7 +23,7 @@ ROW = re.compile(r'<tr id="case-(\d+)"')
 def demo(settings, tmp_path):
     """The demo as bin/demo leaves it: seeded, then one sync against the fake register it wrote."""
     from registry_sync.fake import FakeRegister, FakeRegisterServer
-    from registry_sync.services import register_sync
+    from registry_sync.runs import register_sync
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.FAKE_REGISTER_DATA = str(tmp_path / "register.json")

@@ -27,7 +27,7 @@ from followup.models import Case, CaseStatus, CloseReason, KostraReport
 from followup.services import case_close, followup_sweep
 from followup.statistics import cases, figures, kostra, queries
 from helsestasjon.models import AccessLog, Child, ChildStatus, Role
-from registry_sync.services import _effect_stop
+from registry_sync.effects import effect_stop
 from tests.factories import UserFactory
 from tests.followup.statistics_population import at, register
 
@@ -200,7 +200,7 @@ def test_register_cancellations_stand_apart_from_the_stations_own(station_a, nur
         appointment_book(consultation=consultation, starts_at=soon.replace(hour=10 if kid is child else 11, minute=0),
                          duration_minutes=30, place=Place.STATION, professional=nurse_a, booked_by=nurse_a)
     appointment_record_outcome(appointment=Appointment.objects.get(child=other), outcome=Outcome.CANCELLED_BY_SERVICE, recorded_by=nurse_a)
-    _effect_stop(child, "deceased")  # what the register sync runs when the register reports a death
+    effect_stop(child, "deceased")  # what the register sync runs when the register reports a death
     event = OutcomeEvent.objects.get(appointment__child=child)
     assert event.outcome == Outcome.CANCELLED_BY_SERVICE and event.reason == Reason.REGISTER_DECEASED
     assert str(Reason(event.reason).label) == "Avlyst: død"
@@ -229,7 +229,7 @@ def test_a_move_reported_by_the_register_cancels_with_its_own_reason(station_a, 
     consultation = Consultation.objects.filter(child=child, state__in=["planned", "due"]).order_by("window_opens").first()
     appointment_book(consultation=consultation, starts_at=(timezone.now() + timedelta(days=3)).replace(hour=9, minute=0),
                      duration_minutes=30, place=Place.STATION, professional=nurse_a, booked_by=nurse_a)
-    _effect_stop(child, "moved_out")
+    effect_stop(child, "moved_out")
     appointment = Appointment.objects.get(child=child)
     assert appointment.status == AppointmentStatus.CANCELLED_BY_SERVICE
     assert appointment.events.get().reason == Reason.REGISTER_MOVED
