@@ -198,7 +198,7 @@ class Comparison:
                 self.stop(child, "deceased")
             return True
         if child.status == ChildStatus.DECEASED:
-            f(FindingKind.DEATH_ANNULLED, f"annulled:{child.status_changed_at.isoformat()}")
+            f(FindingKind.DEATH_ANNULLED, f"annulled:{child.died_recorded_at.isoformat()}")
             self.set_status(child, ChildStatus.ACTIVE)
             self.batch.effects.append(Effect("plan", child.pk))
         if record.status == "Emigrated":

@@ -36,6 +36,7 @@ class JournalChild:
         "address_protection",
         "birth_date",
         "city",
+        "died_recorded_at",
         "family_name",
         "given_name",
         "municipality_number",
@@ -56,10 +57,11 @@ class JournalChild:
     def __init__(self, row, station):
         (self.pk, self.register_person_id, self.national_id, self.given_name, self.family_name, self.birth_date,
          self.status, self.station_id, self.street_address, self.postal_code, self.city, self.municipality_number,
-         self.urban_district_code, self.address_protection, self.status_changed_at) = row
+         self.urban_district_code, self.address_protection, self.died_recorded_at) = row
         self.station = station
         self.responsible_keys = _NO_KEYS
-        self.status_recorded_at = None  # Set (and written) only when the status changes.
+        # Set (and written) only when the status changes.
+        self.status_changed_at = self.status_recorded_at = None
 
     @property
     def full_name(self) -> str:
@@ -68,15 +70,15 @@ class JournalChild:
 
 def _journal_values(qs):
     """The compared columns, in JournalChild's order: the register id as text (as
-    the register gives it), the status change time only of a death (what an
-    annulled death's finding is keyed by)."""
+    the register gives it), and only of a death the time the journal recorded it
+    (what an annulled death's finding is keyed by)."""
     return qs.annotate(
         _register_id=Cast("register_person_id", TextField()),
-        _died_at=Case(When(status=ChildStatus.DECEASED, then=F("status_changed_at"))),
+        _died_recorded_at=Case(When(status=ChildStatus.DECEASED, then=F("status_recorded_at"))),
     ).values_list(
         "id", "_register_id", "national_id", "given_name", "family_name", "birth_date", "status", "station_id",
         "street_address", "postal_code", "city", "municipality_number", "urban_district_code", "address_protection",
-        "_died_at",
+        "_died_recorded_at",
     ).order_by()
 
 

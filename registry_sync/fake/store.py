@@ -13,7 +13,9 @@ form they are served in), so an Oslo-size population fits in memory and bulk
 answers are a join of byte strings.
 
 This module knows nothing about Django; it is used by the fake HTTP server,
-the demo seeder, the tests and the benchmark.
+the demo seeder, the tests and the benchmark. It is over 500 lines because it is one
+idea, the register's data, and every scenario (move, death, emigration, ...) must change
+a document the way the real register versions it.
 """
 
 from __future__ import annotations

@@ -60,9 +60,9 @@ def test_the_journal_read_takes_its_filter_from_a_queryset(station_a, django_ass
         children = journal_io.journal_rows(Child.objects.filter(pk__any=[deceased.pk, active.pk]), scope)
     by_pk = {c.pk: c for c in children}
     assert set(by_pk) == {deceased.pk, active.pk}
-    # The status change time is read only for a death; the station comes from the scope.
-    assert by_pk[deceased.pk].status_changed_at == deceased.status_changed_at
-    assert by_pk[active.pk].status_changed_at is None
+    # When a death was recorded is read only for a death; the station comes from the scope.
+    assert by_pk[deceased.pk].died_recorded_at == deceased.status_recorded_at
+    assert by_pk[active.pk].died_recorded_at is None
     assert by_pk[active.pk].station == station_a
     assert by_pk[active.pk].national_id == active.national_id
     assert journal_io.journal_rows(Child.objects.filter(national_id__any=[]), scope) == []
