@@ -424,3 +424,26 @@ def test_an_agreed_time_is_booked_from_the_call_form(login, clerk_a, nurse_a, ch
     assert "Venter på timen" in body  # the chronology, swapped in place
     case.refresh_from_db()
     assert case.waiting_for is not None and case.waiting_for.professional == nurse_a
+
+
+def test_call_again_is_on_the_nurse_s_list_but_not_due_before_its_day(login, clerk_a, nurse_a, station_a, outcome):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from followup.workdays import add_working_days
+    from tests.factories import ChildFactory
+
+    later_case = _to_call_step(_case(ChildFactory(station=station_a, given_name="Senere"), outcome), clerk_a)
+    due_case = _to_call_step(_case(ChildFactory(station=station_a, given_name="Nå"), outcome), clerk_a)
+    day = add_working_days(timezone.localdate(), 2)
+    services.case_call_log(step=later_case.current_step, user=nurse_a, result="call_again", call_again_on=day)
+    # Both steps are past their deadline as far as the list is concerned; only the one due today says so.
+    from followup.models import CaseStep
+
+    CaseStep.objects.filter(pk=due_case.current_step_id).update(deadline=timezone.localdate() - timedelta(days=1))
+    page = login(nurse_a).get(reverse("followup:nurse_worklist")).content.decode()
+    assert page.index(f'id="case-{due_case.id}"') < page.index(f'id="case-{later_case.id}"')
+    later_row = page[page.index(f'id="case-{later_case.id}"'):]
+    later_row = later_row[:later_row.index("</tr>")]
+    assert f"Ring igjen {day:%d.%m.%Y}" in later_row
