@@ -11,7 +11,6 @@ import django.contrib.postgres.constraints
 from django.conf import settings
 from django.db import migrations, models
 
-
 PAIRS = """
     SELECT inv.id, other.id, inv.state
       FROM followup_letter inv

@@ -113,12 +113,12 @@ def test_a_letter_step_done_by_hand_still_says_what_was_done(station_a, clerk_a)
 
 
 def test_a_row_of_the_chronology_pdf_is_never_split_across_two_pages(station_a, outcome, nurse_a, leader_a):
-    from followup import services
-    from followup.chronology import chronology_pdf
     import io
 
     from pypdf import PdfReader
 
+    from followup import services
+    from followup.chronology import chronology_pdf
     from followup.models import CallLog, CaseStep
     from tests.factories import ChildFactory
 

@@ -116,7 +116,7 @@ def test_an_invitation_already_sent_keeps_the_ladder_letter_from_naming_the_time
     appointment = _booked(child, nurse_a, 14)
     services.letters_create_due(station=inviting_station)
     Letter.objects.filter(kind="invitation").update(state=LetterState.SENT, sent_at=timezone.now(), sent_by=clerk_a)
-    case, step = case_at_step(child)
+    _, step = case_at_step(child)
     services.letters_create_due(station=inviting_station)
     ladder = Letter.objects.get(case_step=step)
     assert ladder.recipient_id == g.id and ladder.appointment_id is None
@@ -138,7 +138,7 @@ def test_two_ladder_letters_of_different_steps_may_name_the_same_time(station_a,
     child = ChildFactory(station=station_a)
     g = parent(child)
     appointment = _booked(child, nurse_a, 14)
-    case, step = case_at_step(child)
+    case, _ = case_at_step(child)
     services.letters_create_due(station=station_a)
     # The duty reminder of the next step names the same new time.
     Letter.objects.create(
