@@ -17,7 +17,6 @@ from attendance.models import (
     AppointmentStatus,
     Consultation,
     ConsultationState,
-    Weekday,
 )
 from attendance.services import working_hours_add
 from attendance.slots import free_slots, public_holidays
@@ -236,13 +235,24 @@ def test_a_nurse_is_offered_her_own_slots_and_a_clerk_the_earliest_colleague(log
     from tests.factories import UserFactory
 
     colleague = UserFactory(username="sykepleier2_a", first_name="Siri", last_name="Sand", role=Role.NURSE, stations=[station_a])
-    day = next_working_day()
-    working_hours_add(professional=colleague, station=station_a, weekday=day.weekday(), starts=time(7), ends=time(8))
+    for weekday in range(5):
+        working_hours_add(professional=colleague, station=station_a, weekday=weekday, starts=time(7), ends=time(8))
     planned_child(station_a)
-    assert "Nora Nilsen" in login(nurse_a).get(WORKLIST).content.decode().split("<tbody>")[1]
-    if timezone.localtime() < local(day - timedelta(days=1), 23):
-        assert "Siri Sand" in login(clerk_a).get(WORKLIST).content.decode().split("<tbody>")[1]
-    assert Weekday.MONDAY == 0
+    first = Consultation.objects.needing_booking([station_a.pk]).first()
+    minutes = first.step.default_duration_minutes
+
+    def earliest(professional):
+        return free_slots(professional, station_a, timezone.now(), timezone.now() + timedelta(days=28), minutes)[0]
+
+    def first_row(user):
+        rows = login(user).get(WORKLIST).content.decode().split("<tbody>")[1]
+        return rows, timezone.datetime.fromisoformat(proposed(rows)[0])
+
+    rows, offered = first_row(nurse_a)
+    assert offered == earliest(nurse_a) and "Siri Sand" not in rows
+    rows, offered = first_row(clerk_a)
+    winner = min((nurse_a, colleague), key=earliest)
+    assert offered == earliest(winner) and winner.get_full_name() in rows
 
 
 @pytest.mark.django_db
