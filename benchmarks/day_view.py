@@ -169,7 +169,8 @@ def measure_rows_and_render(nurse, runs: int) -> list[float]:
         render_to_string(
             "attendance/day.html",
             {"rows": rows, "day": today, "today": today, "previous_day": today, "next_day": today, "professional": nurse,
-             "colleagues": [nurse], "own": True, "reason_options": _reason_options(), "error": ""},
+             "colleagues": [nurse], "own": True, "reason_options": _reason_options(), "error": "",
+             "announce": False, "open_panel": "", "move_error": False, "move_date": "", "move_time": ""},
             request=request,
         )
         times.append((time.perf_counter() - started) * 1000)
