@@ -23,6 +23,11 @@ def _test_settings(settings, tmp_path):
     settings.HELSEID_AUTHORITY = ""
     settings.PASSWORD_LOGIN_ALL_ROLES = True
     settings.REGISTER_HELSEID = False
+    # No SvarUt unless a test starts the fake (tests/followup/svarut/conftest.py): a digital letter made
+    # elsewhere finds nothing listening (port 9) at once, without waiting between retries.
+    settings.SVARUT_BASE_URL = "http://127.0.0.1:9/api"
+    settings.SVARUT_EXTERNAL_REFERENCE_URL = ""
+    settings.SVARUT_MAX_ATTEMPTS = 1
     # Plain static storage: tests do not run collectstatic.
     settings.STORAGES = {
         **settings.STORAGES,

@@ -169,7 +169,7 @@ def test_every_demo_user_gets_no_server_error_on_any_url(demo):
     # What the small demo has none of (its URLs were asked with an id that does not exist).
     assert missing <= {"followup:letter_batch_progress", "followup:letter_batch_pdf", "followup:letter_batch_sent",
                        "followup:letter_pdf", "followup:letter_sent", "followup:letter_returned", "followup:letter_retry",
-                       "registry_sync:alert_seen"} | {n for n in missing if n.startswith("admin:")}, sorted(missing)
+                       "followup:letter_channel", "followup:letter_svarut_resolve", "registry_sync:alert_seen"} | {n for n in missing if n.startswith("admin:")}, sorted(missing)
 
 
 def test_the_leader_sees_the_statistics_page_on_the_demo(demo):

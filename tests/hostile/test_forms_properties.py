@@ -40,6 +40,8 @@ FORMS = {
     "followup:step_skip": ("leader_a", "step_id", ["reason"]),
     "followup:step_complete": ("leader_a", "step_id", ["evidence"]),
     "followup:letter_returned": ("clerk_a", "letter_id", []),
+    "followup:letter_channel": ("clerk_a", "letter_id", ["kanal", "grunn"]),
+    "followup:letter_svarut_resolve": ("clerk_a", "letter_id", ["forsendelse"]),
     "registry_sync:resolve": ("leader_a", "finding_id", ["resolution", "comment"]),
 }
 

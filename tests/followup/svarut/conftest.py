@@ -27,6 +27,7 @@ def svarut(settings):
     settings.SVARUT_TIMEOUT_SECONDS = 1
     settings.SVARUT_SEND_TIMEOUT_SECONDS = 1
     settings.SVARUT_BACKOFF_SECONDS = 0
+    settings.SVARUT_MAX_ATTEMPTS = 4
     fake.server = server
     fake.register = register
     yield fake

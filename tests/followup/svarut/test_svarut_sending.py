@@ -338,3 +338,15 @@ def test_the_digital_share_per_month(station_a, svarut):
     _poll_after(svarut, hours=3)
     [month] = services.svarut_digital_share_by_month(station_ids=[station_a.id])
     assert month["total"] == 3 and month["digital"] == 2 and month["share"] == 66.7
+
+
+def test_a_refused_send_fails_the_letter_with_svaruts_message_and_a_retry_sends_it(station_a, svarut, django_capture_on_commit_callbacks):
+    letter, step, g = _letter_for(station_a, svarut)
+    svarut.add_fault("status", status=400, path="/forsendelser/person")
+    _send(station_a)
+    letter.refresh_from_db()
+    assert letter.state == LetterState.FAILED and "HTTP 400" in letter.error and letter.send_state == SendState.NOT_SENT
+    with django_capture_on_commit_callbacks(execute=True):
+        letters.letter_retry(letter=letter)
+    letter.refresh_from_db()
+    assert letter.send_state == SendState.ACCEPTED and len(_received(svarut)) == 1
