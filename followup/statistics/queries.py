@@ -344,16 +344,16 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
             age=ExpressionWrapper(F("day") - F("child__birth_date"), output_field=DurationField())
         )
     base = base.annotate(
-        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()),
+        month=TruncMonth("starts_at", output_field=DateField()),
         any_reason=current_reason((*REASON_STATUSES, AppointmentStatus.CANCELLED_BY_SERVICE)),
         child_station=F("child__station_id"),
         in_period=Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
                        output_field=BooleanField()),
         **flags_k,
-    ).values("child_id", "step", "status", "month", "any_reason", "child_station", "in_period", *flags_k).order_by()
+    ).values("child_id", "step_id", "status", "month", "any_reason", "child_station", "in_period", *flags_k).order_by()
     base_sql, base_params = base.query.sql_with_params()
     base_sql = (
-        "SELECT child_id, step, status, month, CASE WHEN status = ANY(%s) THEN any_reason END AS reason, "
+        "SELECT child_id, step_id AS step, status, month, CASE WHEN status = ANY(%s) THEN any_reason END AS reason, "
         "COALESCE(status = %s AND any_reason = ANY(%s), false) AS by_register, child_station AS station, in_period"
         f"{''.join(f', {key}' for key in flags_k)} FROM ({base_sql}) AS rows"
     )
