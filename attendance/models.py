@@ -243,6 +243,11 @@ class Appointment(models.Model):
     # Denormalised from the consultation so day lists and histories filter without a join.
     child = models.ForeignKey(Child, on_delete=models.CASCADE, related_name="appointments", verbose_name=_("barn"))
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="+", verbose_name=_("helsestasjon"))
+    # Denormalised from the consultation so the statistics count a year's appointments per
+    # programme step without joining every consultation. A database trigger
+    # (migration 0009_appointment_step) sets it from the consultation on every insert and
+    # change, and follows a consultation whose step changed, so it always equals consultation.step.
+    step = models.ForeignKey(ProgrammeStep, on_delete=models.PROTECT, related_name="+", editable=False, verbose_name=_("konsultasjon"))
     starts_at = models.DateTimeField(_("tidspunkt"))
     duration_minutes = models.PositiveSmallIntegerField(_("varighet (min)"), default=30)
     place = models.CharField(_("sted"), max_length=10, choices=Place.choices, default=Place.STATION)
@@ -289,6 +294,13 @@ class Appointment(models.Model):
             # The 12-month missed/cancelled count per child on the day list.
             models.Index(fields=["child", "status", "starts_at"], name="appointment_child_status"),
         ]
+
+    def save(self, *args, **kwargs):
+        # The trigger sets the column in the database; this keeps the instance in step with it
+        # when the consultation is at hand (no query).
+        if self.step_id is None and "consultation" in self._state.fields_cache:
+            self.step_id = self.consultation.step_id
+        super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return f"{self.starts_at:%Y-%m-%d %H:%M} {self.child_id}"

@@ -404,6 +404,7 @@ def appointment_book(
         with transaction.atomic():
             appointment = Appointment.objects.create(
                 consultation=consultation,
+                step_id=consultation.step_id,
                 child=child,
                 station_id=child.station_id,
                 starts_at=starts_at,
@@ -525,6 +526,7 @@ def appointment_record_outcome(
             with transaction.atomic():
                 new = Appointment.objects.create(
                     consultation=consultation,
+                    step_id=consultation.step_id,
                     child_id=appointment.child_id,
                     station_id=appointment.station_id,
                     starts_at=new_starts_at,

@@ -57,7 +57,7 @@ def _coverage(scope: Scope, request: FigureRequest) -> QuerySet:
 def _appointments(scope: Scope, request: FigureRequest) -> QuerySet:
     qs = queries.appointment_base(scope).filter(queries.APPOINTMENT_FILTERS[request.category])
     if request.step is not None:
-        qs = qs.filter(consultation__step=request.step)
+        qs = qs.filter(step=request.step)
     return qs.values("child_id")
 
 

@@ -112,7 +112,7 @@ def done_in_year(station_ids, year: int) -> QuerySet:
     return (
         Appointment.objects.filter(
             child__station_id__in=station_ids, status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end,
-            consultation__step__code__in={m.step_code for m in SSB_MEASURES},
+            step__code__in={m.step_code for m in SSB_MEASURES},
         )
         .alias(day=TruncDate("starts_at"))
         .alias(age=ExpressionWrapper(F("day") - F("child__birth_date"), output_field=DurationField()))
@@ -120,7 +120,7 @@ def done_in_year(station_ids, year: int) -> QuerySet:
 
 
 def numerator_condition(measure: SsbMeasure) -> Q:
-    return Q(consultation__step__code=measure.step_code) & measure.condition
+    return Q(step__code=measure.step_code) & measure.condition
 
 
 def numerator_child_ids(station_ids, year: int, measure: SsbMeasure) -> QuerySet:

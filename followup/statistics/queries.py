@@ -344,16 +344,16 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
             age=ExpressionWrapper(F("day") - F("child__birth_date"), output_field=DurationField())
         )
     base = base.annotate(
-        step=F("consultation__step_id"), month=TruncMonth("starts_at", output_field=DateField()),
+        month=TruncMonth("starts_at", output_field=DateField()),
         any_reason=current_reason((*REASON_STATUSES, AppointmentStatus.CANCELLED_BY_SERVICE)),
         child_station=F("child__station_id"),
         in_period=Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
                        output_field=BooleanField()),
         **flags_k,
-    ).values("child_id", "step", "status", "month", "any_reason", "child_station", "in_period", *flags_k).order_by()
+    ).values("child_id", "step_id", "status", "month", "any_reason", "child_station", "in_period", *flags_k).order_by()
     base_sql, base_params = base.query.sql_with_params()
     base_sql = (
-        "SELECT child_id, step, status, month, CASE WHEN status = ANY(%s) THEN any_reason END AS reason, "
+        "SELECT child_id, step_id AS step, status, month, CASE WHEN status = ANY(%s) THEN any_reason END AS reason, "
         "COALESCE(status = %s AND any_reason = ANY(%s), false) AS by_register, child_station AS station, in_period"
         f"{''.join(f', {key}' for key in flags_k)} FROM ({base_sql}) AS rows"
     )
@@ -361,9 +361,11 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
         list(REASON_STATUSES), AppointmentStatus.CANCELLED_BY_SERVICE, list(REGISTER_REASONS), *base_params,
     )
     keys = list(APPOINTMENT_CONDITIONS)
-    flags = ", ".join(f"bool_or({sql}) AS {key}" for key, (_q, sql, _p) in APPOINTMENT_CONDITIONS.items())
+    # The outcome conditions as one bit each of one integer per row, so each grouping below ORs one
+    # integer (bit_or) rather than aggregating a boolean per figure: the same counts, a fraction of the work.
+    bits = " | ".join(f"(CASE WHEN {sql} THEN {1 << i} ELSE 0 END)" for i, (_q, sql, _p) in enumerate(APPOINTMENT_CONDITIONS.values()))
     flag_params = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
-    counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in keys)
+    counts = ", ".join(f"count(*) FILTER (WHERE bits & {1 << i} <> 0)" for i in range(len(keys)))
     groups = list(REASON_GROUPS)
     reason_flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in groups)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in groups)
@@ -371,18 +373,21 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
     kostra_keys = list(flags_k)
     kostra_sql = ""
     if kostra_keys:
-        # Children per station meeting each measure (a child counts once per measure).
-        kostra_counts = ", ".join(f"count(DISTINCT child_id) FILTER (WHERE {key})" for key in kostra_keys)
+        # Children per station meeting each measure (a child counts once per measure): first one row
+        # per station and child, then plain counts (cheaper than a sorting count(DISTINCT) per measure).
+        kostra_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in kostra_keys)
+        kostra_flags = ", ".join(f"bool_or({key}) AS {key}" for key in kostra_keys)
         kostra_sql = (
             f"UNION ALL SELECT 'kostra', station, NULL, NULL, {kostra_counts}{', 0' * (len(keys) - len(kostra_keys))} "
-            f"FROM appts WHERE {' OR '.join(kostra_keys)} GROUP BY station"
+            f"FROM (SELECT station, child_id, {kostra_flags} FROM appts WHERE {' OR '.join(kostra_keys)} "
+            "GROUP BY station, child_id) AS kostra_children GROUP BY station"
         )
     sql = f"""
-        WITH appts AS MATERIALIZED ({base_sql}),
+        WITH appts AS MATERIALIZED (SELECT *, {bits} AS bits FROM ({base_sql}) AS flagged),
         period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),
-        per_step AS (SELECT child_id, step, {flags} FROM period GROUP BY child_id, step),
-        per_child AS (SELECT child_id, {", ".join(f"bool_or({key}) AS {key}" for key in keys)} FROM per_step GROUP BY child_id),
-        per_month AS (SELECT child_id, month, {flags} FROM period GROUP BY child_id, month),
+        per_step AS (SELECT child_id, step, bit_or(bits) AS bits FROM period GROUP BY child_id, step),
+        per_child AS (SELECT child_id, bit_or(bits) AS bits FROM per_step GROUP BY child_id),
+        per_month AS (SELECT child_id, month, bit_or(bits) AS bits FROM period GROUP BY child_id, month),
         missed AS (SELECT child_id, count(*) AS n FROM period WHERE status = ANY(%s) GROUP BY child_id),
         per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)
         SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
@@ -394,7 +399,7 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
         {kostra_sql}
     """
     reason_params = [list(statuses) for statuses in REASON_GROUPS.values()]
-    params = [*base_params, *flag_params, *flag_params, list(NOT_BROUGHT_STATUSES), *reason_params]
+    params = [*flag_params, *base_params, list(NOT_BROUGHT_STATUSES), *reason_params]
     by_step, by_month, by_reason, total, recurrence, by_station_kostra = {}, {}, {}, None, {}, {}
     all_keys = keys
     with connection.cursor() as cursor:

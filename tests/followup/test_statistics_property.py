@@ -195,7 +195,7 @@ def check(station_ids, leader_scope_user) -> None:
 
 @pytest.mark.django_db
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(spec=st.lists(child_spec, min_size=1, max_size=6))
+@given(spec=st.lists(child_spec, min_size=1, max_size=5))
 @example(spec=[  # every kind of event at least once
     (date(2025, 2, 20), 0, [("HV", 5, Outcome.ATTENDED, True, False, None), ("W6", 3, Outcome.NOT_BROUGHT, False, False, None)],
      None, date(2025, 5, 1), True),
