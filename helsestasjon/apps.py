@@ -4,6 +4,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class HelsestasjonConfig(AppConfig):
+    # This module holds other apps' configs too: without "default" Django would not pick this one
+    # for "helsestasjon" and ready() (the system checks) would never run.
+    default = True
     name = "helsestasjon"
     verbose_name = _("Helsestasjon")
 

@@ -135,6 +135,7 @@ CHILD_REGISTER_FIELDS = frozenset({
 GUARDIAN_REGISTER_FIELDS = frozenset({
     "register_person_id", "national_id", "given_name", "family_name", "street_address", "postal_code", "city",
     "municipality_number", "address_protection", "mobile", "preferred_language", "sms_reserved",
+    "krr_reserved", "digital_mailbox",
 })
 
 

@@ -208,9 +208,9 @@ def alerts(request):
 
 
 @login_required
+@require_POST
 # The leader reads the alerts; marking one seen is for the nurses it is meant for.
 @requires(may_mark_alert_seen, message=gettext_lazy("Bare helsesykepleiere markerer varsler som sett."))
-@require_POST
 def alert_seen(request, alert_id: int):
     try:
         finding = Finding.objects.for_user(request.user).alerts().select_related("child").get(pk=alert_id)

@@ -105,7 +105,9 @@ def test_an_invalid_national_id_gets_a_norwegian_message(login, register, statio
     register.server.exchanges = []
     response = login(clerk_a).post(NEW, {"handling": "hent", "national_id": national_id, "station": station_a.pk})
     body = response.content.decode()
-    assert response.status_code == 200 and 'role="alert"' in body and "<script>x" not in body
+    assert response.status_code == 200 and "<script>x" not in body
+    # The message stands at the field it is about (templates/includes/field.html).
+    assert "id=\"id_national_id_error\"" in body and "aria-invalid=\"true\"" in body
     assert register.server.exchanges == []  # an invalid number is never sent to the register
 
 

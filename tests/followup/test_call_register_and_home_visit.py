@@ -83,7 +83,7 @@ def test_home_visit_is_booked_at_home_with_sms_letter_and_a_second_professional(
     # Both professionals have it on their day list.
     day = timezone.localdate(visit.starts_at)
     for professional in (nurse_a, colleague):
-        assert visit in Appointment.objects.for_nurse_day(professional_id=professional.pk, day=day, station_ids=[station_a.pk])
+        assert visit in Appointment.objects.for_professional_day(professional_id=professional.pk, day=day)
 
 
 @pytest.mark.django_db
