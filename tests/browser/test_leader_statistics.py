@@ -53,6 +53,6 @@ def test_leader_follows_a_number_to_its_children(live_server, fake_helseid, brow
     assert AccessLog.objects.filter(user=leader_a, action=AccessAction.VIEW_LIST).count() == 4
 
     page.get_by_role("link", name="Tilbake til statistikken").click()
-    expect(page.locator("#kostra")).to_contain_text("Hjemmebesøk innen 14 dager etter fødsel")
+    expect(page.locator("#kostra")).to_contain_text("hjemmebesøk av helsesykepleier innen 14 dager")
     # Nothing on the page broke the Content-Security-Policy (no inline styles in the SVG).
     assert [m for m in page.console_errors if "Content Security Policy" in m or "Refused" in m] == []
