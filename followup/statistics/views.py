@@ -202,6 +202,7 @@ def page(request):
         appointment_figures = queries.appointment_figures(scope, steps, kostra_year=year)
         followup = cases.followup(scope)
         ssb = kostra.ssb_report(scope.station_ids, year, appointment_figures.kostra_numerators)
+        digital = _digital_letters(scope)
     context = {
         "form": form,
         "scope": scope,
@@ -220,8 +221,21 @@ def page(request):
         ],
         "trend": _trend_context(appointment_figures.months, links),
         "followup": _followup_context(followup, links, clinical=request.user.sees_clinical_details),
+        "digital_letters": digital,
     }
     return render(request, "followup/statistics.html", context)
+
+
+def _digital_letters(scope) -> list[dict]:
+    """Letters sent per month in the period and the share delivered digitally (SvarUt: read or
+    delivered to the digital mailbox), one query (followup/letters/svarut/services.py)."""
+    from followup.letters.svarut.services import svarut_digital_share_by_month
+
+    start, _end = scope.bounds()
+    rows = svarut_digital_share_by_month(station_ids=scope.station_ids, since=start)
+    many_years = scope.start.year != scope.end.year
+    return [row | {"label": _month_label(row["month"], many_years), "share_text": _percent(row["share"])}
+            for row in rows if row["month"] <= scope.end]
 
 
 def _plausible_year(text: str) -> bool:

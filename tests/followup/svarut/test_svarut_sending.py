@@ -5,11 +5,13 @@ and a batch with some letters digital and some printed."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from followup.letters import services as letters
@@ -338,6 +340,20 @@ def test_the_digital_share_per_month(station_a, svarut):
     _poll_after(svarut, hours=3)
     [month] = services.svarut_digital_share_by_month(station_ids=[station_a.id])
     assert month["total"] == 3 and month["digital"] == 2 and month["share"] == 66.7
+
+
+def test_the_statistics_page_shows_the_digital_share_per_month(station_a, svarut, login, leader_a):
+    for _ in range(2):
+        _letter_for(station_a, svarut)
+    _letter_for(station_a, svarut, reserved=True, mailbox=None)
+    Letter.objects.filter(channel=LetterChannel.LOCAL_PRINT).update(channel=LetterChannel.SVARUT_PRINT)
+    _send(station_a)
+    _poll_after(svarut, hours=3)
+    page = login(leader_a).get(reverse("followup:statistics:page")).content.decode()  # this year
+    section = page[page.index('id="digitale-brev"'):]
+    section = section[: section.index("</section>")]
+    assert "Brev levert digitalt" in section
+    assert re.search(r'<td class="num">3</td><td class="num">2</td><td class="num">66,7 %</td>', section)
 
 
 def test_a_refused_send_fails_the_letter_with_svaruts_message_and_a_retry_sends_it(station_a, svarut, django_capture_on_commit_callbacks):
