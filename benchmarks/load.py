@@ -288,8 +288,14 @@ def main() -> int:
     finally:
         web.terminate()
         worker.terminate()
-        web.wait(30)
-        worker.wait(30)
+        # A worker still making a print batch gets 30 s to finish it, then is killed: the figures
+        # below are the pages', and a hung shutdown must not lose them.
+        for process in (web, worker):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
 
     print(f"\n{args.nurses} nurses, {len(clerks)} clerks, 1 leader, {args.duration} s, {args.children} children, "
           f"gunicorn {args.web_workers} workers, {os.cpu_count()} cores")

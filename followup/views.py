@@ -77,11 +77,13 @@ def _open_cases(user):
     )
 
 
-def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
+def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = True) -> list[Case]:
     """Attach what a row shows, in a constant number of queries for any number of rows.
 
     ``contacts`` adds the guardians and the next booked appointment (the nurse's
     and the clerk's lists, and the case page; the leader's queue does without).
+    ``phone`` adds the phone step's attempts and the booking form's professionals (three
+    queries); the clerk's list does without, as a clerk owns no phone or home-visit step.
     """
     if not cases:
         return cases
@@ -95,15 +97,16 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
         ):
             guardians[g.child_id].append(g.guardian)
         next_appointments = Appointment.objects.filter(child_id__in=child_ids).next_booked_by_child(now=now)
-    missed = Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
+    # Missed in the last 12 months: a column of the leader's queue only.
+    missed = {} if contacts else Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
     today = timezone.localdate()
-    if contacts:
+    if contacts and phone:
         # The phone step's attempts and the booking form's professionals (not on the leader's queue).
         _attach_calls(cases, today)
         _attach_professionals(cases)
     else:
         for case in cases:
-            case.attempts, case.call_progress = [], None
+            case.attempts, case.call_progress, case.professionals = [], None, []
     for case in cases:
         case.waited_appointment = case.waiting_for  # joined by the list's query
         step = case.current_step
@@ -165,10 +168,10 @@ def _log_list(request, cases: list[Case], what: str) -> None:
         )
 
 
-def _page(request, qs, *, what: str, contacts: bool = True):
+def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
     cases = list(page.object_list)
-    _decorate(cases, request.user, contacts=contacts)
+    _decorate(cases, request.user, contacts=contacts, phone=phone)
     _log_list(request, cases, what)
     return page
 
@@ -221,7 +224,7 @@ def nurse_worklist(request):
 def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
     qs = worklist_cases(request.user, Role.CLERK)
-    page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"))
+    page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"), phone=False)
     return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
 
 
