@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
@@ -510,6 +511,22 @@ def step_skip(request, step_id: int):
         lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
         gettext("Trinnet er hoppet over."), queue=step.owner_role,
     )
+
+
+@login_required
+@require_GET
+def step_skip_form(request, step_id: int):
+    """A list row's skip form, fetched when its "Hopp over trinnet" is opened (the lists do not
+    render a rarely used form on every row). Opened without htmx, the URL leads to the case."""
+    step = _step_for_request(request, step_id)
+    case = step.case
+    if not request.htmx:
+        return redirect(reverse("followup:case", args=[case.id]))
+    if case.current_step_id != step.id or not step.is_active or step.kind == StepKind.LEADER_DECISION or case.is_waiting:
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', gettext("Trinnet kan ikke hoppes over nå. Last inn siden på nytt.")))
+    fra = request.GET.get("fra", "")
+    context = {"case": case, "step": step, "fra": fra if fra in FROM_PAGE else "", "case_target": ROW_TARGET}
+    return render(request, "followup/_actions.html#skip_form", context)
 
 
 @login_required
