@@ -56,6 +56,7 @@ def test_not_brought_to_leader_decision_and_chronology(
     nurse = _logged_in(browser, live_server, fake_helseid, nurse_a)
     expect(nurse.get_by_role("heading", level=1)).to_contain_text("Min dag")
     row = nurse.locator(f"#time-{appointment.pk}")
+    row.get_by_text("Ikke møtt …").click()  # the day list asks for the reason only after "Ikke møtt …"
     row.get_by_role("button", name="Ikke møtt", exact=True).click()
     expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
 
@@ -142,6 +143,7 @@ def test_three_unanswered_calls_then_an_agreed_time_that_the_child_attends(
 
     nurse = _logged_in(browser, live_server, fake_helseid, nurse_a)
     row = nurse.locator(f"#time-{appointment.pk}")
+    row.get_by_text("Ikke møtt …").click()  # the day list asks for the reason only after "Ikke møtt …"
     row.get_by_role("button", name="Ikke møtt", exact=True).click()
     expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
     followup_sweep()
