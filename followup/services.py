@@ -596,6 +596,7 @@ def _sweep_waiting(now: datetime, report: SweepReport) -> None:
         .exclude(waiting_for__status=AppointmentStatus.BOOKED)
         .select_related("waiting_for", "current_step__ladder_step")
     )
+    ladders = _Ladders()
     for case in cases:
         with transaction.atomic():
             case = Case.objects.select_for_update(of=("self",)).select_related("waiting_for", "current_step__ladder_step").get(pk=case.pk)
@@ -626,7 +627,7 @@ def _sweep_waiting(now: datetime, report: SweepReport) -> None:
                     )
                     if changed:
                         step.status = StepStatus.DONE
-                        _advance(case=case, step=step, now=now)
+                        _advance(case=case, step=step, now=now, ladders=ladders)
             else:
                 _restart_deadline(case, now)
 
@@ -872,8 +873,9 @@ def _end_step(*, case: Case, step: CaseStep, status: str, user: User, evidence: 
     case.overdue_since = None
 
 
-def _advance(*, case: Case, step: CaseStep, now: datetime) -> CaseStep | None:
-    ladders = _Ladders()
+def _advance(*, case: Case, step: CaseStep, now: datetime, ladders: _Ladders | None = None) -> CaseStep | None:
+    # A sweep passes its one _Ladders, so the ladders are read once per pass, not once per case.
+    ladders = ladders or _Ladders()
     following = ladders.next_for(case.station_id, step)
     if following is None:
         # Past the last step only a leader's decision moves the case; wait at the leader.

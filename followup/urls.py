@@ -21,6 +21,7 @@ urlpatterns = [
     path("trinn/<int:step_id>/utfort/", views.step_complete, name="step_complete"),
     path("trinn/<int:step_id>/sms/", views.step_sms, name="step_sms"),
     path("trinn/<int:step_id>/hopp-over/", views.step_skip, name="step_skip"),
+    path("trinn/<int:step_id>/hopp-over/skjema/", views.step_skip_form, name="step_skip_form"),
     path("barn/<int:child_id>/varsling/", sms_views.manual_contact, name="manual_contact"),
     path("statistikk/", include("followup.statistics.urls")),
     path("", include("followup.letters.urls")),  # the letters part: followup:letters etc.

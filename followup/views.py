@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
@@ -77,11 +78,13 @@ def _open_cases(user):
     )
 
 
-def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
+def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = True) -> list[Case]:
     """Attach what a row shows, in a constant number of queries for any number of rows.
 
     ``contacts`` adds the guardians and the next booked appointment (the nurse's
     and the clerk's lists, and the case page; the leader's queue does without).
+    ``phone`` adds the phone step's attempts and the booking form's professionals (three
+    queries); the clerk's list does without, as a clerk owns no phone or home-visit step.
     """
     if not cases:
         return cases
@@ -95,15 +98,16 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True) -> list[Case]:
         ):
             guardians[g.child_id].append(g.guardian)
         next_appointments = Appointment.objects.filter(child_id__in=child_ids).next_booked_by_child(now=now)
-    missed = Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
+    # Missed in the last 12 months: a column of the leader's queue only.
+    missed = {} if contacts else Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
     today = timezone.localdate()
-    if contacts:
+    if contacts and phone:
         # The phone step's attempts and the booking form's professionals (not on the leader's queue).
         _attach_calls(cases, today)
         _attach_professionals(cases)
     else:
         for case in cases:
-            case.attempts, case.call_progress = [], None
+            case.attempts, case.call_progress, case.professionals = [], None, []
     for case in cases:
         case.waited_appointment = case.waiting_for  # joined by the list's query
         step = case.current_step
@@ -165,10 +169,10 @@ def _log_list(request, cases: list[Case], what: str) -> None:
         )
 
 
-def _page(request, qs, *, what: str, contacts: bool = True):
+def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
     cases = list(page.object_list)
-    _decorate(cases, request.user, contacts=contacts)
+    _decorate(cases, request.user, contacts=contacts, phone=phone)
     _log_list(request, cases, what)
     return page
 
@@ -221,7 +225,7 @@ def nurse_worklist(request):
 def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
     qs = worklist_cases(request.user, Role.CLERK)
-    page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"))
+    page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"), phone=False)
     return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
 
 
@@ -507,6 +511,22 @@ def step_skip(request, step_id: int):
         lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
         gettext("Trinnet er hoppet over."), queue=step.owner_role,
     )
+
+
+@login_required
+@require_GET
+def step_skip_form(request, step_id: int):
+    """A list row's skip form, fetched when its "Hopp over trinnet" is opened (the lists do not
+    render a rarely used form on every row). Opened without htmx, the URL leads to the case."""
+    step = _step_for_request(request, step_id)
+    case = step.case
+    if not request.htmx:
+        return redirect(reverse("followup:case", args=[case.id]))
+    if case.current_step_id != step.id or not step.is_active or step.kind == StepKind.LEADER_DECISION or case.is_waiting:
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', gettext("Trinnet kan ikke hoppes over nå. Last inn siden på nytt.")))
+    fra = request.GET.get("fra", "")
+    context = {"case": case, "step": step, "fra": fra if fra in FROM_PAGE else "", "case_target": ROW_TARGET}
+    return render(request, "followup/_actions.html#skip_form", context)
 
 
 @login_required

@@ -69,6 +69,7 @@ GET = {
     "followup:step_consent": "405 405 405 405 405 405 405 405 405 405",
     "followup:pause": "405 405 405 405 405 405 405 405 405 405",
     "followup:pause_end": "405 405 405 405 405 405 405 405 405 405",
+    "followup:step_skip_form": "403 404 302 404 302 404 404 403 302 302",
     "followup:statistics:page": "403 403 200 403 200",
     "followup:statistics:children": "403 403 400 403 400",
     "followup:statistics:kostra_csv": "403 403 400 403 400",
