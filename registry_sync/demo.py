@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from helsestasjon.models import AddressProtection, Child, Guardianship, Relation, Station
+from helsestasjon.models import AddressProtection, Child, Guardian, Guardianship, Relation, Station
 from helsestasjon.national_id import make_synthetic
 from registry_sync.fake import FakeRegister
 
@@ -33,9 +33,28 @@ def seed(*, children, result, rng: random.Random, today: date) -> None:
     if path.exists():
         path.unlink()
     register = FakeRegister(path)
+    journals = Child.objects.filter(pk__in=[c.pk for c in children]) if children else Child.objects.none()
     with register.bulk():
-        build_register(register, Child.objects.filter(pk__in=[c.pk for c in children]) if children else Child.objects.none(),
-                       rng=rng, today=today, share=0.06)
+        build_register(register, journals, rng=rng, today=today, share=0.06)
+    _guardians_take_their_mailboxes(journals)
+
+
+def demo_mailbox(guardian) -> str | None:
+    """The digital mailbox the demo register gives a guardian (most have one; chosen from the id, not
+    the rng, so the discrepancies drawn stay the same); None when reserved or without one."""
+    nin = guardian.national_id or ""
+    if guardian.sms_reserved or not nin[-2:].isdigit() or int(nin[-2:]) % 5 == 0:
+        return None
+    return "digipost" if int(nin[-1]) % 2 else "eboks"
+
+
+def _guardians_take_their_mailboxes(journals) -> None:
+    """The demo journals' guardians as the contact register has them (issue 20): the letters' channel is
+    chosen from the journal's copy, which production keeps from the register's person documents."""
+    guardians = list(Guardian.objects.filter(guardianships__child__in=journals, national_id__isnull=False).distinct())
+    for g in guardians:
+        g.digital_mailbox = demo_mailbox(g) or ""
+    Guardian.objects.bulk_update(guardians, ["digital_mailbox"], batch_size=2000)
 
 
 def _new_id(register: FakeRegister, rng: random.Random, born: date, *, d_number: bool = False, taken=frozenset()) -> str:
@@ -101,10 +120,7 @@ def _add_guardians(register: FakeRegister, child, links, done: set[str]) -> None
             street=street or g.street_address, house_number=int(number) if number.isdigit() else None,
             postal_code=g.postal_code, city=g.city, phone=g.mobile or None, language=g.preferred_language,
             reserved=g.sms_reserved, protection=g.address_protection, save=False,
-            # Most people have a digital mailbox (issue 20's demo): chosen from the id, not the rng,
-            # so the discrepancies drawn stay the same.
-            digital_post=None if g.sms_reserved or int(g.national_id[-2:]) % 5 == 0
-            else ("digipost" if int(g.national_id[-1]) % 2 else "eboks"),
+            digital_post=demo_mailbox(g),  # most have one (issue 20's demo)
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -40,3 +41,25 @@ def test_demo_register_gives_findings_and_a_journal_can_be_created(settings, tmp
         server.server_close()
     assert result.children == 150
 
+
+
+def test_demo_guardians_have_the_mailboxes_the_register_gives_them(settings, tmp_path):
+    # Issue 20's demo: letters go digitally because the journal's guardians carry the contact
+    # register's digital mailbox, the same as the demo register serves for them.
+    from helsestasjon.models import Guardian
+    from registry_sync.client import parse_person
+
+    settings.FAKE_REGISTER_DATA = str(tmp_path / "register.json")
+    seed_demo(children=40, seed=4)
+    register = FakeRegister(settings.FAKE_REGISTER_DATA)
+    guardians = list(Guardian.objects.exclude(national_id=None))
+    with_mailbox = [g for g in guardians if g.digital_mailbox]
+    assert len(with_mailbox) > len(guardians) / 2
+    assert len(with_mailbox) < len(guardians)  # some are reserved or have none: they get paper
+    compared = 0
+    for g in guardians[:20]:
+        raw = register.document_by_nin(g.national_id)
+        if raw is not None:
+            assert parse_person(json.loads(raw)).digital_mailbox == g.digital_mailbox
+            compared += 1
+    assert compared >= 10
