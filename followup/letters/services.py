@@ -556,7 +556,8 @@ def _batch_claim_due(*, station: Station, batch: LetterBatch, now: datetime) -> 
     letters_cancel_obsolete(station=station)
     waiting = Letter.objects.filter(station=station, state=LetterState.PENDING, batch__isnull=True)
     letters_follow_protection(letters=waiting)
-    return waiting.filter(manual_handling=False).update(batch=batch)
+    # Only letters for the local print: a digital or SvarUt-printed letter goes through SvarUt (svarut_dispatch).
+    return waiting.filter(manual_handling=False, channel=LetterChannel.LOCAL_PRINT).update(batch=batch)
 
 
 def _enqueue_svarut(station_id: int) -> None:

@@ -313,6 +313,17 @@ def test_a_batch_with_some_letters_digital_and_some_printed(station_a, clerk_a, 
     assert counts["digital"] == 3 and counts["local_waiting"] == 2 and counts["needs_hand"] == 0
 
 
+def test_the_clerks_button_prints_only_the_local_letters_and_sends_the_digital_ones(station_a, clerk_a, svarut):
+    # "Lag dagens brev" answers at once (letter_batch_request) and a task prepares the batch.
+    digital = [_letter_for(station_a, svarut)[0] for _ in range(2)]
+    printed = [_letter_for(station_a, svarut, mailbox=None)[0] for _ in range(2)]
+    batch = letters.letter_batch_request(station=station_a, user=clerk_a)
+    letters.letter_batch_prepare(batch_id=batch.id)
+    _send(station_a)
+    assert set(batch.letters.values_list("id", flat=True)) == {l.pk for l in printed}
+    assert {f["eksternReferanse"] for f in _received(svarut)} == {f"helsestasjon-brev-{l.pk}" for l in digital}
+
+
 def test_the_clerk_overrides_the_channel_before_sending_and_the_reason_is_kept(station_a, clerk_a, svarut):
     letter, step, g = _letter_for(station_a, svarut)
     with pytest.raises(ValidationError):
