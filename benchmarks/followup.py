@@ -82,7 +82,7 @@ def main() -> int:
 
     from attendance.models import Appointment, AppointmentStatus, OutcomeEvent
     from followup.models import Case, CaseStatus, CloseReason, SweepCursor
-    from followup.services import followup_sweep
+    from followup.sweep import followup_sweep
     from followup.views import leader_queue_cases
     from helsestasjon.demo import seed_demo
     from helsestasjon.models import Role, User

@@ -87,7 +87,7 @@ def _build(station_name: str, n: int, *, mailbox: bool = False):
     from django.utils import timezone
 
     from followup.models import Case, CaseStep, StepKind
-    from followup.services import ladder_for_municipality
+    from followup.ladder import ladder_for_municipality
     from helsestasjon.models import Child, Guardian, Guardianship, Municipality, Role, Station, User
     from tests.factories import next_national_id as _next
 
@@ -178,7 +178,7 @@ def _cpu_seconds(pids) -> float:
 
 def _run_batch(station, clerk, timeout=600.0) -> float:
     from followup.letters.models import BatchState, LetterBatch
-    from followup.letters.services import letter_batch_start
+    from followup.letters.batch import letter_batch_start
 
     from django.db.models import Max, Min
     from django.utils import timezone
@@ -219,7 +219,7 @@ def _run_digital(station, n: int, timeout=600.0) -> tuple[float, float, float]:
     from django.utils import timezone
 
     from followup.letters.models import Letter
-    from followup.letters.services import letters_create_due
+    from followup.letters.making import letters_create_due
     from followup.letters.svarut.choices import SendState
 
     started, clicked = time.perf_counter(), timezone.now()
@@ -242,7 +242,8 @@ def _floor(station, n: int) -> tuple[float, float, int]:
     """WeasyPrint alone: the station's letters' HTML (built beforehand) as one document."""
     from followup.letters import rendering
     from followup.letters.models import Letter
-    from followup.letters.services import letter_context, letters_create_due
+    from followup.letters.making import letters_create_due
+    from followup.letters.printing import letter_context
 
     letters_create_due(station=station)
     letters = list(
@@ -269,7 +270,7 @@ def main() -> int:
 
     from followup.letters import rendering
     from followup.letters.models import Letter, LetterBatch, LetterState
-    from followup.letters.services import letter_context
+    from followup.letters.printing import letter_context
 
     print(f"Building {args.rounds} x {n} children with a letter step ...", flush=True)
     warm_station, warm_clerk = _build("Oppvarming", 8)

@@ -19,7 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from followup.models import CallResult, Case, CaseStatus, StepKind
-from followup.services import case_call_log, case_step_complete, case_step_skip, followup_sweep
+from followup.calls import case_call_log
+from followup.steps import case_step_complete, case_step_skip
+from followup.sweep import followup_sweep
 from helsestasjon.models import AddressProtection, Guardianship, Role, Station, User
 
 # Where the walked cases of a station end, by ladder step order (1 is where the sweep leaves
@@ -143,7 +145,9 @@ def _walk(cases: list[Case], target: int, staff: dict[str, User]) -> list[Case]:
 def _send_letters(station: Station, clerk: User) -> None:
     """The clerk's print run, as on the letters page: make the due letters, print, mark sent."""
     from followup.letters.models import LetterBatch
-    from followup.letters.services import LetterError, letter_batch_mark_sent, letter_batch_start, letters_render
+    from followup.letters.batch import letter_batch_mark_sent, letter_batch_start
+    from followup.letters.making import LetterError
+    from followup.letters.printing import letters_render
 
     try:
         batch = letter_batch_start(station=station, user=clerk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 
-from followup import services
+from followup.sweep import followup_sweep
 
 
 # Outcomes recorded within a few seconds of each other share one sweep: twenty nurses
@@ -19,7 +19,7 @@ def sweep() -> dict:
     """Open, join, close and advance cases from the attendance facts."""
     # Cleared before the sweep reads, so an outcome recorded meanwhile schedules the next one.
     cache.delete(SWEEP_PENDING_KEY)
-    return services.followup_sweep().as_dict()
+    return followup_sweep().as_dict()
 
 
 def enqueue_sweep() -> None:
@@ -31,8 +31,3 @@ def enqueue_sweep() -> None:
     """
     if cache.add(SWEEP_PENDING_KEY, "1", timeout=SWEEP_COALESCE_SECONDS * 6):
         sweep.apply_async(countdown=SWEEP_COALESCE_SECONDS)
-
-
-@shared_task(name="followup.tasks.send_sms", acks_late=True, max_retries=3, autoretry_for=(ConnectionError,), retry_backoff=True)
-def send_sms(sms_id: int) -> None:
-    services.sms_send(sms_id=sms_id)

@@ -19,7 +19,13 @@ from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import Appointment
-from followup import services
+from followup import calls
+from followup import closing
+from followup import decisions as leader_decisions
+from followup import home_visit
+from followup.sms import rebook
+from followup import steps
+from followup import waiting
 from followup.chronology import case_chronology, chronology_pdf
 from followup.forms import (
     INTERPRETER_LANGUAGES,
@@ -142,7 +148,7 @@ def _attach_calls(cases: list[Case], today) -> None:
         days = {timezone.localdate(c.called_at) for c in unanswered}
         working = {d for d in days if is_working_day(d)}
         next_attempt = add_working_days(today, 1) if (today in days or not is_working_day(today)) else today
-        case.call_progress = services.CallProgress(len(unanswered), len(working), rule.unanswered_calls, rule.unanswered_days, next_attempt)
+        case.call_progress = calls.CallProgress(len(unanswered), len(working), rule.unanswered_calls, rule.unanswered_days, next_attempt)
         case.register_number = next((c.register_number for c in reversed(case.attempts) if c.register_number), "")
 
 
@@ -190,16 +196,16 @@ def _case_context(request, case: Case) -> dict:
     decisions = _decisions(request.user, case)
     return {
         "decisions": decisions,
-        "continue_steps": services.continue_step_choices(case=case) if decisions else [],
-        "last_decision": services.latest_decision(case=case),
+        "continue_steps": leader_decisions.continue_step_choices(case=case) if decisions else [],
+        "last_decision": leader_decisions.latest_decision(case=case),
     }
 
 
-def _decisions(user, case: Case) -> list[services.DecisionChoice]:
+def _decisions(user, case: Case) -> list[leader_decisions.DecisionChoice]:
     """The choices of the decision form, each with what follows it; only a leader is shown the form."""
     if not case.is_open or not may_decide(user):
         return []
-    return services.leader_decision_choices(case=case)
+    return leader_decisions.leader_decision_choices(case=case)
 
 
 @login_required
@@ -365,7 +371,7 @@ def _run(request, case_id: int, call, done: str, *, queue: str):
     return _respond(request, case_id, queue=queue, done=done)
 
 
-def _booking(request, case: Case, form) -> services.Booking | None:
+def _booking(request, case: Case, form) -> steps.Booking | None:
     """The time a form asks to book, with professionals from the case's station only (else a message)."""
     starts_at, professional_id, duration = form.booking_parts()
     if starts_at is None or professional_id is None:
@@ -380,7 +386,7 @@ def _booking(request, case: Case, form) -> services.Booking | None:
         second = staff.filter(pk=second_id).first()
         if second is None:
             raise ValidationError(gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon."))
-    return services.Booking(starts_at=starts_at, professional=professional, duration_minutes=duration, second_professional=second)
+    return steps.Booking(starts_at=starts_at, professional=professional, duration_minutes=duration, second_professional=second)
 
 
 CALL_DONE = {
@@ -404,7 +410,7 @@ def step_call(request, step_id: int):
 
     def call():
         booking = _booking(request, step.case, form) if data["result"] == CallResult.REACHED_REBOOKED else None
-        logged = services.case_call_log(
+        logged = calls.case_call_log(
             step=step, user=request.user, result=data["result"], note=data["note"], call_again_on=data["call_again_on"],
             booking=booking, guardian_id=data.get("guardian"), language=data.get("language") or "",
         )
@@ -431,7 +437,7 @@ def step_home_visit(request, step_id: int):
         return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
-        lambda: services.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
+        lambda: home_visit.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
         gettext("Hjemmebesøket er bestilt, og familien får SMS og brev."), queue=step.owner_role,
     )
 
@@ -445,7 +451,7 @@ def step_consent(request, step_id: int):
         return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
-        lambda: services.case_home_visit_consent(step=step, user=request.user, note=form.cleaned_data["note"]),
+        lambda: home_visit.case_home_visit_consent(step=step, user=request.user, note=form.cleaned_data["note"]),
         gettext("Samtykket er registrert."), queue=step.owner_role,
     )
 
@@ -461,7 +467,7 @@ def case_pause(request, case_id: int):
     data = form.cleaned_data
     return _run(
         request, case.pk,
-        lambda: services.case_pause(case=case, user=request.user, reason=data["reason"], until=data["until"], note=data["note"]),
+        lambda: waiting.case_pause(case=case, user=request.user, reason=data["reason"], until=data["until"], note=data["note"]),
         gettext("Saken er satt på pause."), queue="",
     )
 
@@ -471,7 +477,7 @@ def case_pause(request, case_id: int):
 @requires(may_pause_case)
 def case_pause_end(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
-    return _run(request, case.pk, lambda: services.case_pause_end(case=case, user=request.user),
+    return _run(request, case.pk, lambda: waiting.case_pause_end(case=case, user=request.user),
                 gettext("Pausen er avsluttet, og oppfølgingen fortsetter."), queue="")
 
 
@@ -486,7 +492,7 @@ def step_complete(request, step_id: int):
         return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
-        lambda: services.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
+        lambda: steps.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
         gettext("Trinnet er utført."), queue=step.owner_role,
     )
 
@@ -495,7 +501,7 @@ def step_complete(request, step_id: int):
 @require_POST
 def step_sms(request, step_id: int):
     step = _step_for_request(request, step_id)
-    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), gettext("SMS er sendt og trinnet utført."),
+    return _run(request, step.case_id, lambda: rebook.case_sms_rebook(step=step, user=request.user), gettext("SMS er sendt og trinnet utført."),
                 queue=step.owner_role)
 
 
@@ -508,7 +514,7 @@ def step_skip(request, step_id: int):
         return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
     return _run(
         request, step.case_id,
-        lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
+        lambda: steps.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
         gettext("Trinnet er hoppet over."), queue=step.owner_role,
     )
 
@@ -540,7 +546,7 @@ def case_decide(request, case_id: int):
     data = form.cleaned_data
     return _run(
         request, case.pk,
-        lambda: services.case_leader_decide(
+        lambda: leader_decisions.case_leader_decide(
             case=case, user=request.user, decision=data["decision"], note=data["note"],
             concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
             continue_step=data["continue_step"],
@@ -557,6 +563,6 @@ def case_gp_confirmed(request, case_id: int):
     form = GpConfirmedForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     return _run(
-        request, case.pk, lambda: services.case_gp_confirmed(case=case, user=request.user, note=note),
+        request, case.pk, lambda: closing.case_gp_confirmed(case=case, user=request.user, note=note),
         gettext("Saken er avsluttet: oppfølging hos fastlege er bekreftet."), queue="",
     )

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from attendance.services import child_cancel_future, child_register
-from followup.letters.services import letters_follow_child_station
-from followup.services import case_follow_child_station
+from followup.letters.making import letters_follow_child_station
+from followup.closing import case_follow_child_station
 from followup.sms.services import sms_cancellations_send
 from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian, Relation, Station, User
 from helsestasjon.permissions import may_mark_alert_seen

@@ -10,6 +10,6 @@ from helsestasjon.protection import address_protection_changed
 
 @receiver(address_protection_changed, dispatch_uid="followup.letters.follow_protection")
 def letters_on_protection_changed(sender, *, guardian_ids=(), child_ids=(), register_person_ids=(), **kwargs) -> None:
-    from followup.letters.services import letters_follow_protection_change
+    from followup.letters.follow_protection import letters_follow_protection_change
 
     letters_follow_protection_change(guardian_ids=guardian_ids, child_ids=child_ids, register_person_ids=register_person_ids)

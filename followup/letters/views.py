@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from followup.letters import services
+from followup.letters import batch as letter_batches
+from followup.letters import making
+from followup.letters import printing
 from followup.letters.addressing import letters_current_protection
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
 from helsestasjon.access import child_for_request
@@ -70,14 +72,14 @@ def letters(request):
     # A start that found nothing for the post is shown while it is the newest, then left out.
     batches = [batch for i, batch in enumerate(batches) if i == 0 or batch.state != BatchState.EMPTY]
     for batch in batches:
-        batch.progress = services.letter_batch_progress(batch)
+        batch.progress = letter_batches.letter_batch_progress(batch)
     manual = _with_addresses(list(base.filter(manual_handling=True).exclude(state__in=[LetterState.SENT, LetterState.CANCELLED])[:200]), request.user)
     failed = list(base.filter(state=LetterState.FAILED)[:200])
     sent = list(base.filter(state=LetterState.SENT).order_by("-sent_at", "-id")[:50])
-    without_recipient = list(services.letter_steps_without_recipient(station=station)[:100])
+    without_recipient = list(making.letter_steps_without_recipient(station=station)[:100])
     shown = {letter.child for letter in manual + failed + sent} | {step.case.child for step in without_recipient}
     access_log_record_many(user=request.user, children=shown, action=AccessAction.VIEW_LIST, what=gettext("Brevoversikten"), path=request.get_full_path())
-    due = services.letters_due_count(station=station)
+    due = making.letters_due_count(station=station)
     context = {
         "station": station,
         "batch_running": any(batch.progress.running for batch in batches),
@@ -100,8 +102,8 @@ def letter_batch_start(request):
     station = _station(request)
     try:
         # Returns at once; the letters are made and rendered by tasks while the page shows the progress.
-        batch = services.letter_batch_request(station=station, user=request.user)
-    except services.LetterError as exc:
+        batch = letter_batches.letter_batch_request(station=station, user=request.user)
+    except making.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
         messages.success(request, gettext("Brevbunke %(batch)s er startet. Framdriften vises under «Brevbunker».") % {"batch": batch.pk})
@@ -117,15 +119,15 @@ def _batch_for_request(request, batch_id: int) -> LetterBatch:
 @requires(may_handle_letters)
 def letter_batch_progress(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
-    batch.progress = services.letter_batch_progress(batch)
-    manual_waiting = services.letters_manual_waiting_count(station=batch.station) if batch.state == BatchState.EMPTY else 0
+    batch.progress = letter_batches.letter_batch_progress(batch)
+    manual_waiting = making.letters_manual_waiting_count(station=batch.station) if batch.state == BatchState.EMPTY else 0
     response = render(request, "followup/letters_page.html#batch", {"batch": batch, "station": batch.station, "manual_waiting": manual_waiting})
     if request.htmx and not batch.progress.running:
         # Done: the start button comes back (out of band), unless another batch of the station still runs.
         running = LetterBatch.objects.filter(station_id=batch.station_id, state__in=RUNNING_STATES).exists()
         form = render(request, "followup/letters_page.html#start_form", {
             "station": batch.station, "oob": True, "batch_running": running, "finished_batch": batch,
-            "manual_waiting": services.letters_manual_waiting_count(station=batch.station),
+            "manual_waiting": making.letters_manual_waiting_count(station=batch.station),
         })
         response.content += form.content
     return response
@@ -139,10 +141,10 @@ def letter_batch_pdf(request, batch_id: int):
     if batch.state not in (BatchState.READY, BatchState.SENT) or not batch.pdf:
         raise Http404(gettext("Utskriftsfilen er ikke klar."))
     try:
-        pdf = services.letter_batch_print_file(batch=batch, user=request.user)
-    except services.LetterAddressProtected as exc:
+        pdf = printing.letter_batch_print_file(batch=batch, user=request.user)
+    except making.LetterAddressProtected as exc:
         raise PermissionDenied(exc.messages[0]) from None
-    except services.LetterError as exc:
+    except making.LetterError as exc:
         # Rebuilt without a letter whose recipient became protected: never served as it was.
         messages.error(request, exc.messages[0])
         return redirect(_letters_url(batch.station))
@@ -160,8 +162,8 @@ def letter_batch_pdf(request, batch_id: int):
 def letter_batch_sent(request, batch_id: int):
     batch = _batch_for_request(request, batch_id)
     try:
-        count = services.letter_batch_mark_sent(batch=batch, user=request.user)
-    except services.LetterError as exc:
+        count = letter_batches.letter_batch_mark_sent(batch=batch, user=request.user)
+    except making.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
         messages.success(request, gettext("%(count)s brev er merket som sendt.") % {"count": count})
@@ -183,10 +185,10 @@ def letter_pdf(request, letter_id: int):
     if not letter.pdf:
         raise Http404(gettext("Brevet er ikke laget ennå."))
     try:
-        pdf = services.letter_file_for_user(letter=letter, user=request.user)
-    except services.LetterAddressProtected as exc:
+        pdf = printing.letter_file_for_user(letter=letter, user=request.user)
+    except making.LetterAddressProtected as exc:
         raise PermissionDenied(exc.messages[0]) from None
-    except services.LetterError as exc:
+    except making.LetterError as exc:
         messages.error(request, exc.messages[0])
         return redirect("followup:child_letters", child_id=letter.child_id)
     return _pdf_response(pdf, letter.download_name())
@@ -196,7 +198,7 @@ def _letter_action(request, letter_id: int, call, done: str, what: str):
     letter = _letter_for_request(request, letter_id, what=what)
     try:
         call(letter)
-    except services.LetterError as exc:
+    except making.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
         messages.success(request, done)
@@ -208,7 +210,7 @@ def _letter_action(request, letter_id: int, call, done: str, what: str):
 @requires(may_handle_letters)
 def letter_sent(request, letter_id: int):
     return _letter_action(
-        request, letter_id, lambda letter: services.letter_mark_sent(letter=letter, user=request.user), gettext("Brevet er merket som sendt."),
+        request, letter_id, lambda letter: letter_batches.letter_mark_sent(letter=letter, user=request.user), gettext("Brevet er merket som sendt."),
         gettext("Brev merket som sendt"),
     )
 
@@ -218,7 +220,7 @@ def letter_sent(request, letter_id: int):
 @requires(may_handle_letters)
 def letter_returned(request, letter_id: int):
     return _letter_action(
-        request, letter_id, lambda letter: services.letter_register_returned(letter=letter, user=request.user),
+        request, letter_id, lambda letter: letter_batches.letter_register_returned(letter=letter, user=request.user),
         gettext("Returen er registrert. Saken går til adressekontroll."), gettext("Brev registrert som returnert"),
     )
 
@@ -228,7 +230,7 @@ def letter_returned(request, letter_id: int):
 @requires(may_handle_letters)
 def letter_retry(request, letter_id: int):
     return _letter_action(
-        request, letter_id, lambda letter: services.letter_retry(letter=letter), gettext("Brevet lages på nytt i neste bunke."), gettext("Brev prøvd på nytt"),
+        request, letter_id, lambda letter: letter_batches.letter_retry(letter=letter), gettext("Brevet lages på nytt i neste bunke."), gettext("Brev prøvd på nytt"),
     )
 
 
@@ -242,8 +244,8 @@ def letter_gp_confirmation(request, case_id: int):
     case = get_object_or_404(Case, id=case_id)
     child_for_request(request, case.child_id, what=gettext("Brev: bekreftelse fra fastlege"))
     try:
-        created = services.letter_gp_confirmation_create(case=case)
-    except services.LetterError as exc:
+        created = making.letter_gp_confirmation_create(case=case)
+    except making.LetterError as exc:
         messages.error(request, exc.messages[0])
     else:
         if created:

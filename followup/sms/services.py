@@ -18,17 +18,12 @@ from attendance.models import Appointment, AppointmentStatus, local_day_bounds
 from followup.models import SmsMessage, SmsStatus
 from followup.recipients import sms_recipients
 from followup.sms.models import AppointmentCancellationNotice, AppointmentReminder, SmsDeliveryReport
+from followup.sms.sending import sms_enqueue
 from followup.sms.texts import sms_text
 from helsestasjon.models import ChildStatus, Station
 from helsestasjon.protection import is_protected
 
 logger = logging.getLogger(__name__)
-
-
-def _enqueue(sms_id: int) -> None:
-    from followup.tasks import send_sms
-
-    send_sms.delay(sms_id)
 
 
 def sms_reminders_send(*, now: datetime | None = None) -> int:
@@ -73,7 +68,7 @@ def _remind(appointment: Appointment, now: datetime) -> int:
                     guardian=guardian, created_at=now,
                 )
                 AppointmentReminder.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
-                transaction.on_commit(lambda pk=message.pk: _enqueue(pk))
+                transaction.on_commit(lambda pk=message.pk: sms_enqueue(pk))
         except IntegrityError:
             continue  # another run got there first
         queued += 1
@@ -106,7 +101,7 @@ def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None =
                         text=sms_text(appointment=appointment, language=guardian.preferred_language, purpose=purpose),
                     )
                     AppointmentCancellationNotice.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
-                    transaction.on_commit(lambda pk=message.pk: _enqueue(pk))
+                    transaction.on_commit(lambda pk=message.pk: sms_enqueue(pk))
             except IntegrityError:
                 continue  # Another request got there first.
             queued += 1

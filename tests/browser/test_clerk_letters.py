@@ -7,9 +7,12 @@ import io
 import os
 
 import pytest
+from django.db.models import Q
+from django.utils import timezone
 from pypdf import PdfReader
 
-from followup.letters import services
+from followup.letters import batch as letter_batches
+from followup.letters.printing import letters_claim, letters_render, letters_render_claimed
 from followup.letters.models import Letter, LetterBatch, LetterState
 from followup.models import CaseStep, StepStatus
 from tests.factories import ChildFactory
@@ -31,7 +34,7 @@ def test_clerk_produces_downloads_and_sends_the_days_letters(live_server, fake_h
         parent(child, preferred_language=language)
         steps.append(case_at_step(child)[1])
     # The workers are this test: it renders the letters while the page polls.
-    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)
+    monkeypatch.setattr(letter_batches, "letters_enqueue_render", lambda batch_id: None)
     expect = playwright_sync.expect
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())
@@ -48,11 +51,11 @@ def test_clerk_produces_downloads_and_sends_the_days_letters(live_server, fake_h
     page.evaluate("window.__notReloaded = true")
 
     # One worker chunk finishes: the progress bar moves without a reload.
-    claimed = services._claim(services.Q(batch_id=batch.id), services.timezone.now(), 1)
-    services._render_claimed(claimed, Letter.objects.get(id=claimed[0]).claimed_at)
+    claimed = letters_claim(Q(batch_id=batch.id), timezone.now(), 1)
+    letters_render_claimed(claimed, Letter.objects.get(id=claimed[0]).claimed_at)
     expect(row).to_contain_text("1 av 3 brev")
     expect(row.locator("progress")).to_have_attribute("value", "1")
-    services.letters_render(batch_id=batch.id)
+    letters_render(batch_id=batch.id)
     expect(row).to_contain_text("3 av 3 brev")
     expect(row).to_contain_text("Klar til utskrift")
     assert page.evaluate("window.__notReloaded") is True

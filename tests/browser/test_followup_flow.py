@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.db.models import F
 
 from followup.models import CallLog, Case, CaseStep, StepKind, StepStatus
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -134,7 +134,7 @@ def test_three_unanswered_calls_then_an_agreed_time_that_the_child_attends(
     live_server, fake_helseid, browser, station_a, nurse_a, clerk_a, planned_child, booked
 ):
     from attendance.services import appointment_record_outcome
-    from followup.services import case_step_skip
+    from followup.steps import case_step_skip
 
     expect = playwright_sync.expect
     today = timezone.localdate()

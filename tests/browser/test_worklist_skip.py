@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from followup.models import Case, StepKind, StepStatus
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
 from tests.browser.test_followup_flow import _logged_in
 

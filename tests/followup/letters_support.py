@@ -10,7 +10,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from followup.models import Case, CaseStep, StepKind
-from followup.services import ladder_for_municipality
+from followup.ladder import ladder_for_municipality
 from tests.factories import AppointmentFactory, ConsultationFactory, GuardianFactory, GuardianshipFactory, OutcomeEventFactory
 
 

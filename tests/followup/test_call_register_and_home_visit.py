@@ -11,10 +11,14 @@ from django.utils import timezone
 
 from attendance.models import Appointment
 from attendance.services import appointment_record_outcome
-from followup import services
+from followup.calls import case_call_log
+from followup.home_visit import case_home_visit_book, case_home_visit_consent
+from followup.steps import case_step_skip
+from followup.waiting import case_pause, case_pause_end
 from followup.letters.models import Letter
 from followup.models import CallResult, Case, CaseStatus, SmsMessage, StepKind, StepStatus
-from followup.services import Booking, followup_sweep
+from followup.steps import Booking
+from followup.sweep import followup_sweep
 from helsestasjon.models import Relation
 from tests.factories import GuardianFactory, GuardianshipFactory, UserFactory
 from tests.followup.test_call_attempts import _at_call_step, _case_at
@@ -30,7 +34,7 @@ def test_wrong_number_shows_the_number_from_the_contact_register(register, child
     mother.register_person_id = person_id
     mother.save(update_fields=["register_person_id"])
     step = _at_call_step(child_a, outcome, clerk_a)
-    call = services.case_call_log(step=step, user=nurse_a, result=CallResult.WRONG_NUMBER)
+    call = case_call_log(step=step, user=nurse_a, result=CallResult.WRONG_NUMBER)
     assert call.register_number == "99887766"
     case = Case.objects.get(child=child_a)
     assert case.current_step.pk == step.pk and case.current_step.is_active
@@ -46,14 +50,14 @@ def test_wrong_number_when_the_register_is_down_is_a_message_and_nothing_is_lost
     GuardianshipFactory(child=child_a, guardian=mother, relation=Relation.MOTHER)
     step = _at_call_step(child_a, outcome, clerk_a)
     with pytest.raises(ValidationError, match="Kontaktregisteret"):
-        services.case_call_log(step=step, user=nurse_a, result=CallResult.WRONG_NUMBER)
+        case_call_log(step=step, user=nurse_a, result=CallResult.WRONG_NUMBER)
     assert not step.calls.exists()
 
 
 def _at_home_visit(child, outcome, clerk, nurse):
     step = _at_call_step(child, outcome, clerk)
     for user in (nurse, clerk, clerk, clerk):
-        step = services.case_step_skip(step=step, user=user, reason="Gjort utenfor systemet")
+        step = case_step_skip(step=step, user=user, reason="Gjort utenfor systemet")
     assert step.kind == StepKind.HOME_VISIT
     return step
 
@@ -67,8 +71,8 @@ def test_home_visit_is_booked_at_home_with_sms_letter_and_a_second_professional(
     colleague = UserFactory(role="nurse")
     colleague.stations.add(station_a)
     step = _at_home_visit(child_a, outcome, clerk_a, nurse_a)
-    services.case_home_visit_consent(step=step, user=nurse_a, note="Mor samtykket på telefon")
-    visit = services.case_home_visit_book(
+    case_home_visit_consent(step=step, user=nurse_a, note="Mor samtykket på telefon")
+    visit = case_home_visit_book(
         step=step, user=nurse_a,
         booking=Booking(starts_at=timezone.now() + timedelta(days=10), professional=nurse_a, duration_minutes=60,
                         second_professional=colleague),
@@ -89,7 +93,7 @@ def test_home_visit_is_booked_at_home_with_sms_letter_and_a_second_professional(
 @pytest.mark.django_db
 def test_nobody_home_continues_the_ladder(child_a, outcome, clerk_a, nurse_a):
     step = _at_home_visit(child_a, outcome, clerk_a, nurse_a)
-    visit = services.case_home_visit_book(step=step, user=nurse_a,
+    visit = case_home_visit_book(step=step, user=nurse_a,
                                           booking=Booking(starts_at=timezone.now() + timedelta(days=3), professional=nurse_a))
     appointment_record_outcome(appointment=visit, outcome="no_access", recorded_by=nurse_a)
     followup_sweep()
@@ -120,7 +124,7 @@ def test_the_case_page_keeps_its_query_count_with_calls_logged(login, child_a, o
     with django_assert_max_num_queries(40) as first:
         client.get(reverse("followup:case", args=[step.case_id]))
     for minutes in range(5):
-        services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, note="Ikke svar",
+        case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, note="Ikke svar",
                                now=timezone.now() - timedelta(minutes=10 - minutes))
     assert step.calls.count() == 5
     with django_assert_max_num_queries(len(first.captured_queries)):
@@ -131,8 +135,8 @@ def test_the_case_page_keeps_its_query_count_with_calls_logged(login, child_a, o
 def test_a_double_clicked_unanswered_call_counts_once(child_a, outcome, clerk_a, nurse_a):
     step = _at_call_step(child_a, outcome, clerk_a)
     now = timezone.now()
-    first = services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, now=now)
-    again = services.case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, now=now + timedelta(seconds=2))
+    first = case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, now=now)
+    again = case_call_log(step=step, user=nurse_a, result=CallResult.NO_ANSWER, now=now + timedelta(seconds=2))
     assert again.pk == first.pk and step.calls.count() == 1
 
 
@@ -147,7 +151,7 @@ def test_a_paused_child_gets_no_appointment_reminder(child_a, outcome, nurse_a, 
     station_a.save(update_fields=["sms_reminder_days_before"])
     case = _case_at(child_a, outcome)
     AppointmentFactory(consultation=ConsultationFactory(child=child_a), starts_at=timezone.now() + timedelta(days=1), professional=nurse_a)
-    services.case_pause(case=case, user=nurse_a, reason=PauseReason.ABROAD, until=timezone.localdate() + timedelta(days=20))
+    case_pause(case=case, user=nurse_a, reason=PauseReason.ABROAD, until=timezone.localdate() + timedelta(days=20))
     assert sms_reminders_send() == 0
-    services.case_pause_end(case=case, user=nurse_a)
+    case_pause_end(case=case, user=nurse_a)
     assert sms_reminders_send() == 1

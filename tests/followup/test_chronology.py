@@ -6,8 +6,11 @@ import pytest
 
 from followup.chronology import case_chronology
 from followup.letters.models import Letter
-from followup.letters.services import letter_batch_mark_sent
+from followup.decisions import case_leader_decide
+from followup.letters.batch import letter_batch_mark_sent
 from followup.models import Case
+from followup.steps import case_step_complete
+from followup.sweep import followup_sweep
 from tests.privacy.test_privacy_crawl import CALL_NOTE, CONFIDENTIAL, STRICT, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -32,23 +35,21 @@ def test_a_clerk_gets_the_chronology_without_call_notes(world):
 
 
 def _decided_case(station, outcome, leader, decision="home_visit"):
-    from followup import services
     from tests.factories import ChildFactory
 
     child = ChildFactory(station=station, special_attention=True)
     outcome(child, "not_brought")
-    services.followup_sweep()
+    followup_sweep()
     case = Case.objects.get(child=child)
-    services.case_leader_decide(case=case, user=leader, decision=decision, note="Drøftet med helsesykepleier")
+    case_leader_decide(case=case, user=leader, decision=decision, note="Drøftet med helsesykepleier")
     case.refresh_from_db()
     return case
 
 
 def test_the_chronology_never_repeats_a_prefix(station_a, outcome, leader_a, nurse_a):
-    from followup import services
 
     case = _decided_case(station_a, outcome, leader_a)
-    services.case_step_complete(step=case.current_step, user=nurse_a, evidence="Vurder hjemmebesøk: avtalt med mor")
+    case_step_complete(step=case.current_step, user=nurse_a, evidence="Vurder hjemmebesøk: avtalt med mor")
     entries = case_chronology(case=case)
     for entry in entries:
         assert not entry.text.startswith(f"{entry.kind}:"), entry
@@ -74,7 +75,7 @@ def test_the_chronology_pdf_reads_without_repeated_prefixes(station_a, outcome, 
 
 
 def test_each_letter_event_is_told_once(station_a, clerk_a, django_capture_on_commit_callbacks, settings, tmp_path):
-    from followup.letters import services as letters
+    from followup.letters.batch import letter_batch_mark_sent, letter_batch_start
     from tests.factories import ChildFactory
     from tests.followup.letters_support import case_at_step, parent
 
@@ -84,9 +85,9 @@ def test_each_letter_event_is_told_once(station_a, clerk_a, django_capture_on_co
     father = parent(child, given_name="Frode", relation="father", street_address="Lillegata 2")
     case, step = case_at_step(child)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = letters.letter_batch_start(station=station_a, user=clerk_a)
+        batch = letter_batch_start(station=station_a, user=clerk_a)
     batch.refresh_from_db()
-    letters.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter_batch_mark_sent(batch=batch, user=clerk_a)
     step.refresh_from_db()
     assert step.status == "done"
     entries = [(e.kind, e.text) for e in case_chronology(case=case)]
@@ -101,14 +102,13 @@ def test_each_letter_event_is_told_once(station_a, clerk_a, django_capture_on_co
 
 
 def test_a_letter_step_done_by_hand_still_says_what_was_done(station_a, clerk_a):
-    from followup import services
     from tests.factories import ChildFactory
     from tests.followup.letters_support import case_at_step, parent
 
     child = ChildFactory(station=station_a)
     parent(child)
     case, step = case_at_step(child)
-    services.case_step_complete(step=step, user=clerk_a, evidence="Levert i hånden på helsestasjonen")
+    case_step_complete(step=step, user=clerk_a, evidence="Levert i hånden på helsestasjonen")
     assert any(e.kind == "Utført" and "Levert i hånden" in e.text for e in case_chronology(case=case))
 
 
@@ -117,14 +117,13 @@ def test_a_row_of_the_chronology_pdf_is_never_split_across_two_pages(station_a, 
 
     from pypdf import PdfReader
 
-    from followup import services
     from followup.chronology import chronology_pdf
     from followup.models import CallLog, CaseStep
     from tests.factories import ChildFactory
 
     child = ChildFactory(station=station_a)
     outcome(child, "not_brought")
-    services.followup_sweep()
+    followup_sweep()
     case = Case.objects.get(child=child)
     step = CaseStep.objects.filter(case=case).first()
     filler = " ".join(["Mor forteller om en travel uke med sykdom i familien og lite søvn."] * 6)

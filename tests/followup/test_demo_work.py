@@ -68,7 +68,7 @@ def test_a_fresh_demo_has_work_for_every_role_at_first_login_on_every_step(demo,
         assert step.ended_at and (step.evidence or step.skip_reason), step.id
 
     # One station sends invitation letters for booked appointments, and has some due.
-    from followup.letters.services import letters_due_count
+    from followup.letters.making import letters_due_count
 
     inviting = [station for station in Station.objects.order_by("pk") if station.send_invitation_letters]
     assert len(inviting) == 1

@@ -9,7 +9,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from followup import services
+from followup.calls import case_call_log
+from followup.closing import case_close_for_child, case_follow_child_station, case_gp_confirmed
+from followup.decisions import case_leader_decide
+from followup.ladder import ladder_for_municipality
+from followup.sms.rebook import case_sms_rebook
+from followup.sms.sending import sms_send
+from followup.steps import case_step_complete, case_step_skip
 from followup.models import (
     CallResult,
     Case,
@@ -22,7 +28,7 @@ from followup.models import (
     StepKind,
     StepStatus,
 )
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from followup.views import leader_queue_cases
 from followup.workdays import add_working_days, is_working_day
 from helsestasjon.models import Relation
@@ -67,7 +73,7 @@ def _case_at(child, outcome, when):
 @pytest.mark.django_db
 class TestLadderConfiguration:
     def test_the_default_ladder_has_the_spec_s_eight_steps(self, municipality):
-        steps = services.ladder_for_municipality(municipality_id=municipality.id)
+        steps = ladder_for_municipality(municipality_id=municipality.id)
         assert [(s.order, s.kind, s.owner_role, s.deadline_working_days) for s in steps] == [
             (1, "sms_rebook", "clerk", 2), (2, "phone_call", "nurse", 5), (3, "address_check", "clerk", 2),
             (4, "letter_new_invitation", "clerk", 3), (5, "letter_duty_reminder", "clerk", 10),
@@ -75,7 +81,7 @@ class TestLadderConfiguration:
         ]
 
     def test_a_municipality_s_own_ladder_is_used(self, municipality, child_a, outcome):
-        services.ladder_for_municipality(municipality_id=municipality.id)
+        ladder_for_municipality(municipality_id=municipality.id)
         # This municipality calls first and has a longer deadline for it.
         LadderStep.objects.filter(municipality=municipality, kind=StepKind.SMS_REBOOK).update(order=20)
         LadderStep.objects.filter(municipality=municipality, kind=StepKind.PHONE_CALL).update(order=1, deadline_working_days=7)
@@ -87,21 +93,21 @@ class TestLadderConfiguration:
     @pytest.mark.parametrize("how", ["completed", "deadline passed"])
     def test_a_case_that_moves_municipality_carries_on_after_the_same_kind_of_step(self, child_a, outcome, clerk_a, nurse_a, how):
         case = _case_at(child_a, outcome, local(date(2026, 3, 2), 12))
-        services.case_step_complete(step=case.current_step, user=clerk_a, evidence="SMS sendt",
+        case_step_complete(step=case.current_step, user=clerk_a, evidence="SMS sendt",
                                     now=local(date(2026, 3, 2), 13))
         case.refresh_from_db()
         assert (case.current_step.kind, case.current_step.order) == (StepKind.PHONE_CALL, 2)
         # The neighbouring municipality writes letters before it calls:
         # sms 1, new invitation 2, address check 3, phone call 4, duty reminder 5, ...
         other = StationFactory(municipality=MunicipalityFactory(number="4624", name="Bjørnafjorden"))
-        services.ladder_for_municipality(municipality_id=other.municipality_id)
+        ladder_for_municipality(municipality_id=other.municipality_id)
         for kind, order in ((StepKind.PHONE_CALL, 40), (StepKind.LETTER_NEW_INVITATION, 2), (StepKind.PHONE_CALL, 4)):
             LadderStep.objects.filter(municipality_id=other.municipality_id, kind=kind).update(order=order)
         child_a.station = other
         child_a.save(update_fields=["station"])
-        assert services.case_follow_child_station(child=child_a) == 1
+        assert case_follow_child_station(child=child_a) == 1
         if how == "completed":
-            services.case_step_complete(step=case.current_step, user=nurse_a, evidence="Snakket med mor",
+            case_step_complete(step=case.current_step, user=nurse_a, evidence="Snakket med mor",
                                         now=local(date(2026, 3, 3), 10))
         else:
             followup_sweep(now=local(date(2026, 3, 20), 8))
@@ -114,15 +120,15 @@ class TestLadderConfiguration:
 
     def test_a_moved_case_whose_step_the_new_ladder_lacks_goes_by_number(self, child_a, outcome, clerk_a, nurse_a):
         case = _case_at(child_a, outcome, local(date(2026, 3, 2), 12))
-        services.case_step_complete(step=case.current_step, user=clerk_a, evidence="SMS sendt", now=local(date(2026, 3, 2), 13))
+        case_step_complete(step=case.current_step, user=clerk_a, evidence="SMS sendt", now=local(date(2026, 3, 2), 13))
         other = StationFactory(municipality=MunicipalityFactory(number="4624", name="Bjørnafjorden"))
-        services.ladder_for_municipality(municipality_id=other.municipality_id)
+        ladder_for_municipality(municipality_id=other.municipality_id)
         LadderStep.objects.filter(municipality_id=other.municipality_id, kind=StepKind.PHONE_CALL).delete()  # It never calls.
         child_a.station = other
         child_a.save(update_fields=["station"])
-        services.case_follow_child_station(child=child_a)
+        case_follow_child_station(child=child_a)
         case.refresh_from_db()
-        services.case_step_complete(step=case.current_step, user=nurse_a, evidence="Snakket med mor", now=local(date(2026, 3, 3), 10))
+        case_step_complete(step=case.current_step, user=nurse_a, evidence="Snakket med mor", now=local(date(2026, 3, 3), 10))
         case.refresh_from_db()
         assert case.current_step.kind == StepKind.ADDRESS_CHECK  # After step 2 by number.
 
@@ -179,8 +185,8 @@ class TestStepActions:
     def test_skipping_a_step_needs_a_written_reason(self, child_a, outcome, clerk_a):
         case = _case_at(child_a, outcome, timezone.now())
         with pytest.raises(ValidationError):
-            services.case_step_skip(step=case.current_step, user=clerk_a, reason="  ")
-        nxt = services.case_step_skip(step=case.current_step, user=clerk_a, reason="Familien har selv bestilt ny time")
+            case_step_skip(step=case.current_step, user=clerk_a, reason="  ")
+        nxt = case_step_skip(step=case.current_step, user=clerk_a, reason="Familien har selv bestilt ny time")
         assert nxt.kind == StepKind.PHONE_CALL
         skipped = CaseStep.objects.get(case=case, seq=1)
         assert skipped.status == StepStatus.SKIPPED and skipped.skip_reason and skipped.ended_by == clerk_a
@@ -193,28 +199,28 @@ class TestStepActions:
     def test_a_step_already_moved_on_cannot_be_done_again(self, child_a, outcome, clerk_a):
         case = _case_at(child_a, outcome, timezone.now())
         step = case.current_step
-        services.case_step_skip(step=step, user=clerk_a, reason="Ny time avtalt på telefon")
+        case_step_skip(step=step, user=clerk_a, reason="Ny time avtalt på telefon")
         with pytest.raises(ValidationError):
-            services.case_step_skip(step=step, user=clerk_a, reason="Dobbeltklikk")
+            case_step_skip(step=step, user=clerk_a, reason="Dobbeltklikk")
         assert CaseStep.objects.filter(case=case).count() == 2
 
     def _at_call_step(self, child, outcome, clerk):
         case = _case_at(child, outcome, timezone.now())
-        return services.case_step_skip(step=case.current_step, user=clerk, reason="Ringt inn selv")
+        return case_step_skip(step=case.current_step, user=clerk, reason="Ringt inn selv")
 
     def test_call_again_keeps_the_step_and_moves_its_deadline(self, child_a, outcome, clerk_a, nurse_a):
         step = self._at_call_step(child_a, outcome, clerk_a)
         later = timezone.localdate() + timedelta(days=30)
         with pytest.raises(ValidationError):
-            services.case_call_log(step=step, user=nurse_a, result=CallResult.CALL_AGAIN)
-        services.case_call_log(step=step, user=nurse_a, result=CallResult.CALL_AGAIN, call_again_on=later, note="Mor på jobb")
+            case_call_log(step=step, user=nurse_a, result=CallResult.CALL_AGAIN)
+        case_call_log(step=step, user=nurse_a, result=CallResult.CALL_AGAIN, call_again_on=later, note="Mor på jobb")
         step.refresh_from_db()
         assert step.status == StepStatus.ACTIVE and step.follow_up_on == later and step.deadline == later
 
     def test_evidence_is_required_to_complete_a_step(self, child_a, outcome, clerk_a):
         case = _case_at(child_a, outcome, timezone.now())
         with pytest.raises(ValidationError):
-            services.case_step_complete(step=case.current_step, user=clerk_a, evidence="")
+            case_step_complete(step=case.current_step, user=clerk_a, evidence="")
 
 
 @pytest.mark.django_db
@@ -231,7 +237,7 @@ class TestSms:
     def test_step_one_needs_a_new_appointment(self, child_a, outcome, clerk_a, sms_outbox):
         case = _case_at(child_a, outcome, timezone.now())
         with pytest.raises(ValidationError, match="ny time"):
-            services.case_sms_rebook(step=case.current_step, user=clerk_a)
+            case_sms_rebook(step=case.current_step, user=clerk_a)
 
     def test_sms_goes_once_to_each_guardian_with_responsibility_and_no_reservation(
         self, child_a, outcome, clerk_a, nurse_a, sms_outbox, django_capture_on_commit_callbacks
@@ -242,7 +248,7 @@ class TestSms:
             consultation=ConsultationFactory(child=child_a), starts_at=timezone.now() + timedelta(days=3), professional=nurse_a
         )
         with django_capture_on_commit_callbacks(execute=True):
-            services.case_sms_rebook(step=case.current_step, user=clerk_a)
+            case_sms_rebook(step=case.current_step, user=clerk_a)
         assert [m["to"] for m in sms_outbox] == [mother.mobile]
         text = sms_outbox[0]["text"]
         assert "Helsestasjon A" in text and "kl." in text
@@ -253,7 +259,7 @@ class TestSms:
         case.refresh_from_db()
         assert case.current_step.kind == StepKind.PHONE_CALL
         # Sending the same step again is impossible.
-        assert services.sms_send(sms_id=message.id) is None
+        assert sms_send(sms_id=message.id) is None
         assert len(sms_outbox) == 1
 
     def test_step_one_sms_is_norwegian_first_then_the_guardians_language(
@@ -266,7 +272,7 @@ class TestSms:
             consultation=ConsultationFactory(child=child_a), starts_at=timezone.now() + timedelta(days=3), professional=nurse_a
         )
         with django_capture_on_commit_callbacks(execute=True):
-            services.case_sms_rebook(step=case.current_step, user=clerk_a)
+            case_sms_rebook(step=case.current_step, user=clerk_a)
         norwegian, translated = sms_outbox[0]["text"].split("\n")
         assert norwegian.startswith("Dere har fått ny time") and translated.startswith("Nowy termin wizyty")
 
@@ -275,7 +281,7 @@ class TestSms:
         AppointmentFactory(
             consultation=ConsultationFactory(child=child_a), starts_at=timezone.now() + timedelta(days=3), professional=nurse_a
         )
-        assert services.case_sms_rebook(step=case.current_step, user=clerk_a) == []
+        assert case_sms_rebook(step=case.current_step, user=clerk_a) == []
         step = CaseStep.objects.get(case=case, seq=1)
         assert "Ingen mobilnummer" in step.evidence
 
@@ -289,8 +295,8 @@ class TestLeaderAndClosing:
     def test_a_concern_report_needs_date_and_reference(self, station_a, outcome, leader_a):
         case = self._leader_case(station_a, outcome)
         with pytest.raises(ValidationError):
-            services.case_leader_decide(case=case, user=leader_a, decision=Decision.CONCERN_REPORT, note="Bekymring")
-        services.case_leader_decide(
+            case_leader_decide(case=case, user=leader_a, decision=Decision.CONCERN_REPORT, note="Bekymring")
+        case_leader_decide(
             case=case, user=leader_a, decision=Decision.CONCERN_REPORT, note="Bekymring for omsorgssituasjonen",
             concern_report_date=timezone.localdate(), concern_report_reference="BV-2026-17",
         )
@@ -302,33 +308,33 @@ class TestLeaderAndClosing:
 
     def test_home_visit_decision_moves_the_case_to_the_home_visit_step(self, station_a, outcome, leader_a):
         case = self._leader_case(station_a, outcome)
-        services.case_leader_decide(case=case, user=leader_a, decision=Decision.HOME_VISIT, note="Vi drar hjem til familien")
+        case_leader_decide(case=case, user=leader_a, decision=Decision.HOME_VISIT, note="Vi drar hjem til familien")
         case.refresh_from_db()
         assert case.current_step.kind == StepKind.HOME_VISIT and case.current_step.owner_role == "nurse"
 
     def test_leader_closes_with_a_reason(self, station_a, outcome, leader_a):
         case = self._leader_case(station_a, outcome)
-        services.case_leader_decide(case=case, user=leader_a, decision=Decision.CLOSE, note="Familien har flyttet til Sverige")
+        case_leader_decide(case=case, user=leader_a, decision=Decision.CLOSE, note="Familien har flyttet til Sverige")
         case.refresh_from_db()
         assert case.status == CaseStatus.CLOSED and case.close_reason == CloseReason.LEADER_CLOSED
         assert case.closed_by == leader_a and case.close_note
 
     def test_gp_confirmation_closes_the_case(self, child_a, outcome, nurse_a):
         case = _case_at(child_a, outcome, timezone.now())
-        services.case_gp_confirmed(case=case, user=nurse_a, note="Fastlegen bekreftet 2-årskontrollen")
+        case_gp_confirmed(case=case, user=nurse_a, note="Fastlegen bekreftet 2-årskontrollen")
         case.refresh_from_db()
         assert (case.status, case.close_reason, case.closed_by) == (CaseStatus.CLOSED, CloseReason.GP_CONFIRMED, nurse_a)
 
     @pytest.mark.parametrize("reason", [CloseReason.MOVED_OUT, CloseReason.EMIGRATED, CloseReason.DECEASED])
     def test_the_register_closes_the_case(self, child_a, outcome, reason):
         case = _case_at(child_a, outcome, timezone.now())
-        assert services.case_close_for_child(child=child_a, reason=reason) == case
+        assert case_close_for_child(child=child_a, reason=reason) == case
         case.refresh_from_db()
         assert case.status == CaseStatus.CLOSED and case.close_reason == reason and case.closed_by is None
         assert case.current_step.status == StepStatus.CLOSED
         # Twice is harmless.
-        services.case_close_for_child(child=child_a, reason=reason)
+        case_close_for_child(child=child_a, reason=reason)
         assert case.log.filter(kind="closed").count() == 1
 
     def test_a_child_without_a_case_is_nothing_to_close(self, child_a):
-        assert services.case_close_for_child(child=child_a, reason=CloseReason.DECEASED) is None
+        assert case_close_for_child(child=child_a, reason=CloseReason.DECEASED) is None

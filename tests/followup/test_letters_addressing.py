@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from followup.letters.models import Letter
-from followup.letters.services import letters_create_due
+from followup.letters.making import letters_create_due
 from helsestasjon.models import AddressProtection
 from tests.followup.letters_support import _media, case_at_step, parent  # noqa: F401
 

@@ -9,7 +9,13 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from followup.letters import rendering, services
+from django.db.models import Q
+
+from followup.letters import rendering
+from followup.letters.batch import letter_batch_mark_sent, letter_batch_start, letter_mark_sent, letter_register_returned, letter_retry, letters_resume
+from followup.letters.making import LetterError, letters_create_due, letters_due_count, letters_stop_for_child
+from followup.letters.printing import MAX_ATTEMPTS, STALE_AFTER, _store, letters_claim, letters_render_claimed
+from followup.letters.tasks import render_batch
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
 from followup.models import CaseStep, StepKind, StepStatus
 from tests.followup.letters_support import _media, case_at_step, parent, pdf_pages, pdf_text  # noqa: F401
@@ -29,7 +35,7 @@ def _children_with_letter_steps(station, n, **parent_kwargs):
 
 def _run_batch(station, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.letter_batch_start(station=station, user=user)
+        batch = letter_batch_start(station=station, user=user)
     batch.refresh_from_db()
     return batch
 
@@ -64,13 +70,13 @@ def test_a_batch_archives_each_letter_and_merges_one_print_file(station_a, clerk
 def test_marking_the_batch_sent_completes_the_letter_steps(station_a, clerk_a, django_capture_on_commit_callbacks):
     (step,) = _children_with_letter_steps(station_a, 1)
     batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    assert services.letter_batch_mark_sent(batch=batch, user=clerk_a) == 1
+    assert letter_batch_mark_sent(batch=batch, user=clerk_a) == 1
     step.refresh_from_db()
     assert step.status == StepStatus.DONE
     assert "sendt til 1 mottaker" in step.evidence
     assert step.case.current_step.kind == StepKind.LETTER_DUTY_REMINDER
-    with pytest.raises(services.LetterError):
-        services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    with pytest.raises(LetterError):
+        letter_batch_mark_sent(batch=batch, user=clerk_a)
 
 
 def test_protected_letters_stay_out_of_the_print_file_and_wait_for_manual_sending(station_a, clerk_a, django_capture_on_commit_callbacks):
@@ -86,10 +92,10 @@ def test_protected_letters_stay_out_of_the_print_file_and_wait_for_manual_sendin
     assert manual.batch is None and manual.state == LetterState.PRODUCED  # rendered for hand-addressing
     with manual.pdf.open("rb") as f:
         assert "Hemmelig" not in pdf_text(f.read())
-    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter_batch_mark_sent(batch=batch, user=clerk_a)
     step.refresh_from_db()
     assert step.status == StepStatus.ACTIVE  # the manual letter is not sent yet
-    services.letter_mark_sent(letter=manual, user=clerk_a)
+    letter_mark_sent(letter=manual, user=clerk_a)
     step.refresh_from_db()
     assert step.status == StepStatus.DONE
 
@@ -98,17 +104,17 @@ def test_an_interrupted_batch_finishes_on_resume_with_each_letter_once(station_a
     """A worker dies after claiming a chunk (and after storing part of it): the claims go
     stale, the resume sweep releases them, and every letter ends produced exactly once."""
     _children_with_letter_steps(station_a, 5)
-    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)  # the message is lost
-    batch = services.letter_batch_start(station=station_a, user=clerk_a)
+    monkeypatch.setattr(render_batch, "delay", lambda *args: None)  # the message is lost
+    batch = letter_batch_start(station=station_a, user=clerk_a)
     # A worker claims two letters and is killed before it finishes them.
-    crashed = services._claim(services.Q(batch_id=batch.id), timezone.now(), 2)
+    crashed = letters_claim(Q(batch_id=batch.id), timezone.now(), 2)
     assert Letter.objects.filter(state=LetterState.RENDERING).count() == 2
     # Another worker renders one more letter and is killed before the merge.
-    done_one = services._claim(services.Q(batch_id=batch.id), timezone.now(), 1)
-    services._render_claimed(done_one, Letter.objects.get(id=done_one[0]).claimed_at)
+    done_one = letters_claim(Q(batch_id=batch.id), timezone.now(), 1)
+    letters_render_claimed(done_one, Letter.objects.get(id=done_one[0]).claimed_at)
     monkeypatch.undo()
     with django_capture_on_commit_callbacks(execute=True):
-        report = services.letters_resume(now=timezone.now() + services.STALE_AFTER + timedelta(seconds=1))
+        report = letters_resume(now=timezone.now() + STALE_AFTER + timedelta(seconds=1))
     assert report["released"] == 2
     batch.refresh_from_db()
     assert batch.state == BatchState.READY
@@ -123,15 +129,15 @@ def test_an_interrupted_batch_finishes_on_resume_with_each_letter_once(station_a
 
 def test_a_late_worker_cannot_overwrite_a_reclaimed_letter(station_a, clerk_a, monkeypatch):
     _children_with_letter_steps(station_a, 1)
-    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)
-    batch = services.letter_batch_start(station=station_a, user=clerk_a)
+    monkeypatch.setattr(render_batch, "delay", lambda *args: None)
+    batch = letter_batch_start(station=station_a, user=clerk_a)
     old_claim = timezone.now() - timedelta(minutes=10)
-    (letter_id,) = services._claim(services.Q(batch_id=batch.id), old_claim, 5)
-    services.letters_resume()
+    (letter_id,) = letters_claim(Q(batch_id=batch.id), old_claim, 5)
+    letters_resume()
     new_claim = timezone.now()
-    services._claim(services.Q(batch_id=batch.id), new_claim, 5)
+    letters_claim(Q(batch_id=batch.id), new_claim, 5)
     letter = Letter.objects.get(id=letter_id)
-    assert services._store(letter, b"%PDF-1.4 stale", 1, old_claim, None) is False
+    assert _store(letter, b"%PDF-1.4 stale", 1, old_claim, None) is False
     assert Letter.objects.get(id=letter_id).state == LetterState.RENDERING
 
 
@@ -148,12 +154,12 @@ def test_a_letter_that_keeps_failing_ends_failed_and_does_not_loop(station_a, cl
     batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
     bad = Letter.objects.get(child__given_name="Barn1")
     good = Letter.objects.get(child__given_name="Barn0")
-    assert bad.state == LetterState.FAILED and bad.attempts == services.MAX_ATTEMPTS
+    assert bad.state == LetterState.FAILED and bad.attempts == MAX_ATTEMPTS
     assert "font exploded" in bad.error
     assert good.state == LetterState.PRODUCED
     assert batch.state == BatchState.READY and batch.page_count == good.page_count
     monkeypatch.undo()
-    services.letter_retry(letter=bad)
+    letter_retry(letter=bad)
     bad.refresh_from_db()
     assert bad.state == LetterState.PENDING and bad.attempts == 0 and bad.batch is None
 
@@ -161,29 +167,29 @@ def test_a_letter_that_keeps_failing_ends_failed_and_does_not_loop(station_a, cl
 def test_returned_mail_sends_the_case_to_the_address_check(station_a, clerk_a, django_capture_on_commit_callbacks):
     (step,) = _children_with_letter_steps(station_a, 1)
     batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter_batch_mark_sent(batch=batch, user=clerk_a)
     letter = Letter.objects.get()
-    services.letter_register_returned(letter=letter, user=clerk_a)
+    letter_register_returned(letter=letter, user=clerk_a)
     letter.refresh_from_db()
     assert letter.returned_at and letter.returned_by == clerk_a
     step.case.refresh_from_db()
     assert step.case.current_step.kind == StepKind.ADDRESS_CHECK
     assert CaseStep.objects.filter(case=step.case, status=StepStatus.SKIPPED).count() == 1  # the duty-letter step it left
-    with pytest.raises(services.LetterError):
-        services.letter_register_returned(letter=letter, user=clerk_a)
+    with pytest.raises(LetterError):
+        letter_register_returned(letter=letter, user=clerk_a)
 
 
 def test_no_batch_when_nothing_is_due(station_a, clerk_a):
-    with pytest.raises(services.LetterError):
-        services.letter_batch_start(station=station_a, user=clerk_a)
+    with pytest.raises(LetterError):
+        letter_batch_start(station=station_a, user=clerk_a)
     assert not LetterBatch.objects.exists()
 
 
 def test_a_letter_whose_case_closed_is_not_printed(station_a, clerk_a, django_capture_on_commit_callbacks):
     steps = _children_with_letter_steps(station_a, 2)
-    services.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     from followup.models import CloseReason
-    from followup.services import case_close
+    from followup.closing import case_close
 
     case_close(case=steps[0].case, reason=CloseReason.ATTENDED, closed_by=None)
     batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
@@ -193,8 +199,8 @@ def test_a_letter_whose_case_closed_is_not_printed(station_a, clerk_a, django_ca
 
 def test_stopping_a_childs_letters(station_a):
     (step,) = _children_with_letter_steps(station_a, 1)
-    services.letters_create_due(station=station_a)
-    assert services.letters_stop_for_child(child=step.case.child) == 1
+    letters_create_due(station=station_a)
+    assert letters_stop_for_child(child=step.case.child) == 1
     assert Letter.objects.get().state == LetterState.CANCELLED
 
 
@@ -207,7 +213,7 @@ def test_invitation_letters_for_booked_appointments_when_the_station_sends_them(
     parent(child, preferred_language="pl")
     starts = timezone.localtime(timezone.now() + timedelta(days=14)).replace(hour=9, minute=0, second=0, microsecond=0)
     appointment = AppointmentFactory(consultation=ConsultationFactory(child=child), starts_at=starts, professional=nurse_a)
-    assert services.letters_due_count(station=station_a)["invitations"] == 1
+    assert letters_due_count(station=station_a)["invitations"] == 1
     batch = _run_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
     letter = Letter.objects.get(batch=batch)
     assert letter.kind == "invitation" and letter.appointment == appointment
@@ -215,4 +221,4 @@ def test_invitation_letters_for_booked_appointments_when_the_station_sends_them(
         text = pdf_text(f.read())
     assert "Innkalling til helsestasjonen" in text and f"{starts:%d.%m.%Y} kl. 09:00" in text
     assert "Tilbudet er gratis" in text and "Zaproszenie" in text
-    assert services.letters_due_count(station=station_a)["invitations"] == 0
+    assert letters_due_count(station=station_a)["invitations"] == 0

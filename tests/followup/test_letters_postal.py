@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from followup.letters import services
+from followup.letters.making import letters_create_due, letters_due_count
 from followup.letters.models import Letter, LetterState
 from tests.factories import AppointmentFactory, ChildFactory, ConsultationFactory
 from tests.followup.letters_support import _media, case_at_step, parent  # noqa: F401
@@ -34,8 +34,8 @@ def test_no_invitation_letter_for_an_appointment_two_days_away(inviting_station,
     child = ChildFactory(station=inviting_station)
     parent(child)
     _booked(child, nurse_a, 2)
-    assert services.letters_due_count(station=inviting_station)["invitations"] == 0
-    services.letters_create_due(station=inviting_station)
+    assert letters_due_count(station=inviting_station)["invitations"] == 0
+    letters_create_due(station=inviting_station)
     assert not Letter.objects.exists()
 
 
@@ -44,8 +44,8 @@ def test_an_invitation_letter_for_an_appointment_eight_days_away(inviting_statio
     g = parent(child)
     near = _booked(child, nurse_a, 2)
     far = _booked(child, nurse_a, 8, hour=10)
-    assert services.letters_due_count(station=inviting_station)["invitations"] == 1
-    services.letters_create_due(station=inviting_station)
+    assert letters_due_count(station=inviting_station)["invitations"] == 1
+    letters_create_due(station=inviting_station)
     letter = Letter.objects.get()
     assert (letter.kind, letter.appointment_id, letter.recipient_id) == ("invitation", far.id, g.id)
     assert not Letter.objects.filter(appointment=near).exists()
@@ -55,10 +55,10 @@ def test_the_station_chooses_how_many_days_the_post_needs(inviting_station, nurs
     child = ChildFactory(station=inviting_station)
     parent(child)
     appointment = _booked(child, nurse_a, 4)
-    assert services.letters_due_count(station=inviting_station)["invitations"] == 0
+    assert letters_due_count(station=inviting_station)["invitations"] == 0
     inviting_station.invitation_letter_min_days = 3
     inviting_station.save(update_fields=["invitation_letter_min_days"])
-    services.letters_create_due(station=inviting_station)
+    letters_create_due(station=inviting_station)
     assert Letter.objects.get().appointment == appointment
 
 
@@ -69,8 +69,8 @@ def test_the_limit_counts_calendar_days_from_today_not_hours(inviting_station, n
     late_evening = timezone.localtime(timezone.now()).replace(hour=23, minute=30)
     starts = (late_evening + timedelta(days=7)).replace(hour=8, minute=0)
     AppointmentFactory(consultation=ConsultationFactory(child=child), starts_at=starts, professional=nurse_a)
-    assert services.letters_due_count(station=inviting_station, now=late_evening)["invitations"] == 1
-    assert services.letters_due_count(station=inviting_station, now=late_evening + timedelta(days=1))["invitations"] == 0
+    assert letters_due_count(station=inviting_station, now=late_evening)["invitations"] == 1
+    assert letters_due_count(station=inviting_station, now=late_evening + timedelta(days=1))["invitations"] == 0
 
 
 def test_a_ladder_letter_and_an_invitation_for_one_appointment_are_never_both_made(inviting_station, nurse_a, clerk_a, login, django_capture_on_commit_callbacks):
@@ -78,12 +78,12 @@ def test_a_ladder_letter_and_an_invitation_for_one_appointment_are_never_both_ma
     child = ChildFactory(station=inviting_station)
     g = parent(child)
     appointment = _booked(child, nurse_a, 14)
-    services.letters_create_due(station=inviting_station)
+    letters_create_due(station=inviting_station)
     invitation = Letter.objects.get(kind="invitation")
     # The child misses another time; the case reaches the letter step, which names the same time.
     case_at_step(child)
-    services.letters_create_due(station=inviting_station)
-    services.letters_create_due(station=inviting_station)  # twice changes nothing
+    letters_create_due(station=inviting_station)
+    letters_create_due(station=inviting_station)  # twice changes nothing
     invitation.refresh_from_db()
     assert invitation.state == LetterState.CANCELLED
     live = Letter.objects.exclude(state=LetterState.CANCELLED)
@@ -116,10 +116,10 @@ def test_an_invitation_already_sent_keeps_the_ladder_letter_from_naming_the_time
     child = ChildFactory(station=inviting_station)
     g = parent(child)
     appointment = _booked(child, nurse_a, 14)
-    services.letters_create_due(station=inviting_station)
+    letters_create_due(station=inviting_station)
     Letter.objects.filter(kind="invitation").update(state=LetterState.SENT, sent_at=timezone.now(), sent_by=clerk_a)
     _, step = case_at_step(child)
-    services.letters_create_due(station=inviting_station)
+    letters_create_due(station=inviting_station)
     ladder = Letter.objects.get(case_step=step)
     assert ladder.recipient_id == g.id and ladder.appointment_id is None
     assert Letter.objects.get(kind="invitation").appointment_id == appointment.id
@@ -131,8 +131,8 @@ def test_no_invitation_while_the_child_has_an_open_case(inviting_station, nurse_
     g = parent(child)
     case_at_step(child)
     appointment = _booked(child, nurse_a, 10)
-    assert services.letters_due_count(station=inviting_station)["invitations"] == 0
-    services.letters_create_due(station=inviting_station)
+    assert letters_due_count(station=inviting_station)["invitations"] == 0
+    letters_create_due(station=inviting_station)
     assert [(l.kind, l.appointment_id, l.recipient_id) for l in Letter.objects.all()] == [("new_invitation", appointment.id, g.id)]
 
 
@@ -141,7 +141,7 @@ def test_two_ladder_letters_of_different_steps_may_name_the_same_time(station_a,
     g = parent(child)
     appointment = _booked(child, nurse_a, 14)
     case, _ = case_at_step(child)
-    services.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     # The duty reminder of the next step names the same new time.
     Letter.objects.create(
         kind="duty_reminder", child=child, station=station_a, case=case, appointment=appointment, recipient=g, recipient_name="X"

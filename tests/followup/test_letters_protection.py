@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.urls import reverse
 
-from followup.letters import rendering, services
+from followup.letters import rendering
+from followup.letters.batch import letter_batch_mark_sent, letter_batch_start, letter_retry
+from followup.letters.making import LetterError, letters_create_due
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterBatchPart, LetterKind, LetterState
 from followup.models import StepKind
 from helsestasjon.models import AddressProtection, Guardian
@@ -53,7 +55,7 @@ def _protect_behind_our_back(guardian, level):
 
 def _ready_batch(station, user, capture):
     with capture(execute=True):
-        batch = services.letter_batch_start(station=station, user=user)
+        batch = letter_batch_start(station=station, user=user)
     batch.refresh_from_db()
     assert batch.state == BatchState.READY
     return batch
@@ -180,7 +182,7 @@ def test_a_childs_protection_withdraws_every_guardians_waiting_letter(station_a)
     mother = parent(child, street_address=SECRET)
     father = parent(child, relation="father", street_address=OPEN)
     case_at_step(child)
-    services.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     assert Letter.objects.filter(manual_handling=False).count() == 2
 
     child_set_protection(child=child, level=CONFIDENTIAL)
@@ -193,7 +195,7 @@ def test_a_childs_protection_withdraws_every_guardians_waiting_letter(station_a)
 def test_a_failed_letter_loses_its_address_when_the_guardian_is_protected(station_a, clerk_a, django_capture_on_commit_callbacks):
     child, guardian = _family(station_a)
     case_at_step(child)
-    services.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     Letter.objects.update(state=LetterState.FAILED, attempts=3, error="RuntimeError")
 
     guardian_set_protection(guardian=guardian, level=CONFIDENTIAL)
@@ -201,7 +203,7 @@ def test_a_failed_letter_loses_its_address_when_the_guardian_is_protected(statio
     letter = Letter.objects.get()
     assert letter.manual_handling and letter.address_lines == [] and letter.state == LetterState.FAILED
     with django_capture_on_commit_callbacks(execute=True):
-        services.letter_retry(letter=letter)
+        letter_retry(letter=letter)
     letter.refresh_from_db()
     assert letter.state == LetterState.PRODUCED and letter.batch is None and SECRET not in _read(letter.pdf)
 
@@ -209,7 +211,7 @@ def test_a_failed_letter_loses_its_address_when_the_guardian_is_protected(statio
 def test_protection_going_down_addresses_a_waiting_manual_letter_again(station_a, clerk_a, django_capture_on_commit_callbacks):
     child, guardian = _family(station_a, address_protection=CONFIDENTIAL)
     case_at_step(child)
-    services.letters_create_due(station=station_a)  # not rendered yet: its message is still queued
+    letters_create_due(station=station_a)  # not rendered yet: its message is still queued
     assert Letter.objects.get().manual_handling
 
     guardian_set_protection(guardian=guardian, level=AddressProtection.UNCLASSIFIED)
@@ -229,7 +231,7 @@ def test_a_sent_letter_to_a_now_strictly_confidential_address_is_opened_by_nobod
     child, guardian = _family(station_a)
     case_at_step(child)
     batch = _ready_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter_batch_mark_sent(batch=batch, user=clerk_a)
     letter = Letter.objects.get()
 
     guardian_set_protection(guardian=guardian, level=STRICT)
@@ -249,7 +251,7 @@ def test_a_sent_print_file_now_holding_a_confidential_address_opens_only_with_th
     child, guardian = _family(station_a)
     case_at_step(child)
     batch = _ready_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter_batch_mark_sent(batch=batch, user=clerk_a)
     guardian_set_protection(guardian=guardian, level=CONFIDENTIAL)
     url = reverse("followup:letter_batch_pdf", args=[batch.pk])
     assert login(clerk_a).get(url).status_code == 403
@@ -260,7 +262,7 @@ def test_a_protected_childs_archived_letter_is_closed_to_the_clerk(login, clerk_
     child, _ = _family(station_a)
     case_at_step(child)
     batch = _ready_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    services.letter_batch_mark_sent(batch=batch, user=clerk_a)
+    letter_batch_mark_sent(batch=batch, user=clerk_a)
     child_set_protection(child=child, level=CONFIDENTIAL)
     letter = Letter.objects.get()
     assert login(clerk_a).get(reverse("followup:letter_pdf", args=[letter.pk])).status_code == 403
@@ -289,8 +291,8 @@ def test_manual_letters_are_made_and_listed_when_nothing_is_printable(login, cle
 def test_the_service_keeps_manual_letters_when_it_refuses_an_empty_batch(clerk_a, station_a):
     child, _ = _family(station_a, address_protection=CONFIDENTIAL)
     case_at_step(child)
-    with pytest.raises(services.LetterError):
-        services.letter_batch_start(station=station_a, user=clerk_a)
+    with pytest.raises(LetterError):
+        letter_batch_start(station=station_a, user=clerk_a)
     assert Letter.objects.filter(manual_handling=True).count() == 1
 
 

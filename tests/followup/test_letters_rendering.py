@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from followup.letters import rendering
 from followup.letters.models import Letter, LetterKind
-from followup.letters.services import letter_context, letters_create_due
+from followup.letters.making import letters_create_due
+from followup.letters.printing import letter_context
 from followup.models import StepKind
 from tests.followup.letters_support import _media, case_at_step, parent, pdf_text  # noqa: F401
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from followup.letters import services
+from followup.letters.batch import letter_batch_mark_sent, letter_batch_start
 from followup.letters.models import BatchState, Letter, LetterState
 from helsestasjon.models import AccessAction, AccessLog
 from tests.followup.letters_support import _media, case_at_step, parent, pdf_pages  # noqa: F401
@@ -21,7 +21,7 @@ def produced(station_a, clerk_a, django_capture_on_commit_callbacks):
     parent(child, given_name="Skjult", family_name="Far", relation="father", street_address="Hemmelig vei 7", address_protection="Confidential")
     _, step = case_at_step(child)
     with django_capture_on_commit_callbacks(execute=True):
-        batch = services.letter_batch_start(station=station_a, user=clerk_a)
+        batch = letter_batch_start(station=station_a, user=clerk_a)
     batch.refresh_from_db()
     return batch
 
@@ -153,7 +153,7 @@ def test_another_station_cannot_open_the_childs_letter_archive(login, nurse_b, p
 def test_a_letter_printed_before_the_address_was_protected_is_closed_to_the_clerk(login, clerk_a, leader_a, produced):
     # Posted, then protected: the archived copy stays, for those who may see the address now.
     # (A letter not yet posted is withdrawn instead: tests/followup/test_letters_protection.py.)
-    services.letter_batch_mark_sent(batch=produced, user=clerk_a)
+    letter_batch_mark_sent(batch=produced, user=clerk_a)
     letter = Letter.objects.get(batch=produced)
     letter.recipient.address_protection = "Confidential"
     letter.recipient.save()

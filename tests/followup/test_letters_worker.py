@@ -16,7 +16,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from followup.letters import services
+from followup.letters.batch import letter_batch_start, letters_resume
+from followup.letters.printing import MAX_ATTEMPTS, STALE_AFTER
+from followup.letters.tasks import render_batch
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
 from tests.factories import ChildFactory
 from tests.followup.letters_support import case_at_step, parent, pdf_text
@@ -71,8 +73,8 @@ def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, 
         child = ChildFactory(station=station_a, given_name=f"Barn{i}", family_name="Hansen")
         parent(child, preferred_language="ar" if i % 2 else "nb")
         case_at_step(child)
-    monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)
-    batch = services.letter_batch_start(station=station_a, user=clerk_a)
+    monkeypatch.setattr(render_batch, "delay", lambda *args: None)
+    batch = letter_batch_start(station=station_a, user=clerk_a)
     monkeypatch.undo()
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
 
@@ -98,7 +100,7 @@ def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, 
                 with monkeypatch.context() as m:
                     m.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
                     m.setattr(app.conf, "task_always_eager", False)
-                    services.letters_resume(now=timezone.now() + services.STALE_AFTER + timedelta(seconds=1))
+                    letters_resume(now=timezone.now() + STALE_AFTER + timedelta(seconds=1))
             assert _wait(lambda: produced() >= min(N - 1, before + step), timeout=600), f"kill {kill}: no progress"
         finally:
             os.killpg(worker.pid, signal.SIGKILL)  # the parent and its pool child, mid-batch
@@ -111,13 +113,13 @@ def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, 
     assert batch.state == BatchState.RUNNING
 
     # The beat schedule's resume sweep, once the claims are stale; tasks run in-process here.
-    services.letters_resume(now=timezone.now() + services.STALE_AFTER + timedelta(seconds=1))
+    letters_resume(now=timezone.now() + STALE_AFTER + timedelta(seconds=1))
 
     batch.refresh_from_db()
     assert batch.state == BatchState.READY
     letters = list(Letter.objects.filter(batch=batch))
     assert len(letters) == N and {l.state for l in letters} == {LetterState.PRODUCED}
-    assert all(1 <= l.attempts <= services.MAX_ATTEMPTS for l in letters)
+    assert all(1 <= l.attempts <= MAX_ATTEMPTS for l in letters)
     with batch.pdf.open("rb") as f:
         text = pdf_text(f.read())
     for i in range(N):

@@ -14,9 +14,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from followup import services as followup_services
+from followup.sms.rebook import case_sms_rebook
+from followup.sms.sending import sms_send
 from followup.letters.models import Letter
-from followup.letters.services import letters_create_due
+from followup.letters.making import letters_create_due
 from followup.models import SmsMessage, SmsStatus, StepKind
 from followup.sms import services
 from followup.sms.models import ContactDecision, ManualContactDecision
@@ -86,7 +87,7 @@ def test_a_protected_childs_ladder_sms_goes_only_to_the_guardian_who_shares_the_
     _case, step = case_at_step(child_a, StepKind.SMS_REBOOK)
     _appointment(child_a, nurse_a, days=3)
     with django_capture_on_commit_callbacks(execute=True):
-        sent = followup_services.case_sms_rebook(step=step, user=clerk_a)
+        sent = case_sms_rebook(step=step, user=clerk_a)
     assert [m.guardian for m in sent] == [mother]
     assert [m["to"] for m in sms_outbox] == [mother.mobile]
     step.refresh_from_db()
@@ -142,7 +143,7 @@ def test_a_queued_reminder_is_stopped_when_the_child_becomes_protected(
     with django_capture_on_commit_callbacks(execute=False):
         assert services.sms_reminders_send() == 1
     child_set_protection(child=child_a, level=level)
-    message = followup_services.sms_send(sms_id=SmsMessage.objects.get(guardian=father).pk)
+    message = sms_send(sms_id=SmsMessage.objects.get(guardian=father).pk)
     assert message.status == SmsStatus.FAILED and "barnets adresse er beskyttet" in message.error
     assert sms_outbox == []
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from attendance.models import Place, Reason
 from followup.models import SmsMessage, SmsStatus
-from followup.services import sms_send
+from followup.sms.sending import sms_send
 from followup.sms import services
 from followup.sms.backends import HttpGatewayBackend
 from followup.sms.models import AppointmentCancellationNotice, AppointmentReminder, SmsDeliveryReport

@@ -18,7 +18,7 @@ from followup.models import (
     LeaderDecision,
     StepKind,
 )
-from followup.services import case_close
+from followup.closing import case_close
 from followup.statistics import cases as case_figures
 from followup.statistics import figures, queries
 from helsestasjon.models import Role

@@ -24,7 +24,8 @@ from attendance.models import (
 )
 from attendance.services import appointment_book, appointment_record_outcome
 from followup.models import Case, CaseStatus, CloseReason, KostraReport
-from followup.services import case_close, followup_sweep
+from followup.closing import case_close
+from followup.sweep import followup_sweep
 from followup.statistics import cases, figures, kostra, queries
 from helsestasjon.models import AccessLog, Child, ChildStatus, Role
 from registry_sync.effects import effect_stop

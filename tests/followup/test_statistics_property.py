@@ -29,7 +29,8 @@ from attendance.services import (
     outcome_correct,
 )
 from followup.models import Case, CaseLogEntry, CaseLogKind, CaseStatus, CloseReason
-from followup.services import case_close, followup_sweep
+from followup.closing import case_close
+from followup.sweep import followup_sweep
 from followup.statistics import cases, figures, kostra, queries
 from helsestasjon.models import Child, ChildStatus, Role
 from tests.factories import StationFactory, UserFactory

@@ -10,9 +10,9 @@ from django.db import connection
 from django.utils import timezone
 
 from attendance.models import ConsultationState
-from followup import services
-from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, CloseReason, StepKind, StepStatus, TriggerKind
-from followup.services import followup_sweep
+from followup import sweep as sweep_module
+from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, CloseReason, StepKind, StepStatus, SweepCursor, TriggerKind
+from followup.sweep import followup_sweep
 from helsestasjon.models import ChildStatus
 from tests.factories import ChildFactory, ConsultationFactory, OutcomeEventFactory
 
@@ -190,26 +190,26 @@ class TestIdempotency:
 
     def test_a_sweep_killed_halfway_and_run_again_gives_the_same_cases(self, station_a, outcome, monkeypatch):
         self._facts(station_a, outcome)
-        monkeypatch.setattr(services, "CHUNK", 5)
-        real = services._apply_outcome_events
-        calls = {"n": 0}
+        monkeypatch.setattr(sweep_module, "CHUNK", 5)
+        triggers_written = {"n": 0}
 
-        def dies_on_the_second_chunk(*args, **kwargs):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise SystemExit("worker killed")
-            return real(*args, **kwargs)
+        def dies_on_the_second_chunk(execute, sql, params, many, context):
+            # The worker is killed while the second chunk writes its triggers (fault injection
+            # at the database connection): that chunk's transaction never commits.
+            if sql.startswith('INSERT INTO "followup_casetrigger"'):
+                triggers_written["n"] += 1
+                if triggers_written["n"] == 2:
+                    raise SystemExit("worker killed")
+            return execute(sql, params, many, context)
 
-        monkeypatch.setattr(services, "_apply_outcome_events", dies_on_the_second_chunk)
-        with pytest.raises(SystemExit):
+        with connection.execute_wrapper(dies_on_the_second_chunk), pytest.raises(SystemExit):
             followup_sweep()
         assert 0 < Case.objects.count() < 12
-        monkeypatch.setattr(services, "_apply_outcome_events", real)
         followup_sweep()
         after_crash = _state()
         # The same facts swept cleanly from scratch.
         Case.objects.all().delete()
-        services.SweepCursor.objects.all().delete()
+        SweepCursor.objects.all().delete()
         followup_sweep()
         assert _state() == after_crash
         assert len(after_crash[0]) == 12

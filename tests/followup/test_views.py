@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from followup import services
+from followup.calls import case_call_log
+from followup.steps import case_step_skip
 from followup.models import CallLog, Case, CaseStatus, StepKind, StepStatus
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from followup.views import leader_queue_cases
 from helsestasjon.models import AccessAction, AccessLog, Relation
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
@@ -23,7 +24,7 @@ def _case(child, outcome, *, special=False, reason=""):
 
 
 def _to_call_step(case, clerk):
-    services.case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte og fikk ny time")
+    case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte og fikk ny time")
     case.refresh_from_db()
     return case
 
@@ -41,7 +42,7 @@ def test_clerk_sees_new_case_without_clinical_details(login, clerk_a, child_a, o
 
 def test_clerk_case_page_hides_reasons_call_notes_and_decisions(login, clerk_a, nurse_a, child_a, outcome):
     case = _to_call_step(_case(child_a, outcome, reason="illness"), clerk_a)
-    services.case_call_log(step=case.current_step, user=nurse_a, result="no_answer", note="Mor virket bekymret")
+    case_call_log(step=case.current_step, user=nurse_a, result="no_answer", note="Mor virket bekymret")
     url = reverse("followup:case", args=[case.id])
     clerk_page = login(clerk_a).get(url).content.decode()
     nurse_page = login(nurse_a).get(url).content.decode()
@@ -437,7 +438,7 @@ def test_call_again_is_on_the_nurse_s_list_but_not_due_before_its_day(login, cle
     later_case = _to_call_step(_case(ChildFactory(station=station_a, given_name="Senere"), outcome), clerk_a)
     due_case = _to_call_step(_case(ChildFactory(station=station_a, given_name="Nå"), outcome), clerk_a)
     day = add_working_days(timezone.localdate(), 2)
-    services.case_call_log(step=later_case.current_step, user=nurse_a, result="call_again", call_again_on=day)
+    case_call_log(step=later_case.current_step, user=nurse_a, result="call_again", call_again_on=day)
     # Both steps are past their deadline as far as the list is concerned; only the one due today says so.
     from followup.models import CaseStep
 

@@ -11,9 +11,10 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
-from followup import services
+from followup.steps import case_step_skip
+from followup.waiting import case_pause
 from followup.models import Case, CaseStatus, PauseReason, StepKind, StepStatus
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from followup.templatetags.id_urls import id_url_for
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_the_clerk_opens_skip_on_a_row_and_gets_the_form_that_skips_the_step(log
 
 def test_the_nurse_list_fetches_the_skip_form_too_and_the_case_page_still_carries_it(login, clerk_a, nurse_a, child_a, outcome):
     case = _case(child_a, outcome)
-    services.case_step_skip(step=case.current_step, user=clerk_a, reason="Foresatte ringte og fikk ny time")
+    case_step_skip(step=case.current_step, user=clerk_a, reason="Foresatte ringte og fikk ny time")
     case.refresh_from_db()
     assert case.current_step.kind == StepKind.PHONE_CALL
     client = login(nurse_a)
@@ -89,13 +90,13 @@ def test_a_step_that_moved_on_or_waits_gets_a_message_not_a_form(login, clerk_a,
     case = _case(child_a, outcome)
     old_step = case.current_step_id
     client = login(clerk_a)
-    services.case_step_skip(step=case.current_step, user=clerk_a, reason="Ringt inn selv")
+    case_step_skip(step=case.current_step, user=clerk_a, reason="Ringt inn selv")
     body = client.get(reverse("followup:step_skip_form", args=[old_step]) + "?fra=<script>", HTTP_HX_REQUEST="true")
     assert body.status_code == 200
     text = body.content.decode()
     assert "Trinnet kan ikke hoppes over nå." in text and "<form" not in text
     case.refresh_from_db()
-    services.case_pause(case=case, user=nurse_a, reason=PauseReason.ABROAD, until=timezone.localdate() + timedelta(days=30))
+    case_pause(case=case, user=nurse_a, reason=PauseReason.ABROAD, until=timezone.localdate() + timedelta(days=30))
     text = login(nurse_a).get(reverse("followup:step_skip_form", args=[case.current_step_id]), HTTP_HX_REQUEST="true").content.decode()
     assert "Trinnet kan ikke hoppes over nå." in text and "<form" not in text
     assert Case.objects.get(pk=case.pk).status == CaseStatus.OPEN

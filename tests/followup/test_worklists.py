@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from followup.models import Case, CaseStep
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from helsestasjon.models import Relation
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
 

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from attendance.models import Consultation, ConsultationState
 from attendance.services import appointment_book, child_plan
-from followup import services as followup_services
+from followup.steps import case_step_skip
 from followup.models import Case
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 from helsestasjon.models import AccessAction, AccessLog
 from tests.factories import AppointmentFactory, ChildFactory, ConsultationFactory, OutcomeEventFactory
 
@@ -55,7 +55,7 @@ def test_a_search_by_national_id_prefix_logs_the_children_it_names(login, statio
 def test_the_nurse_s_clerk_s_and_leader_s_work_lists_log_their_children(login, station_a, nurse_a, clerk_a, leader_a):
     at_clerk = not_brought_case(ChildFactory(station=station_a, given_name="Klara"), nurse_a)
     at_nurse = not_brought_case(ChildFactory(station=station_a, given_name="Nils"), nurse_a)
-    followup_services.case_step_skip(step=at_nurse.current_step, user=clerk_a, reason="Foresatte ringte")
+    case_step_skip(step=at_nurse.current_step, user=clerk_a, reason="Foresatte ringte")
     special = not_brought_case(ChildFactory(station=station_a, given_name="Sara", special_attention=True), nurse_a)
     login(clerk_a).get(reverse("followup:clerk_worklist"))
     login(nurse_a).get(reverse("followup:nurse_worklist"))

@@ -210,7 +210,7 @@ def _ids(world, param: str) -> tuple[int, int]:
 @pytest.fixture
 def world_with_everything(world, station_b, nurse_b, django_capture_on_commit_callbacks):
     # Station B needs a letter batch and a register finding of its own for the B column.
-    from followup.letters.services import letter_batch_start
+    from followup.letters.batch import letter_batch_start
 
     child_b = world["child_b"]
     with django_capture_on_commit_callbacks(execute=True):

@@ -27,9 +27,13 @@ from pypdf import PdfReader
 from attendance.models import Consultation, Outcome, Reason
 from attendance.services import appointment_book, appointment_record_outcome
 from followup.letters.models import Letter, LetterBatch
-from followup.letters.services import letter_batch_start, letters_create_due
+from followup.letters.batch import letter_batch_start
+from followup.letters.making import letters_create_due
 from followup.models import Case, CaseStep, StepKind
-from followup.services import case_call_log, case_leader_decide, case_step_skip, followup_sweep
+from followup.calls import case_call_log
+from followup.decisions import case_leader_decide
+from followup.steps import case_step_skip
+from followup.sweep import followup_sweep
 from helsestasjon.models import AccessLog, AddressProtection, Child, Guardian, Relation, Role
 from registry_sync.models import Finding
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, UserFactory

@@ -26,9 +26,13 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 from attendance.models import Consultation, Outcome, Reason
 from attendance.services import appointment_book, appointment_record_outcome, child_plan
 from followup.letters.models import Letter, LetterBatch, LetterState
-from followup.letters.services import letter_batch_start, letters_create_due, letters_render
+from followup.letters.batch import letter_batch_start
+from followup.letters.making import letters_create_due
+from followup.letters.printing import letters_render
 from followup.models import Case, CaseStep, StepKind
-from followup.services import case_call_log, case_step_skip, followup_sweep
+from followup.calls import case_call_log
+from followup.steps import case_step_skip
+from followup.sweep import followup_sweep
 from helsestasjon.models import AddressProtection, Child, Guardian, Relation, Role
 from helsestasjon.protection import child_set_protection, guardian_set_protection
 from registry_sync.fake import FakeRegister, FakeRegisterServer

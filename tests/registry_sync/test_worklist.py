@@ -118,7 +118,7 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     from attendance.models import AppointmentStatus, OutcomeEvent
     from followup.letters.models import Letter, LetterState
     from followup.models import Case
-    from followup.services import followup_sweep
+    from followup.sweep import followup_sweep
     from tests.factories import AppointmentFactory, ConsultationFactory, OutcomeEventFactory
     from tests.registry_sync.support import book_future
 

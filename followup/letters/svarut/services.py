@@ -26,7 +26,12 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from followup.letters import services as letters
+from followup.letters.addressing import letters_current_protection
+from followup.letters.batch import case_start_address_check, letter_steps_complete
+from followup.letters.follow_protection import letters_follow_protection
+from followup.letters.making import UNSENT_STATES
+from followup.letters.printing import STALE_AFTER, letters_claim, letters_render_claimed
+from followup.letters.queue import letters_enqueue_manual
 from followup.letters.models import Letter, LetterState
 from followup.letters.svarut import client as svarut_client
 from followup.letters.svarut.channel import can_go_digitally
@@ -39,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 # A send older than this without an answer is resolved by lookup (longer than any send may take).
 def _stale_after() -> timedelta:
-    return max(letters.STALE_AFTER, timedelta(seconds=settings.SVARUT_SEND_TIMEOUT_SECONDS * 2))
+    return max(STALE_AFTER, timedelta(seconds=settings.SVARUT_SEND_TIMEOUT_SECONDS * 2))
 
 
 def external_reference(letter_id: int) -> str:
@@ -70,17 +75,17 @@ def _keep_protected_off_svarut_print(station_id: int) -> None:
     """A letter whose address may not be printed never goes to SvarUt's print: it goes to local
     manual handling (the rule of the protection issue, asked again now)."""
     candidates = list(Letter.objects.filter(_svarut_scope(station_id), channel=LetterChannel.SVARUT_PRINT,
-                                            state__in=letters.UNSENT_STATES))
+                                            state__in=UNSENT_STATES))
     if not candidates:
         return
-    levels = letters.letters_current_protection(candidates)
+    levels = letters_current_protection(candidates)
     moved = [l.pk for l in candidates if l.manual_handling or not address_printable(levels[l.pk])]
     if moved:
-        letters.letters_follow_protection(letters=Letter.objects.filter(id__in=moved))
+        letters_follow_protection(letters=Letter.objects.filter(id__in=moved))
         Letter.objects.filter(id__in=moved, send_state=SendState.NOT_SENT).update(
             channel=LetterChannel.LOCAL_PRINT, channel_reason=gettext("Beskyttet adresse: manuell behandling.")
         )
-        letters._enqueue_manual(station_id)
+        letters_enqueue_manual(station_id)
 
 
 def svarut_dispatch(*, station_id: int, chunk_size: int | None = None) -> list[list[int]]:
@@ -105,9 +110,9 @@ def _render_chunk(letter_ids: list[int]) -> None:
     """Render the chunk's letters that are not rendered yet (claimed as the print batch does)."""
     scope = Q(id__in=letter_ids, channel__in=SVARUT_CHANNELS, send_state=SendState.NOT_SENT, batch__isnull=True)
     claim = timezone.now()
-    ids = letters._claim(scope, claim, len(letter_ids))
+    ids = letters_claim(scope, claim, len(letter_ids))
     if ids:
-        letters._render_claimed(ids, claim)
+        letters_render_claimed(ids, claim)
 
 
 @dataclass
@@ -171,7 +176,7 @@ def svarut_send_chunk(*, letter_ids: list[int], client=None) -> SendReport:
     if not rows:
         return report
     client = _client(client)
-    levels = letters.letters_current_protection(rows)
+    levels = letters_current_protection(rows)
     for letter in rows:
         claim = timezone.now()
         if not _claim_for_send(letter.pk, claim):
@@ -186,7 +191,7 @@ def svarut_send_chunk(*, letter_ids: list[int], client=None) -> SendReport:
             _release([letter.pk], claim, "")
             Letter.objects.filter(id=letter.pk).update(channel=LetterChannel.LOCAL_PRINT, channel_reason=gettext(
                 "Strengt fortrolig adresse uten digital postkasse: manuell behandling."))
-            letters.letters_follow_protection(letters=Letter.objects.filter(id=letter.pk))
+            letters_follow_protection(letters=Letter.objects.filter(id=letter.pk))
             continue
         try:
             with letter.pdf.open("rb") as handle:
@@ -292,12 +297,12 @@ def svarut_apply_status(*, letter_id: int, status: str, at: datetime, now: datet
     letter.delivery_status, letter.delivery_status_at = status, at
     when = min(at, now)
     if status in DELIVERED and letter.case_step_id:
-        letters._complete_steps({letter.case_step_id}, None, when)
+        letter_steps_complete({letter.case_step_id}, None, when)
     elif status in NOT_DELIVERED:
         # As returned mail: the letter needs a hand, and the case goes to the address check.
         Letter.objects.filter(id=letter_id, returned_at__isnull=True).update(returned_at=when)
         if letter.case_id:
-            letters.case_start_address_check(case_id=letter.case_id, user=None, now=when)
+            case_start_address_check(case_id=letter.case_id, user=None, now=when)
     return True
 
 
@@ -319,7 +324,7 @@ def letter_channel_override(*, letter: Letter, channel: str, reason: str, user: 
         LetterState.PENDING, LetterState.PRODUCED, LetterState.FAILED
     ):
         raise ValidationError(gettext("Brevet er allerede sendt eller på vei, og kanalen kan ikke endres."))
-    level = letters.letters_current_protection([letter])[letter.pk]
+    level = letters_current_protection([letter])[letter.pk]
     if channel == LetterChannel.SVARUT_PRINT and (letter.manual_handling or not address_printable(level)):
         raise ValidationError(gettext("Brev til beskyttet adresse eller uten adresse kan ikke skrives ut av SvarUt."))
     if channel == LetterChannel.DIGITAL and (not letter.recipient.national_id or letter.recipient.organisation):
@@ -334,7 +339,7 @@ def letter_channel_override(*, letter: Letter, channel: str, reason: str, user: 
     if channel in SVARUT_CHANNELS:
         svarut_enqueue(station_id=letter.station_id)
     elif letter.manual_handling:
-        letters._enqueue_manual(letter.station_id)
+        letters_enqueue_manual(letter.station_id)
     return letter
 
 
@@ -373,7 +378,7 @@ def svarut_counts(*, station) -> dict[str, int]:
         Q(send_state=SendState.UNCERTAIN)
         | Q(send_state=SendState.ACCEPTED, delivery_status__in=list(NOT_DELIVERED | {DeliveryStatus.MANUELT_HANDTERT}))
         | Q(state=LetterState.FAILED)
-        | Q(channel=LetterChannel.LOCAL_PRINT, manual_handling=True, state__in=letters.UNSENT_STATES)
+        | Q(channel=LetterChannel.LOCAL_PRINT, manual_handling=True, state__in=UNSENT_STATES)
     )
     return Letter.objects.filter(station=station).aggregate(
         digital=Count("id", filter=sent & Q(delivery_status__in=[DeliveryStatus.LEST, DeliveryStatus.LEVERT_SDP,

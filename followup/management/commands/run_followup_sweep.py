@@ -6,7 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from followup.services import followup_sweep
+from followup.sweep import followup_sweep
 
 
 class Command(BaseCommand):

@@ -22,7 +22,9 @@ def seed_followup_calls(*, now=None) -> dict[str, int]:
     from django.core.exceptions import ValidationError
     from django.utils import timezone
 
-    from followup import services
+    from followup.calls import case_call_log
+    from followup.steps import Booking, case_step_skip
+    from followup.waiting import case_pause
     from followup.models import CallResult, Case, CaseStatus, PauseReason, StepKind
     from followup.workdays import add_working_days, is_working_day
     from helsestasjon.models import Role, User
@@ -43,22 +45,22 @@ def seed_followup_calls(*, now=None) -> dict[str, int]:
             break
         try:
             if wanted == "paused":
-                services.case_pause(case=case, user=nurse, reason=PauseReason.ABROAD, until=timezone.localdate(now) + timedelta(days=45),
+                case_pause(case=case, user=nurse, reason=PauseReason.ABROAD, until=timezone.localdate(now) + timedelta(days=45),
                                     note="Familien er på besøk hos slekt")
                 done["paused"] += 1
                 continue
-            step = services.case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte selv; sykepleier ringer tilbake")
+            step = case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte selv; sykepleier ringer tilbake")
             if wanted == "unanswered":
                 earlier = now - timedelta(days=1)
                 while not is_working_day(timezone.localdate(earlier)):
                     earlier -= timedelta(days=1)
                 for at in (earlier, now):
-                    services.case_call_log(step=step, user=nurse, result=CallResult.NO_ANSWER, note="Ingen svar, ingen telefonsvarer", now=at)
+                    case_call_log(step=step, user=nurse, result=CallResult.NO_ANSWER, note="Ingen svar, ingen telefonsvarer", now=at)
             else:
                 day = add_working_days(timezone.localdate(now), 3)
                 starts_at = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())) + timedelta(hours=8 + case.pk % 7, minutes=5)
-                services.case_call_log(step=step, user=nurse, result=CallResult.REACHED_REBOOKED, note="Mor glemte timen",
-                                       booking=services.Booking(starts_at=starts_at, professional=nurse), now=now)
+                case_call_log(step=step, user=nurse, result=CallResult.REACHED_REBOOKED, note="Mor glemte timen",
+                                       booking=Booking(starts_at=starts_at, professional=nurse), now=now)
             done[wanted] += 1
         except ValidationError:
             continue  # this child has nothing to book or the time is taken: the next case

@@ -16,7 +16,7 @@ import requests
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from followup.letters import services as letters
+from followup.letters.making import letters_create_due
 from followup.letters.svarut import services
 from followup.letters.svarut.choices import LetterChannel
 from followup.letters.svarut.client import SvarUtClient
@@ -62,7 +62,7 @@ def test_every_request_of_a_send_and_poll_and_every_answer_fits_the_schema(stati
         child = ChildFactory(station=station_a)
         guardian(child, svarut, **kwargs)
         case_at_step(child)
-    letters.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     svarut.add_fault("status", status=429, retry_after=0, path="/forsendelser/person")
     services.svarut_dispatch(station_id=station_a.id)
     for hours in (0.05, 3, 41):

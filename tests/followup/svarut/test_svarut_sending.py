@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from followup.letters import services as letters
+from followup.letters.batch import letter_batch_prepare, letter_batch_request, letter_batch_start, letter_retry
+from followup.letters.making import letters_create_due
 from followup.letters.models import Letter, LetterState
 from followup.letters.svarut import services
 from followup.letters.svarut.choices import DeliveryStatus, LetterChannel, SendState
@@ -32,7 +33,7 @@ def _letter_for(station, svarut, **guardian_kwargs):
     child = ChildFactory(station=station, given_name="Ola", family_name="Hansen")
     g = guardian(child, svarut, **guardian_kwargs)
     case, step = case_at_step(child)
-    letters.letters_create_due(station=station)
+    letters_create_due(station=station)
     return Letter.objects.get(case_step=step), step, g
 
 
@@ -103,7 +104,7 @@ def test_guardian_without_mailbox_at_a_local_print_station_goes_in_the_print_bat
     assert letter.channel == LetterChannel.LOCAL_PRINT
     _send(station_a)
     assert _received(svarut) == []
-    batch = letters.letter_batch_start(station=station_a, user=clerk_a)
+    batch = letter_batch_start(station=station_a, user=clerk_a)
     assert list(batch.letters.values_list("id", flat=True)) == [letter.pk]
 
 
@@ -304,7 +305,7 @@ def test_the_fake_refuses_a_request_without_the_token(svarut):
 def test_a_batch_with_some_letters_digital_and_some_printed(station_a, clerk_a, svarut):
     digital = [_letter_for(station_a, svarut)[0] for _ in range(3)]
     printed = [_letter_for(station_a, svarut, mailbox=None)[0] for _ in range(2)]
-    batch = letters.letter_batch_start(station=station_a, user=clerk_a)
+    batch = letter_batch_start(station=station_a, user=clerk_a)
     _send(station_a)
     assert set(batch.letters.values_list("id", flat=True)) == {l.pk for l in printed}
     assert {f["eksternReferanse"] for f in _received(svarut)} == {f"helsestasjon-brev-{l.pk}" for l in digital}
@@ -317,8 +318,8 @@ def test_the_clerks_button_prints_only_the_local_letters_and_sends_the_digital_o
     # "Lag dagens brev" answers at once (letter_batch_request) and a task prepares the batch.
     digital = [_letter_for(station_a, svarut)[0] for _ in range(2)]
     printed = [_letter_for(station_a, svarut, mailbox=None)[0] for _ in range(2)]
-    batch = letters.letter_batch_request(station=station_a, user=clerk_a)
-    letters.letter_batch_prepare(batch_id=batch.id)
+    batch = letter_batch_request(station=station_a, user=clerk_a)
+    letter_batch_prepare(batch_id=batch.id)
     _send(station_a)
     assert set(batch.letters.values_list("id", flat=True)) == {l.pk for l in printed}
     assert {f["eksternReferanse"] for f in _received(svarut)} == {f"helsestasjon-brev-{l.pk}" for l in digital}
@@ -374,6 +375,6 @@ def test_a_refused_send_fails_the_letter_with_svaruts_message_and_a_retry_sends_
     letter.refresh_from_db()
     assert letter.state == LetterState.FAILED and "HTTP 400" in letter.error and letter.send_state == SendState.NOT_SENT
     with django_capture_on_commit_callbacks(execute=True):
-        letters.letter_retry(letter=letter)
+        letter_retry(letter=letter)
     letter.refresh_from_db()
     assert letter.send_state == SendState.ACCEPTED and len(_received(svarut)) == 1

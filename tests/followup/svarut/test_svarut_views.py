@@ -20,9 +20,9 @@ def _letter(station, svarut, **kwargs):
     child = ChildFactory(station=station, given_name="Kari", family_name="Nordmann")
     guardian(child, svarut, **kwargs)
     case_at_step(child)
-    from followup.letters import services as letters
+    from followup.letters.making import letters_create_due
 
-    letters.letters_create_due(station=station)
+    letters_create_due(station=station)
     return Letter.objects.get(child=child)
 
 

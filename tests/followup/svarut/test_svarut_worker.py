@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from followup.letters import services as letters
+from followup.letters.making import letters_create_due
 from followup.letters.models import Letter, LetterState
 from followup.letters.svarut import services, tasks
 from followup.letters.svarut.choices import SendState
@@ -75,7 +75,7 @@ def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(st
         case_at_step(child)
     with monkeypatch.context() as m:  # make and render here; the worker only sends
         m.setattr(tasks.dispatch, "delay", lambda station_id: None)
-        letters.letters_create_due(station=station_a)
+        letters_create_due(station=station_a)
         ids = list(Letter.objects.values_list("id", flat=True))
         for start in range(0, len(ids), 25):
             services._render_chunk(ids[start : start + 25])
