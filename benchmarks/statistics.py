@@ -233,7 +233,7 @@ def build(children: int, seed: int = 8) -> None:
             case_id += 1
             case_rows.append({
                 "id": case_id, "child_id": index, "station_id": child["station_id"], "status": "closed" if closed else "open",
-                "cycle": 1, "opened_at": aware(opened, 6), "triggered_at": aware(opened - timedelta(days=1)), "risk": 0,
+                "cycle": 1, "opened_at": aware(opened, 6), "triggered_at": aware(opened - timedelta(days=1)),
                 "closed_at": aware(closed, 14) if closed else None, "close_reason": rng.choice(close_reasons) if closed else "",
                 "close_note": "", "last_contact": "",
             })

@@ -77,7 +77,7 @@ def _candidates(station: Station) -> list[Case]:
         guardian__address_protection__in=[AddressProtection.CONFIDENTIAL, AddressProtection.STRICTLY_CONFIDENTIAL]
     )
     return list(
-        Case.objects.filter(status=CaseStatus.OPEN, station=station, special_attention=False, current_step__order=1)
+        Case.objects.filter(status=CaseStatus.OPEN, station=station, current_step__order=1)
         .filter(Exists(responsible), ~Exists(protected))
         .exclude(child__address_protection__in=[AddressProtection.CONFIDENTIAL, AddressProtection.STRICTLY_CONFIDENTIAL])
         .exclude(child__special_attention=True)
@@ -90,7 +90,7 @@ def _leader_queue_count(station: Station) -> int:
     return Case.objects.filter(status=CaseStatus.OPEN, station=station).filter(
         Q(current_step__kind__in=[StepKind.DISCUSSION, StepKind.LEADER_DECISION])
         | Q(overdue_since__isnull=False)
-        | Q(special_attention=True)
+        | Q(child__special_attention=True)
     ).count()
 
 

@@ -114,6 +114,26 @@ class CloseReason(models.TextChoices):
     OUTCOME_CORRECTED = "outcome_corrected", _("Utfallet som åpnet saken ble rettet")
 
 
+# How urgent a case is, computed (never stored): særlig oppfølging, a reported concern, a leader step, lateness.
+RISK_WEIGHTS = {"special_attention": 40, "concern_reported": 20, "leader_step": 10, "overdue": 5}
+LEADER_RISK_KINDS = (StepKind.DISCUSSION, StepKind.LEADER_DECISION)
+
+
+class CaseQuerySet(models.QuerySet):
+    def with_risk(self):
+        """``risk_now``: the case's risk computed in the database, as ``Case.compute_risk`` computes it
+        for one case; the leader queue orders by it."""
+        def weight(condition: Q, name: str):
+            return models.Case(models.When(condition, then=models.Value(RISK_WEIGHTS[name])), default=models.Value(0))
+
+        return self.annotate(
+            risk_now=weight(Q(child__special_attention=True), "special_attention")
+            + weight(Q(concern_reported_on__isnull=False), "concern_reported")
+            + weight(Q(current_step__kind__in=LEADER_RISK_KINDS), "leader_step")
+            + weight(Q(overdue_since__isnull=False), "overdue")
+        )
+
+
 class Case(models.Model):
     """Follow-up of one child who was not brought (oppfølgingssak)."""
 
@@ -127,13 +147,11 @@ class Case(models.Model):
     # When the fact that opened (or reopened) the case happened: an attendance
     # after this moment closes the case.
     triggered_at = models.DateTimeField(_("utløst"))
-    special_attention = models.BooleanField(_("særlig oppfølging"), default=False)
     current_step = models.OneToOneField(
         "CaseStep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("nåværende trinn")
     )
     # Set when a step's deadline passed; cleared when someone completes a step.
     overdue_since = models.DateTimeField(_("over frist siden"), null=True, blank=True)
-    risk = models.PositiveSmallIntegerField(_("risiko"), default=0)
     last_contact_at = models.DateTimeField(_("siste kontakt"), null=True, blank=True)
     last_contact = models.CharField(_("siste kontakt"), max_length=120, blank=True)
     concern_reported_on = models.DateField(_("bekymringsmelding sendt"), null=True, blank=True)
@@ -155,6 +173,8 @@ class Case(models.Model):
     close_reason = models.CharField(_("årsak til avslutning"), max_length=20, choices=CloseReason.choices, blank=True)
     close_note = models.TextField(_("merknad"), blank=True)
 
+    objects = CaseQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("oppfølgingssak")
         verbose_name_plural = _("oppfølgingssaker")
@@ -168,8 +188,8 @@ class Case(models.Model):
             models.CheckConstraint(condition=Q(paused_until__isnull=True) | ~Q(pause_reason=""), name="case_pause_has_reason"),
         ]
         indexes = [
-            # The leader queue: open cases of a station ordered by risk and waiting time.
-            models.Index(fields=["station", "status", "-risk"], name="case_station_status_risk"),
+            # The leader queue and the work lists: a station's open cases (ordered by risk_now, computed).
+            models.Index(fields=["station", "status"], name="case_station_status"),
             # The sweep's waiting and pause passes read only the few cases that wait or are paused.
             models.Index(fields=["waiting_for"], condition=Q(status="open", waiting_for__isnull=False), name="case_open_waiting"),
             models.Index(fields=["paused_until"], condition=Q(status="open", paused_until__isnull=False), name="case_open_paused"),
@@ -191,19 +211,22 @@ class Case(models.Model):
         """The ladder stands still: an agreed time, a pause, or child welfare's answer."""
         return self.is_open and (self.waiting_for_id is not None or self.paused_until is not None or self.awaiting_child_welfare)
 
+    @property
+    def special_attention(self) -> bool:
+        """Særlig oppfølging is the child's mark (set or removed by staff), read from the child."""
+        return self.child.special_attention
+
     def compute_risk(self, step_kind: str | None = None) -> int:
-        """Higher is more urgent: særlig oppfølging, a reported concern, the leader steps, lateness."""
+        """Higher is more urgent: særlig oppfølging, a reported concern, the leader steps, lateness.
+
+        The same weights as ``CaseQuerySet.with_risk`` (RISK_WEIGHTS), for one case in hand."""
         kind = step_kind if step_kind is not None else (self.current_step.kind if self.current_step_id else "")
-        risk = 0
-        if self.special_attention:
-            risk += 40
-        if self.concern_reported_on:
-            risk += 20
-        if kind in (StepKind.DISCUSSION, StepKind.LEADER_DECISION):
-            risk += 10
-        if self.overdue_since:
-            risk += 5
-        return risk
+        return (
+            RISK_WEIGHTS["special_attention"] * bool(self.special_attention)
+            + RISK_WEIGHTS["concern_reported"] * bool(self.concern_reported_on)
+            + RISK_WEIGHTS["leader_step"] * (kind in LEADER_RISK_KINDS)
+            + RISK_WEIGHTS["overdue"] * bool(self.overdue_since)
+        )
 
 
 class StepStatus(models.TextChoices):

@@ -237,12 +237,13 @@ def clerk_worklist(request):
 
 def leader_queue_cases(user):
     """The leader's queue: steps 7–8, past deadline at any step, særlig oppfølging;
-    by risk, then the longest wait at the current step. (The sweep keeps the
-    case's særlig-oppfølging flag in step with the child's.)"""
+    by risk (computed, Case.objects.with_risk), then the longest wait at the current step.
+    Særlig oppfølging is read from the child."""
     return (
         Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids())
-        .filter(Q(current_step__kind__in=LEADER_KINDS) | Q(overdue_since__isnull=False) | Q(special_attention=True))
-        .order_by("-risk", "current_step__started_at", "id")
+        .filter(Q(current_step__kind__in=LEADER_KINDS) | Q(overdue_since__isnull=False) | Q(child__special_attention=True))
+        .with_risk()
+        .order_by("-risk_now", "current_step__started_at", "id")
     )
 
 
