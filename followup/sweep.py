@@ -382,37 +382,39 @@ def _sweep_waiting(now: datetime, report: SweepReport) -> None:
     ladders = LadderCache()
     for case in cases:
         with transaction.atomic():
-            case = Case.objects.select_for_update(of=("self",)).select_related("waiting_for", "current_step__ladder_step").get(pk=case.pk)
-            appointment = case.waiting_for
-            if not case.is_open or appointment is None or appointment.status == AppointmentStatus.BOOKED:
-                continue
-            when = timezone.localtime(appointment.starts_at)
-            label = appointment.get_status_display()
-            text = gettext("Timen %(date)s kl. %(time)s: %(outcome)s") % {
-                "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "outcome": label,
-            }
-            if appointment.status == AppointmentStatus.RESCHEDULED and appointment.rescheduled_to_id:
-                case_wait_for(case, appointment.rescheduled_to, by=None, now=now)
-                continue
-            case.waiting_for = None
-            case.save(update_fields=["waiting_for"])
-            CaseLogEntry.objects.create(case=case, kind=CaseLogKind.WAIT_ENDED, text=text[:300], at=now)
-            report.waits_ended += 1
-            if appointment.status == AppointmentStatus.ATTENDED:
-                if case_mark_closed(case, reason=CloseReason.ATTENDED, by=None, note="", now=now):
-                    report.cases_closed += 1
-                continue
-            step = case.current_step
-            if appointment.status in (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCESS, AppointmentStatus.CANCELLED_BY_GUARDIAN):
-                if step is not None and step.is_active:
-                    changed = CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(
-                        status=StepStatus.DONE, ended_at=now, evidence=text
-                    )
-                    if changed:
-                        step.status = StepStatus.DONE
-                        ladder_advance(case=case, step=step, now=now, ladders=ladders)
-            else:
-                step_restart_deadline(case, now)
+            _end_wait(case.pk, now, ladders, report)
+
+
+def _end_wait(case_id: int, now: datetime, ladders: LadderCache, report: SweepReport) -> None:
+    """One waiting case, locked: its agreed time's outcome ends the wait (or moves it to the new time)."""
+    case = Case.objects.select_for_update(of=("self",)).select_related("waiting_for", "current_step__ladder_step").get(pk=case_id)
+    appointment = case.waiting_for
+    if not case.is_open or appointment is None or appointment.status == AppointmentStatus.BOOKED:
+        return
+    when = timezone.localtime(appointment.starts_at)
+    text = gettext("Timen %(date)s kl. %(time)s: %(outcome)s") % {
+        "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "outcome": appointment.get_status_display(),
+    }
+    if appointment.status == AppointmentStatus.RESCHEDULED and appointment.rescheduled_to_id:
+        case_wait_for(case, appointment.rescheduled_to, by=None, now=now)
+        return
+    case.waiting_for = None
+    case.save(update_fields=["waiting_for"])
+    CaseLogEntry.objects.create(case=case, kind=CaseLogKind.WAIT_ENDED, text=text[:300], at=now)
+    report.waits_ended += 1
+    if appointment.status == AppointmentStatus.ATTENDED:
+        if case_mark_closed(case, reason=CloseReason.ATTENDED, by=None, note="", now=now):
+            report.cases_closed += 1
+        return
+    if appointment.status not in (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCESS, AppointmentStatus.CANCELLED_BY_GUARDIAN):
+        step_restart_deadline(case, now)
+        return
+    step = case.current_step
+    if step is not None and step.is_active:
+        changed = CaseStep.objects.filter(id=step.id, status=StepStatus.ACTIVE).update(status=StepStatus.DONE, ended_at=now, evidence=text)
+        if changed:
+            step.status = StepStatus.DONE
+            ladder_advance(case=case, step=step, now=now, ladders=ladders)
 
 
 def _sweep_pauses(now: datetime, report: SweepReport) -> None:

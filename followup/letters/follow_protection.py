@@ -74,7 +74,22 @@ def letters_follow_protection(*, letters) -> dict[str, int]:
         .filter(id__in=letters.values("id"), state__in=[*UNSENT_STATES, LetterState.SENT])
         .order_by("id")
     )
-    levels = letters_current_protection(rows)
+    withdrawn, stripped, readdress = _sort_by_protection(rows, letters_current_protection(rows))
+    if stripped:
+        Letter.objects.filter(id__in=stripped).update(address_lines=[])
+    batch_ids = {letter.batch_id for letter in withdrawn if letter.batch_id}
+    ids = {letter.pk for letter in withdrawn}
+    if withdrawn:
+        _withdraw_to_manual(withdrawn, ids, batch_ids)
+    readdressed = _readdress(readdress) if readdress else 0
+    if withdrawn or stripped:
+        logger.info("Protection now: %s letters withdrawn to manual handling, %s archived addresses removed", len(ids), len(stripped))
+    return {"withdrawn": len(ids), "stripped": len(stripped), "readdressed": readdressed, "batches": len(batch_ids)}
+
+
+def _sort_by_protection(rows: list[Letter], levels: dict[int, str]) -> tuple[list[Letter], list[int], list[Letter]]:
+    """(withdrawn, stripped, readdress): the letters that lose their address, the sent ones whose
+    stored copy of a strictly confidential address goes, and the manual ones that may be addressed again."""
     withdrawn: list[Letter] = []
     stripped: list[int] = []
     readdress: list[Letter] = []
@@ -91,36 +106,34 @@ def letters_follow_protection(*, letters) -> dict[str, int]:
                 withdrawn.append(letter)
         elif letter.manual_handling and letter.state in (LetterState.PENDING, LetterState.FAILED) and letter.batch_id is None:
             readdress.append(letter)
+    return withdrawn, stripped, readdress
 
-    if stripped:
-        Letter.objects.filter(id__in=stripped).update(address_lines=[])
 
-    batch_ids = {letter.batch_id for letter in withdrawn if letter.batch_id}
-    ids = {letter.pk for letter in withdrawn}
-    if withdrawn:
-        rendered = [letter for letter in withdrawn if letter.state in (LetterState.RENDERING, LetterState.PRODUCED)]
-        _delete_files_on_commit([letter.pdf.name for letter in rendered if letter.pdf])
-        Letter.objects.filter(id__in=ids).update(manual_handling=True, address_lines=[], batch=None)
-        Letter.objects.filter(id__in=[letter.pk for letter in rendered]).update(
-            state=LetterState.PENDING, pdf="", page_count=0, attempts=0, claimed_at=None, produced_at=None, produced_by=None,
-            error="",
-        )
-        for station_id in {letter.station_id for letter in withdrawn}:
-            letters_enqueue_manual(station_id)
-        _reopen_batches(batch_ids, ids)
+def _withdraw_to_manual(withdrawn: list[Letter], ids: set[int], batch_ids: set[int]) -> None:
+    """The letters leave their batches for manual handling; a rendered one is made again without the address."""
+    rendered = [letter for letter in withdrawn if letter.state in (LetterState.RENDERING, LetterState.PRODUCED)]
+    _delete_files_on_commit([letter.pdf.name for letter in rendered if letter.pdf])
+    Letter.objects.filter(id__in=ids).update(manual_handling=True, address_lines=[], batch=None)
+    Letter.objects.filter(id__in=[letter.pk for letter in rendered]).update(
+        state=LetterState.PENDING, pdf="", page_count=0, attempts=0, claimed_at=None, produced_at=None, produced_by=None,
+        error="",
+    )
+    for station_id in {letter.station_id for letter in withdrawn}:
+        letters_enqueue_manual(station_id)
+    _reopen_batches(batch_ids, ids)
 
+
+def _readdress(readdress: list[Letter]) -> int:
+    """Manual letters whose protection is gone are addressed again from the recipient's address now."""
     readdressed = 0
-    if readdress:
-        guardians = {g.id: g for g in Guardian.objects.filter(id__in={letter.recipient_id for letter in readdress})}
-        for letter in readdress:
-            lines = guardians[letter.recipient_id].address_lines()
-            if lines:
-                readdressed += Letter.objects.filter(id=letter.pk, manual_handling=True, batch__isnull=True).update(
-                    manual_handling=False, address_lines=lines
-                )
-    if withdrawn or stripped:
-        logger.info("Protection now: %s letters withdrawn to manual handling, %s archived addresses removed", len(ids), len(stripped))
-    return {"withdrawn": len(ids), "stripped": len(stripped), "readdressed": readdressed, "batches": len(batch_ids)}
+    guardians = {g.id: g for g in Guardian.objects.filter(id__in={letter.recipient_id for letter in readdress})}
+    for letter in readdress:
+        lines = guardians[letter.recipient_id].address_lines()
+        if lines:
+            readdressed += Letter.objects.filter(id=letter.pk, manual_handling=True, batch__isnull=True).update(
+                manual_handling=False, address_lines=lines
+            )
+    return readdressed
 
 
 def letters_follow_protection_change(*, guardian_ids=(), child_ids=(), register_person_ids=()) -> dict[str, int]:

@@ -136,9 +136,10 @@ def _release(letter_id: int, claim: datetime, error: str) -> None:
 
 
 def letters_render_claimed(ids: list[int], claim: datetime) -> int:
+    """Render the letters this worker claimed (at ``claim``) in one chunk, or one by one if the chunk
+    fails; how many it finished. The address was copied when the row was made: the protection of
+    its owners is asked again now, and a letter that may no longer carry it leaves for manual handling."""
     letters = _letters_for_render(ids)
-    # The address was copied when the row was made: ask the protection of its owners again now.
-    # A letter whose address may no longer be printed leaves the batch for manual handling.
     levels = letters_current_protection(letters)
     withdrawn = {l.pk for l in letters if l.address_lines and not address_printable(levels[l.pk])}
     if withdrawn:
@@ -155,17 +156,25 @@ def letters_render_claimed(ids: list[int], claim: datetime) -> int:
         parts = chunk.split()
     except Exception:
         logger.exception("Rendering letters %s failed; trying them one by one", ids)
-        done = 0
-        for letter in letters:
-            try:
-                single = rendering.render_chunk([letter_context(letter)])
-            except Exception as exc:  # One bad letter must not stop the others.
-                logger.exception("Rendering letter %s failed", letter.pk)
-                _release(letter.pk, claim, f"{type(exc).__name__}: {exc}")
-                continue
-            done += _store(letter, single.pdf, single.page_counts[0], claim, produced_by.get(letter.batch_id))
-        return done
-    # Files first, then every row of the chunk in one transaction (one commit, not one per letter).
+        return _render_one_by_one(letters, claim, produced_by)
+    return _store_chunk(letters, chunk, parts, claim, produced_by)
+
+
+def _render_one_by_one(letters: list[Letter], claim: datetime, produced_by: dict[int, int]) -> int:
+    done = 0
+    for letter in letters:
+        try:
+            single = rendering.render_chunk([letter_context(letter)])
+        except Exception as exc:  # One bad letter must not stop the others.
+            logger.exception("Rendering letter %s failed", letter.pk)
+            _release(letter.pk, claim, f"{type(exc).__name__}: {exc}")
+            continue
+        done += _store(letter, single.pdf, single.page_counts[0], claim, produced_by.get(letter.batch_id))
+    return done
+
+
+def _store_chunk(letters: list[Letter], chunk, parts: list[bytes], claim: datetime, produced_by: dict[int, int]) -> int:
+    """Files first, then every row of the chunk in one transaction (one commit, not one per letter)."""
     names = [_save_file(letter, pdf, claim) for letter, pdf in zip(letters, parts)]
     batch_id = letters[0].batch_id
     whole_batch_chunk = bool(batch_id) and all(letter.batch_id == batch_id for letter in letters)
