@@ -106,44 +106,34 @@ def repeated_cancelling_facts(rows: list[dict]) -> list[Fact]:
 
 
 def _rebookings_by_consultation(current, rows: list[dict]) -> dict[int, list[tuple]]:
-    """(time, id) of every rebooking of the consultations that reach the limit. Counted in the
-    database first, so only the few candidates are read row by row."""
-    rebooks = current.filter(outcome__in=REBOOK_OUTCOMES)
-    candidates = list(
-        rebooks.filter(appointment__consultation_id__in={r["appointment__consultation_id"] for r in rows})
-        .values("appointment__consultation_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=settings.FOLLOWUP_SAME_CONSULTATION_REBOOKINGS)
-        .values_list("appointment__consultation_id", flat=True)
+    """(time, id) of every rebooking of the consultations that reach the limit."""
+    return _events_reaching_limit(
+        current.filter(outcome__in=REBOOK_OUTCOMES), "appointment__consultation_id",
+        {r["appointment__consultation_id"] for r in rows}, settings.FOLLOWUP_SAME_CONSULTATION_REBOOKINGS,
     )
-    by_consultation: dict[int, list[tuple]] = defaultdict(list)
-    if candidates:
-        for e in rebooks.filter(appointment__consultation_id__in=candidates).values(
-            "id", "appointment__consultation_id", "appointment__starts_at", "recorded_at"
-        ):
-            by_consultation[e["appointment__consultation_id"]].append((fact_time(e), e["id"]))
-    return by_consultation
 
 
 def _guardian_cancellations_by_child(current, rows: list[dict]) -> dict[int, list[tuple]]:
     """(time, id) of the guardians' cancellations in the window, for the children that reach the limit."""
     guardian_rows = [r for r in rows if r["outcome"] == Outcome.CANCELLED_BY_GUARDIAN]
-    by_child: dict[int, list[tuple]] = defaultdict(list)
     if not guardian_rows:
-        return by_child
+        return defaultdict(list)
     window = timedelta(days=settings.FOLLOWUP_CANCELLATION_WINDOW_DAYS)
     earliest = min(fact_time(r) for r in guardian_rows) - window
-    cancellations = current.filter(outcome=Outcome.CANCELLED_BY_GUARDIAN, recorded_at__gte=earliest)
-    children = list(
-        cancellations.filter(appointment__child_id__in={r["appointment__child_id"] for r in guardian_rows})
-        .values("appointment__child_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=settings.FOLLOWUP_GUARDIAN_CANCELLATIONS)
-        .values_list("appointment__child_id", flat=True)
+    return _events_reaching_limit(
+        current.filter(outcome=Outcome.CANCELLED_BY_GUARDIAN, recorded_at__gte=earliest), "appointment__child_id",
+        {r["appointment__child_id"] for r in guardian_rows}, settings.FOLLOWUP_GUARDIAN_CANCELLATIONS,
     )
-    if children:
-        for e in cancellations.filter(appointment__child_id__in=children).values(
-            "id", "appointment__child_id", "appointment__starts_at", "recorded_at"
-        ):
-            by_child[e["appointment__child_id"]].append((fact_time(e), e["id"]))
-    return by_child
+
+
+def _events_reaching_limit(events, key: str, keys: set[int], limit: int) -> dict[int, list[tuple]]:
+    """(time, id) of ``events`` by ``key``, for the keys with at least ``limit`` of them. Counted in
+    the database first, so only the few candidates are read row by row."""
+    candidates = list(
+        events.filter(**{f"{key}__in": keys}).values(key).annotate(n=Count("id")).filter(n__gte=limit).values_list(key, flat=True)
+    )
+    found: dict[int, list[tuple]] = defaultdict(list)
+    if candidates:
+        for e in events.filter(**{f"{key}__in": candidates}).values("id", key, "appointment__starts_at", "recorded_at"):
+            found[e[key]].append((fact_time(e), e["id"]))
+    return found
