@@ -14,7 +14,7 @@ from django.db.models import Q
 from followup.letters import rendering
 from followup.letters.batch import letter_batch_mark_sent, letter_batch_start, letter_mark_sent, letter_register_returned, letter_retry, letters_resume
 from followup.letters.making import LetterError, letters_create_due, letters_due_count, letters_stop_for_child
-from followup.letters.printing import MAX_ATTEMPTS, STALE_AFTER, _store, letters_claim, letters_render_claimed
+from followup.letters.printing import MAX_ATTEMPTS, STALE_AFTER, letters_claim, letters_render_claimed
 from followup.letters.tasks import render_batch
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
 from followup.models import CaseStep, StepKind, StepStatus
@@ -136,9 +136,10 @@ def test_a_late_worker_cannot_overwrite_a_reclaimed_letter(station_a, clerk_a, m
     letters_resume()
     new_claim = timezone.now()
     letters_claim(Q(batch_id=batch.id), new_claim, 5)
+    # The worker that held the old claim finishes its render late: nothing of it is kept.
+    assert letters_render_claimed([letter_id], old_claim) == 0
     letter = Letter.objects.get(id=letter_id)
-    assert _store(letter, b"%PDF-1.4 stale", 1, old_claim, None) is False
-    assert Letter.objects.get(id=letter_id).state == LetterState.RENDERING
+    assert letter.state == LetterState.RENDERING and letter.claimed_at == new_claim and not letter.pdf
 
 
 def test_a_letter_that_keeps_failing_ends_failed_and_does_not_loop(station_a, clerk_a, django_capture_on_commit_callbacks, monkeypatch):
