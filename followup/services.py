@@ -978,7 +978,7 @@ class Booking:
 def consultation_to_book(*, case: Case):
     """The consultation a new time is booked for: the one that opened the case (its latest
     trigger's), or, when that cannot be booked any more, the child's earliest bookable one."""
-    from attendance.services import BOOKABLE_STATES
+    from attendance.booking import BOOKABLE_STATES
 
     ids = list(
         CaseTrigger.objects.filter(case=case, consultation__isnull=False, withdrawn_at__isnull=True)
@@ -994,7 +994,8 @@ def consultation_to_book(*, case: Case):
 
 def _book(*, case: Case, booking: Booking, user: User, place: str) -> Appointment:
     """Book through attendance's booking service (the clerk's), its refusals as validation errors."""
-    from attendance.services import AttendanceError, appointment_book
+    from attendance.booking import appointment_book
+    from attendance.errors import AttendanceError
 
     consultation = consultation_to_book(case=case)
     if consultation is None:
@@ -1177,7 +1178,9 @@ def contact_register_number(*, case: Case) -> str:
 
     A register that does not answer is a message to the nurse, not a wrong answer."""
     from helsestasjon.models import Guardianship
-    from registry_sync.client import RegisterClient, RegisterError, parse_person
+    from registry_sync.client import RegisterClient
+    from registry_sync.person_document import parse_person
+    from registry_sync.register_errors import RegisterError
 
     guardians = [
         g.guardian for g in Guardianship.objects.with_responsibility().filter(child_id=case.child_id).select_related("guardian")

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from attendance.services import appointment_record_outcome
+from attendance.outcomes import appointment_record_outcome
 from followup import services
 from followup.letters.models import Letter
 from followup.letters.services import letters_create_due

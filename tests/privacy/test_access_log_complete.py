@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Consultation, ConsultationState
-from attendance.services import appointment_book, child_plan
+from attendance.booking import appointment_book
+from attendance.plan import child_plan
 from followup import services as followup_services
 from followup.models import Case
 from followup.services import followup_sweep
