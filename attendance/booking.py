@@ -27,7 +27,7 @@ BOOKABLE_STATES = (ConsultationState.PLANNED, ConsultationState.DUE, Consultatio
 
 def check_slot(*, starts_at: datetime, duration_minutes: int, place: str) -> None:
     if timezone.is_naive(starts_at):
-        raise BookingError("Tidspunktet mangler tidssone.")
+        raise BookingError(gettext("Tidspunktet mangler tidssone."))
     if not 0 < int(duration_minutes) <= 480:
         raise BookingError(gettext("Varigheten må være mellom 1 og 480 minutter."))
     if place not in Place.values:

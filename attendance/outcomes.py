@@ -15,18 +15,8 @@ from django.utils.translation import gettext
 from attendance.booking import check_slot
 from attendance.errors import OutcomeConflict, OutcomeError, ProfessionalBusy, SlotTaken, violated_constraint
 from attendance.hooks import outcome_recorded_notify, outcome_refusal
-from attendance.models import (
-    APPOINTMENT_NO_OVERLAP,
-    REASON_OUTCOMES,
-    REGISTER_REASONS,
-    Appointment,
-    AppointmentStatus,
-    Consultation,
-    Outcome,
-    OutcomeEvent,
-    Place,
-    Reason,
-)
+from attendance.models import (APPOINTMENT_NO_OVERLAP, REASON_OUTCOMES, REGISTER_REASONS, Appointment, AppointmentStatus,
+                               Consultation, Outcome, OutcomeEvent, Place, Reason)
 from attendance.plan import consultation_refresh
 from attendance.slots import slot_is_free
 from helsestasjon.models import User
@@ -209,7 +199,7 @@ def outcome_correct(*, event: OutcomeEvent, outcome: str, reason: str = "", reco
             gettext("Utfallet er allerede rettet av en annen. Se gjeldende utfall under."), appointment=appointment, current=current
         )
     if outcome == event.outcome and reason == event.reason:
-        raise OutcomeError("Rettingen endrer ingenting.")
+        raise OutcomeError(gettext("Rettingen endrer ingenting."))
     _check_other_parts_allow(appointment=appointment, outcome=outcome)
     try:
         with transaction.atomic():

@@ -16,9 +16,15 @@ from helsestasjon.models import Station, User
 from helsestasjon.permissions import holds_consultations
 
 
-def _refused(exc: IntegrityError, messages: Mapping[str, str]) -> ValidationError:
-    name = violated_constraint(exc)
-    return ValidationError(messages.get(name) or gettext("Kunne ikke lagre. Kontroller verdiene."))
+def _saved(row, refusals: Mapping[str, str]):
+    """Save ``row``; a constraint that refuses it is a ValidationError with its message in ``refusals``."""
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        message = refusals.get(violated_constraint(exc)) or gettext("Kunne ikke lagre. Kontroller verdiene.")
+        raise ValidationError(message) from None
+    return row
 
 
 def working_hours_add(*, professional: User, station: Station, weekday: int, starts, ends) -> WorkingHours:
@@ -28,14 +34,7 @@ def working_hours_add(*, professional: User, station: Station, weekday: int, sta
     if ends <= starts:
         raise ValidationError({"ends": gettext("Sluttiden må være etter starttiden.")})
     hours = WorkingHours(professional=professional, station=station, weekday=weekday, starts=starts, ends=ends)
-    try:
-        with transaction.atomic():
-            hours.save()
-    except IntegrityError as exc:
-        raise _refused(exc, {
-            WORKING_HOURS_NO_OVERLAP: gettext("Arbeidstiden overlapper en annen arbeidstid samme ukedag."),
-        }) from None
-    return hours
+    return _saved(hours, {WORKING_HOURS_NO_OVERLAP: gettext("Arbeidstiden overlapper en annen arbeidstid samme ukedag.")})
 
 
 def absence_add(*, kind: str, starts_on: date, ends_on: date, professional: User | None = None,
@@ -54,15 +53,10 @@ def absence_add(*, kind: str, starts_on: date, ends_on: date, professional: User
         professional=professional if kind == AbsenceKind.LEAVE else None,
         station=station if kind == AbsenceKind.CLOSED else None,
     )
-    try:
-        with transaction.atomic():
-            absence.save()
-    except IntegrityError as exc:
-        raise _refused(exc, {
-            ABSENCE_NO_OVERLAP: gettext("Fraværet overlapper et fravær som allerede er registrert."),
-            "absence_closed_no_overlap": gettext("Stengingen overlapper en stenging som allerede er registrert."),
-        }) from None
-    return absence
+    return _saved(absence, {
+        ABSENCE_NO_OVERLAP: gettext("Fraværet overlapper et fravær som allerede er registrert."),
+        "absence_closed_no_overlap": gettext("Stengingen overlapper en stenging som allerede er registrert."),
+    })
 
 
 def working_hours_remove(*, user: User, kind: str, pk) -> None:
