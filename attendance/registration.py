@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext
 
-from attendance.services import AttendanceError, NationalIdInUse, child_register
+from attendance.children import NationalIdInUse, child_register
+from attendance.errors import AttendanceError
 from helsestasjon.models import (
     AddressProtection,
     Child,
@@ -28,13 +29,9 @@ from helsestasjon.models import (
     User,
 )
 from helsestasjon.protection import address_visible, storable_address
-from registry_sync.client import (
-    PersonRecord,
-    RegisterClient,
-    RegisterError,
-    RegisterProtocolError,
-    parse_person,
-)
+from registry_sync.client import RegisterClient
+from registry_sync.person_document import PersonRecord, parse_person
+from registry_sync.register_errors import RegisterError, RegisterProtocolError
 
 RELATION_FOR_ROLE = {"Mother": Relation.MOTHER, "Father": Relation.FATHER, "CoMother": Relation.CO_MOTHER}
 LANGUAGES = {choice.value for choice in Language}

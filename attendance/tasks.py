@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from attendance.services import consultations_advance_states
+from attendance.plan import consultations_advance_states
 
 
 @shared_task(acks_late=True, max_retries=3, autoretry_for=(Exception,), retry_backoff=60, retry_backoff_max=600)

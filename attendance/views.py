@@ -49,21 +49,11 @@ from attendance.registration import (
     child_register_from_register,
     register_child_lookup,
 )
-from attendance.services import (
-    BOOKABLE_STATES,
-    AttendanceError,
-    NationalIdInUse,
-    OutcomeConflict,
-    absence_add,
-    appointment_book,
-    appointment_book_slot,
-    appointment_move_to_slot,
-    appointment_record_outcome,
-    child_register,
-    outcome_correct,
-    working_hours_add,
-    working_hours_remove,
-)
+from attendance.booking import BOOKABLE_STATES, appointment_book, appointment_book_slot
+from attendance.children import NationalIdInUse, child_register
+from attendance.errors import AttendanceError, OutcomeConflict
+from attendance.outcomes import appointment_move_to_slot, appointment_record_outcome, outcome_correct
+from attendance.working_hours import absence_add, working_hours_add, working_hours_remove
 from attendance.slots import SlotPlanner, holiday_name, public_holidays, week_slots
 from helsestasjon.access import child_for_request
 from helsestasjon.permissions import (

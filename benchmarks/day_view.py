@@ -108,7 +108,8 @@ def bench_nurse(rows: int, username: str):
     from django.utils import timezone
 
     from attendance.models import Appointment, Consultation, ConsultationState, Outcome, Place
-    from attendance.services import appointment_book, appointment_record_outcome
+    from attendance.booking import appointment_book
+    from attendance.outcomes import appointment_record_outcome
     from helsestasjon.models import Role, Station, User
 
     station = Station.objects.order_by("id").first()

@@ -100,7 +100,7 @@ from datetime import datetime, time as t, timedelta
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 from attendance.models import Appointment, Consultation
-from attendance.services import appointment_book
+from attendance.booking import appointment_book
 from helsestasjon.models import Role, Station, User
 stations = list(Station.objects.order_by('id'))
 today = timezone.localdate()

@@ -192,7 +192,8 @@ def book_ahead(*, station: Station, today: date, count: int = INVITATIONS_AHEAD)
     enough away for the post, so their invitation letters are due (the attendance demo fills only
     the coming days, which get the SMS reminder alone)."""
     from attendance.models import Consultation, ConsultationState, Place
-    from attendance.services import BookingError, appointment_book
+    from attendance.booking import appointment_book
+    from attendance.errors import BookingError
 
     nurse = User.objects.filter(role=Role.NURSE, stations=station, is_active=True).order_by("id").first()
     clerk = User.objects.filter(role=Role.CLERK, stations=station, is_active=True).order_by("id").first()

@@ -95,7 +95,7 @@ class Booking:
 def consultation_to_book(*, case: Case):
     """The consultation a new time is booked for: the one that opened the case (its latest
     trigger's), or, when that cannot be booked any more, the child's earliest bookable one."""
-    from attendance.services import BOOKABLE_STATES
+    from attendance.booking import BOOKABLE_STATES
 
     ids = list(
         CaseTrigger.objects.filter(case=case, consultation__isnull=False, withdrawn_at__isnull=True)
@@ -111,7 +111,8 @@ def consultation_to_book(*, case: Case):
 
 def case_book(*, case: Case, booking: Booking, user: User, place: str) -> Appointment:
     """Book through attendance's booking service (the clerk's), its refusals as validation errors."""
-    from attendance.services import AttendanceError, appointment_book
+    from attendance.booking import appointment_book
+    from attendance.errors import AttendanceError
 
     consultation = consultation_to_book(case=case)
     if consultation is None:

@@ -290,6 +290,9 @@ CELERY_IMPORTS = ["followup.letters.tasks", "followup.sms.tasks", "followup.lett
 # Called (by dotted path, inside transaction.on_commit) after attendance records
 # or corrects an outcome, so attendance never imports followup.
 ATTENDANCE_OUTCOME_HOOKS: list[str] = ["followup.tasks.enqueue_sweep"]
+# Asked (by dotted path) before attendance writes an outcome; each may refuse it with a
+# message: a home visit of the ladder is not "Møtt" before the family's consent is recorded.
+ATTENDANCE_OUTCOME_CHECKS: list[str] = ["followup.home_visit_consent.attended_without_consent"]
 
 # Repeated cancelling opens a follow-up case: the same consultation cancelled or
 # moved this many times, or this many guardian cancellations within the window.

@@ -23,7 +23,8 @@ from typing import Callable
 from django.utils import timezone
 
 from helsestasjon.models import AddressProtection, ChildStatus, Guardian, Language, Station
-from registry_sync.client import CORRECTION_EVENT, PersonRecord
+from registry_sync.client import CORRECTION_EVENT
+from registry_sync.person_document import PersonRecord
 from registry_sync.journal_io import JournalChild
 from registry_sync.models import FindingKind, NationalIdAlias
 from registry_sync.scope import NORMAL_STATUSES, Scope

@@ -7,7 +7,12 @@ programme again. Run inside the batch's transaction, after its rows are written.
 
 from __future__ import annotations
 
-from attendance.services import child_cancel_future, child_plan
+from attendance.cancellations import child_cancel_future
+from attendance.plan import child_plan
+from followup.letters.making import letters_stop_for_child
+from followup.closing import case_close_for_child
+from attendance.cancellations import child_cancel_future
+from attendance.plan import child_plan
 from followup.letters.making import letters_stop_for_child
 from followup.closing import case_close_for_child
 from helsestasjon.models import Child

@@ -14,7 +14,7 @@ from django.db.models.functions import Cast
 
 from helsestasjon.bulk import insert_rows, rows, select
 from helsestasjon.models import Child, ChildStatus, Guardian, Guardianship, Station
-from registry_sync.client import PersonRecord, guardian_key
+from registry_sync.person_document import PersonRecord, guardian_key
 from registry_sync.models import NationalIdAlias
 
 __all__ = ["JournalChild", "attach_journal_details", "guardians_for", "insert_rows", "journal_for", "journal_rows",
@@ -149,17 +149,29 @@ def journal_for(records: list[PersonRecord], scope, known: dict[str, JournalChil
     return by_person
 
 
-def guardians_for(records: list[PersonRecord]) -> dict[str, Guardian]:
-    """The journal's guardians the records are, by register person id (found by register id or national id)."""
+def guardians_for(records: list[PersonRecord], *, pks: list[int] | None = None) -> dict[str, Guardian]:
+    """The journal's guardians the records are, by register person id (found by register id or national id);
+    ``pks``: only among these guardians."""
     ids = [r.person_id for r in records]
     nins = {r.national_id: r.person_id for r in records}
     found: dict[str, Guardian] = {}
-    for guardian in Guardian.objects.filter(Q(register_person_id__in=ids) | Q(national_id__in=list(nins))):
+    candidates = Guardian.objects.filter(Q(register_person_id__in=ids) | Q(national_id__in=list(nins)))
+    if pks is not None:
+        candidates = candidates.filter(pk__in=pks)
+    for guardian in candidates:
         pid = str(guardian.register_person_id) if guardian.register_person_id else ""
         key = pid if pid in ids else nins.get(guardian.national_id)
         if key:
             found.setdefault(key, guardian)
     return found
+
+
+def guardians_of_children(children) -> list[tuple[int, str, str]]:
+    """The persons among the guardians of ``children`` (a Child queryset): (pk, register person id or "",
+    national id or ""), in pk order, those the register can be asked about (an id or a national id)."""
+    found = (Guardian.objects.filter(organisation=False, guardianships__child__in=children)
+             .values_list("pk", "register_person_id", "national_id").distinct().order_by("pk"))
+    return [(pk, str(pid) if pid else "", nin or "") for pk, pid, nin in found if pid or nin]
 
 
 def national_id_taken(national_id: str, child_id: int) -> bool:

@@ -25,7 +25,7 @@ from helsestasjon.services import (
     guardianship_set_responsibility,
 )
 from registry_sync import journal_io
-from registry_sync.client import PersonRecord, guardian_key
+from registry_sync.person_document import PersonRecord, guardian_key
 from registry_sync.comparison import LANGUAGES, Batch, PendingFinding
 from registry_sync.effects import effects_run
 from registry_sync.models import Finding, FindingStatus, NationalIdAlias, Resolution

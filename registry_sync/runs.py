@@ -26,11 +26,10 @@ from registry_sync.client import (
     MAX_EVENTS_PER_PAGE,
     MOVE_EVENT,
     REFETCH_EVENT_TYPES,
-    PersonRecord,
     RegisterClient,
-    RegisterError,
-    parse_persons,
 )
+from registry_sync.person_document import PersonRecord, parse_persons
+from registry_sync.register_errors import RegisterError
 from registry_sync.comparison import Batch, Comparison
 from registry_sync.journal_io import JournalChild
 from registry_sync.journal_writes import batch_write
@@ -296,6 +295,7 @@ def _register_full_reconciliation(*, client: RegisterClient, today: date, reset_
     latest = client.latest_event()
     _full_search_and_compare(run, today)
     _full_by_national_id(run)
+    _full_guardians(run)
     _full_aged_out(run)
     _full_finish(run, latest, reset_cursor)
     return run.result
@@ -311,16 +311,17 @@ def _search_and_fetch_first(fetcher: RegisterClient, scope: Scope, today: date):
     return found, fetcher.fetch_persons_by_id(first) if first else None
 
 
+def _compared_children(scope: Scope):
+    """The journals a full reconciliation compares: in the programme's ages, at the scope's stations."""
+    statuses = [str(status) for status in COMPARED_STATUSES]
+    return Child.objects.filter(status__any=statuses, birth_date__gte=scope.birth_from, station_id__any=list(scope.station_by_id))
+
+
 def _full_read_journal(run: _FullRun) -> None:
     """The journals the register should know, read once with what is compared (two queries instead
     of two per chunk of a thousand). The rows are at most one run old when compared; a change in
     between is written again or found again, and findings are unique per register state."""
-    statuses = [str(status) for status in COMPARED_STATUSES]
-    journal = journal_io.attach_journal_details(journal_io.journal_rows(
-        Child.objects.filter(status__any=statuses, birth_date__gte=run.scope.birth_from,
-                             station_id__any=list(run.scope.station_by_id)),
-        run.scope,
-    ))
+    journal = journal_io.attach_journal_details(journal_io.journal_rows(_compared_children(run.scope), run.scope))
     run.known = {child.register_person_id: child for child in journal if child.register_person_id}
     run.by_pk = {child.pk: child for child in journal}
     run.by_id = {pid: child.pk for pid, child in run.known.items()}
@@ -383,6 +384,36 @@ def _full_by_national_id(run: _FullRun) -> None:
         parsed = parse_persons(run.client.persons_by_nin(chunk))
         returned = {n for r, _ in parsed for n in (r.national_id, *r.former_national_ids)}
         _full_process(run, parsed, [run.by_nin[n] for n in chunk if n not in returned])
+
+
+def _full_guardians(run: _FullRun) -> None:
+    """The journal's guardians of the compared children, fetched again and compared as guardians.
+
+    A guardian's own changes (name, address, protection) and the contact register's (mobile,
+    reservations, digital mailbox) are in no child's document, and the municipality search finds
+    children only: without this pass a full run would refresh the guardians it creates and never
+    the ones the journal has. Each chunk is written through the core's service in its own transaction.
+    """
+    guardians = journal_io.guardians_of_children(_compared_children(run.scope))
+    by_id = [(pk, pid) for pk, pid, _nin in guardians if pid]
+    by_nin = [(pk, nin) for pk, pid, nin in guardians if not pid]
+    for start in range(0, len(by_id), FULL_CHUNK):
+        chunk = by_id[start : start + FULL_CHUNK]
+        _full_compare_guardians(run, [pk for pk, _ in chunk], run.client.fetch_persons_by_id([p for _, p in chunk]).records())
+    for start in range(0, len(by_nin), FULL_CHUNK):
+        chunk = by_nin[start : start + FULL_CHUNK]
+        _full_compare_guardians(run, [pk for pk, _ in chunk], parse_persons(run.client.persons_by_nin([n for _, n in chunk])))
+
+
+def _full_compare_guardians(run: _FullRun, pks: list[int], parsed) -> None:
+    """Compare one chunk of guardians with the register's persons (found by register id or national id)."""
+    guardians = journal_io.guardians_for([record for record, _ in parsed], pks=pks)
+    comparison = Comparison(run.scope, sequence_number=None, now=timezone.now())
+    for record, _doc in parsed:
+        if record.person_id in guardians:
+            comparison.guardian(guardians[record.person_id], record)
+    with transaction.atomic():
+        Compared(comparison.batch, comparison.seen_children).write(run.result)
 
 
 def _full_aged_out(run: _FullRun) -> None:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from helsestasjon.dates import add_period
 from helsestasjon.models import ChildStatus, Station
-from registry_sync.client import PersonRecord
+from registry_sync.person_document import PersonRecord
 
 PROGRAMME_YEARS = 6
 # Statuses under which a child is followed in the programme.

@@ -14,7 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from attendance.services import child_cancel_future, child_register
+from attendance.cancellations import child_cancel_future
+from attendance.children import child_register
+from followup.letters.making import letters_follow_child_station
+from followup.closing import case_follow_child_station
+from attendance.cancellations import child_cancel_future
+from attendance.children import child_register
 from followup.letters.making import letters_follow_child_station
 from followup.closing import case_follow_child_station
 from followup.sms.services import sms_cancellations_send
@@ -22,7 +27,9 @@ from helsestasjon.models import AddressProtection, Child, ChildStatus, Guardian,
 from helsestasjon.permissions import may_mark_alert_seen
 from helsestasjon.protection import storable_address
 from helsestasjon.services import child_reopen, child_update_from_register, guardian_get_or_create_organisation
-from registry_sync.client import PersonRecord, RegisterClient, RegisterError, RegisterProtocolError, parse_persons
+from registry_sync.client import RegisterClient
+from registry_sync.person_document import PersonRecord, parse_persons
+from registry_sync.register_errors import RegisterError, RegisterProtocolError
 from registry_sync.effects import effect_plan
 from registry_sync.finding_protection import findings_register_level
 from registry_sync.journal_writes import RELATION_FOR_ROLE, guardian_from_register, guardian_without_identifier, relation_of

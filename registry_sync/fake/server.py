@@ -22,7 +22,8 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from registry_sync.fake.store import INFORMATION_PARTS, FakeRegister, UnknownPerson
+from registry_sync.fake.documents import INFORMATION_PARTS
+from registry_sync.fake.store import FakeRegister, UnknownPerson
 
 logger = logging.getLogger(__name__)
 

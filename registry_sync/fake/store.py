@@ -13,9 +13,10 @@ form they are served in), so an Oslo-size population fits in memory and bulk
 answers are a join of byte strings.
 
 This module knows nothing about Django; it is used by the fake HTTP server,
-the demo seeder, the tests and the benchmark. It is over 500 lines because it is one
-idea, the register's data, and every scenario (move, death, emigration, ...) must change
-a document the way the real register versions it.
+the demo seeder, the tests and the benchmark. The documents' shapes and versioning are
+``documents.py``; the fault switches ``faults.py``. What stays here is one idea, the
+register's data: reading it as the routes serve it, the scenarios (move, death,
+emigration, ...) that change it, and its file on disk.
 """
 
 from __future__ import annotations
@@ -24,134 +25,33 @@ import bisect
 import hashlib
 import json
 import os
-import random
 import threading
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
 
-RESIDENT = "Resident"
-STRICTLY_CONFIDENTIAL = "StrictlyConfidential"
-# InformationPart in NHN's OpenAPI document: each names one element of a Person (lower camel case).
-INFORMATION_PARTS = (
-    "AddressProtection", "CitizenshipRetention", "ResidentialAddress", "UseOfSamiLanguage", "SharedResidence", "Death",
-    "FalseIdentity", "FamilyRelation", "Birth", "BirthInNorway", "ParentalResponsibility",
-    "SamiParliamentElectoralRegistryStatus", "NorwegianIdentificationNumber", "IdentityVerification",
-    "ImmigrationToNorway", "Gender", "ResiduaryEstateContactInformation", "IdentificationDocument", "Name",
-    "ResidencePermit", "StayOnSvalbard", "PresentAddress", "PostalAddress", "ForeignPostalAddress",
-    "PreferredContactAddress", "MaritalStatus", "Citizenship", "Status", "ForeignPersonIdentificationNumber",
-    "EmigrationFromNorway", "ImmigrationAuthoritiesIdentificationNumber", "GuardianshipOrFuturePowerOfAttorney",
-    "DeprivedLegalAuthority", "CommonContactRegisterInformation", "LegalAuthority",
+from registry_sync.fake.documents import (
+    ALWAYS_SERVED,
+    RESIDENT,
+    STRICTLY_CONFIDENTIAL,
+    add_history,
+    address_version,
+    close_current,
+    contact_information,
+    current_version,
+    day_time,
+    element_name,
+    encode_document,
+    event_date,
+    new_person_document,
+    new_version,
+    protection_level,
+    set_person_status,
+    shuffle_versions,
+    street_address,
 )
-_ALWAYS = ("id", "sequenceNumber")
-
-
-def _element(part: str) -> str:
-    return part[0].lower() + part[1:]
-
-
-def _day_time(day: date | str) -> str:
-    """A date as the register sends it: a date-time whose time part means nothing."""
-    return f"{day.isoformat() if isinstance(day, date) else str(day)[:10]}T00:00:00Z"
-
-
-def _event_date(when: date | str | None) -> str | None:
-    """The date of a death or an emigration as served: a date as the register sends it (today if not
-    given); a string is served as it is, and an empty one as null (a register answer without the date,
-    or with a malformed one, for tests)."""
-    if isinstance(when, str):
-        return when or None
-    return _day_time(when or date.today())
-
-
-def _person_document(*, person_id: str, nin: str, status: str, given_name: str, family_name: str, born: str, sex: str,
-                     immigrated_from: str | None) -> dict:
-    """A new person's document, every element as the register shapes it, without address or relations yet."""
-    id_type = "DNumber" if int(nin[0]) >= 4 else "NationalIdentityNumber"
-    return {
-        "id": person_id,
-        "sequenceNumber": None,
-        "norwegianIdentificationNumber": [_version(identificationNumber=nin, identificationNumberType=id_type, status="InUse")],
-        "status": [_version(status=status)],
-        "name": [_version(givenName=given_name, middleName=None, familyName=family_name)],
-        "birth": [_version(birthDate=_day_time(born), birthYear=born[:4], birthCountry="NOR")],
-        "gender": [_version(gender="Female" if sex == "female" else "Male")],
-        "residentialAddress": [],
-        "addressProtection": [],
-        "parentalResponsibility": [],
-        "familyRelation": [],
-        "immigrationToNorway": [_version(immigratedFromCountry=immigrated_from)] if immigrated_from else [],
-        "emigrationFromNorway": [],
-        "death": None,
-        "commonContactRegisterInformation": None,
-    }
-
-
-def _address_version(*, protection: str, born: str, municipality: str, urban_district: str, street: str,
-                     house_number: int | None, postal_code: str, city: str) -> dict:
-    """A residential address version, moved into at birth."""
-    return _version(
-        addressConfidentiality=protection, moveDate=_day_time(born), urbanDistrictCode=urban_district or None,
-        urbanDistrictName=None,
-        streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
-                                     postal_code=postal_code, city=city),
-    )
-
-
-def _add_history(doc: dict, *, family_name: str, municipality: str | None, **address) -> None:
-    """An earlier name and address, closed: the name given after birth, the first address."""
-    earlier = _version(givenName=None, middleName=None, familyName=family_name)
-    doc["name"].insert(0, {**earlier, "isValid": False, "validTo": doc["name"][0]["validFrom"]})
-    if municipality:
-        first = _address_version(street="Fødeveien", house_number=1, municipality=municipality, **address)
-        doc["residentialAddress"].append({**first, "isValid": False, "validTo": _now()})
-
-
-def _now() -> str:
-    # Strictly increasing: two changes in the same microsecond would make their versions' order a tie.
-    global _last_now
-    with _now_lock:
-        moment = max(datetime.now(timezone.utc), _last_now + timedelta(microseconds=1))
-        _last_now = moment
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-_now_lock = threading.Lock()
-_last_now = datetime.min.replace(tzinfo=timezone.utc)
-
-
-def _version(**fields) -> dict:
-    now = _now()
-    return {"isValid": True, "validFrom": now, "validTo": None, "registeredAt": now, "source": "Skatteetaten", "reason": None, **fields}
-
-
-def _close_current(versions: list[dict]) -> None:
-    now = _now()
-    for v in versions:
-        if v.get("isValid"):
-            v["isValid"] = False
-            v["validTo"] = now
-
-
-def _current(versions: list[dict]) -> dict | None:
-    for v in versions or []:
-        if v.get("isValid"):
-            return v
-    return None
-
-
-def street_address(*, municipality: str, street: str = "", house_number: int | None = None, postal_code: str = "",
-                   city: str = "", municipality_name: str = "") -> dict:
-    return {
-        "municipalityNumber": municipality,
-        "municipalityName": municipality_name,
-        "addressName": street,
-        "addressNumber": {"houseNumber": str(house_number) if house_number else None, "houseLetter": None},
-        "separatelyOccupiedUnitNumber": None,
-        "city": {"postalCode": postal_code, "cityName": city},
-        "coAddressName": None,
-    }
+from registry_sync.fake.faults import Faults
 
 
 class UnknownPerson(KeyError):
@@ -211,17 +111,17 @@ class FakeRegister:
             served = self._current_docs.get(pid)
             if served is None:
                 doc = json.loads(self._docs[pid])
-                served = self._current_docs[pid] = _encode({
+                served = self._current_docs[pid] = encode_document({
                     key: [v for v in value if not isinstance(v, dict) or v.get("isValid") is not False]
                     if isinstance(value, list) else value for key, value in doc.items()})
         if parts is None:
             return served
-        elements = {_element(part) for part in parts}
+        elements = {element_name(part) for part in parts}
         keys = self._keys.get(pid) or ()
-        if all(key in elements or key in _ALWAYS for key in keys):
+        if all(key in elements or key in ALWAYS_SERVED for key in keys):
             return served  # Everything the document holds was asked for (the client's case): as stored.
         doc = json.loads(served)
-        return _encode({key: value for key, value in doc.items() if key in elements or key in _ALWAYS})
+        return encode_document({key: value for key, value in doc.items() if key in elements or key in ALWAYS_SERVED})
 
     def person(self, person_id: str) -> dict:
         """The register's own copy (for scenarios and tests; not what is served)."""
@@ -268,18 +168,18 @@ class FakeRegister:
 
     def _store(self, doc: dict) -> None:
         pid = doc["id"]
-        self._full[pid] = _encode(doc)
+        self._full[pid] = encode_document(doc)
         served = doc
-        protection = _current(doc.get("addressProtection", []))
+        protection = current_version(doc.get("addressProtection", []))
         if protection and protection.get("protectionLevel") == STRICTLY_CONFIDENTIAL:
             # A strictly confidential person has no address in what the register gives out.
             served = {**doc, **{key: [] for key in ("residentialAddress", "presentAddress") if key in doc}}
         if pid in self.shuffled:
-            served = _shuffled(served, reverse=self.shuffled[pid] == "reversed")
-        self._docs[pid] = self._full[pid] if served is doc else _encode(served)
+            served = shuffle_versions(served, reverse=self.shuffled[pid] == "reversed")
+        self._docs[pid] = self._full[pid] if served is doc else encode_document(served)
         self._current_docs.pop(pid, None)
         self._keys[pid] = tuple(doc)
-        address = _current(doc.get("residentialAddress", []))
+        address = current_version(doc.get("residentialAddress", []))
         municipality = ""
         if address:
             for kind in ("streetAddress", "unknownResidence"):
@@ -287,8 +187,8 @@ class FakeRegister:
                     municipality = address[kind].get("municipalityNumber") or ""
             if address.get("cadastralAddress"):
                 municipality = address["cadastralAddress"].get("cadastralNumber", {}).get("municipalityNumber") or ""
-        birth = _current(doc.get("birth", []))
-        status = _current(doc.get("status", []))
+        birth = current_version(doc.get("birth", []))
+        status = current_version(doc.get("status", []))
         self._index[pid] = (municipality, ((birth or {}).get("birthDate") or "")[:10], (status or {}).get("status", ""))
         for nin_version in doc.get("norwegianIdentificationNumber", []):
             self._by_nin[nin_version["identificationNumber"]] = pid
@@ -326,24 +226,24 @@ class FakeRegister:
         shuffled = int(hashlib.sha256(person_id.encode()).hexdigest()[:8], 16) % 2 == 0 if shuffled is None else shuffled
         history = shuffled if history is None else history
         born = birth_date.isoformat() if isinstance(birth_date, date) else str(birth_date)[:10]
-        doc = _person_document(person_id=person_id, nin=nin, status=status, given_name=given_name,
+        doc = new_person_document(person_id=person_id, nin=nin, status=status, given_name=given_name,
                                family_name=family_name, born=born, sex=sex, immigrated_from=immigrated_from)
         address = dict(protection=protection, born=born, municipality=municipality, urban_district=urban_district,
                        postal_code=postal_code, city=city)
         if history:
-            _add_history(doc, family_name=family_name, **address)
+            add_history(doc, family_name=family_name, **address)
         if municipality:
-            doc["residentialAddress"].append(_address_version(street=street, house_number=house_number, **address))
+            doc["residentialAddress"].append(address_version(street=street, house_number=house_number, **address))
         if protection != "Unclassified":
-            doc["addressProtection"].append(_version(protectionLevel=protection))
+            doc["addressProtection"].append(new_version(protectionLevel=protection))
         for responsible_nin, kind in responsible or []:
             doc["parentalResponsibility"].append(
-                _version(responsibilityType=kind, responsible=responsible_nin, responsibleOrganization=None, subjectOfResponsibility=nin)
+                new_version(responsibilityType=kind, responsible=responsible_nin, responsibleOrganization=None, subjectOfResponsibility=nin)
             )
         for parent_nin, role in parents or []:
-            doc["familyRelation"].append(_version(relatedPerson=parent_nin, relatedPersonsRole=role, myRoleForRelatedPerson="Child"))
+            doc["familyRelation"].append(new_version(relatedPerson=parent_nin, relatedPersonsRole=role, myRoleForRelatedPerson="Child"))
         if phone is not None or reserved or digital_post:
-            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved, digital_post=digital_post)
+            doc["commonContactRegisterInformation"] = contact_information(phone, language, reserved, digital_post=digital_post)
         with self.lock:
             doc["sequenceNumber"] = self._next_seq()
             if shuffled:
@@ -366,7 +266,7 @@ class FakeRegister:
                 parent_id = self._by_nin.get(parent_nin)
                 if parent_id:
                     self._change(parent_id, lambda doc, role=role: doc["familyRelation"].append(
-                        _version(relatedPerson=nin, relatedPersonsRole="Child", myRoleForRelatedPerson=role)
+                        new_version(relatedPerson=nin, relatedPersonsRole="Child", myRoleForRelatedPerson=role)
                     ), "ChangeInFamilyRelation", save=False)
         self.save()
         return pid
@@ -374,12 +274,12 @@ class FakeRegister:
     def move(self, person_id: str, *, municipality: str, urban_district: str = "", street: str = "", house_number: int | None = None,
              postal_code: str = "", city: str = "", move_date: date | None = None) -> list[dict]:
         def mutate(doc):
-            old = _current(doc["residentialAddress"])
-            _close_current(doc["residentialAddress"])
-            confidentiality = (old or {}).get("addressConfidentiality") or _protection_level(doc)
+            old = current_version(doc["residentialAddress"])
+            close_current(doc["residentialAddress"])
+            confidentiality = (old or {}).get("addressConfidentiality") or protection_level(doc)
             doc["residentialAddress"].append(
-                _version(addressConfidentiality=confidentiality,
-                         moveDate=_day_time(move_date or date.today()),
+                new_version(addressConfidentiality=confidentiality,
+                         moveDate=day_time(move_date or date.today()),
                          urbanDistrictCode=urban_district or None, urbanDistrictName=None,
                          streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
                                                       postal_code=postal_code, city=city))
@@ -390,12 +290,12 @@ class FakeRegister:
         """Same dwelling, corrected address: the same move date, and back-dated to the version it
         corrects (the same ``validFrom``, a later ``registeredAt``)."""
         def mutate(doc):
-            old = _current(doc["residentialAddress"])
+            old = current_version(doc["residentialAddress"])
             if old is None:
                 raise ValueError("person has no address to correct")
             new = json.loads(json.dumps(old))
-            _close_current(doc["residentialAddress"])
-            new.update(_version())
+            close_current(doc["residentialAddress"])
+            new.update(new_version())
             new["validFrom"] = old["validFrom"]
             new["moveDate"] = old["moveDate"]
             new["streetAddress"]["addressName"] = street
@@ -407,23 +307,23 @@ class FakeRegister:
 
     def emigrate(self, person_id: str, *, country: str = "SWE", when: date | str | None = None) -> list[dict]:
         def mutate(doc):
-            _set_status(doc, "Emigrated")
-            _close_current(doc["emigrationFromNorway"])
+            set_person_status(doc, "Emigrated")
+            close_current(doc["emigrationFromNorway"])
             doc["emigrationFromNorway"].append(
-                _version(emigratedToCountry=country, emigratedMoveDate=_event_date(when))
+                new_version(emigratedToCountry=country, emigratedMoveDate=event_date(when))
             )
-            _close_current(doc["residentialAddress"])
+            close_current(doc["residentialAddress"])
         return self._change(person_id, mutate, "PersonIsEmigrated", "ChangeInEmigrationFromNorway", "ChangeInStatus")
 
     def immigrate(self, person_id: str, *, country: str = "SWE", municipality: str, urban_district: str = "",
                   street: str = "", house_number: int | None = None, postal_code: str = "", city: str = "") -> list[dict]:
         def mutate(doc):
-            _set_status(doc, RESIDENT)
-            _close_current(doc["immigrationToNorway"])
-            doc["immigrationToNorway"].append(_version(immigratedFromCountry=country))
-            _close_current(doc["residentialAddress"])
+            set_person_status(doc, RESIDENT)
+            close_current(doc["immigrationToNorway"])
+            doc["immigrationToNorway"].append(new_version(immigratedFromCountry=country))
+            close_current(doc["residentialAddress"])
             doc["residentialAddress"].append(
-                _version(addressConfidentiality=_protection_level(doc), moveDate=_day_time(date.today()),
+                new_version(addressConfidentiality=protection_level(doc), moveDate=day_time(date.today()),
                          urbanDistrictCode=urban_district or None, urbanDistrictName=None,
                          streetAddress=street_address(municipality=municipality, street=street, house_number=house_number,
                                                       postal_code=postal_code, city=city))
@@ -432,21 +332,21 @@ class FakeRegister:
 
     def die(self, person_id: str, *, when: date | str | None = None) -> list[dict]:
         def mutate(doc):
-            _set_status(doc, "Deceased")
-            doc["death"] = {**_version(), "deceasedDate": _event_date(when)}
+            set_person_status(doc, "Deceased")
+            doc["death"] = {**new_version(), "deceasedDate": event_date(when)}
         return self._change(person_id, mutate, "PersonIsDeceased", "ChangeInStatus")
 
     def annul_death(self, person_id: str) -> list[dict]:
         def mutate(doc):
             doc["death"] = None
-            _set_status(doc, RESIDENT)
+            set_person_status(doc, RESIDENT)
         return self._change(person_id, mutate, "ChangeInDeath", "ChangeInStatus")
 
     def set_protection(self, person_id: str, level: str) -> list[dict]:
         def mutate(doc):
-            _close_current(doc["addressProtection"])
+            close_current(doc["addressProtection"])
             if level != "Unclassified":
-                doc["addressProtection"].append(_version(protectionLevel=level))
+                doc["addressProtection"].append(new_version(protectionLevel=level))
             for address in doc["residentialAddress"]:
                 if address.get("isValid"):
                     address["addressConfidentiality"] = level
@@ -455,15 +355,15 @@ class FakeRegister:
     def set_responsibility(self, person_id: str, *, responsible: list[tuple[str, str]] = (), organisation: str | None = None) -> list[dict]:
         """Replace the parental responsibility: [(id number, type)] and/or an organisation (a placement)."""
         def mutate(doc):
-            subject = _current(doc["norwegianIdentificationNumber"])["identificationNumber"]
-            _close_current(doc["parentalResponsibility"])
+            subject = current_version(doc["norwegianIdentificationNumber"])["identificationNumber"]
+            close_current(doc["parentalResponsibility"])
             for nin, kind in responsible:
                 doc["parentalResponsibility"].append(
-                    _version(responsibilityType=kind, responsible=nin, responsibleOrganization=None, subjectOfResponsibility=subject)
+                    new_version(responsibilityType=kind, responsible=nin, responsibleOrganization=None, subjectOfResponsibility=subject)
                 )
             if organisation:
                 doc["parentalResponsibility"].append(
-                    _version(responsibilityType="Other", responsible=None, responsibleOrganization=organisation,
+                    new_version(responsibilityType="Other", responsible=None, responsibleOrganization=organisation,
                              subjectOfResponsibility=subject)
                 )
         return self._change(person_id, mutate, "ChangeInParentalResponsibility")
@@ -474,9 +374,9 @@ class FakeRegister:
             for v in doc["norwegianIdentificationNumber"]:
                 if v.get("isValid"):
                     v["status"] = "Discontinued"
-            _close_current(doc["norwegianIdentificationNumber"])
+            close_current(doc["norwegianIdentificationNumber"])
             doc["norwegianIdentificationNumber"].append(
-                _version(identificationNumber=new_nin, identificationNumberType="NationalIdentityNumber", status="InUse")
+                new_version(identificationNumber=new_nin, identificationNumberType="NationalIdentityNumber", status="InUse")
             )
         return self._change(person_id, mutate, "ChangeInNorwegianIdentificationNumber")
 
@@ -484,19 +384,19 @@ class FakeRegister:
                event_type: str = "ChangeInName") -> list[dict]:
         """A new name; ``event_type`` another type the register may announce it by (PersonCorrected...)."""
         def mutate(doc):
-            old = _current(doc["name"]) or {}
-            _close_current(doc["name"])
-            doc["name"].append(_version(givenName=given_name or old.get("givenName"), middleName=old.get("middleName"),
+            old = current_version(doc["name"]) or {}
+            close_current(doc["name"])
+            doc["name"].append(new_version(givenName=given_name or old.get("givenName"), middleName=old.get("middleName"),
                                         familyName=family_name or old.get("familyName")))
         return self._change(person_id, mutate, event_type)
 
     def set_status(self, person_id: str, status: str) -> list[dict]:
-        return self._change(person_id, lambda doc: _set_status(doc, status), "ChangeInStatus")
+        return self._change(person_id, lambda doc: set_person_status(doc, status), "ChangeInStatus")
 
     def set_contact(self, person_id: str, *, phone: str | None, language: str = "nb", reserved: bool = False,
                     status: str = "Active", notification_status: str = "CanBeNotified", digital_post: str | None = None) -> list[dict]:
         def mutate(doc):
-            doc["commonContactRegisterInformation"] = _contact(phone, language, reserved, status, notification_status, digital_post)
+            doc["commonContactRegisterInformation"] = contact_information(phone, language, reserved, status, notification_status, digital_post)
         return self._change(person_id, mutate, "ChangeInCommonContactRegisterInformation")
 
     def set_without_identifier(self, person_id: str, *, without_identifier: list[tuple[str, str, str, str]],
@@ -504,16 +404,16 @@ class FakeRegister:
         """Add parents without a Norwegian id: [(given name, family name, birth date, responsibilityType)];
         ``keep=False`` replaces the current responsibility instead."""
         def mutate(doc):
-            subject = _current(doc["norwegianIdentificationNumber"])["identificationNumber"]
+            subject = current_version(doc["norwegianIdentificationNumber"])["identificationNumber"]
             kept = [dict(v) for v in doc["parentalResponsibility"] if v.get("isValid")] if keep else []
-            _close_current(doc["parentalResponsibility"])
+            close_current(doc["parentalResponsibility"])
             for v in kept:
-                doc["parentalResponsibility"].append({**v, **_version()})
+                doc["parentalResponsibility"].append({**v, **new_version()})
             for given, family, born, kind in without_identifier:
-                doc["parentalResponsibility"].append(_version(
+                doc["parentalResponsibility"].append(new_version(
                     responsibilityType=kind, responsible=None, responsibleOrganization=None, subjectOfResponsibility=subject,
                     responsibleWithoutIdentifier={"name": {"givenName": given, "middleName": None, "familyName": family},
-                                                  "birthDate": _day_time(born), "citizenship": None, "gender": None}))
+                                                  "birthDate": day_time(born), "citizenship": None, "gender": None}))
         return self._change(person_id, mutate, "ChangeInParentalResponsibility")
 
     def touch(self, person_id: str, event_type: str) -> list[dict]:
@@ -604,72 +504,3 @@ class _Bulk:
         self.register.path = self.path
         if exc[0] is None:
             self.register.save()
-
-
-def _encode(doc: dict) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _set_status(doc: dict, status: str) -> None:
-    _close_current(doc["status"])
-    doc["status"].append(_version(status=status))
-
-
-def _protection_level(doc: dict) -> str:
-    current = _current(doc.get("addressProtection", []))
-    return current["protectionLevel"] if current else "Unclassified"
-
-
-def _shuffled(doc: dict, *, reverse: bool = False) -> dict:
-    """The document with each element's versions newest first (``reverse``) or in an order of their
-    own, the same each time and never the recorded one."""
-    rng = random.Random(doc["id"])
-    served = {}
-    for key, value in doc.items():
-        if isinstance(value, list) and len(value) > 1:
-            value = value[::-1]
-            for _ in range(0 if reverse else 5):
-                rng.shuffle(value)
-                if value != doc[key]:
-                    break
-        served[key] = value
-    return served
-
-
-def _contact(phone: str | None, language: str, reserved: bool, status: str = "Active",
-             notification_status: str = "CanBeNotified", digital_post: str | None = None) -> dict:
-    return {
-        "reservation": "Yes" if reserved else "No",
-        "status": status,
-        "notificationStatus": notification_status,
-        "contactInformation": {"phoneNumber": f"+47{phone}" if phone else None, "email": None},
-        # digitalPost as KRR gives it: the mailbox vendor's address (e.g. "digipost") and the person's address there.
-        "digitalPost": {"digitalPostAddress": f"{digital_post}-{phone or 'x'}", "digitalPostVendorAddress": digital_post}
-        if digital_post else None,
-        "language": language,
-    }
-
-
-class Faults:
-    """Fault injection for tests: the next responses fail in the ways the real service can."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self._queue: list[dict] = []
-
-    def add(self, kind: str, *, count: int = 1, path: str = "", **options) -> None:
-        """kind: "status" (status=, retry_after=), "slow" (seconds=), "truncate", "garbage"."""
-        with self.lock:
-            for _ in range(count):
-                self._queue.append({"kind": kind, "path": path, **options})
-
-    def clear(self) -> None:
-        with self.lock:
-            self._queue.clear()
-
-    def take(self, path: str) -> dict | None:
-        with self.lock:
-            for i, fault in enumerate(self._queue):
-                if fault["path"] in path:
-                    return self._queue.pop(i)
-        return None

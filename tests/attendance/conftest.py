@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from attendance.models import Consultation, Place
-from attendance.services import appointment_book, child_plan
+from attendance.booking import appointment_book
+from attendance.plan import child_plan
 from helsestasjon.models import Language, Relation
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Appointment, Consultation, ConsultationState, Outcome
-from attendance.services import appointment_record_outcome
+from attendance.outcomes import appointment_record_outcome
 from helsestasjon.models import AccessLog, Child
 from tests.factories import next_national_id
 

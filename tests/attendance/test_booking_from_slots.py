@@ -18,7 +18,7 @@ from attendance.models import (
     Consultation,
     ConsultationState,
 )
-from attendance.services import working_hours_add
+from attendance.working_hours import working_hours_add
 from attendance.slots import free_slots, public_holidays
 from helsestasjon.models import AccessLog
 from tests.attendance.conftest import local

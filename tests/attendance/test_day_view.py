@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, Outcome, OutcomeEvent
-from attendance.services import appointment_record_outcome
+from attendance.outcomes import appointment_record_outcome
 from helsestasjon.models import AccessLog
 from tests.attendance.conftest import local
 

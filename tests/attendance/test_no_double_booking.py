@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, Consultation, ConsultationState, Outcome, OutcomeEvent, Place
-from attendance.services import ProfessionalBusy, appointment_book, appointment_record_outcome
+from attendance.booking import appointment_book
+from attendance.errors import ProfessionalBusy
+from attendance.outcomes import appointment_record_outcome
 from helsestasjon.models import Role
 from tests.attendance.conftest import local
 from tests.factories import UserFactory

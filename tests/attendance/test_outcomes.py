@@ -10,15 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, ConsultationState, Outcome, OutcomeEvent, Place
-from attendance.services import (
-    BookingError,
-    OutcomeConflict,
-    OutcomeError,
-    appointment_book,
-    appointment_record_outcome,
-    child_cancel_future,
-    outcome_correct,
-)
+from attendance.booking import appointment_book
+from attendance.cancellations import child_cancel_future
+from attendance.errors import BookingError, OutcomeConflict, OutcomeError
+from attendance.outcomes import appointment_record_outcome, outcome_correct
 from tests.attendance.conftest import local
 
 S = ConsultationState

@@ -8,7 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from attendance.models import Consultation, ConsultationState, ProgrammeStep
-from attendance.services import child_plan, child_register
+from attendance.children import child_register
+from attendance.plan import child_plan
 from helsestasjon.dates import add_months
 from tests.factories import ChildFactory, next_national_id
 

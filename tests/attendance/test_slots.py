@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from attendance.models import Absence, AbsenceKind, Weekday, WorkingHours
-from attendance.services import absence_add, working_hours_add
+from attendance.working_hours import absence_add, working_hours_add
 from attendance.slots import (
     SlotPlanner,
     free_ranges,
@@ -58,7 +58,7 @@ def test_booked_appointments_are_not_free_and_the_next_slot_starts_when_they_end
 
 def test_a_cancelled_appointment_gives_its_slot_back(hours, nurse_a, station_a, planned_child, booked):
     from attendance.models import Outcome
-    from attendance.services import appointment_record_outcome
+    from attendance.outcomes import appointment_record_outcome
 
     tuesday = next_weekday(Weekday.TUESDAY)
     appointment = booked(planned_child(station_a), nurse_a, starts_at=local(tuesday, 8, 0))

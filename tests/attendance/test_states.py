@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from attendance.models import Consultation, ConsultationState
-from attendance.services import consultations_advance_states
+from attendance.plan import consultations_advance_states
 from attendance.tasks import advance_consultation_states
 from helsestasjon.models import ChildStatus
 

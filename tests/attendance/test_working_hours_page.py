@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Absence, AbsenceKind, WorkingHours
-from attendance.services import working_hours_add
+from attendance.working_hours import working_hours_add
 
 pytestmark = pytest.mark.django_db
 PAGE = reverse("attendance:working_hours")

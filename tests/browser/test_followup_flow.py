@@ -133,7 +133,9 @@ def test_not_brought_to_leader_decision_and_chronology(
 def test_three_unanswered_calls_then_an_agreed_time_that_the_child_attends(
     live_server, fake_helseid, browser, station_a, nurse_a, clerk_a, planned_child, booked
 ):
-    from attendance.services import appointment_record_outcome
+    from attendance.outcomes import appointment_record_outcome
+    from followup.steps import case_step_skip
+    from attendance.outcomes import appointment_record_outcome
     from followup.steps import case_step_skip
 
     expect = playwright_sync.expect

@@ -23,7 +23,7 @@ playwright_sync = pytest.importorskip("playwright.sync_api")
 def test_the_clerk_opens_skip_on_her_list_and_the_case_moves_on(
     live_server, fake_helseid, browser, station_a, nurse_a, clerk_a, planned_child, booked
 ):
-    from attendance.services import appointment_record_outcome
+    from attendance.outcomes import appointment_record_outcome
 
     expect = playwright_sync.expect
     child = planned_child(station_a, given_name="Siri", family_name="Holm")

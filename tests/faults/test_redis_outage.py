@@ -21,7 +21,8 @@ import pytest
 from django.utils import timezone
 
 from attendance.models import OutcomeEvent
-from attendance.services import appointment_book, child_plan
+from attendance.booking import appointment_book
+from attendance.plan import child_plan
 from followup.models import Case
 from tests.factories import ChildFactory, GuardianshipFactory
 from tests.subprocess_env import database_url_for_subprocess

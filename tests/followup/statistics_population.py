@@ -12,7 +12,10 @@ from datetime import date, datetime, time
 from django.utils import timezone
 
 from attendance.models import Consultation, Outcome, Place, Reason
-from attendance.services import appointment_book, appointment_record_outcome, child_register, consultations_advance_states, outcome_correct
+from attendance.booking import appointment_book
+from attendance.children import child_register
+from attendance.outcomes import appointment_record_outcome, outcome_correct
+from attendance.plan import consultations_advance_states
 from followup.statistics.queries import Scope
 from helsestasjon.models import Child, ChildStatus
 from tests.factories import next_national_id

@@ -9,11 +9,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from attendance.services import appointment_record_outcome
+from attendance.outcomes import appointment_record_outcome
 from followup.calls import call_progress_for, case_call_log
 from followup.decisions import case_leader_decide, latest_decision
 from followup.steps import case_step_skip, consultation_to_book
 from followup.waiting import case_pause
+from attendance.outcomes import appointment_record_outcome
 from followup.letters.models import Letter
 from followup.letters.making import letters_create_due
 from followup.models import (

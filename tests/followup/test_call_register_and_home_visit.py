@@ -9,12 +9,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from attendance.errors import OutcomeError
 from attendance.models import Appointment
-from attendance.services import appointment_record_outcome
+from attendance.outcomes import appointment_record_outcome
 from followup.calls import case_call_log
 from followup.home_visit import case_home_visit_book, case_home_visit_consent
 from followup.steps import case_step_skip
 from followup.waiting import case_pause, case_pause_end
+from attendance.outcomes import appointment_record_outcome, outcome_correct
 from followup.letters.models import Letter
 from followup.models import CallResult, Case, CaseStatus, SmsMessage, StepKind, StepStatus
 from followup.steps import Booking
@@ -101,6 +103,41 @@ def test_nobody_home_continues_the_ladder(child_a, outcome, clerk_a, nurse_a):
     assert case.status == CaseStatus.OPEN and case.waiting_for is None and case.current_step.kind == StepKind.DISCUSSION
     step.refresh_from_db()
     assert step.status == StepStatus.DONE and "Ingen hjemme" in step.evidence
+
+
+def _home_visit_booked(child, outcome, clerk, nurse):
+    step = _at_home_visit(child, outcome, clerk, nurse)
+    visit = case_home_visit_book(step=step, user=nurse,
+                                          booking=Booking(starts_at=timezone.now() + timedelta(hours=2), professional=nurse))
+    return step, visit
+
+
+@pytest.mark.django_db
+def test_home_visit_needs_consent_before_attended(login, child_a, outcome, clerk_a, nurse_a):
+    step, visit = _home_visit_booked(child_a, outcome, clerk_a, nurse_a)
+    body = login(nurse_a).post(
+        reverse("attendance:record_outcome", args=[visit.pk]), {"outcome": "attended"},
+        HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"time-{visit.pk}",
+    ).content.decode()
+    assert "Familiens samtykke til hjemmebesøket er ikke registrert." in body
+    visit.refresh_from_db()
+    assert visit.status == "booked" and not visit.events.exists()
+    with pytest.raises(OutcomeError, match="samtykke"):
+        appointment_record_outcome(appointment=visit, outcome="attended", recorded_by=nurse_a)
+    case_home_visit_consent(step=step, user=nurse_a, note="Far samtykket på telefon")
+    appointment_record_outcome(appointment=visit, outcome="attended", recorded_by=nurse_a)
+    visit.refresh_from_db()
+    assert visit.status == "attended"
+
+
+@pytest.mark.django_db
+def test_not_brought_at_a_home_visit_needs_no_consent_but_a_correction_to_attended_does(child_a, outcome, clerk_a, nurse_a):
+    _step, visit = _home_visit_booked(child_a, outcome, clerk_a, nurse_a)
+    event = appointment_record_outcome(appointment=visit, outcome="not_brought", recorded_by=nurse_a)
+    with pytest.raises(OutcomeError, match="samtykke"):
+        outcome_correct(event=event, outcome="attended", recorded_by=nurse_a)
+    visit.refresh_from_db()
+    assert visit.status == "not_brought"
 
 
 @pytest.mark.django_db

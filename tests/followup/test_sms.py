@@ -146,7 +146,7 @@ def test_a_child_with_a_protected_address_gets_a_cancellation_notice_without_a_r
 
 
 def test_a_queued_reminder_is_not_sent_once_its_time_is_cancelled(child_a, nurse_a, outbox, django_capture_on_commit_callbacks):
-    from attendance.services import child_cancel_future
+    from attendance.cancellations import child_cancel_future
 
     _guardian(child_a, mobile="41000017")
     appointment = _appointment(child_a, nurse_a, days=2)

@@ -22,7 +22,8 @@ from attendance.models import (
     Place,
     Reason,
 )
-from attendance.services import appointment_book, appointment_record_outcome
+from attendance.booking import appointment_book
+from attendance.outcomes import appointment_record_outcome
 from followup.models import Case, CaseStatus, CloseReason, KostraReport
 from followup.closing import case_close
 from followup.sweep import followup_sweep

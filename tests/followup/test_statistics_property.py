@@ -21,13 +21,9 @@ from attendance.models import (
     Place,
     Reason,
 )
-from attendance.services import (
-    AttendanceError,
-    OutcomeConflict,
-    appointment_book,
-    appointment_record_outcome,
-    outcome_correct,
-)
+from attendance.booking import appointment_book
+from attendance.errors import AttendanceError, OutcomeConflict
+from attendance.outcomes import appointment_record_outcome, outcome_correct
 from followup.models import Case, CaseLogEntry, CaseLogKind, CaseStatus, CloseReason
 from followup.closing import case_close
 from followup.sweep import followup_sweep

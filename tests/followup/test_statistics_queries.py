@@ -181,7 +181,7 @@ def test_no_share_exceeds_100_percent_in_a_random_population(seed, station_a, nu
             outcome = rng.choice([Outcome.ATTENDED, Outcome.ATTENDED, Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN])
             event = visit(child, code, day, nurse_a, outcome=outcome)
             if outcome == Outcome.ATTENDED and rng.random() < 0.2:
-                from attendance.services import outcome_correct
+                from attendance.outcomes import outcome_correct
 
                 outcome_correct(event=event, outcome=Outcome.NOT_BROUGHT, recorded_by=nurse_a)
         if rng.random() < 0.3:

@@ -12,7 +12,8 @@ import uuid
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from registry_sync.client import PersonRecord, RegisterProtocolError, parse_person
+from registry_sync.person_document import PersonRecord, parse_person
+from registry_sync.register_errors import RegisterProtocolError
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -13,8 +13,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Consultation, ConsultationState
-from attendance.services import appointment_book, child_plan
+from attendance.booking import appointment_book
+from attendance.plan import child_plan
 from followup.steps import case_step_skip
+from attendance.booking import appointment_book
+from attendance.plan import child_plan
 from followup.models import Case
 from followup.sweep import followup_sweep
 from helsestasjon.models import AccessAction, AccessLog

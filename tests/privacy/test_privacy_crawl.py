@@ -25,7 +25,8 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from attendance.models import Consultation, Outcome, Reason
-from attendance.services import appointment_book, appointment_record_outcome
+from attendance.booking import appointment_book
+from attendance.outcomes import appointment_record_outcome
 from followup.letters.models import Letter, LetterBatch
 from followup.letters.batch import letter_batch_start
 from followup.letters.making import letters_create_due
@@ -76,7 +77,7 @@ def world(station_a, station_b, nurse_a, clerk_a, leader_a, nurse_b, django_capt
                                          address_protection=AddressProtection.STRICTLY_CONFIDENTIAL),
                 relation=Relation.CO_MOTHER,
             )
-        from attendance.services import child_plan
+        from attendance.plan import child_plan
 
         child_plan(child=child)
         return child

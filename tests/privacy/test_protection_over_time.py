@@ -24,7 +24,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from attendance.models import Consultation, Outcome, Reason
-from attendance.services import appointment_book, appointment_record_outcome, child_plan
+from attendance.booking import appointment_book
+from attendance.outcomes import appointment_record_outcome
+from attendance.plan import child_plan
 from followup.letters.models import Letter, LetterBatch, LetterState
 from followup.letters.batch import letter_batch_start
 from followup.letters.making import letters_create_due

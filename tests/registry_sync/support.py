@@ -7,7 +7,8 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 
 from attendance.models import Consultation, Place
-from attendance.services import appointment_book, child_plan
+from attendance.booking import appointment_book
+from attendance.plan import child_plan
 from registry_sync.models import Finding
 
 

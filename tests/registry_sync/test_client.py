@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry_sync.client import (
-    RegisterProtocolError,
-    RegisterRefused,
-    RegisterUnavailable,
-    parse_person,
-)
+from registry_sync.person_document import parse_person
+from registry_sync.register_errors import RegisterProtocolError, RegisterRefused, RegisterUnavailable
 from registry_sync.models import SyncCursor, SyncError
 from registry_sync.runs import SyncFailed, register_sync
 from tests.factories import next_national_id

@@ -47,7 +47,7 @@ def test_demo_guardians_have_the_mailboxes_the_register_gives_them(settings, tmp
     # Issue 20's demo: letters go digitally because the journal's guardians carry the contact
     # register's digital mailbox, the same as the demo register serves for them.
     from helsestasjon.models import Guardian
-    from registry_sync.client import parse_person
+    from registry_sync.person_document import parse_person
 
     settings.FAKE_REGISTER_DATA = str(tmp_path / "register.json")
     seed_demo(children=40, seed=4)

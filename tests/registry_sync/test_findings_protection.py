@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from helsestasjon.models import AccessLog, AddressProtection, Child
 from helsestasjon.protection import child_set_protection
-from registry_sync.client import parse_person
+from registry_sync.person_document import parse_person
 from registry_sync.models import Finding, FindingKind, FindingStatus, Resolution
 from registry_sync.runs import register_full_reconciliation, register_sync
 from registry_sync.scope import Scope

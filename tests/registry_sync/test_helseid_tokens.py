@@ -6,7 +6,8 @@ import pytest
 
 from helsestasjon.helseid.fake.resource import AccessTokenCheck
 from helsestasjon.helseid.tokens import ServiceTokenProvider, forget_providers, register_token_provider
-from registry_sync.client import RegisterClient, RegisterRefused
+from registry_sync.client import RegisterClient
+from registry_sync.register_errors import RegisterRefused
 from tests.helseid_support import REGISTER_SCOPE
 
 

@@ -13,7 +13,9 @@ import requests
 from django.utils import timezone
 
 from helsestasjon.models import ChildStatus, Guardian, Guardianship
-from registry_sync.client import RegisterClient, RegisterRefused, latest_version, parse_person
+from registry_sync.client import RegisterClient
+from registry_sync.person_document import latest_version, parse_person
+from registry_sync.register_errors import RegisterRefused
 from registry_sync.models import Finding, FindingKind, FindingStatus, SyncCursor
 from registry_sync.runs import register_sync
 from tests.registry_sync.support import kinds

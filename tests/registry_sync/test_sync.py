@@ -11,7 +11,7 @@ from django.utils import timezone
 from attendance.models import AppointmentStatus
 from helsestasjon.models import AddressProtection, ChildStatus, Guardian, Guardianship
 from registry_sync.models import Finding, FindingKind, FindingStatus, NationalIdAlias, SyncCursor
-from registry_sync.runs import register_sync
+from registry_sync.runs import register_full_reconciliation, register_sync
 from tests.registry_sync.support import book_future, kinds
 from tests.factories import ChildFactory, next_national_id
 
@@ -299,6 +299,27 @@ def test_guardian_contact_register_change_updates_the_mobile(synced, register):
     register_sync()
     guardian.refresh_from_db()
     assert (guardian.mobile, guardian.preferred_language, guardian.sms_reserved) == ("47000001", "uk", True)
+
+
+def test_the_full_reconciliation_refreshes_an_existing_guardians_mobile_and_mailbox(synced, register):
+    mother, father = Guardian.objects.filter(guardianships__child=synced).order_by("pk")
+    # The first full run found the journal's guardians by national id and linked them to the register.
+    assert mother.register_person_id == register.person_id_for(mother.national_id)
+    register.set_contact(mother.register_person_id, phone="47000002", digital_post="digipost")
+    register.set_contact(register.person_id_for(father.national_id), phone="47000003", reserved=True)
+    register_full_reconciliation()
+    mother.refresh_from_db()
+    father.refresh_from_db()
+    assert (mother.mobile, mother.digital_mailbox, mother.krr_reserved) == ("47000002", "digipost", False)
+    assert (father.mobile, father.digital_mailbox, father.krr_reserved, father.sms_reserved) == ("47000003", "", True, True)
+
+
+def test_the_event_sync_refreshes_a_guardians_mailbox(synced, register):
+    guardian = Guardian.objects.filter(guardianships__child=synced).first()
+    register.set_contact(register.person_id_for(guardian.national_id), phone="47000004", digital_post="eboks")
+    register_sync()
+    guardian.refresh_from_db()
+    assert (guardian.mobile, guardian.digital_mailbox) == ("47000004", "eboks")
 
 
 def _planner_cost() -> str:

@@ -6,7 +6,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from attendance.services import consultations_advance_states
+from attendance.plan import consultations_advance_states
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from followup.letters.svarut.client import (
     MaskinportenTokenProvider, Recipient, StaticToken, SvarUtAnswerLost, SvarUtClient, SvarUtProtocolError, SvarUtRefused, SvarUtUnavailable,
 )
 from helsestasjon.helseid.keys import generate_rsa_key
-from registry_sync.client import parse_person
+from registry_sync.person_document import parse_person
 from tests.factories import next_national_id
 from tests.followup.svarut.conftest import TOKEN
 
