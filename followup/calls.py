@@ -249,7 +249,8 @@ def contact_register_number(*, case: Case) -> str:
 
     A register that does not answer is a message to the nurse, not a wrong answer."""
     from helsestasjon.models import Guardianship
-    from registry_sync.client import RegisterClient, RegisterError, parse_person
+    from registry_sync.client import RegisterClient, parse_person
+    from registry_sync.register_errors import RegisterError
 
     guardians = [
         g.guardian for g in Guardianship.objects.with_responsibility().filter(child_id=case.child_id).select_related("guardian")
