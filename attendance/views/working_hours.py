@@ -1,0 +1,101 @@
+"""Working hours per weekday and their exceptions (leave, part-day leave, closed days): the leader's and
+the clerk's page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.views.decorators.http import require_http_methods
+
+from attendance.forms import (
+    AbsenceForm,
+    WeekForm,
+    WorkingHoursForm,
+)
+from attendance.models import (
+    Absence,
+    AbsenceKind,
+    WorkingHours,
+)
+from attendance.services import (
+    absence_add,
+    working_hours_add,
+    working_hours_remove,
+)
+from attendance.slots import holiday_name, public_holidays
+from attendance.views.booking import professionals_by_station
+from helsestasjon.models import Station
+from helsestasjon.permissions import (
+    may_edit_working_hours,
+    requires,
+)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@requires(may_edit_working_hours)
+def working_hours(request):
+    """Working hours per weekday and exceptions (leave, closed days) of the professionals at the user's stations."""
+    station_ids = request.user.station_ids()
+    stations = list(Station.objects.filter(pk__in=station_ids).order_by("name"))
+    people = {p.pk: p for sid, ps in professionals_by_station(station_ids).items() for p in ps}
+    professionals = sorted(people.values(), key=lambda p: (p.last_name, p.first_name, p.pk))
+    choice = WeekForm(request.GET)
+    wanted = choice.cleaned_data["fagperson"] if choice.is_valid() else None
+    professional = people.get(wanted) if wanted else (professionals[0] if professionals else None)
+    if wanted and professional is None:
+        messages.error(request, gettext("Fant ikke fagpersonen ved din helsestasjon."))
+        professional = professionals[0] if professionals else None
+    hours_form = WorkingHoursForm(stations=stations, prefix="tid")
+    absence_form = AbsenceForm(stations=stations, prefix="unntak", initial={"kind": AbsenceKind.LEAVE})
+    if request.method == "POST" and professional is not None:
+        action = request.POST.get("handling")
+        try:
+            if action == "legg_til_tid":
+                hours_form = WorkingHoursForm(request.POST, stations=stations, prefix="tid")
+                if hours_form.is_valid():
+                    d = hours_form.cleaned_data
+                    working_hours_add(professional=professional, station=d["station"], weekday=d["weekday"], starts=d["starts"], ends=d["ends"])
+                    messages.success(request, gettext("Arbeidstiden er lagt til."))
+                    return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            elif action == "legg_til_unntak":
+                absence_form = AbsenceForm(request.POST, stations=stations, prefix="unntak")
+                if absence_form.is_valid():
+                    d = absence_form.cleaned_data
+                    absence_add(kind=d["kind"], professional=professional, station=d["station"], starts_on=d["starts_on"],
+                                ends_on=d["ends_on"], note=d["note"], created_by=request.user)
+                    messages.success(request, gettext("Unntaket er registrert."))
+                    return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            elif action in ("slett_tid", "slett_unntak"):
+                working_hours_remove(user=request.user, kind=action, pk=request.POST.get("id", ""))
+                messages.success(request, gettext("Slettet."))
+                return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            else:
+                messages.error(request, gettext("Ukjent handling."))
+        except ValidationError as exc:
+            if action in ("slett_tid", "slett_unntak"):
+                for message in exc.messages:
+                    messages.error(request, message)
+                return redirect(f"{reverse('attendance:working_hours')}?fagperson={professional.pk}")
+            form = hours_form if action == "legg_til_tid" else absence_form
+            for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+                for message in errors:
+                    form.add_error(field if field in form.fields else None, message)
+    today = timezone.localdate()
+    hours = list(WorkingHours.objects.for_professional(professional.pk).filter(station_id__in=station_ids)) if professional else []
+    absences = list(
+        Absence.objects.touching(professional_ids=[professional.pk] if professional else [], station_ids=station_ids,
+                                 first=today, last=today + timedelta(days=366)).select_related("station")
+    )
+    upcoming = [(d, holiday_name(d)) for d in public_holidays(today, today + timedelta(days=120))]
+    return render(request, "attendance/working_hours.html", {
+        "professionals": professionals, "professional": professional, "hours": hours, "absences": absences,
+        "hours_form": hours_form, "absence_form": absence_form, "holidays": upcoming,
+    })
