@@ -123,10 +123,10 @@ def build() -> None:
                 cursor.execute("DELETE FROM helsestasjon_child WHERE national_id LIKE '9%%'")
                 cursor.execute(
                     """INSERT INTO helsestasjon_child (national_id, given_name, family_name, birth_date, sex, station_id,
-                           special_attention, status, status_changed_at, street_address, postal_code, city, municipality_number,
+                           special_attention, status, status_changed_at, status_recorded_at, street_address, postal_code, city, municipality_number,
                            urban_district_code, address_protection, created_at)
                        SELECT lpad((90000000000 + n)::text, 11, '0'), 'Barn', 'Benk ' || n, %s::date - (n %% 2000),
-                              'unknown', (%s::int[])[1 + n %% %s], false, 'active', now(), '', '', '', '0301', '', 'Unclassified', now()
+                              'unknown', (%s::int[])[1 + n %% %s], false, 'active', now(), now(), '', '', '', '0301', '', 'Unclassified', now()
                          FROM generate_series(1, %s) AS n""",
                     [today, station_ids, len(station_ids), CHILDREN],
                 )
