@@ -123,10 +123,10 @@ def build() -> None:
                 cursor.execute("DELETE FROM helsestasjon_child WHERE national_id LIKE '9%%'")
                 cursor.execute(
                     """INSERT INTO helsestasjon_child (national_id, given_name, family_name, birth_date, sex, station_id,
-                           special_attention, status, status_changed_at, status_recorded_at, street_address, postal_code, city, municipality_number,
+                           special_attention, unverified, status, status_changed_at, status_recorded_at, street_address, postal_code, city, municipality_number,
                            urban_district_code, address_protection, created_at)
                        SELECT lpad((90000000000 + n)::text, 11, '0'), 'Barn', 'Benk ' || n, %s::date - (n %% 2000),
-                              'unknown', (%s::int[])[1 + n %% %s], false, 'active', now(), now(), '', '', '', '0301', '', 'Unclassified', now()
+                              'unknown', (%s::int[])[1 + n %% %s], false, false, 'active', now(), now(), '', '', '', '0301', '', 'Unclassified', now()
                          FROM generate_series(1, %s) AS n""",
                     [today, station_ids, len(station_ids), CHILDREN],
                 )
@@ -139,12 +139,12 @@ def build() -> None:
                     [today, today, steps],
                 )
             cursor.execute(
-                """SELECT k.id, k.child_id, c.station_id FROM attendance_consultation k JOIN helsestasjon_child c ON c.id = k.child_id
+                """SELECT k.id, k.child_id, c.station_id, k.step_id FROM attendance_consultation k JOIN helsestasjon_child c ON c.id = k.child_id
                     WHERE c.national_id LIKE '9%%' ORDER BY k.id"""
             )
-            by_station: dict[int, list[tuple[int, int]]] = {}
-            for consultation_id, child_id, station_id in cursor.fetchall():
-                by_station.setdefault(station_id, []).append((consultation_id, child_id))
+            by_station: dict[int, list[tuple[int, int, int]]] = {}
+            for consultation_id, child_id, station_id, step_id in cursor.fetchall():
+                by_station.setdefault(station_id, []).append((consultation_id, child_id, step_id))
 
         # Booked: 80 % of the slots of the next four working weeks (not on leave, a holiday or a closed day).
         closed = {(stations[0].pk, today + timedelta(days=3))}
@@ -164,17 +164,17 @@ def build() -> None:
                 end = timezone.make_aware(datetime.combine(day, DAY_END))
                 while at + timedelta(minutes=SLOT) <= end:
                     if rng.random() < FILL:
-                        consultation_id, child_id = next(queues[station.pk])
-                        rows.append(Appointment(consultation_id=consultation_id, child_id=child_id, station=station,
+                        consultation_id, child_id, step_id = next(queues[station.pk])
+                        rows.append(Appointment(consultation_id=consultation_id, child_id=child_id, step_id=step_id, station=station,
                                                 starts_at=at, duration_minutes=SLOT, professional=user, booked_by=user))
                     at += timedelta(minutes=SLOT)
         Appointment.objects.bulk_create(rows, batch_size=5000)
         # History: two years of attended appointments, eight a working day, so the table and its index are Oslo-size.
         with connection.cursor() as cursor:
             cursor.execute(
-                """INSERT INTO attendance_appointment (consultation_id, child_id, station_id, starts_at, duration_minutes, place, room,
-                       professional_id, status, booked_by_id, booked_at)
-                   SELECT k.id, k.child_id, c.station_id, d + make_interval(hours => 8 + h), 30, 'station', '', p, 'attended', p, now()
+                """INSERT INTO attendance_appointment (consultation_id, step_id, child_id, station_id, starts_at, duration_minutes, place,
+                       room, professional_id, status, booked_by_id, booked_at)
+                   SELECT k.id, k.step_id, k.child_id, c.station_id, d + make_interval(hours => 8 + h), 30, 'station', '', p, 'attended', p, now()
                      FROM unnest(%s::int[]) WITH ORDINALITY AS u(p, i)
                      CROSS JOIN generate_series(%s::timestamptz - interval '730 days', %s::timestamptz - interval '1 day', interval '1 day') AS d
                      CROSS JOIN generate_series(0, 7) AS h

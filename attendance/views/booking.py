@@ -16,7 +16,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.forms import (
-    BookingForm,
+    errors_text,
     SlotForm,
     WeekForm,
 )
@@ -27,7 +27,6 @@ from attendance.models import (
 )
 from attendance.services import (
     AttendanceError,
-    appointment_book,
     appointment_book_slot,
     appointment_move_to_slot,
 )
@@ -110,7 +109,7 @@ def booking_worklist(request):
     return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": ""})
 
 
-def _bookable_consultation(request, consultation_id: int) -> Consultation:
+def bookable_consultation(request, consultation_id: int) -> Consultation:
     try:
         return (
             Consultation.objects.select_related("child", "step", "child__station")
@@ -126,7 +125,7 @@ def _bookable_consultation(request, consultation_id: int) -> Consultation:
 @requires(may_book)
 def book_slot(request, consultation_id: int):
     """Book the consultation into a free slot (the worklist's "Bestill" or a time in the week view)."""
-    consultation = _bookable_consultation(request, consultation_id)
+    consultation = bookable_consultation(request, consultation_id)
     professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
     form = SlotForm(request.POST, professionals=professionals)
     appointment, error = None, ""
@@ -139,44 +138,61 @@ def book_slot(request, consultation_id: int):
         except AttendanceError as exc:
             error = exc.message
     else:
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = errors_text(form)
     access_log_record(
         user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
         what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
     )
+    if appointment is None:
+        # The week the time was chosen from comes back with that professional and week and the time
+        # marked: in the row (htmx, only when it was chosen in the week) or as the week's page.
+        query, chosen = _chosen_week(request, form)
+        week = _booking_week_context(request, consultation, professionals, query=query, chosen=chosen, error=error)
+        if not request.htmx:
+            return render(request, "attendance/booking_week.html", week)
     if request.htmx:
         consultation.refresh_from_db(fields=["state"])
-        row = {"consultation": consultation, "appointment": appointment, "proposal": None}
+        context = {"row": {"consultation": consultation, "appointment": appointment, "proposal": None}, "error": error}
         if appointment is None:
             # The slot went to someone else: offer the next free one at once.
-            row = _proposals([consultation], request.user, {consultation.child.station_id: professionals})[0]
-        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
-    if error:
-        messages.error(request, error)
-    else:
-        when = timezone.localtime(appointment.starts_at)
-        messages.success(request, gettext("Time bestilt %(date)s kl. %(time)s for %(name)s.") % {
-            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "name": consultation.child.full_name,
-        })
-        return redirect("attendance:booking_worklist")
-    return redirect("attendance:booking_week", consultation_id=consultation.pk)
+            context["row"] = _proposals([consultation], request.user, {consultation.child.station_id: professionals})[0]
+            if "uke" in request.POST:
+                context.update(week, error="", week_open=True)
+        return render(request, "attendance/booking_worklist.html#booking_row", context)
+    when = timezone.localtime(appointment.starts_at)
+    messages.success(request, gettext("Time bestilt %(date)s kl. %(time)s for %(name)s.") % {
+        "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "name": consultation.child.full_name,
+    })
+    return redirect("attendance:booking_worklist")
 
 
-def _week_context(request, *, station_id: int, professionals: list[User], default_professional: User | None, duration_minutes: int,
-                  not_before: date, ignore_appointment_id: int | None = None) -> dict:
-    """The week of free slots the week view shows: which week and whose, from the query string."""
-    form = WeekForm(request.GET)
+def _chosen_week(request, form: SlotForm) -> tuple[dict, datetime | None]:
+    """The week view's query for the week and the professional a refused time was chosen from, and that time."""
+    chosen = getattr(form, "cleaned_data", {}).get("starts_at")
+    week = f"{timezone.localtime(chosen):%Y-%m-%d}" if chosen else request.POST.get("uke", "")
+    return {"uke": week, "fagperson": request.POST.get("professional", "")}, chosen
+
+
+def _week_context(query, *, station_id: int, professionals: list[User], default_professional: User | None, duration_minutes: int,
+                  not_before: date, ignore_appointment_id: int | None = None, chosen: datetime | None = None,
+                  error: str = "") -> dict:
+    """The week of free slots the week view shows: which week and whose, from the query string.
+
+    After a refusal ``chosen`` is the time that was asked for: it is shown in its day, marked, with
+    ``error`` beside it (or above the week when that day is not shown).
+    """
+    form = WeekForm(query)
     today = timezone.localdate()
     first = max(today, not_before)
-    wanted, professional_id, error = None, None, ""
+    wanted, professional_id = None, None
     if form.is_valid():
         wanted, professional_id = form.cleaned_data["uke"], form.cleaned_data["fagperson"]
     else:
-        error = " ".join(e for errors in form.errors.values() for e in errors)
+        error = error or errors_text(form)
     by_id = {p.pk: p for p in professionals}
     professional = by_id.get(professional_id) if professional_id else None
     if professional_id and professional is None:
-        error = gettext("Fant ikke fagpersonen ved helsestasjonen.")
+        error = error or gettext("Fant ikke fagpersonen ved helsestasjonen.")
     professional = professional or default_professional or (professionals[0] if professionals else None)
     day = wanted or first
     if (day - today).days > 400:
@@ -187,12 +203,39 @@ def _week_context(request, *, station_id: int, professionals: list[User], defaul
         for shown, slots in week_slots(professional=professional, station=station_id, monday=monday,
                                        duration_minutes=duration_minutes, ignore_appointment_id=ignore_appointment_id):
             days.append({"day": shown, "slots": slots, "holiday": holiday_name(shown)})
+    marked = _mark_chosen(days, chosen, professional, query) if error else None
     previous = monday - timedelta(days=7)
     return {
         "days": days, "monday": monday, "sunday": monday + timedelta(days=6), "professional": professional,
-        "professionals": professionals, "week_error": error, "duration_minutes": duration_minutes,
+        "professionals": professionals, "week_error": error if marked is None else "", "chosen_error": error if marked else "",
+        "duration_minutes": duration_minutes,
         "previous_week": previous if previous + timedelta(days=6) >= today else None, "next_week": monday + timedelta(days=7),
     }
+
+
+def _mark_chosen(days: list[dict], chosen: datetime | None, professional: User | None, query) -> dict | None:
+    """Put the refused time in its day of the week shown (with the message); the day, or None when not shown."""
+    if chosen is None or professional is None or str(professional.pk) != str(query.get("fagperson", professional.pk)):
+        return None
+    local = timezone.localtime(chosen)
+    for day in days:
+        if day["day"] == local.date():
+            day["chosen"] = local
+            return day
+    return None
+
+
+def _booking_week_context(request, consultation: Consultation, professionals: list[User], *, query,
+                          chosen: datetime | None = None, error: str = "") -> dict:
+    """The week view of one consultation's booking: whose week from ``query``, the user's own by default."""
+    default = next((p for p in professionals if p.pk == request.user.pk), None)
+    context = _week_context(query, station_id=consultation.child.station_id, professionals=professionals, default_professional=default,
+                            duration_minutes=consultation.step.default_duration_minutes,
+                            not_before=consultation.window_opens, chosen=chosen, error=error)
+    context.update({"consultation": consultation, "action": reverse("attendance:book_slot", args=[consultation.pk]),
+                    "week_url": reverse("attendance:booking_week", args=[consultation.pk]),
+                    "target": f"uke-{consultation.pk}", "moving": None})
+    return context
 
 
 @login_required
@@ -200,69 +243,14 @@ def _week_context(request, *, station_id: int, professionals: list[User], defaul
 @requires(may_book)
 def booking_week(request, consultation_id: int):
     """A week of the chosen professional's free slots for one consultation ("Velg annen tid")."""
-    consultation = _bookable_consultation(request, consultation_id)
+    consultation = bookable_consultation(request, consultation_id)
     access_log_record(user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
                       what=gettext("Timebestilling (ledige tider)"), path=request.get_full_path())
     professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
-    default = next((p for p in professionals if p.pk == request.user.pk), None)
-    context = _week_context(request, station_id=consultation.child.station_id, professionals=professionals, default_professional=default,
-                            duration_minutes=consultation.step.default_duration_minutes,
-                            not_before=consultation.window_opens)
-    context.update({"consultation": consultation, "action": reverse("attendance:book_slot", args=[consultation.pk]),
-                    "week_url": reverse("attendance:booking_week", args=[consultation.pk]),
-                    "target": f"uke-{consultation.pk}", "moving": None})
+    context = _booking_week_context(request, consultation, professionals, query=request.GET)
     if request.htmx:
         return render(request, "attendance/booking_week.html#week", context)
     return render(request, "attendance/booking_week.html", context)
-
-
-@login_required
-@require_POST
-@requires(may_book)
-def book(request, consultation_id: int):
-    """Book one consultation from the worklist (htmx swaps the row) or from the child's page."""
-    try:
-        consultation = (
-            Consultation.objects.select_related("child", "step", "child__station")
-            .filter(child__station_id__in=request.user.station_ids())
-            .get(pk=consultation_id)
-        )
-    except (Consultation.DoesNotExist, ValueError):
-        raise Http404(gettext("Fant ikke konsultasjonen.")) from None
-    professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
-    form = BookingForm(request.POST, professionals=professionals, prefix=f"c{consultation.pk}")
-    appointment, error = None, ""
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            appointment = appointment_book(
-                consultation=consultation, starts_at=data["starts_at"], duration_minutes=data["duration_minutes"],
-                place=data["place"], room=data["room"], professional=data["professional"], booked_by=request.user,
-            )
-        except AttendanceError as exc:
-            error = exc.message
-    else:
-        error = " ".join(e for errors in form.errors.values() for e in errors)
-    # Only the worklist books with htmx, so an htmx request gets its row; the child's page posts a plain
-    # form. ``fra`` only chooses where a plain POST is sent back to, never a fragment.
-    if request.htmx:
-        consultation.refresh_from_db(fields=["state"])
-        access_log_record(
-            user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
-            what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
-        )
-        row = {"consultation": consultation, "form": form, "appointment": appointment, "proposal": None}
-        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
-    if error:
-        messages.error(request, error)
-    else:
-        when = timezone.localtime(appointment.starts_at)
-        messages.success(request, gettext("Time bestilt %(date)s kl. %(time)s for %(name)s.") % {
-            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "name": consultation.child.full_name,
-        })
-    if request.POST.get("fra") == "barn":
-        return redirect("attendance:child", child_id=consultation.child_id)
-    return redirect("attendance:booking_worklist")
 
 
 @login_required
@@ -279,30 +267,37 @@ def appointment_move(request, appointment_id: int):
     access_log_record(user=request.user, child=appointment.child, action=AccessAction.VIEW_LIST,
                       what=gettext("Flytt timen (ledige tider)"), path=request.get_full_path())
     professional = appointment.professional
+    query, chosen, error = request.GET, None, ""
     if request.method == "POST":
         form = SlotForm(request.POST, professionals=[professional])
-        if not appointment.is_booked:
-            messages.error(request, gettext("Timen er ikke lenger bestilt og kan ikke flyttes."))
-        elif form.is_valid():
-            try:
-                appointment_move_to_slot(appointment=appointment, starts_at=form.cleaned_data["starts_at"], recorded_by=request.user)
-            except AttendanceError as exc:
-                messages.error(request, exc.message)
-            else:
-                when = timezone.localtime(form.cleaned_data["starts_at"])
-                messages.success(request, gettext("Timen er flyttet til %(date)s kl. %(time)s.") % {
-                    "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}"})
-                return redirect(_day_url(when.date(), professional.pk, request.user, f"#time-{appointment.rescheduled_to_id or ''}")
-                                if request.user.role != Role.CLERK else reverse("attendance:child", args=[appointment.child_id]))
-        else:
-            messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
-        return redirect("attendance:appointment_move", appointment_id=appointment.pk)
-    context = _week_context(request, station_id=appointment.station_id, professionals=[professional],
+        error = _move(request, appointment, form)
+        if not error:
+            when = timezone.localtime(form.cleaned_data["starts_at"])
+            messages.success(request, gettext("Timen er flyttet til %(date)s kl. %(time)s.") % {
+                "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}"})
+            return redirect(_day_url(when.date(), professional.pk, request.user, f"#time-{appointment.rescheduled_to_id or ''}")
+                            if request.user.role != Role.CLERK else reverse("attendance:child", args=[appointment.child_id]))
+        # Refused: the same week again with the time chosen marked and the message beside it.
+        query, chosen = _chosen_week(request, form)
+    context = _week_context(query, station_id=appointment.station_id, professionals=[professional],
                             default_professional=professional, duration_minutes=appointment.duration_minutes,
-                            not_before=timezone.localdate(), ignore_appointment_id=appointment.pk)
+                            not_before=timezone.localdate(), ignore_appointment_id=appointment.pk, chosen=chosen, error=error)
     url = reverse("attendance:appointment_move", args=[appointment.pk])
     context.update({"consultation": appointment.consultation, "action": url, "week_url": url,
                     "target": f"flytt-{appointment.pk}", "moving": appointment})
     if request.htmx:
         return render(request, "attendance/booking_week.html#week", context)
     return render(request, "attendance/booking_week.html", context)
+
+
+def _move(request, appointment: Appointment, form: SlotForm) -> str:
+    """Move the appointment to the slot posted; the message when refused, else ""."""
+    if not appointment.is_booked:
+        return gettext("Timen er ikke lenger bestilt og kan ikke flyttes.")
+    if not form.is_valid():
+        return errors_text(form)
+    try:
+        appointment_move_to_slot(appointment=appointment, starts_at=form.cleaned_data["starts_at"], recorded_by=request.user)
+    except AttendanceError as exc:
+        return exc.message
+    return ""

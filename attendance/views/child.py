@@ -12,10 +12,12 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from attendance.forms import (
+    add_validation_errors,
     BookingForm,
+    errors_text,
     ChildRegistrationForm,
     RegisterLookupForm,
 )
@@ -31,10 +33,13 @@ from attendance.registration import (
 )
 from attendance.services import (
     BOOKABLE_STATES,
+    AttendanceError,
+    ProfessionalBusy,
+    appointment_book,
     NationalIdInUse,
     child_register,
 )
-from attendance.views.booking import booking_initial, professionals_by_station
+from attendance.views.booking import bookable_consultation, booking_initial, professionals_by_station
 from helsestasjon.access import child_for_request
 from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Station
 from helsestasjon.permissions import (
@@ -50,6 +55,11 @@ from helsestasjon.services import access_log_record
 @require_GET
 def child_detail(request, child_id: int):
     """The child's page: the programme as a timeline, appointments and outcomes, guardians."""
+    return child_page(request, child_id)
+
+
+def child_page(request, child_id: int, *, booking_form: BookingForm | None = None):
+    """The child's page; ``booking_form`` is a booking refused, shown as it was filled in with its messages."""
     child = child_for_request(
         request, child_id, what=gettext("Barnets side"),
         queryset=Child.objects.select_related("station").prefetch_related(
@@ -67,10 +77,15 @@ def child_detail(request, child_id: int):
     if may_book(request.user) and child.status == ChildStatus.ACTIVE:
         professionals = professionals_by_station([child.station_id])[child.station_id]
         bookable = [
-            {"consultation": c, "form": BookingForm(initial=booking_initial(c, request.user), professionals=professionals, prefix=f"c{c.pk}")}
+            {"consultation": c, "form": booking_form if booking_form is not None and booking_form.prefix == f"c{c.pk}"
+             else BookingForm(initial=booking_initial(c, request.user), professionals=professionals, prefix=f"c{c.pk}")}
             for c in consultations
             if c.state in BOOKABLE_STATES and c.window_opens <= timezone.localdate() + timedelta(days=60)
         ]
+    if booking_form is not None and not any(row["form"] is booking_form for row in bookable):
+        # The consultation is no longer bookable here (booked meanwhile): its message goes above the page.
+        for message in booking_form.non_field_errors() or [errors_text(booking_form)]:
+            messages.error(request, message)
     guardianships = [
         {"link": g, "guardian": g.guardian, "address_visible": may_see_address(request.user, g.guardian)}
         for g in child.guardianships.all()
@@ -135,10 +150,7 @@ def _register_hand(request, form) -> Child | None:
     except NationalIdInUse as exc:
         _national_id_in_use(request, exc, form)
     except ValidationError as exc:
-        for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
-            target = field if field in form.fields else (f"guardian_{field}" if f"guardian_{field}" in form.fields else None)
-            for message in errors:
-                form.add_error(target, message)
+        add_validation_errors(form, exc, prefix="guardian_")
     return None
 
 
@@ -182,3 +194,50 @@ def child_new(request):
         "child_address_visible": found.address_visible_to(request.user) if found else False,
         "guardians": [{"g": g, "address_visible": g.address_visible_to(request.user)} for g in found.guardians] if found else [],
     })
+
+
+@login_required
+@require_POST
+@requires(may_book)
+def book(request, consultation_id: int):
+    """Book one consultation from the worklist (htmx swaps the row) or from the child's page."""
+    consultation = bookable_consultation(request, consultation_id)
+    professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
+    form = BookingForm(request.POST, professionals=professionals, prefix=f"c{consultation.pk}")
+    appointment, error = None, ""
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            appointment = appointment_book(
+                consultation=consultation, starts_at=data["starts_at"], duration_minutes=data["duration_minutes"],
+                place=data["place"], room=data["room"], professional=data["professional"], booked_by=request.user,
+            )
+        except AttendanceError as exc:
+            error = exc.message
+            # The message stands at the field it is about: a clash is about the time chosen.
+            form.add_error("time" if isinstance(exc, ProfessionalBusy) else None, exc.message)
+    else:
+        error = errors_text(form)
+    # Only the worklist books with htmx, so an htmx request gets its row; the child's page posts a plain
+    # form. ``fra`` only chooses where a plain POST is sent back to, never a fragment.
+    if error and not request.htmx and request.POST.get("fra") == "barn":
+        # The child's page again with this form as it was filled in, its messages at its fields.
+        return child_page(request, consultation.child_id, booking_form=form)
+    if request.htmx:
+        consultation.refresh_from_db(fields=["state"])
+        access_log_record(
+            user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
+            what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
+        )
+        row = {"consultation": consultation, "form": form, "appointment": appointment, "proposal": None}
+        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
+    if error:
+        messages.error(request, error)
+    else:
+        when = timezone.localtime(appointment.starts_at)
+        messages.success(request, gettext("Time bestilt %(date)s kl. %(time)s for %(name)s.") % {
+            "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}", "name": consultation.child.full_name,
+        })
+    if request.POST.get("fra") == "barn":
+        return redirect("attendance:child", child_id=consultation.child_id)
+    return redirect("attendance:booking_worklist")
