@@ -109,15 +109,21 @@ def booking_worklist(request):
     return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": ""})
 
 
-def bookable_consultation(request, consultation_id: int) -> Consultation:
+def _one_at_users_stations(queryset, message: str, **lookup):
+    """The row at one of the user's stations (the queryset is filtered by them), or a 404 with ``message``."""
     try:
-        return (
-            Consultation.objects.select_related("child", "step", "child__station")
-            .filter(child__station_id__in=request.user.station_ids())
-            .get(pk=consultation_id)
-        )
-    except (Consultation.DoesNotExist, ValueError, TypeError):
-        raise Http404(gettext("Fant ikke konsultasjonen.")) from None
+        return queryset.get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404(message) from None
+
+
+def consultation_to_book(request, consultation_id: int) -> tuple[Consultation, list[User]]:
+    """The consultation of a child at the user's stations, and the professionals it can be booked with."""
+    consultation = _one_at_users_stations(
+        Consultation.objects.select_related("child", "step", "child__station").filter(child__station_id__in=request.user.station_ids()),
+        gettext("Fant ikke konsultasjonen."), pk=consultation_id,
+    )
+    return consultation, professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
 
 
 @login_required
@@ -125,8 +131,7 @@ def bookable_consultation(request, consultation_id: int) -> Consultation:
 @requires(may_book)
 def book_slot(request, consultation_id: int):
     """Book the consultation into a free slot (the worklist's "Bestill" or a time in the week view)."""
-    consultation = bookable_consultation(request, consultation_id)
-    professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
+    consultation, professionals = consultation_to_book(request, consultation_id)
     form = SlotForm(request.POST, professionals=professionals)
     appointment, error = None, ""
     if form.is_valid():
@@ -243,10 +248,9 @@ def _booking_week_context(request, consultation: Consultation, professionals: li
 @requires(may_book)
 def booking_week(request, consultation_id: int):
     """A week of the chosen professional's free slots for one consultation ("Velg annen tid")."""
-    consultation = bookable_consultation(request, consultation_id)
+    consultation, professionals = consultation_to_book(request, consultation_id)
     access_log_record(user=request.user, child=consultation.child, action=AccessAction.VIEW_LIST,
                       what=gettext("Timebestilling (ledige tider)"), path=request.get_full_path())
-    professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
     context = _booking_week_context(request, consultation, professionals, query=request.GET)
     if request.htmx:
         return render(request, "attendance/booking_week.html#week", context)
@@ -258,12 +262,10 @@ def booking_week(request, consultation_id: int):
 @requires(may_book)
 def appointment_move(request, appointment_id: int):
     """Move a booked appointment to another free slot of its professional (GET: the week; POST: the slot)."""
-    try:
-        appointment = Appointment.objects.select_related("child", "consultation__step", "professional").get(
-            pk=appointment_id, station_id__in=request.user.station_ids()
-        )
-    except Appointment.DoesNotExist:
-        raise Http404(gettext("Fant ikke timen.")) from None
+    appointment = _one_at_users_stations(
+        Appointment.objects.select_related("child", "consultation__step", "professional").filter(station_id__in=request.user.station_ids()),
+        gettext("Fant ikke timen."), pk=appointment_id,
+    )
     access_log_record(user=request.user, child=appointment.child, action=AccessAction.VIEW_LIST,
                       what=gettext("Flytt timen (ledige tider)"), path=request.get_full_path())
     professional = appointment.professional

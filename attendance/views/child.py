@@ -39,7 +39,7 @@ from attendance.services import (
     NationalIdInUse,
     child_register,
 )
-from attendance.views.booking import bookable_consultation, booking_initial, professionals_by_station
+from attendance.views.booking import booking_initial, consultation_to_book, professionals_by_station
 from helsestasjon.access import child_for_request
 from helsestasjon.models import AccessAction, Child, ChildStatus, Guardianship, Station
 from helsestasjon.permissions import (
@@ -201,8 +201,7 @@ def child_new(request):
 @requires(may_book)
 def book(request, consultation_id: int):
     """Book one consultation from the worklist (htmx swaps the row) or from the child's page."""
-    consultation = bookable_consultation(request, consultation_id)
-    professionals = professionals_by_station([consultation.child.station_id])[consultation.child.station_id]
+    consultation, professionals = consultation_to_book(request, consultation_id)
     form = BookingForm(request.POST, professionals=professionals, prefix=f"c{consultation.pk}")
     appointment, error = None, ""
     if form.is_valid():
