@@ -467,7 +467,8 @@ def _absence_span() -> models.Func:
     # midnight). Wall-clock time, not instants: two exceptions overlap as they read on the page.
     def moment(day: str, at: str, default: str) -> models.Func:
         at_or_default = models.Func(models.F(at), template=f"COALESCE(%(expressions)s, '{default}'::time)", output_field=models.TimeField())
-        return models.Func(models.F(day), at_or_default, template="(%(expressions)s)", arg_joiner=" + ", output_field=models.DateTimeField())
+        # Keyword order as the migration writes it: the expression compares its extra arguments in order.
+        return models.Func(models.F(day), at_or_default, arg_joiner=" + ", template="(%(expressions)s)", output_field=models.DateTimeField())
 
     return models.Func(moment("starts_on", "from_time", "00:00"), moment("ends_on", "until_time", "24:00"),
                        function="tsrange", output_field=DateTimeRangeField())
