@@ -106,7 +106,7 @@ def booking_worklist(request):
             user=request.user, children=[c.child for c in consultations], action=AccessAction.VIEW_LIST,
             what=gettext("Timebestilling"), path=request.get_full_path(),
         )
-    return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": ""})
+    return render(request, "attendance/booking_worklist.html", {"page": page, "rows": rows, "error": "", "week_open": False})
 
 
 def _one_at_users_stations(queryset, message: str, **lookup):
@@ -157,7 +157,8 @@ def book_slot(request, consultation_id: int):
             return render(request, "attendance/booking_week.html", week)
     if request.htmx:
         consultation.refresh_from_db(fields=["state"])
-        context = {"row": {"consultation": consultation, "appointment": appointment, "proposal": None}, "error": error}
+        context = {"row": {"consultation": consultation, "appointment": appointment, "proposal": None}, "error": error,
+                   "week_open": False}
         if appointment is None:
             # The slot went to someone else: offer the next free one at once.
             context["row"] = _proposals([consultation], request.user, {consultation.child.station_id: professionals})[0]

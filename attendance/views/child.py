@@ -229,7 +229,7 @@ def book(request, consultation_id: int):
             what=gettext("Timebestilling (rad oppdatert)"), path=request.get_full_path(),
         )
         row = {"consultation": consultation, "form": form, "appointment": appointment, "proposal": None}
-        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error})
+        return render(request, "attendance/booking_worklist.html#booking_row", {"row": row, "error": error, "week_open": False})
     if error:
         messages.error(request, error)
     else:
