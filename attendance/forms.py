@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms import BoundField
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
@@ -55,13 +57,16 @@ class OutcomeForm(forms.Form):
 
 class BookingForm(forms.Form):
     date = forms.DateField(label=gettext_lazy("Dato"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
+                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                            error_messages={"required": gettext_lazy("Velg dato."), "invalid": gettext_lazy("Ugyldig dato.")})
-    time = forms.TimeField(label=gettext_lazy("Tid"), input_formats=["%H:%M"],
+    time = forms.TimeField(label=gettext_lazy("Tid"), input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
                            error_messages={"required": gettext_lazy("Velg klokkeslett."), "invalid": gettext_lazy("Ugyldig klokkeslett.")})
     duration_minutes = forms.IntegerField(label=gettext_lazy("Varighet (min)"), min_value=5, max_value=480,
-                                          error_messages={"min_value": gettext_lazy("Minst 5 minutter."), "max_value": gettext_lazy("Høyst 480 minutter.")})
-    place = forms.ChoiceField(label=gettext_lazy("Sted"), choices=Place.choices)
-    room = forms.CharField(label=gettext_lazy("Rom"), max_length=60, required=False, validators=TEXT)
+                                          widget=forms.NumberInput(attrs={"class": "short"}),
+                                          error_messages={"required": gettext_lazy("Skriv inn varighet."), "invalid": gettext_lazy("Skriv varigheten i hele minutter."),
+                                                          "min_value": gettext_lazy("Minst 5 minutter."), "max_value": gettext_lazy("Høyst 480 minutter.")})
+    place = forms.ChoiceField(label=gettext_lazy("Sted"), choices=Place.choices, error_messages={"invalid_choice": gettext_lazy("Velg et sted.")})
+    room = forms.CharField(label=gettext_lazy("Rom"), max_length=60, required=False, validators=TEXT, widget=forms.TextInput(attrs={"class": "short"}))
     professional = forms.TypedChoiceField(label=gettext_lazy("Fagperson"), coerce=int, error_messages={"invalid_choice": gettext_lazy("Velg en fagperson ved helsestasjonen.")})
 
     def __init__(self, *args, professionals=(), **kwargs):
@@ -124,6 +129,13 @@ class ChildRegistrationForm(forms.Form):
         self.fields["station"].choices = [(s.pk, s.name) for s in stations]
         self.fields["guardian_given_name"].error_messages["required"] = gettext("Skriv inn foresattes fornavn.")
         self.fields["guardian_family_name"].error_messages["required"] = gettext("Skriv inn foresattes etternavn.")
+
+    def child_fields(self) -> list[BoundField]:
+        """The child's fields, in the order the page shows them (the guardian's are the rest)."""
+        return [field for field in self if not field.name.startswith("guardian_")]
+
+    def guardian_fields(self) -> list[BoundField]:
+        return [field for field in self if field.name.startswith("guardian_")]
 
     def clean_national_id(self):
         return self.cleaned_data["national_id"].replace(" ", "")
@@ -193,8 +205,9 @@ class WeekForm(forms.Form):
                                    error_messages={"invalid": gettext_lazy("Ugyldig fagperson.")})
 
 
-def _time_field(label):
+def _time_field(label, *, required=True, help_text=""):
     return forms.TimeField(label=label, input_formats=["%H:%M"], widget=forms.TimeInput(attrs={"type": "time", "step": 300}, format="%H:%M"),
+                           required=required, help_text=help_text,
                            error_messages={"required": gettext_lazy("Skriv inn klokkeslett."), "invalid": gettext_lazy("Ugyldig klokkeslett. Bruk tt:mm.")})
 
 
@@ -231,12 +244,23 @@ class AbsenceForm(forms.Form):
     ends_on = forms.DateField(label=gettext_lazy("Til og med"), input_formats=["%Y-%m-%d", "%d.%m.%Y"], validators=[validate_plausible_date],
                               widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
                               error_messages={"required": gettext_lazy("Skriv inn siste dag."), "invalid": gettext_lazy("Ugyldig dato. Bruk dd.mm.åååå.")})
+    # Part of a day (issue 18): from this time on the first day to that time on the last; empty = whole days.
+    from_time = _time_field(gettext_lazy("Fra klokken"), required=False, help_text=gettext_lazy("Tom for hele dager."))
+    until_time = _time_field(gettext_lazy("Til klokken"), required=False, help_text=gettext_lazy("Tom for hele dager."))
     note = forms.CharField(label=gettext_lazy("Merknad"), max_length=200, required=False, validators=TEXT)
 
     def __init__(self, *args, stations=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.stations = {s.pk: s for s in stations}
         self.fields["station"].choices = [("", "—")] + [(s.pk, s.name) for s in stations]
+
+    def _clean_times(self, data) -> None:
+        starts, ends = data.get("from_time"), data.get("until_time")
+        if (starts is None) != (ends is None) and not {"from_time", "until_time"} & set(self.errors):
+            self.add_error("until_time" if ends is None else "from_time",
+                           gettext("Fyll inn både fra og til klokkeslett, eller ingen av dem for hele dager."))
+        elif starts and ends and data.get("starts_on") and data.get("starts_on") == data.get("ends_on") and ends <= starts:
+            self.add_error("until_time", gettext("Sluttiden må være etter starttiden."))
 
     def clean(self):
         data = super().clean()
@@ -245,6 +269,7 @@ class AbsenceForm(forms.Form):
             self.add_error("ends_on", gettext("Sluttdatoen må være samme dag som eller etter startdatoen."))
         if data.get("kind") == AbsenceKind.CLOSED and data["station"] is None:
             self.add_error("station", gettext("Velg helsestasjonen som er stengt."))
+        self._clean_times(data)
         return data
 
 
@@ -269,3 +294,16 @@ class RegisterLookupForm(forms.Form):
         if data.get("station"):
             data["station"] = self.stations[data["station"]]
         return data
+
+
+def errors_text(form: forms.Form) -> str:
+    """Every message of a form in one line, for a page that shows them in one place (a row, a message)."""
+    return " ".join(e for errors in form.errors.values() for e in errors)
+
+
+def add_validation_errors(form: forms.Form, exc: ValidationError, *, prefix: str = "") -> None:
+    """A service's refusal put on the form: each message at its field (``prefix`` + name as a second guess), else above it."""
+    for field, errors in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        target = field if field in form.fields else (f"{prefix}{field}" if f"{prefix}{field}" in form.fields else None)
+        for message in errors:
+            form.add_error(target, message)

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
-from django.contrib.postgres.fields import DateRangeField, DateTimeRangeField, RangeOperators
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -461,10 +461,17 @@ class AbsenceKind(models.TextChoices):
 ABSENCE_NO_OVERLAP = "absence_no_overlap"
 
 
-def _days_span() -> models.Func:
-    # Inclusive of both days, as a clerk reads "1.–3. juli".
-    return models.Func(models.F("starts_on"), models.F("ends_on"), template="daterange(%(expressions)s, '[]')",
-                       output_field=DateRangeField())
+def _absence_span() -> models.Func:
+    # The local wall-clock time an exception covers: whole days inclusive of both, as a clerk reads
+    # "1.–3. juli", or from the first day's start time to the last day's end time ("24:00" is the next
+    # midnight). Wall-clock time, not instants: two exceptions overlap as they read on the page.
+    def moment(day: str, at: str, default: str) -> models.Func:
+        at_or_default = models.Func(models.F(at), template=f"COALESCE(%(expressions)s, '{default}'::time)", output_field=models.TimeField())
+        # Keyword order as the migration writes it: the expression compares its extra arguments in order.
+        return models.Func(models.F(day), at_or_default, arg_joiner=" + ", template="(%(expressions)s)", output_field=models.DateTimeField())
+
+    return models.Func(moment("starts_on", "from_time", "00:00"), moment("ends_on", "until_time", "24:00"),
+                       function="tsrange", output_field=DateTimeRangeField())
 
 
 class AbsenceQuerySet(models.QuerySet):
@@ -475,9 +482,12 @@ class AbsenceQuerySet(models.QuerySet):
 
 
 class Absence(models.Model):
-    """Whole days without slots: a professional's leave (at every station) or a station's closed days.
+    """Time without slots: a professional's leave (at every station) or a station's closed days.
 
-    Public holidays are not stored: they come from the ``holidays`` package when slots are computed.
+    Whole days, or part of a day (issue 18: a dentist at 10-12 leaves the afternoon bookable): with
+    ``from_time`` and ``until_time`` it runs from the first day at ``from_time`` to the last day at
+    ``until_time``. Public holidays are not stored: they come from the ``holidays`` package when
+    slots are computed.
     """
 
     kind = models.CharField(_("type"), max_length=10, choices=AbsenceKind.choices)
@@ -489,6 +499,9 @@ class Absence(models.Model):
                                 verbose_name=_("helsestasjon"))
     starts_on = models.DateField(_("fra og med"))
     ends_on = models.DateField(_("til og med"))
+    # Both empty: whole days. Both set: part of a day (see the class docstring).
+    from_time = models.TimeField(_("fra klokken"), null=True, blank=True)
+    until_time = models.TimeField(_("til klokken"), null=True, blank=True)
     note = models.CharField(_("merknad"), max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", verbose_name=_("registrert av"))
@@ -500,24 +513,42 @@ class Absence(models.Model):
         verbose_name_plural = _("unntak fra arbeidstid")
         ordering = ["starts_on", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(starts_on__lte=models.F("ends_on")), name="absence_end_after_start"),
+            models.CheckConstraint(condition=Q(starts_on__lte=models.F("ends_on")), name="absence_end_after_start",
+                                   violation_error_message=_("Sluttdatoen må være samme dag som eller etter startdatoen.")),
+            models.CheckConstraint(
+                condition=Q(from_time__isnull=True, until_time__isnull=True) | Q(from_time__isnull=False, until_time__isnull=False),
+                name="absence_part_day_has_both_times",
+                violation_error_message=_("Fyll inn både fra og til klokkeslett, eller ingen av dem for hele dager."),
+            ),
+            models.CheckConstraint(
+                condition=Q(until_time__isnull=True) | Q(ends_on__gt=models.F("starts_on")) | Q(until_time__gt=models.F("from_time")),
+                name="absence_part_day_end_after_start",
+                violation_error_message=_("Sluttiden må være etter starttiden."),
+            ),
             models.CheckConstraint(
                 condition=Q(kind="leave", professional__isnull=False, station__isnull=True)
                 | Q(kind="closed", professional__isnull=True, station__isnull=False),
                 name="absence_leave_of_a_professional_closed_of_a_station",
+                violation_error_message=_("Fravær gjelder en fagperson, stenging en helsestasjon."),
             ),
             # NULL never equals NULL, so each constraint binds only the rows that name its column.
             ExclusionConstraint(
                 name=ABSENCE_NO_OVERLAP,
-                expressions=[(models.F("professional"), RangeOperators.EQUAL), (_days_span(), RangeOperators.OVERLAPS)],
+                expressions=[(models.F("professional"), RangeOperators.EQUAL), (_absence_span(), RangeOperators.OVERLAPS)],
                 violation_error_message=_("Fraværet overlapper et fravær som allerede er registrert."),
             ),
             ExclusionConstraint(
                 name="absence_closed_no_overlap",
-                expressions=[(models.F("station"), RangeOperators.EQUAL), (_days_span(), RangeOperators.OVERLAPS)],
+                expressions=[(models.F("station"), RangeOperators.EQUAL), (_absence_span(), RangeOperators.OVERLAPS)],
                 violation_error_message=_("Stengingen overlapper en stenging som allerede er registrert."),
             ),
         ]
 
+    @property
+    def is_part_day(self) -> bool:
+        return self.from_time is not None
+
     def __str__(self) -> str:
+        if self.is_part_day:
+            return f"{self.get_kind_display()} {self.starts_on:%d.%m.%Y} {self.from_time:%H:%M}-{self.ends_on:%d.%m.%Y} {self.until_time:%H:%M}"
         return f"{self.get_kind_display()} {self.starts_on:%d.%m.%Y}-{self.ends_on:%d.%m.%Y}"

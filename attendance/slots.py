@@ -1,5 +1,8 @@
 """Free slots: working hours minus public holidays, leave, closed days and booked appointments.
 
+Leave and closings for part of a day (``Absence.from_time``/``until_time``) are taken out of the
+day's working hours like booked time; whole-day ones remove the day.
+
 One statement computes the free time of any number of professionals as ranges (PostgreSQL's
 multirange difference); slots of any duration are then read off those ranges in one pass. The
 booking worklist asks once for every professional of the page's stations and hands each row a
@@ -61,8 +64,16 @@ WITH days AS (
        AND NOT days.day = ANY(%(holidays)s::date[])
        AND NOT EXISTS (
            SELECT 1 FROM {Absence._meta.db_table} x
-            WHERE x.starts_on <= days.day AND x.ends_on >= days.day
+            WHERE x.starts_on <= days.day AND x.ends_on >= days.day AND x.from_time IS NULL
               AND (x.professional_id = wh.professional_id OR x.station_id = wh.station_id))
+), part_days AS MATERIALIZED (
+    -- Exceptions for part of a day (leave 10-12), as instants; usually none or a few rows, read
+    -- once and then matched against each window.
+    SELECT x.professional_id, x.station_id,
+           tstzrange((x.starts_on + x.from_time) AT TIME ZONE %(tz)s, (x.ends_on + x.until_time) AT TIME ZONE %(tz)s) AS span
+      FROM {Absence._meta.db_table} x
+     WHERE x.from_time IS NOT NULL AND x.starts_on <= %(last)s::date AND x.ends_on >= %(first)s::date
+       AND (x.professional_id = ANY(%(professionals)s) OR x.station_id = ANY(%(stations)s))
 ), busy AS (
     -- Each professional's booked time in the whole span as one multirange, read through the
     -- (professional, starts_at) index; an appointment lasts at most 480 minutes.
@@ -75,7 +86,11 @@ WITH days AS (
 SELECT w.professional_id, w.station_id, lower(f.free), upper(f.free)
   FROM windows w
   LEFT JOIN busy b ON b.professional_id = w.professional_id
-  CROSS JOIN LATERAL unnest(tstzmultirange(w.span) - COALESCE(b.taken, '{{}}'::tstzmultirange)) AS f(free)
+  CROSS JOIN LATERAL unnest(
+      tstzmultirange(w.span) - COALESCE(b.taken, '{{}}'::tstzmultirange)
+      - COALESCE((SELECT range_agg(p.span) FROM part_days p
+                   WHERE (p.professional_id = w.professional_id OR p.station_id = w.station_id) AND p.span && w.span),
+                 '{{}}'::tstzmultirange)) AS f(free)
  WHERE NOT isempty(w.span)
  ORDER BY lower(f.free), w.professional_id
 """
@@ -136,7 +151,7 @@ def free_slots(professional, station, start: datetime, end: datetime, duration: 
     """Free start times of ``duration`` (minutes) for the professional at the station in [start, end).
 
     Within the professional's working hours at that station, never on a Norwegian public holiday,
-    a day of leave or a day the station is closed, never overlapping a booked appointment of the
+    a day of leave or a day the station is closed, never in part-day leave or closing, never overlapping a booked appointment of the
     professional (at any station), never in the past. One query, then one pass over its rows.
     """
     duration = duration if isinstance(duration, timedelta) else timedelta(minutes=int(duration))

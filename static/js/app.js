@@ -99,3 +99,12 @@ document.addEventListener("htmx:oobAfterSwap", function (event) {
   p.className = "announcer visually-hidden";
   p.textContent = spoken.textContent.replace(/\s+/g, " ").trim();
 });
+// A page drawn again after a refused form (no htmx): the focus goes to the first invalid field,
+// whose message is read with it (aria-describedby), else to the form's message.
+document.addEventListener("DOMContentLoaded", function () {
+  var main = document.getElementById("main");
+  var spot = main && (main.querySelector("[aria-invalid=true]") || main.querySelector(".form-errors[role=alert], .error[role=alert]"));
+  if (!spot) { return; }
+  if (!/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(spot.tagName)) { spot.setAttribute("tabindex", "-1"); }
+  spot.focus();
+});

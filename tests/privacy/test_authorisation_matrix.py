@@ -103,7 +103,7 @@ POST = {
     "attendance:record_outcome": "200 404 403 403 200 404 404 200 200 200",
     "attendance:book": "200 404 200 404 200 404 404 200 200 200",
     "attendance:book_slot": "200 404 200 404 200 404 404 200 200 200",
-    "attendance:appointment_move": "302 404 302 404 302 404 404 302 302 302",
+    "attendance:appointment_move": "200 404 200 404 200 404 404 200 200 200",
     "attendance:working_hours": "403 200 200 403 200",
     "attendance:child_new": "200 200 200 200 200",
     "followup:decide": "403 403 403 403 200 404 403 403 200 200",
