@@ -50,6 +50,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("SMS_BACKEND", "memory")
 
 TARGET_SECONDS = 0.5
 STATIONS = 15
@@ -107,13 +108,16 @@ def build(children: int, seed: int = 8) -> None:
 
     from attendance.models import CHOSEN_REASONS, Appointment, Consultation, OutcomeEvent, ProgrammeStep
     from followup.models import Case, CaseClosure, CaseStep, CloseReason, LeaderDecision, StepKind
+    from followup.statistics.models import StatisticsAppointment, StatisticsChild, StatisticsConsultation
     from helsestasjon.models import Child, Municipality, Role, Station, User
 
     rng = random.Random(seed)
     today = timezone.localdate()
     now = timezone.now()
+    # The statistics summary has no foreign keys (triggers keep it), so CASCADE does not reach it.
+    summary = (StatisticsAppointment, StatisticsConsultation, StatisticsChild)
     tables = ", ".join(
-        m._meta.db_table for m in (CaseClosure, LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child)
+        m._meta.db_table for m in (CaseClosure, LeaderDecision, CaseStep, Case, OutcomeEvent, Appointment, Consultation, Child, *summary)
     )
     with connection.cursor() as cursor:
         # The followup tables reference each other (case.current_step); TRUNCATE handles the cycle.

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from attendance.models import Consultation, Outcome, Place, Reason
 from attendance.services import appointment_book, appointment_record_outcome, child_register, consultations_advance_states, outcome_correct
-from followup.statistics.queries import Scope
+from followup.statistics.scope import Scope
 from helsestasjon.models import Child, ChildStatus
 from tests.factories import next_national_id
 

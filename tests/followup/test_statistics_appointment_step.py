@@ -12,7 +12,13 @@ from django.db.models import F
 from attendance.models import Appointment, Consultation, Outcome, Place, ProgrammeStep
 from attendance.services import appointment_book, appointment_record_outcome
 from helsestasjon.models import Role
-from tests.factories import AppointmentFactory, ChildFactory, ConsultationFactory, StationFactory, UserFactory
+from tests.factories import (
+    AppointmentFactory,
+    ChildFactory,
+    ConsultationFactory,
+    StationFactory,
+    UserFactory,
+)
 from tests.followup.statistics_population import at, register
 
 pytestmark = pytest.mark.django_db
