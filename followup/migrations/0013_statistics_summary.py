@@ -61,14 +61,21 @@ CREATE FUNCTION followup_statistics_consultations(ids bigint[]) RETURNS void LAN
            child_id = EXCLUDED.child_id, station_id = EXCLUDED.station_id, step_id = EXCLUDED.step_id,
            window_closes = EXCLUDED.window_closes, state = EXCLUDED.state, in_time = EXCLUDED.in_time,
            left_on = EXCLUDED.left_on;
+    UPDATE followup_statisticschild AS s SET arrived_after_birth = NOT s.arrived_after_birth
+     WHERE s.child_id IN (SELECT k.child_id FROM attendance_consultation AS k WHERE k.id IN (SELECT unnest(ids)))
+       AND s.arrived_after_birth <> EXISTS (
+           SELECT 1 FROM attendance_consultation AS k JOIN attendance_programmestep AS p ON p.id = k.step_id
+            WHERE k.child_id = s.child_id AND k.state = 'not_applicable'
+              AND p."order" = (SELECT min("order") FROM attendance_programmestep));
 $$;
 
 CREATE FUNCTION followup_statistics_rebuild() RETURNS void LANGUAGE sql AS $$
     TRUNCATE followup_statisticsappointment, followup_statisticsconsultation;
-    INSERT INTO followup_statisticschild (child_id, birth_station_id)
+    -- The station at birth: where the home visit was booked, failing that the station now.
+    INSERT INTO followup_statisticschild (child_id, birth_station_id, birth_date, arrived_after_birth)
     SELECT c.id, coalesce((SELECT a.station_id FROM attendance_appointment AS a JOIN attendance_programmestep AS p ON p.id = a.step_id
                             WHERE a.child_id = c.id AND p."order" = (SELECT min("order") FROM attendance_programmestep)
-                            ORDER BY a.starts_at LIMIT 1), c.station_id)
+                            ORDER BY a.starts_at LIMIT 1), c.station_id), c.birth_date, false
       FROM helsestasjon_child AS c
     ON CONFLICT (child_id) DO NOTHING;
     SELECT followup_statistics_consultations(ARRAY(SELECT id FROM attendance_consultation));
@@ -116,7 +123,8 @@ DECLARE
     changed bigint[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO followup_statisticschild (child_id, birth_station_id) SELECT id, station_id FROM new_rows
+        INSERT INTO followup_statisticschild (child_id, birth_station_id, birth_date, arrived_after_birth)
+        SELECT id, station_id, birth_date, false FROM new_rows
         ON CONFLICT (child_id) DO NOTHING;
         RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
@@ -135,6 +143,8 @@ BEGIN
       FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id
      WHERE s.child_id = n.id AND n.station_id <> o.station_id
        AND (now() AT TIME ZONE '{tz}')::date < n.birth_date + 14;
+    UPDATE followup_statisticschild AS s SET birth_date = n.birth_date
+      FROM new_rows AS n WHERE s.child_id = n.id AND s.birth_date <> n.birth_date;
     PERFORM followup_statistics_appointments(ARRAY(SELECT id FROM attendance_appointment WHERE child_id = ANY(changed)));
     PERFORM followup_statistics_consultations(ARRAY(SELECT id FROM attendance_consultation WHERE child_id = ANY(changed)));
     RETURN NULL;
@@ -179,6 +189,8 @@ def create_triggers(apps, schema_editor):
             f"REFERENCING {REFERENCING[event]} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
         )
     schema_editor.execute("SELECT followup_statistics_rebuild()")
+    # The planner's statistics of the new tables, before the first page counts from them.
+    schema_editor.execute("ANALYZE followup_statisticsappointment, followup_statisticsconsultation, followup_statisticschild")
 
 
 def drop_triggers(apps, schema_editor):
@@ -201,7 +213,9 @@ class Migration(migrations.Migration):
             name='StatisticsChild',
             fields=[
                 ('child', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, primary_key=True, related_name='+', serialize=False, to='helsestasjon.child')),
-                ('birth_station', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='helsestasjon.station')),
+                ('birth_station', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='helsestasjon.station')),
+                ('birth_date', models.DateField()),
+                ('arrived_after_birth', models.BooleanField(default=False)),
             ],
         ),
         migrations.CreateModel(

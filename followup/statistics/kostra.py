@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from attendance.models import AppointmentStatus, ConsultationState
-from followup.statistics.models import KostraReport, StatisticsAppointment, StatisticsChild, StatisticsConsultation
+from attendance.models import AppointmentStatus
+from followup.statistics.models import KostraReport, StatisticsAppointment, StatisticsChild
 from helsestasjon.models import Child, ChildStatus
 from helsestasjon.permissions import may_report_kostra
 
@@ -53,9 +53,6 @@ POPULATIONS = {
 }
 
 _HOME_BY_NURSE = Q(home_by_nurse=True)
-# The newborn's consultation: a child whose journal came after its window closed moved here
-# after it was born (it is "not applicable, arrived after the window").
-NEWBORN_STEP = "HV"
 
 SSB_MEASURES = [
     SsbMeasure(
@@ -135,10 +132,7 @@ def births(year: int) -> QuerySet:
     later (a move to another station or out of the municipality, emigration, death). A child who
     moved here after its newborn window (its home visit "not applicable, arrived after the window")
     was born elsewhere and is counted there."""
-    arrived_later = StatisticsConsultation.objects.filter(
-        child_id=OuterRef("child_id"), step__code=NEWBORN_STEP, state=ConsultationState.NOT_APPLICABLE
-    )
-    return StatisticsChild.objects.filter(child__birth_date__year=year).exclude(Exists(arrived_later))
+    return StatisticsChild.objects.filter(birth_date__year=year, arrived_after_birth=False)
 
 
 def resident_conditions(year: int) -> dict[str, Q]:

@@ -122,11 +122,15 @@ class StatisticsConsultation(models.Model):
 
 
 class StatisticsChild(models.Model):
-    """The station a child belonged to when it was born: SSB's births count there (kostra.py).
+    """A child as SSB's "births in the year" counts it (kostra.births).
 
-    Set when the journal is opened, and moved with the child while it is a newborn (in its
-    first 14 days: a journal opened at the wrong station and corrected); a later move keeps it.
+    ``birth_station`` is set when the journal is opened, and moves with the child while it is a
+    newborn (its first 14 days: a journal opened at the wrong station and corrected); a later
+    move keeps it. ``arrived_after_birth``: the programme's first consultation (the home visit)
+    is "not applicable, arrived after the window", so the child moved here after it was born.
     """
 
     child = models.OneToOneField(Child, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    birth_station = models.ForeignKey(Station, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    birth_station = models.ForeignKey(Station, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    birth_date = models.DateField()
+    arrived_after_birth = models.BooleanField(default=False)

@@ -145,15 +145,30 @@ def _followup_context(figures, links, *, clinical: bool):
     def link(category, detail=""):
         return links("followup", category, detail=detail)
 
+    def count_table(title: str, heading: str, cells: list[dict], empty: str) -> dict:
+        return {"title": title, "heading": heading, "cells": cells, "empty": empty}
+
     return {
         "opened": _cell(figures.opened, None, link("opened")),
         "closed": _cell(figures.closed, None, link("closed")),
         "median_days": figures.median_days_to_close,
-        "closed_by_reason": [_cell(n, None, link("closed", value)) | {"label": label} for value, label, n in figures.closed_by_reason],
-        "steps_reached": [_cell(n, None, link("step", kind)) | {"label": label} for kind, label, n in figures.steps_reached],
-        "concern_reports": [
-            _cell(n, None, link("concern", str(year)) if clinical else "") | {"label": year}
-            for year, n in figures.concern_reports_by_year
+        "tables": [
+            count_table(
+                gettext("Avsluttet, etter årsak"), gettext("Årsak"),
+                [_cell(n, None, link("closed", value)) | {"label": label} for value, label, n in figures.closed_by_reason],
+                gettext("Ingen saker avsluttet i perioden."),
+            ),
+            count_table(
+                gettext("Trinn nådd (saker åpnet i perioden)"), gettext("Trinn"),
+                [_cell(n, None, link("step", kind)) | {"label": label} for kind, label, n in figures.steps_reached],
+                gettext("Ingen saker åpnet i perioden."),
+            ),
+            count_table(
+                gettext("Bekymringsmeldinger til barnevernet"), gettext("År"),
+                [_cell(n, None, link("concern", str(year)) if clinical else "") | {"label": year}
+                 for year, n in figures.concern_reports_by_year],
+                gettext("Ingen i perioden."),
+            ),
         ],
     }
 

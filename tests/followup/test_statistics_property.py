@@ -143,6 +143,9 @@ def recount(station_ids) -> dict:
         by_key[key].add(a.child_id)
     ssb = {}
     end = timezone.make_aware(datetime(YEAR + 1, 1, 1))
+    arrived_later = {
+        c.child_id for c in Consultation.objects.filter(child__in=list(children), step__code="HV") if c.state == "not_applicable"
+    }
     for m in kostra.SSB_MEASURES:
         numerator = set()
         for a in in_year:
@@ -154,10 +157,12 @@ def recount(station_ids) -> dict:
                     or (m.key == "week_8" and age < 56) or m.key in ("year_2", "year_4")):
                 numerator.add(a.child_id)
         born = {"births": YEAR, "aged_2": YEAR - 2, "aged_4": YEAR - 4}[m.denominator]
+        # Births: lived here as a newborn (this builder never moves a child between stations).
         denominator = {
             c.id for c in children.values()
             if c.birth_date.year == born
-            and (m.denominator == "births" or not (c.status in ("moved", "emigrated", "deceased") and c.status_changed_at < end))
+            and (c.id not in arrived_later if m.denominator == "births"
+                 else not (c.status in ("moved", "emigrated", "deceased") and c.status_changed_at < end))
         }
         ssb[m.key] = (numerator, denominator)
     labels = {str(label): value for value, label in CloseReason.choices}
