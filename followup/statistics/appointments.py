@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import BooleanField, Case, Count, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import AppointmentStatus, ProgrammeStep, Reason
@@ -66,6 +66,12 @@ REASON_GROUPS = {
     "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
 }
 REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status in statuses)
+# Each figure's bit in the one-pass aggregate.
+_BIT = {key: 1 << i for i, key in enumerate(APPOINTMENT_CONDITIONS)}
+# The pass reads a reason column's statuses from its outcome figure's bit, and the recurrence from
+# "not_brought": they must be the same statuses.
+assert all(APPOINTMENT_FILTERS[key] == Q(status__in=statuses) or APPOINTMENT_FILTERS[key] == Q(status=statuses[0])
+           for key, statuses in REASON_GROUPS.items())
 REASON_GROUP_LABELS = {"not_brought": gettext_lazy("Ikke møtt"), "cancelled_by_guardian": gettext_lazy("Avbestilt av foresatte")}
 NO_REASON = "none"  # the URL value for "no reason given"
 
@@ -146,51 +152,54 @@ class AppointmentFigures:
     kostra_numerators: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def _kostra_flags(year: int | None) -> dict[str, Case]:
-    """One flag per KOSTRA measure: the row is an attended appointment of the year that meets it
-    (kostra.numerator_condition, the same Q the measure's child list filters by)."""
+def _kostra_bits(year: int | None) -> Case | None:
+    """One bit per KOSTRA measure (in kostra.SSB_MEASURES order), set where the row is an attended
+    appointment of the year that meets it (kostra.numerator_condition, the same Q the measure's child
+    list filters by); None without a KOSTRA year."""
     if year is None:
-        return {}
+        return None
     start, end = kostra.year_bounds(year)
     in_year = Q(status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end)
-    return {
-        f"k_{m.key}": Case(When(in_year & kostra.numerator_condition(m), then=Value(True)), default=Value(False), output_field=BooleanField())
-        for m in kostra.SSB_MEASURES
-    }
+    flags = [
+        Case(When(in_year & kostra.numerator_condition(m), then=Value(1 << i)), default=Value(0), output_field=IntegerField())
+        for i, m in enumerate(kostra.SSB_MEASURES)
+    ]
+    return sum(flags[1:], flags[0])  # distinct bits, so the sum is their OR
 
 
-def _pass_rows(scope: Scope, flags_k: dict[str, Case], kostra_year: int | None) -> tuple[str, list]:
+def _pass_rows(scope: Scope, kostra_year: int | None) -> tuple[str, list]:
     """The rows the pass reads: the period (widened to the KOSTRA year) with an ``in_period`` flag,
-    the reason only where a reason column reads it, and one flag per KOSTRA measure."""
+    the reason only where a reason column reads it, and the KOSTRA bits (0 without a year)."""
     period_start, period_end = scope.bounds()
+    kbits = _kostra_bits(kostra_year)
     base = appointment_base(scope.widened_to_year(kostra_year)).annotate(
         in_period=Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
                        output_field=BooleanField()),
-        **flags_k,
-    ).values("child_id", "step_id", "status", "month", "reason", "by_register", "station_id", "in_period", *flags_k).order_by()
+        kbits=Value(0) if kbits is None else kbits,
+    ).values("child_id", "step_id", "status", "month", "reason", "by_register", "station_id", "in_period", "kbits").order_by()
     base_sql, base_params = base.query.sql_with_params()
     sql = (
         "SELECT child_id, step_id AS step, status, month, CASE WHEN status = ANY(%s) THEN reason END AS reason, "
-        f"by_register, station_id AS station, in_period{''.join(f', {key}' for key in flags_k)} FROM ({base_sql}) AS rows"
+        f"by_register, station_id AS station, in_period, kbits FROM ({base_sql}) AS rows"
     )
     return sql, [list(REASON_STATUSES), *base_params]
 
 
-def _kostra_sql(kostra_keys: list[str], width: int) -> str:
+def _kostra_sql(with_kostra: bool, width: int) -> str:
     """Children per station meeting each measure (a child counts once per measure): first one row
     per station and child, then plain counts (cheaper than a sorting count(DISTINCT) per measure)."""
-    if not kostra_keys:
+    if not with_kostra:
         return ""
-    counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in kostra_keys)
-    flags = ", ".join(f"bool_or({key}) AS {key}" for key in kostra_keys)
+    measures = len(kostra.SSB_MEASURES)
+    counts = ", ".join(f"count(*) FILTER (WHERE kbits & {1 << i} <> 0)" for i in range(measures))
     return (
-        f"UNION ALL SELECT 'kostra', station, NULL, NULL, {counts}{', 0' * (width - len(kostra_keys))} "
-        f"FROM (SELECT station, child_id, {flags} FROM appts WHERE {' OR '.join(kostra_keys)} "
+        f"UNION ALL SELECT 'kostra', station, NULL, NULL, {counts}{', 0' * (width - measures)} "
+        "FROM (SELECT station, child_id, bit_or(kbits) AS kbits FROM appts WHERE kbits <> 0 "
         "GROUP BY station, child_id) AS kostra_children GROUP BY station"
     )
 
 
-def _pass_sql(rows_sql: str, kostra_keys: list[str]) -> tuple[str, list, list]:
+def _pass_sql(rows_sql: str, with_kostra: bool) -> tuple[str, list, list]:
     """The one-pass aggregate over ``rows_sql`` and the parameters it adds around the rows' own.
 
     The outcome conditions are one bit each of one integer per row, so each grouping ORs one
@@ -200,15 +209,17 @@ def _pass_sql(rows_sql: str, kostra_keys: list[str]) -> tuple[str, list, list]:
     width = len(APPOINTMENT_CONDITIONS)
     bits = " | ".join(f"(CASE WHEN {sql} THEN {1 << i} ELSE 0 END)" for i, (_q, sql, _p) in enumerate(APPOINTMENT_CONDITIONS.values()))
     counts = ", ".join(f"count(*) FILTER (WHERE bits & {1 << i} <> 0)" for i in range(width))
-    reason_flags = ", ".join(f"bool_or(status = ANY(%s)) AS {key}" for key in REASON_GROUPS)
+    # A reason column's statuses are its outcome figure's (checked below REASON_GROUPS), so its bit says it.
+    reason_flags = ", ".join(f"bool_or(bits & {_BIT[key]} <> 0) AS {key}" for key in REASON_GROUPS)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in REASON_GROUPS)
     sql = f"""
-        WITH appts AS MATERIALIZED (SELECT *, {bits} AS bits FROM ({rows_sql}) AS flagged),
+        WITH appts AS MATERIALIZED (
+            SELECT child_id, step, month, reason, station, in_period, kbits, {bits} AS bits FROM ({rows_sql}) AS flagged),
         period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),
         per_step AS (SELECT child_id, step, bit_or(bits) AS bits FROM period GROUP BY child_id, step),
         per_child AS (SELECT child_id, bit_or(bits) AS bits FROM per_step GROUP BY child_id),
         per_month AS (SELECT child_id, month, bit_or(bits) AS bits FROM period GROUP BY child_id, month),
-        missed AS (SELECT child_id, count(*) AS n FROM period WHERE status = ANY(%s) GROUP BY child_id),
+        missed AS (SELECT child_id, count(*) AS n FROM period WHERE bits & {_BIT["not_brought"]} <> 0 GROUP BY child_id),
         per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)
         SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
         UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
@@ -216,11 +227,10 @@ def _pass_sql(rows_sql: str, kostra_keys: list[str]) -> tuple[str, list, list]:
         UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
                          count(*) FILTER (WHERE n >= 3){", 0" * (width - 3)} FROM missed
         UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{", 0" * (width - len(REASON_GROUPS))} FROM per_reason GROUP BY reason
-        {_kostra_sql(kostra_keys, width)}
+        {_kostra_sql(with_kostra, width)}
     """
     before = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
-    after = [list(NOT_BROUGHT_STATUSES), *(list(statuses) for statuses in REASON_GROUPS.values())]
-    return sql, before, after
+    return sql, before, []
 
 
 @dataclass
@@ -271,9 +281,8 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
     child and month, with a bit per outcome, so the counts that follow are plain counts of
     children.
     """
-    flags_k = _kostra_flags(kostra_year)
-    rows_sql, rows_params = _pass_rows(scope, flags_k, kostra_year)
-    sql, before, after = _pass_sql(rows_sql, list(flags_k))
+    rows_sql, rows_params = _pass_rows(scope, kostra_year)
+    sql, before, after = _pass_sql(rows_sql, kostra_year is not None)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*before, *rows_params, *after])
         found = _read_pass(cursor.fetchall())

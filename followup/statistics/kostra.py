@@ -24,7 +24,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from attendance.models import AppointmentStatus
+from attendance.models import AppointmentStatus, ProgrammeStep
 from followup.statistics.models import KostraReport, StatisticsAppointment, StatisticsChild
 from helsestasjon.models import Child, ChildStatus
 from helsestasjon.permissions import may_report_kostra
@@ -111,12 +111,17 @@ def done_in_year(station_ids, year: int) -> QuerySet:
     start, end = year_bounds(year)
     return StatisticsAppointment.objects.filter(
         station_id__in=station_ids, status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end,
-        step__code__in={m.step_code for m in SSB_MEASURES},
+        step__in=_steps({m.step_code for m in SSB_MEASURES}),
     )
 
 
+def _steps(codes) -> QuerySet:
+    # A subquery the database runs once, rather than a join of every appointment to its step.
+    return ProgrammeStep.objects.filter(code__in=codes).values("id")
+
+
 def numerator_condition(measure: SsbMeasure) -> Q:
-    return Q(step__code=measure.step_code) & measure.condition
+    return Q(step__in=_steps([measure.step_code])) & measure.condition
 
 
 def numerator_child_ids(station_ids, year: int, measure: SsbMeasure) -> QuerySet:

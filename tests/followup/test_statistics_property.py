@@ -30,7 +30,8 @@ from attendance.services import (
 )
 from followup.models import Case, CaseLogEntry, CaseLogKind, CaseStatus, CloseReason
 from followup.services import case_close, followup_sweep
-from followup.statistics import appointments, cases, figures, kostra
+from followup.statistics import appointments as appointment_figures
+from followup.statistics import cases, figures, kostra
 from followup.statistics.scope import Scope
 from helsestasjon.models import Child, ChildStatus, Role
 from tests.factories import StationFactory, UserFactory
@@ -128,7 +129,7 @@ def recount(station_ids) -> dict:
     appointments = [a for a in Appointment.objects.select_related("consultation__step", "professional") if a.child_id in children]
     events = list(OutcomeEvent.objects.filter(appointment__in=[a.id for a in appointments]))
     in_year = [a for a in appointments if _local_day(a.starts_at).year == YEAR]
-    by_key: dict[str, set[int]] = {key: set() for key, _l, _s in appointments.APPOINTMENT_CATEGORIES}
+    by_key: dict[str, set[int]] = {key: set() for key, _l, _s in appointment_figures.APPOINTMENT_CATEGORIES}
     for a in in_year:
         if a.status in ("booked", "rescheduled"):
             continue
@@ -182,7 +183,7 @@ def _ids(qs) -> set[int]:
 def check(station_ids, leader_scope_user) -> None:
     scope = Scope(station_ids=tuple(station_ids), start=date(YEAR, 1, 1), end=date(YEAR, 12, 31), today=date(2026, 6, 1))
     expected = recount(station_ids)
-    total = appointments.appointment_figures(scope, []).total.counts
+    total = appointment_figures.appointment_figures(scope, []).total.counts
     for key, children in expected["appointments"].items():
         listed = _ids(figures.figure_child_ids(scope, "appointments", figures.FigureRequest(category=key)))
         assert total[key] == len(children) == len(listed), key
