@@ -273,6 +273,9 @@ def build(children: int, seed: int = 8) -> None:
         copy_rows(CaseClosure, closures)
         reset_sequences(Child, Consultation, Appointment, OutcomeEvent, Case, CaseStep, LeaderDecision, CaseClosure)
     with connection.cursor() as cursor:
+        # The triggers wrote the summary child by child; laid out again in time order, as a
+        # municipality's appointments accrue (followup/migrations/0013_statistics_summary.py).
+        cursor.execute("SELECT followup_statistics_rebuild()")
         cursor.execute("ANALYZE")
     print(
         f"built: {len(child_rows)} children, {len(consultation_rows)} consultations, {len(appointment_rows)} appointments, "

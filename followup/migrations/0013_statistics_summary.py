@@ -35,6 +35,7 @@ CREATE FUNCTION followup_statistics_appointments(ids bigint[]) RETURNS void LANG
               AND NOT EXISTS (SELECT 1 FROM attendance_outcomeevent AS r WHERE r.replaces_id = e.id)
             ORDER BY e.recorded_at DESC, e.id DESC LIMIT 1) AS e ON true
      WHERE a.id IN (SELECT unnest(ids))
+     ORDER BY a.starts_at  -- a period's rows together on disk (the rebuild writes them all)
     ON CONFLICT (appointment_id) DO UPDATE SET
            consultation_id = EXCLUDED.consultation_id, child_id = EXCLUDED.child_id, station_id = EXCLUDED.station_id,
            step_id = EXCLUDED.step_id, starts_at = EXCLUDED.starts_at, month = EXCLUDED.month, status = EXCLUDED.status,
@@ -57,6 +58,7 @@ CREATE FUNCTION followup_statistics_consultations(ids bigint[]) RETURNS void LAN
       FROM attendance_consultation AS k
       JOIN helsestasjon_child AS c ON c.id = k.child_id
      WHERE k.id IN (SELECT unnest(ids))
+     ORDER BY k.window_closes
     ON CONFLICT (consultation_id) DO UPDATE SET
            child_id = EXCLUDED.child_id, station_id = EXCLUDED.station_id, step_id = EXCLUDED.step_id,
            window_closes = EXCLUDED.window_closes, state = EXCLUDED.state, in_time = EXCLUDED.in_time,
@@ -235,7 +237,7 @@ class Migration(migrations.Migration):
                 ('step', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='attendance.programmestep')),
             ],
             options={
-                'indexes': [models.Index(fields=['starts_at'], name='statappointment_starts_at')],
+                'indexes': [models.Index(condition=models.Q(('status__in', ['attended', 'not_brought', 'no_access', 'cancelled_by_guardian', 'cancelled_by_service'])), fields=['starts_at'], name='statappointment_recorded')],
             },
         ),
         migrations.CreateModel(

@@ -172,9 +172,11 @@ def _pass_rows(scope: Scope, kostra_year: int | None) -> tuple[str, list]:
     the reason only where a reason column reads it, and the KOSTRA bits (0 without a year)."""
     period_start, period_end = scope.bounds()
     kbits = _kostra_bits(kostra_year)
-    base = appointment_base(scope.widened_to_year(kostra_year)).annotate(
-        in_period=Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
-                       output_field=BooleanField()),
+    widened = scope.widened_to_year(kostra_year)
+    in_period = Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
+                     output_field=BooleanField())
+    base = appointment_base(widened).annotate(
+        in_period=Value(True) if widened == scope else in_period,
         kbits=Value(0) if kbits is None else kbits,
     ).values("child_id", "step_id", "status", "month", "reason", "by_register", "station_id", "in_period", "kbits").order_by()
     base_sql, base_params = base.query.sql_with_params()

@@ -92,8 +92,11 @@ class StatisticsAppointment(models.Model):
 
     class Meta:
         indexes = [
-            # The page's one pass: a period's appointments (followup/statistics/appointments.py).
-            models.Index(fields=["starts_at"], name="statappointment_starts_at"),
+            # The page's one pass: a period's appointments with an outcome (followup/statistics/appointments.py).
+            models.Index(
+                fields=["starts_at"], name="statappointment_recorded",
+                condition=models.Q(status__in=["attended", "not_brought", "no_access", "cancelled_by_guardian", "cancelled_by_service"]),
+            ),
         ]
 
 

@@ -138,7 +138,8 @@ def _trend_context(months, links):
         desc=gettext("Antall barn som ikke ble brakt til minst én time i måneden."),
         points=[(_month_label(m.month, many_years), m.counts["not_brought"]) for m in months],
     )
-    return {"rows": rows, "chart": chart}
+    headers = [gettext("Barn med registrert time"), gettext("Ikke møtt"), gettext("Avbestilt av foresatte")]
+    return {"headers": headers, "rows": rows, "chart": chart}
 
 
 def _followup_context(figures, links, *, clinical: bool):
