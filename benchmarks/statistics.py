@@ -374,6 +374,91 @@ def cpu_seconds(client, url: str, params: dict, runs: int = RUNS) -> list[float]
     return spent
 
 
+def _prepare(children: int, rebuild: bool) -> None:
+    """Django set up, the schema migrated, the dataset built unless it is there already."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    # No collectstatic here: plain static storage, as the tests use.
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    from django.core.management import call_command
+
+    from helsestasjon.models import Child
+
+    call_command("migrate", verbosity=0)
+    if rebuild or Child.objects.filter(family_name="Benchmark").count() != children:
+        started = time.perf_counter()
+        build(children)
+        print(f"build took {time.perf_counter() - started:.1f} s")
+    else:
+        print(f"reusing {children} children")
+
+
+def _clients():
+    """An administrator's client (all stations) and a leader's (one station), and the stations."""
+    from django.test import Client
+
+    from helsestasjon.models import Role, Station, User
+
+    stations = list(Station.objects.filter(municipality__number=MUNICIPALITY[0]).order_by("name"))
+    admin, _ = User.objects.get_or_create(username="bench_admin", defaults={"role": Role.ADMIN})
+    leader, _ = User.objects.get_or_create(username="bench_leader", defaults={"role": Role.LEADER})
+    leader.stations.set(stations[:1])
+    admin_client, leader_client = Client(), Client()
+    admin_client.force_login(admin)
+    leader_client.force_login(leader)
+    return admin_client, leader_client, stations
+
+
+def _report(label: str, times: list[float], queries: int, size: int, database: float) -> None:
+    median, worst = statistics.median(times), max(times)
+    print(
+        f"{label:<56} median {median * 1000:6.0f} ms  worst {worst * 1000:6.0f} ms  "
+        f"{queries:3d} queries ({database * 1000:4.0f} ms in the database)  {size // 1024:3d} KiB"
+    )
+
+
+def _measure_pages(admin_client, leader_client, stations, year: int) -> tuple[list[float], int, int]:
+    """Wall times of the page, the largest child list and the CSV; the page's times and query counts."""
+    from django.urls import reverse
+
+    period = {"fra": f"{year}-01-01", "til": f"{year}-12-31"}
+    page = reverse("followup:statistics:page")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    all_times, all_queries, size, database = measure(admin_client, page, period)
+    _report(f"page, {year}, all {len(stations)} stations (admin)", all_times, all_queries, size, database)
+    this_year = {"fra": f"{year + 1}-01-01", "til": f"{year + 1}-12-31"}
+    _report(f"page, {year + 1} (still open windows), all stations", *measure(admin_client, page, this_year))
+    times, one_queries, size, database = measure(leader_client, page, period)
+    _report(f"page, {year}, one station (leader)", times, one_queries, size, database)
+    _report(
+        "child list, home visit due (200 per page, access-logged)",
+        *measure(admin_client, reverse("followup:statistics:children"),
+                 {**period, "tall": "coverage", "kategori": "due", "konsultasjon": "HV"}, runs=3),
+    )
+    _report("KOSTRA CSV, all stations", *measure(admin_client, reverse("followup:statistics:kostra_csv"), period, runs=3))
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return all_times, all_queries, one_queries
+
+
+def _measure_cpu(admin_client, year: int) -> list[float] | None:
+    """CPU per page request for the year and the next; the year's figures."""
+    from django.urls import reverse
+
+    page = reverse("followup:statistics:page")
+    spent_by_year = {label: cpu_seconds(admin_client, page, {"fra": f"{label}-01-01", "til": f"{label}-12-31"})
+                     for label in (year, year + 1)}
+    for label, spent in spent_by_year.items():
+        if spent:
+            print(
+                f"CPU per request, page {label}, all stations (Django + PostgreSQL, one core, no parallel query): "
+                f"median {statistics.median(spent) * 1000:.0f} ms, worst {max(spent) * 1000:.0f} ms"
+            )
+    return spent_by_year[year]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--children", type=int, default=45_000)
@@ -384,73 +469,13 @@ def main() -> int:
         print("Set DATABASE_URL to a PostgreSQL database of your own, e.g. .../hs_bench_stat")
         return 2
     ensure_database(url)
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # No collectstatic here: plain static storage, as the tests use.
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
-    from django.core.management import call_command
-    from django.test import Client
-    from django.urls import reverse
+    _prepare(args.children, args.rebuild)
     from django.utils import timezone
 
-    from helsestasjon.models import Child, Role, Station, User
-
-    call_command("migrate", verbosity=0)
-    if args.rebuild or Child.objects.filter(family_name="Benchmark").count() != args.children:
-        started = time.perf_counter()
-        build(args.children)
-        print(f"build took {time.perf_counter() - started:.1f} s")
-    else:
-        print(f"reusing {args.children} children")
-
-    stations = list(Station.objects.filter(municipality__number=MUNICIPALITY[0]).order_by("name"))
-    admin, _ = User.objects.get_or_create(username="bench_admin", defaults={"role": Role.ADMIN})
-    leader, _ = User.objects.get_or_create(username="bench_leader", defaults={"role": Role.LEADER})
-    leader.stations.set(stations[:1])
-    admin_client, leader_client = Client(), Client()
-    admin_client.force_login(admin)
-    leader_client.force_login(leader)
-
+    admin_client, leader_client, stations = _clients()
     year = timezone.localdate().year - 1
-    period = {"fra": f"{year}-01-01", "til": f"{year}-12-31"}
-    page = reverse("followup:statistics:page")
-    results = []
-
-    def report(label: str, times: list[float], queries: int, size: int, database: float) -> None:
-        median, worst = statistics.median(times), max(times)
-        results.append((label, median, worst))
-        print(
-            f"{label:<56} median {median * 1000:6.0f} ms  worst {worst * 1000:6.0f} ms  "
-            f"{queries:3d} queries ({database * 1000:4.0f} ms in the database)  {size // 1024:3d} KiB"
-        )
-
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
-    all_times, all_queries, size, database = measure(admin_client, page, period)
-    report(f"page, {year}, all {len(stations)} stations (admin)", all_times, all_queries, size, database)
-    this_year = {"fra": f"{year + 1}-01-01", "til": f"{year + 1}-12-31"}
-    report(f"page, {year + 1} (still open windows), all stations", *measure(admin_client, page, this_year))
-    times, one_queries, size, database = measure(leader_client, page, period)
-    report(f"page, {year}, one station (leader)", times, one_queries, size, database)
-    report(
-        "child list, home visit due (200 per page, access-logged)",
-        *measure(admin_client, reverse("followup:statistics:children"),
-                 {**period, "tall": "coverage", "kategori": "due", "konsultasjon": "HV"}, runs=3),
-    )
-    report("KOSTRA CSV, all stations", *measure(admin_client, reverse("followup:statistics:kostra_csv"), period, runs=3))
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    cpu = cpu_seconds(admin_client, page, period)
-    cpu_this_year = cpu_seconds(admin_client, page, this_year)
-    for label, spent in ((year, cpu), (year + 1, cpu_this_year)):
-        if spent:
-            print(
-                f"CPU per request, page {label}, all stations (Django + PostgreSQL, one core, no parallel query): "
-                f"median {statistics.median(spent) * 1000:.0f} ms, worst {max(spent) * 1000:.0f} ms"
-            )
-
+    all_times, all_queries, one_queries = _measure_pages(admin_client, leader_client, stations, year)
+    cpu = _measure_cpu(admin_client, year)
     verdict = statistics.median(all_times) <= TARGET_SECONDS and max(all_times) <= TARGET_SECONDS
     if cpu and not verdict and max(cpu) <= TARGET_SECONDS:
         print("wall time is over the target but the work is under it: the machine is busy (see load average)")
