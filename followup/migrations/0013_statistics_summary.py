@@ -153,11 +153,15 @@ BEGIN
 END $$;
 
 CREATE FUNCTION followup_statistics_on_user() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    changed bigint[];
 BEGIN
-    PERFORM followup_statistics_appointments(ARRAY(
-        SELECT a.id FROM attendance_appointment AS a
-          JOIN new_rows AS n ON n.id = a.professional_id JOIN old_rows AS o ON o.id = n.id
-         WHERE n.role IS DISTINCT FROM o.role));
+    -- Every login updates its user row; only a changed role reaches the appointments.
+    changed := ARRAY(SELECT n.id FROM new_rows AS n JOIN old_rows AS o ON o.id = n.id WHERE n.role IS DISTINCT FROM o.role);
+    IF cardinality(changed) > 0 THEN
+        PERFORM followup_statistics_appointments(ARRAY(
+            SELECT id FROM attendance_appointment WHERE professional_id = ANY(changed)));
+    END IF;
     RETURN NULL;
 END $$;
 """
