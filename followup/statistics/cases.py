@@ -26,7 +26,7 @@ from followup.models import (
     LeaderDecision,
     StepKind,
 )
-from followup.statistics.queries import Scope
+from followup.statistics.scope import Scope
 
 
 class Median(Aggregate):

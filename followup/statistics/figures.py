@@ -13,8 +13,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from attendance.models import ProgrammeStep, Reason
 from followup.models import CaseStep, CloseReason, StepKind
-from followup.statistics import cases, kostra, queries
-from followup.statistics.queries import FigureError, Scope
+from followup.statistics import appointments, cases, coverage, kostra
+from followup.statistics.scope import FigureError, Scope, month_scope
 from helsestasjon.models import Child
 
 
@@ -48,36 +48,35 @@ class Figure:
 
 def _coverage(scope: Scope, request: FigureRequest) -> QuerySet:
     return (
-        queries.coverage_base(scope)
-        .filter(step=request.step, category__in=queries.COVERAGE_GROUPS[request.category])
+        coverage.coverage_base(scope)
+        .filter(step=request.step, category__in=coverage.COVERAGE_GROUPS[request.category])
         .values("child_id")
     )
 
 
 def _appointments(scope: Scope, request: FigureRequest) -> QuerySet:
-    qs = queries.appointment_base(scope).filter(queries.APPOINTMENT_FILTERS[request.category])
+    qs = appointments.appointment_base(scope).filter(appointments.APPOINTMENT_FILTERS[request.category])
     if request.step is not None:
         qs = qs.filter(step=request.step)
     return qs.values("child_id")
 
 
 def _trend(scope: Scope, request: FigureRequest) -> QuerySet:
-    month_scope = queries.month_scope(scope, request.month)
-    return queries.appointment_base(month_scope).filter(queries.APPOINTMENT_FILTERS[request.category]).values("child_id")
+    month = month_scope(scope, request.month)
+    return appointments.appointment_base(month).filter(appointments.APPOINTMENT_FILTERS[request.category]).values("child_id")
 
 
 def _reasons(scope: Scope, request: FigureRequest) -> QuerySet:
     return (
-        queries.appointment_base(scope)
-        .annotate(reason=queries.current_reason())
-        .filter(status__in=queries.REASON_GROUPS[request.category])
-        .filter(queries.reason_filter(request.reason))
+        appointments.appointment_base(scope)
+        .filter(status__in=appointments.REASON_GROUPS[request.category])
+        .filter(appointments.reason_filter(request.reason))
         .values("child_id")
     )
 
 
 def _recurrence(scope: Scope, request: FigureRequest) -> QuerySet:
-    return queries.missed_per_child(scope).filter(queries.RECURRENCE_BUCKETS[request.category][1]).values("child_id")
+    return appointments.missed_per_child(scope).filter(appointments.RECURRENCE_BUCKETS[request.category][1]).values("child_id")
 
 
 def _followup(scope: Scope, request: FigureRequest) -> QuerySet:
@@ -121,7 +120,7 @@ def _month(request: FigureRequest) -> list[str]:
 
 
 def _reason(request: FigureRequest) -> list[str]:
-    if request.reason == queries.NO_REASON:
+    if request.reason == appointments.NO_REASON:
         return [gettext("Ikke oppgitt")]
     return [str(dict(Reason.choices).get(request.reason, ""))]
 
@@ -146,19 +145,19 @@ def _kostra_detail(request: FigureRequest) -> list[str]:
 REGISTRY: dict[str, Figure] = {
     figure.name: figure
     for figure in [
-        Figure("coverage", gettext_lazy("Konsultasjoner"), queries.COVERAGE_LABELS, _coverage, needs_step=True),
-        Figure("appointments", gettext_lazy("Ikke møtt og avbestilt"), queries.APPOINTMENT_LABELS, _appointments),
+        Figure("coverage", gettext_lazy("Konsultasjoner"), coverage.COVERAGE_LABELS, _coverage, needs_step=True),
+        Figure("appointments", gettext_lazy("Ikke møtt og avbestilt"), appointments.APPOINTMENT_LABELS, _appointments),
         Figure(
             "trend", gettext_lazy("Ikke møtt per måned"),
-            {key: queries.APPOINTMENT_LABELS[key] for key in queries.TREND_FILTERS}, _trend, describe=_month,
+            {key: appointments.APPOINTMENT_LABELS[key] for key in appointments.TREND_FILTERS}, _trend, describe=_month,
         ),
         Figure(
-            "reasons", gettext_lazy("Årsaker"), queries.REASON_GROUP_LABELS, _reasons, describe=_reason,
-            clinical=frozenset(queries.REASON_GROUP_LABELS),
+            "reasons", gettext_lazy("Årsaker"), appointments.REASON_GROUP_LABELS, _reasons, describe=_reason,
+            clinical=frozenset(appointments.REASON_GROUP_LABELS),
         ),
         Figure(
             "recurrence", gettext_lazy("Gjentatt ikke møtt"),
-            {key: label for key, (label, _q) in queries.RECURRENCE_BUCKETS.items()}, _recurrence,
+            {key: label for key, (label, _q) in appointments.RECURRENCE_BUCKETS.items()}, _recurrence,
         ),
         Figure(
             "followup", gettext_lazy("Oppfølging"), cases.FOLLOWUP_CATEGORIES, _followup, describe=_followup_detail,

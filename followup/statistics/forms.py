@@ -7,7 +7,7 @@ from datetime import date
 from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
-from followup.statistics.queries import Scope
+from followup.statistics.scope import Scope
 from helsestasjon.validators import validate_plausible_date
 
 MAX_YEARS = 10

@@ -3,30 +3,30 @@
 KOSTRA skjema 1 (the helsestasjon part) counts what was *done in the reporting year*
 against population counts from the register: births in the year, children aged 2 and
 4. A child examined in the year counts whatever its window, so a share can pass
-100 %. That is another view than the cohort coverage (queries.coverage), which
+100 %. That is another view than the cohort coverage (coverage.coverage), which
 follows each child to the year its window closes. The definitions and their source
 are written in docs/decisions.md under "KOSTRA as SSB counts it".
 
 A numerator is the number of children with an attended appointment that meets the
 measure; a denominator is a number of children in the register's population of the
-chosen stations. Both are counted per station in two queries, and the list behind
-each is the same queryset filtered by the same condition.
+chosen stations. Both are counted per station in a few queries over the statistics summary
+(models.StatisticsAppointment, StatisticsChild), and the list behind each is the same queryset
+filtered by the same condition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from attendance.models import Appointment, AppointmentStatus, Place
-from followup.statistics.models import KostraReport
-from helsestasjon.models import Child, ChildStatus, Role
+from attendance.models import AppointmentStatus, ProgrammeStep
+from followup.statistics.models import KostraReport, StatisticsAppointment, StatisticsChild
+from helsestasjon.models import Child, ChildStatus
 from helsestasjon.permissions import may_report_kostra
 
 # Which year's form the definitions follow (shown on the page and in the CSV).
@@ -42,17 +42,17 @@ class SsbMeasure:
     numerator_label: str
     denominator: str  # key of POPULATIONS
     explanation: str
-    # The condition on an attended appointment (annotated with ``age``, days after birth).
+    # The condition on an attended appointment's row of the statistics summary.
     condition: Q
 
 
 POPULATIONS = {
-    "births": gettext_lazy("Fødte i løpet av året"),
+    "births": gettext_lazy("Fødte i løpet av året (ved helsestasjonen barnet hørte til som nyfødt)"),
     "aged_2": gettext_lazy("Barn 2 år (født to år før) bosatt ved årets slutt"),
     "aged_4": gettext_lazy("Barn 4 år (født fire år før) bosatt ved årets slutt"),
 }
 
-_HOME_BY_NURSE = Q(place=Place.HOME, professional__role=Role.NURSE)
+_HOME_BY_NURSE = Q(home_by_nurse=True)
 
 SSB_MEASURES = [
     SsbMeasure(
@@ -60,21 +60,21 @@ SSB_MEASURES = [
         gettext_lazy("Andel nyfødte med hjemmebesøk av helsesykepleier innen 14 dager etter hjemkomst"),
         gettext_lazy("Hjemmebesøk av helsesykepleier innen 14 dager"), "births",
         gettext_lazy("Hjemmebesøk (første konsultasjon) i hjemmet, av helsesykepleier, i året, senest 14 dager etter fødselen."),
-        _HOME_BY_NURSE & Q(age__lte=timedelta(days=14)),
+        _HOME_BY_NURSE & Q(age_days__lte=14),
     ),
     SsbMeasure(
         "home_visit_10", "HV",
         gettext_lazy("Andel nyfødte med hjemmebesøk av helsesykepleier innen 10 dager etter hjemkomst"),
         gettext_lazy("Hjemmebesøk av helsesykepleier innen 10 dager"), "births",
         gettext_lazy("Som over, senest 10 dager etter fødselen (det nyere spørsmålet i skjemaet)."),
-        _HOME_BY_NURSE & Q(age__lte=timedelta(days=10)),
+        _HOME_BY_NURSE & Q(age_days__lte=10),
     ),
     SsbMeasure(
         "week_8", "W6",
         gettext_lazy("Andel spedbarn med fullført helseundersøkelse innen utgangen av 8. leveuke"),
         gettext_lazy("Fullført helseundersøkelse innen utgangen av 8. leveuke"), "births",
         gettext_lazy("6-ukerskonsultasjonen gjennomført i året før barnet var 56 dager gammelt."),
-        Q(age__lt=timedelta(days=56)),
+        Q(age_days__lt=56),
     ),
     SsbMeasure(
         "year_2", "Y2",
@@ -106,21 +106,22 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
 
 
 def done_in_year(station_ids, year: int) -> QuerySet:
-    """Attended appointments of the measured consultations held in the year, each with ``age``
-    (days from birth to the day of the appointment)."""
+    """Attended appointments of the measured consultations held in the year (rows of the statistics
+    summary, each with ``age_days`` from birth to the day of the appointment)."""
     start, end = year_bounds(year)
-    return (
-        Appointment.objects.filter(
-            child__station_id__in=station_ids, status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end,
-            step__code__in={m.step_code for m in SSB_MEASURES},
-        )
-        .alias(day=TruncDate("starts_at"))
-        .alias(age=ExpressionWrapper(F("day") - F("child__birth_date"), output_field=DurationField()))
+    return StatisticsAppointment.objects.filter(
+        station_id__in=station_ids, status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end,
+        step__in=_steps({m.step_code for m in SSB_MEASURES}),
     )
 
 
+def _steps(codes) -> QuerySet:
+    # A subquery the database runs once, rather than a join of every appointment to its step.
+    return ProgrammeStep.objects.filter(code__in=codes).values("id")
+
+
 def numerator_condition(measure: SsbMeasure) -> Q:
-    return Q(step__code=measure.step_code) & measure.condition
+    return Q(step__in=_steps([measure.step_code])) & measure.condition
 
 
 def numerator_child_ids(station_ids, year: int, measure: SsbMeasure) -> QuerySet:
@@ -130,21 +131,45 @@ def numerator_child_ids(station_ids, year: int, measure: SsbMeasure) -> QuerySet
 # --- denominators: the register's population ---------------------------------------------------------
 
 
-def population_conditions(year: int) -> dict[str, Q]:
-    """Who the register counts: children born in the year (whatever happened later), and
-    children born two and four years before who still lived in the area at the year's end
-    (no move, emigration or death reported with a date in or before the year)."""
+def births(year: int) -> QuerySet:
+    """SSB's "fødte i løpet av året" as the journal knows it: children born in the year who lived here
+    as newborns, each at the station it belonged to then (``birth_station_id``), whatever happened
+    later (a move to another station or out of the municipality, emigration, death). A child who
+    moved here after its newborn window (its home visit "not applicable, arrived after the window")
+    was born elsewhere and is counted there."""
+    return StatisticsChild.objects.filter(birth_date__year=year, arrived_after_birth=False)
+
+
+def resident_conditions(year: int) -> dict[str, Q]:
+    """Children born two and four years before who still lived in the area at the year's end
+    (no move, emigration or death reported with a date in or before the year), at their station now."""
     _start, end = year_bounds(year)
     resident = ~Q(status__in=LEFT_STATUSES, status_changed_at__lt=end)
     return {
-        "births": Q(birth_date__year=year),
         "aged_2": Q(birth_date__year=year - 2) & resident,
         "aged_4": Q(birth_date__year=year - 4) & resident,
     }
 
 
 def population_child_ids(station_ids, year: int, population: str) -> QuerySet:
-    return Child.objects.filter(station_id__in=station_ids).filter(population_conditions(year)[population]).values("id")
+    if population == "births":
+        return births(year).filter(birth_station_id__in=station_ids).values("child_id")
+    return Child.objects.filter(station_id__in=station_ids).filter(resident_conditions(year)[population]).values("id")
+
+
+def population_counts(station_ids, year: int) -> dict[int, dict[str, int]]:
+    """Per station, each population's number of children: two queries (births by the station at
+    birth, the 2- and 4-year-olds by the station now)."""
+    found = {station_id: dict.fromkeys(POPULATIONS, 0) for station_id in station_ids}
+    for row in births(year).filter(birth_station_id__in=station_ids).values("birth_station_id").annotate(n=Count("pk")).order_by():
+        found[row["birth_station_id"]]["births"] = row["n"]
+    resident = resident_conditions(year)
+    rows = Child.objects.filter(station_id__in=station_ids).values("station_id").annotate(
+        **{key: Count("id", filter=condition) for key, condition in resident.items()}
+    ).order_by()
+    for row in rows:
+        found[row["station_id"]].update({key: row[key] for key in resident})
+    return found
 
 
 # --- the counts ----------------------------------------------------------------------------------------
@@ -174,32 +199,26 @@ class SsbFigure:
 
 def numerator_counts(station_ids, year: int) -> dict[int, dict[str, int]]:
     """Per station and measure, the children counted in the numerator: one query. (The page reads
-    the same counts from its one pass over the appointments: queries.appointment_figures.)"""
-    rows = done_in_year(station_ids, year).values("child__station_id").annotate(
+    the same counts from its one pass over the appointments: appointments.appointment_figures.)"""
+    rows = done_in_year(station_ids, year).values("station_id").annotate(
         **{m.key: Count("child_id", distinct=True, filter=numerator_condition(m)) for m in SSB_MEASURES}
     ).order_by()
-    return {row["child__station_id"]: {m.key: row[m.key] for m in SSB_MEASURES} for row in rows}
+    return {row["station_id"]: {m.key: row[m.key] for m in SSB_MEASURES} for row in rows}
 
 
 def ssb_counts(station_ids, year: int, numerators: dict[int, dict[str, int]] | None = None) -> dict[int, dict[str, dict[str, int]]]:
-    """Per station and measure, ``{"numerator": n, "denominator": d}``: one query, two without
+    """Per station and measure, ``{"numerator": n, "denominator": d}``: two queries, three without
     ``numerators`` counted already."""
     if numerators is None:
         numerators = numerator_counts(station_ids, year)
-    populations = Child.objects.filter(station_id__in=station_ids).values("station_id").annotate(
-        **{key: Count("id", filter=condition) for key, condition in population_conditions(year).items()}
-    ).order_by()
-    found: dict[int, dict[str, dict[str, int]]] = {}
-    for station_id in station_ids:
-        found[station_id] = {m.key: {"numerator": 0, "denominator": 0} for m in SSB_MEASURES}
-    for station_id, by_measure in numerators.items():
-        if station_id in found:
-            for m in SSB_MEASURES:
-                found[station_id][m.key]["numerator"] = by_measure.get(m.key, 0)
-    for row in populations:
-        for m in SSB_MEASURES:
-            found[row["station_id"]][m.key]["denominator"] = row[m.denominator]
-    return found
+    populations = population_counts(station_ids, year)
+    return {
+        station_id: {
+            m.key: {"numerator": numerators.get(station_id, {}).get(m.key, 0), "denominator": populations[station_id][m.denominator]}
+            for m in SSB_MEASURES
+        }
+        for station_id in station_ids
+    }
 
 
 def _sum(counts: list[dict[str, dict[str, int]]], key: str, part: str) -> int:
@@ -253,7 +272,7 @@ class SsbReport:
 
 def ssb_report(station_ids, year: int, numerators: dict[int, dict[str, int]] | None = None) -> SsbReport:
     """The year's SSB figures for the stations, with the reported figures of those stations
-    that marked the year as reported: two queries (three without ``numerators``)."""
+    that marked the year as reported: three queries (four without ``numerators``)."""
     live = ssb_counts(station_ids, year, numerators)
     reports = list(KostraReport.objects.filter(station_id__in=station_ids, year=year).select_related("reported_by", "station"))
     return SsbReport(

@@ -56,3 +56,84 @@ class KostraReport(models.Model):
         verbose_name_plural = _("rapporterte KOSTRA-tall")
         ordering = ["year", "station_id"]
         constraints = [models.UniqueConstraint(fields=["station", "year"], name="kostrareport_once_per_station_year")]
+
+
+# --- the summary the page counts (kept by database triggers: migration 0014_statistics_summary) ---------
+#
+# The page's figures read these three tables instead of joining the year's appointments to
+# their children, events and professionals on every request. Nothing in Python writes them:
+# statement-level triggers on the appointment, outcome event, consultation, child and user
+# tables refresh the rows a write touched, in the same transaction, whichever code path wrote
+# (services, bulk_create, COPY, raw SQL). No foreign-key constraints, so the triggers alone
+# decide their lifetime; the statistics tests recount every figure from the raw tables.
+
+
+class StatisticsAppointment(models.Model):
+    """One appointment with what the appointment figures and SSB's numerators need."""
+
+    appointment = models.OneToOneField(
+        "attendance.Appointment", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    consultation = models.ForeignKey(
+        "attendance.Consultation", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    child = models.ForeignKey(Child, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # The station the child belongs to now (the figures count each child where it belongs).
+    station = models.ForeignKey(Station, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    step = models.ForeignKey("attendance.ProgrammeStep", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    starts_at = models.DateTimeField()
+    month = models.DateField()  # the local calendar month of starts_at
+    status = models.CharField(max_length=24)
+    # The reason of the outcome that counts now (no correction replaced it); "" when none was given.
+    reason = models.CharField(max_length=24, blank=True)
+    by_register = models.BooleanField()  # cancelled by the station because the register reported a move or death
+    age_days = models.IntegerField()  # days from birth to the local day of the appointment
+    home_by_nurse = models.BooleanField()  # at home, by a nurse (helsesykepleier)
+
+    class Meta:
+        indexes = [
+            # The page's one pass: a period's appointments with an outcome (followup/statistics/appointments.py).
+            models.Index(
+                fields=["starts_at"], name="statappointment_recorded",
+                condition=models.Q(status__in=["attended", "not_brought", "no_access", "cancelled_by_guardian", "cancelled_by_service"]),
+            ),
+        ]
+
+
+class StatisticsConsultation(models.Model):
+    """One consultation with what the cohort coverage needs; its category follows from these and today."""
+
+    consultation = models.OneToOneField(
+        "attendance.Consultation", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    child = models.ForeignKey(Child, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    station = models.ForeignKey(Station, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    step = models.ForeignKey("attendance.ProgrammeStep", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    window_closes = models.DateField()
+    state = models.CharField(max_length=16)
+    # Seen before the window closed: by the local day of an attended appointment, or failing that
+    # the local day the consultation was marked completed.
+    in_time = models.BooleanField()
+    # The local day the child moved, emigrated or died (its status date); NULL while it lives here.
+    left_on = models.DateField(null=True)
+
+    class Meta:
+        indexes = [
+            # The coverage count: consultations whose window closes in the period (coverage.py).
+            models.Index(fields=["window_closes"], name="statconsultation_closes"),
+        ]
+
+
+class StatisticsChild(models.Model):
+    """A child as SSB's "births in the year" counts it (kostra.births).
+
+    ``birth_station`` is set when the journal is opened, and moves with the child while it is a
+    newborn (its first 14 days: a journal opened at the wrong station and corrected); a later
+    move keeps it. ``arrived_after_birth``: the programme's first consultation (the home visit)
+    is "not applicable, arrived after the window", so the child moved here after it was born.
+    """
+
+    child = models.OneToOneField(Child, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    birth_station = models.ForeignKey(Station, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    birth_date = models.DateField()
+    arrived_after_birth = models.BooleanField(default=False)

@@ -16,7 +16,8 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import ProgrammeStep
-from followup.statistics import cases, figures, kostra, queries, svg
+from followup.statistics import appointments, cases, coverage, figures, kostra, svg
+from followup.statistics.scope import FigureError, analytic_queries, stations_for
 from followup.statistics.forms import StatisticsForm
 from helsestasjon.models import AccessAction
 from helsestasjon.permissions import may_report_kostra, may_see_statistics, requires
@@ -29,7 +30,7 @@ CHILDREN_PER_PAGE = 200
 
 
 def _form(request, data=None) -> tuple[StatisticsForm, list]:
-    stations = queries.stations_for(request.user)
+    stations = stations_for(request.user)
     data = request.GET if data is None else data
     return StatisticsForm(data or None, user=request.user, stations=stations, today=timezone.localdate()), stations
 
@@ -59,21 +60,21 @@ def _cell(count: int, share: float | None = None, url: str = "") -> dict:
     return {"count": count, "share": share, "url": url if count else ""}
 
 
-def _coverage_context(coverage, links):
-    shown = [(key, label, share) for key, label, is_shown, share in queries.COVERAGE_CATEGORIES if is_shown]
+def _coverage_context(cohort, links):
+    shown = [(key, label, share) for key, label, is_shown, share in coverage.COVERAGE_CATEGORIES if is_shown]
     rows = [
         {
             "label": row.step.name,
             "cells": [_cell(row.counts[key], row.share(key) if share else None, links("coverage", key, step=row.step)) for key, _l, share in shown],
         }
-        for row in coverage.rows
+        for row in cohort.rows
     ]
-    total = [_cell(coverage.total.counts[key], coverage.total.share(key) if share else None) for key, _l, share in shown]
-    segments = [svg.Segment(key, queries.COVERAGE_LABELS[key]) for key in ("in_window", "late", "expired", "open")]
+    total = [_cell(cohort.total.counts[key], cohort.total.share(key) if share else None) for key, _l, share in shown]
+    segments = [svg.Segment(key, coverage.COVERAGE_LABELS[key]) for key in ("in_window", "late", "expired", "open")]
     chart = svg.stacked_share_bars(
         title="Dekning per konsultasjon",
         desc=gettext("Andel av barna konsultasjonen var aktuell for: gjennomført i tide, for sent, utløpt og fortsatt åpen."),
-        rows=[(row.step.name, row.counts, row.counts["due"], row.share("in_window")) for row in coverage.rows],
+        rows=[(row.step.name, row.counts, row.counts["due"], row.share("in_window")) for row in cohort.rows],
         segments=segments,
     )
     return {"headers": [label for _k, label, _s in shown], "rows": rows, "total": total, "chart": chart}
@@ -84,11 +85,11 @@ def _appointments_context(rows, total, links):
         return [
             _cell(row.counts[key], row.share(key) if share else None,
                   links("appointments", key, step=row.step) if linked else "")
-            for key, _label, share in queries.APPOINTMENT_CATEGORIES
+            for key, _label, share in appointments.APPOINTMENT_CATEGORIES
         ]
 
     return {
-        "headers": [label for _k, label, _s in queries.APPOINTMENT_CATEGORIES],
+        "headers": [label for _k, label, _s in appointments.APPOINTMENT_CATEGORIES],
         "rows": [{"label": row.step.name, "cells": cells(row, True)} for row in rows if row.counts["with_outcome"]],
         "total": cells(total, True),
     }
@@ -100,7 +101,7 @@ def _reasons_context(rows, links, *, linked: bool):
             "label": row.label,
             "cells": [
                 _cell(row.counts[key], None, links("reasons", key, reason=row.reason) if linked else "")
-                for key in queries.REASON_GROUPS
+                for key in appointments.REASON_GROUPS
             ],
         }
         for row in rows
@@ -110,7 +111,7 @@ def _reasons_context(rows, links, *, linked: bool):
         desc=gettext("Antall barn per registrert årsak, ikke møtt og avbestilt av foresatte sammen."),
         rows=[(row.label, row.total) for row in rows],
     )
-    return {"headers": list(queries.REASON_GROUP_LABELS.values()), "rows": table, "chart": chart}
+    return {"headers": list(appointments.REASON_GROUP_LABELS.values()), "rows": table, "chart": chart}
 
 
 def _month_label(month, many_years: bool) -> str:
@@ -137,22 +138,38 @@ def _trend_context(months, links):
         desc=gettext("Antall barn som ikke ble brakt til minst én time i måneden."),
         points=[(_month_label(m.month, many_years), m.counts["not_brought"]) for m in months],
     )
-    return {"rows": rows, "chart": chart}
+    headers = [gettext("Barn med registrert time"), gettext("Ikke møtt"), gettext("Avbestilt av foresatte")]
+    return {"headers": headers, "rows": rows, "chart": chart}
 
 
 def _followup_context(figures, links, *, clinical: bool):
     def link(category, detail=""):
         return links("followup", category, detail=detail)
 
+    def count_table(title: str, heading: str, cells: list[dict], empty: str) -> dict:
+        return {"title": title, "heading": heading, "cells": cells, "empty": empty}
+
     return {
         "opened": _cell(figures.opened, None, link("opened")),
         "closed": _cell(figures.closed, None, link("closed")),
         "median_days": figures.median_days_to_close,
-        "closed_by_reason": [_cell(n, None, link("closed", value)) | {"label": label} for value, label, n in figures.closed_by_reason],
-        "steps_reached": [_cell(n, None, link("step", kind)) | {"label": label} for kind, label, n in figures.steps_reached],
-        "concern_reports": [
-            _cell(n, None, link("concern", str(year)) if clinical else "") | {"label": year}
-            for year, n in figures.concern_reports_by_year
+        "tables": [
+            count_table(
+                gettext("Avsluttet, etter årsak"), gettext("Årsak"),
+                [_cell(n, None, link("closed", value)) | {"label": label} for value, label, n in figures.closed_by_reason],
+                gettext("Ingen saker avsluttet i perioden."),
+            ),
+            count_table(
+                gettext("Trinn nådd (saker åpnet i perioden)"), gettext("Trinn"),
+                [_cell(n, None, link("step", kind)) | {"label": label} for kind, label, n in figures.steps_reached],
+                gettext("Ingen saker åpnet i perioden."),
+            ),
+            count_table(
+                gettext("Bekymringsmeldinger til barnevernet"), gettext("År"),
+                [_cell(n, None, link("concern", str(year)) if clinical else "") | {"label": year}
+                 for year, n in figures.concern_reports_by_year],
+                gettext("Ingen i perioden."),
+            ),
         ],
     }
 
@@ -196,10 +213,10 @@ def page(request):
     scope = form.scope()
     links = _Links(form.params())
     steps = list(ProgrammeStep.objects.order_by("order"))
-    with queries.analytic_queries():
-        coverage = queries.coverage(scope, steps)
+    with analytic_queries():
+        cohort = coverage.coverage(scope, steps)
         year = scope.end.year
-        appointment_figures = queries.appointment_figures(scope, steps, kostra_year=year)
+        appointment_figures = appointments.appointment_figures(scope, steps, kostra_year=year)
         followup = cases.followup(scope)
         ssb = kostra.ssb_report(scope.station_ids, year, appointment_figures.kostra_numerators)
         digital = _digital_letters(scope)
@@ -208,7 +225,7 @@ def page(request):
         "scope": scope,
         "stations": stations,
         "years": list(range(scope.today.year, scope.today.year - 6, -1)),
-        "coverage": _coverage_context(coverage, links),
+        "coverage": _coverage_context(cohort, links),
         "ssb": _ssb_context(ssb, links, stations),
         "can_report": may_report_kostra(request.user) and not ssb.reported and year < scope.today.year,
         "report_params": {**form.params(), "aar": str(year)},
@@ -217,7 +234,7 @@ def page(request):
         "reasons": _reasons_context(appointment_figures.reasons, links, linked=request.user.sees_clinical_details),
         "recurrence": [
             _cell(appointment_figures.recurrence[key], None, links("recurrence", key)) | {"label": label}
-            for key, (label, _q) in queries.RECURRENCE_BUCKETS.items()
+            for key, (label, _q) in appointments.RECURRENCE_BUCKETS.items()
         ],
         "trend": _trend_context(appointment_figures.months, links),
         "followup": _followup_context(followup, links, clinical=request.user.sees_clinical_details),
@@ -277,9 +294,9 @@ def children(request):
             return _bad_request(request, gettext("Dette er kliniske opplysninger og vises bare for ledere og helsesykepleiere."))
         qs = figures.figure_children(request.user, scope, figure, wanted)
         title = figures.figure_label(figure, wanted)
-    except queries.FigureError as error:
+    except FigureError as error:
         return _bad_request(request, str(error))
-    with queries.analytic_queries():
+    with analytic_queries():
         page_obj = Paginator(qs, CHILDREN_PER_PAGE).get_page(request.GET.get("side"))
         shown = list(page_obj.object_list)
     if shown:
@@ -319,7 +336,7 @@ def kostra_csv(request):
         )
     scope = form.scope()
     year = scope.end.year
-    with queries.analytic_queries():
+    with analytic_queries():
         report = kostra.ssb_report(scope.station_ids, year)
     reported_at = {r.station_id: r.reported_at for r in report.reports}
     chosen = [station for station in stations if station.pk in scope.station_ids]

@@ -16,7 +16,12 @@ from attendance.booking import appointment_book
 from attendance.children import child_register
 from attendance.outcomes import appointment_record_outcome, outcome_correct
 from attendance.plan import consultations_advance_states
-from followup.statistics.queries import Scope
+from followup.statistics.scope import Scope
+from attendance.booking import appointment_book
+from attendance.children import child_register
+from attendance.outcomes import appointment_record_outcome, outcome_correct
+from attendance.plan import consultations_advance_states
+from followup.statistics.scope import Scope
 from helsestasjon.models import Child, ChildStatus
 from tests.factories import next_national_id
 

@@ -13,7 +13,13 @@ from attendance.models import Appointment, Consultation, Outcome, Place, Program
 from attendance.booking import appointment_book
 from attendance.outcomes import appointment_record_outcome
 from helsestasjon.models import Role
-from tests.factories import AppointmentFactory, ChildFactory, ConsultationFactory, StationFactory, UserFactory
+from tests.factories import (
+    AppointmentFactory,
+    ChildFactory,
+    ConsultationFactory,
+    StationFactory,
+    UserFactory,
+)
 from tests.followup.statistics_population import at, register
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,8 @@ from followup.models import (
 )
 from followup.closing import case_close
 from followup.statistics import cases as case_figures
-from followup.statistics import figures, queries
+from followup.statistics import figures
+from followup.statistics.scope import FigureError
 from helsestasjon.models import Role
 from tests.factories import UserFactory
 from tests.followup.statistics_population import at, build, scope_for
@@ -96,7 +97,7 @@ def test_followup_children(cases, station_a, leader_a):
     assert names("closed", CloseReason.ATTENDED) == {"Rettet", "Forsent"}
     assert names("step", StepKind.ADDRESS_CHECK) == {"Aldri"}
     assert names("concern", "2025") == {"Aldri"}
-    with pytest.raises(queries.FigureError):
+    with pytest.raises(FigureError):
         names("step", "nonsense")
 
 

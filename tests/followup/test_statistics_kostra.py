@@ -27,7 +27,11 @@ from attendance.outcomes import appointment_record_outcome
 from followup.models import Case, CaseStatus, CloseReason, KostraReport
 from followup.closing import case_close
 from followup.sweep import followup_sweep
-from followup.statistics import cases, figures, kostra, queries
+from followup.statistics import cases, figures, kostra
+from followup.closing import case_close
+from followup.sweep import followup_sweep
+from followup.statistics import appointments, cases, figures, kostra
+from followup.statistics.scope import Scope
 from helsestasjon.models import AccessLog, Child, ChildStatus, Role
 from registry_sync.effects import effect_stop
 from tests.factories import UserFactory
@@ -117,7 +121,7 @@ def test_kostra_csv_equals_the_hand_count_measure_by_measure(ssb_population, log
 
 
 def test_each_kostra_count_drills_down_to_its_children(ssb_population, login, leader_a, station_a):
-    scope = queries.Scope(station_ids=(station_a.pk,), start=date(2025, 1, 1), end=date(2025, 12, 31), today=date(2026, 1, 15))
+    scope = Scope(station_ids=(station_a.pk,), start=date(2025, 1, 1), end=date(2025, 12, 31), today=date(2026, 1, 15))
 
     def names(category, measure):
         request = figures.FigureRequest(category=category, detail=measure)
@@ -166,7 +170,7 @@ def test_a_reopened_case_counts_as_closed_in_the_year_it_closed(station_a, child
     followup_sweep(now=at(date(2026, 2, 2)))
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and case.cycle == 2 and case.closed_at is None  # the reopen cleared the row
-    scope = queries.Scope(station_ids=(station_a.pk,), start=date(2026, 1, 1), end=date(2026, 12, 31), today=date(2026, 3, 1))
+    scope = Scope(station_ids=(station_a.pk,), start=date(2026, 1, 1), end=date(2026, 12, 31), today=date(2026, 3, 1))
     figures_2026 = cases.followup(scope)
     assert figures_2026.closed == 1
     assert figures_2026.closed_by_reason[0][0] == CloseReason.ATTENDED
@@ -186,7 +190,7 @@ def test_a_second_round_counts_from_its_reopening(station_a, child_a, outcome):
     outcome(child, "not_brought", at=at(date(2025, 6, 1)))
     followup_sweep(now=at(date(2025, 6, 2)))
     case_close(case=Case.objects.get(pk=case.pk), reason=CloseReason.GP_CONFIRMED, closed_by=None, now=at(date(2025, 6, 22)))
-    scope = queries.Scope(station_ids=(station_a.pk,), start=date(2025, 1, 1), end=date(2025, 12, 31), today=date(2025, 12, 31))
+    scope = Scope(station_ids=(station_a.pk,), start=date(2025, 1, 1), end=date(2025, 12, 31), today=date(2025, 12, 31))
     result = cases.followup(scope)
     assert result.closed == 1  # one child
     assert {reason: n for reason, _label, n in result.closed_by_reason} == {"attended": 1, "gp_confirmed": 1}
@@ -207,8 +211,8 @@ def test_register_cancellations_stand_apart_from_the_stations_own(station_a, nur
     assert event.outcome == Outcome.CANCELLED_BY_SERVICE and event.reason == Reason.REGISTER_DECEASED
     assert str(Reason(event.reason).label) == "Avlyst: død"
     today = timezone.localdate()
-    scope = queries.Scope(station_ids=(station_a.pk,), start=date(today.year, 1, 1), end=date(today.year + 1, 12, 31), today=today)
-    total = queries.appointment_figures(scope, []).total.counts
+    scope = Scope(station_ids=(station_a.pk,), start=date(today.year, 1, 1), end=date(today.year + 1, 12, 31), today=today)
+    total = appointments.appointment_figures(scope, []).total.counts
     assert total["cancelled_by_register"] == 1
     assert total["cancelled_by_service"] == 1  # only the station's own
     assert total["with_outcome"] == 1  # the register's cancellation is not a registered time of the family

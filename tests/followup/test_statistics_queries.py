@@ -8,7 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from attendance.models import Outcome, ProgrammeStep, Reason
-from followup.statistics import figures, queries
+from followup.statistics import appointments, figures
+from followup.statistics import coverage as cohort
+from followup.statistics.scope import FigureError, Scope
 from helsestasjon.models import ChildStatus
 from tests.followup.statistics_population import (
     EXPECTED_HV,
@@ -40,12 +42,12 @@ def names(user, scope, figure: str, **request) -> set[str]:
 
 
 def test_home_visit_coverage_counts_every_category(population, station_a, steps):
-    coverage = queries.coverage(scope_for(station_a), steps)
+    coverage = cohort.coverage(scope_for(station_a), steps)
     assert coverage.row_for("HV").counts == EXPECTED_HV
 
 
 def test_the_four_outcomes_split_the_denominator_exactly(population, station_a, steps):
-    coverage = queries.coverage(scope_for(station_a), steps)
+    coverage = cohort.coverage(scope_for(station_a), steps)
     for row in [*coverage.rows, coverage.total]:
         c = row.counts
         assert c["in_window"] + c["late"] + c["expired"] + c["open"] == c["due"]
@@ -65,9 +67,9 @@ def test_each_coverage_figure_lists_exactly_its_children(population, station_a, 
     }
     for category, children in expected.items():
         assert names(leader_a, scope, "coverage", category=category, step=hv) == children, category
-    coverage = queries.coverage(scope, steps)
+    coverage = cohort.coverage(scope, steps)
     for row in coverage.rows:
-        for category in queries.COVERAGE_LABELS:
+        for category in cohort.COVERAGE_LABELS:
             listed = children_of(leader_a, scope, "coverage", category=category, step=row.step).count()
             assert listed == row.counts[category], (row.step.code, category)
 
@@ -81,19 +83,19 @@ def test_a_child_arriving_mid_window_counts_for_the_open_consultation_only(popul
 
 
 def test_a_period_that_has_ended_has_nothing_open(population, station_a, steps):
-    coverage = queries.coverage(scope_for(station_a, today=date(2026, 6, 1)), steps)
+    coverage = cohort.coverage(scope_for(station_a, today=date(2026, 6, 1)), steps)
     hv = coverage.row_for("HV").counts
     assert hv["open"] == 0
     assert hv["expired"] == EXPECTED_HV["expired"] + 1  # the December baby was never visited
 
 
 def test_another_station_only_sees_its_own_children(population, station_b, steps):
-    hv = queries.coverage(scope_for(station_b), steps).row_for("HV").counts
+    hv = cohort.coverage(scope_for(station_b), steps).row_for("HV").counts
     assert hv["due"] == 1 and hv["in_window"] == 1
 
 
 def test_not_brought_and_cancelled_per_consultation(population, station_a, steps):
-    rows, total = queries.appointments(scope_for(station_a), steps)
+    rows, total = _rows_and_total(appointments.appointment_figures(scope_for(station_a), steps))
     by_code = {row.step.code: row.counts for row in rows}
     none = {"cancelled_by_service": 0, "cancelled_by_register": 0}
     assert by_code["HV"] == {"with_outcome": 5, "attended": 3, "not_brought": 2, "cancelled_by_guardian": 1, **none}
@@ -111,7 +113,7 @@ def test_appointment_figures_list_their_children(population, station_a, leader_a
 
 
 def test_reasons_follow_the_corrected_outcome(population, station_a, leader_a):
-    rows = {row.reason: row.counts for row in queries.reasons(scope_for(station_a))}
+    rows = {row.reason: row.counts for row in appointments.appointment_figures(scope_for(station_a), []).reasons}
     assert rows == {
         Reason.ILLNESS: {"not_brought": 1, "cancelled_by_guardian": 1},
         Reason.FORGOT: {"not_brought": 1, "cancelled_by_guardian": 0},
@@ -124,14 +126,14 @@ def test_reasons_follow_the_corrected_outcome(population, station_a, leader_a):
 
 def test_recurring_children_are_counted_by_how_often_they_were_not_brought(population, station_a, leader_a):
     scope = scope_for(station_a)
-    assert queries.recurrence(scope) == {"once": 1, "twice": 1, "three_or_more": 0}
+    assert appointments.appointment_figures(scope, []).recurrence == {"once": 1, "twice": 1, "three_or_more": 0}
     assert names(leader_a, scope, "recurrence", category="twice") == {"Aldri"}
     assert names(leader_a, scope, "recurrence", category="once") == {"Rettet"}
 
 
 def test_trend_per_month(population, station_a, leader_a):
     scope = scope_for(station_a)
-    months = {row.month: row.counts for row in queries.trend(scope)}
+    months = {row.month: row.counts for row in appointments.appointment_figures(scope, []).months}
     assert len(months) == 12
     assert months[date(2025, 3, 1)] == {"with_outcome": 5, "not_brought": 2, "cancelled_by_guardian": 1}
     assert months[date(2025, 4, 1)] == {"with_outcome": 1, "not_brought": 1, "cancelled_by_guardian": 0}
@@ -151,7 +153,7 @@ def test_unknown_figures_are_refused(population, station_a, leader_a):
         ("kostra", {"category": "numerator", "detail": "nope"}),
         ("kostra", {"category": "nonsense", "detail": "year_2"}),
     ]:
-        with pytest.raises(queries.FigureError):
+        with pytest.raises(FigureError):
             figures.figure_child_ids(scope, name, figures.FigureRequest(**request))
 
 
@@ -188,8 +190,8 @@ def test_no_share_exceeds_100_percent_in_a_random_population(seed, station_a, nu
             leave(child, rng.choice([ChildStatus.MOVED, ChildStatus.DECEASED, ChildStatus.EMIGRATED]),
                   born + timedelta(days=rng.randrange(0, 500)))
     for year in (2024, 2025):
-        scope = queries.Scope(station_ids=(station_a.pk,), start=date(year, 1, 1), end=date(year, 12, 31), today=TODAY)
-        coverage = queries.coverage(scope, steps)
+        scope = Scope(station_ids=(station_a.pk,), start=date(year, 1, 1), end=date(year, 12, 31), today=TODAY)
+        coverage = cohort.coverage(scope, steps)
         for row in [*coverage.rows, coverage.total]:
             c = row.counts
             assert c["in_window"] + c["late"] + c["expired"] + c["open"] == c["due"]
@@ -200,10 +202,14 @@ def test_no_share_exceeds_100_percent_in_a_random_population(seed, station_a, nu
             for category in ("due", "in_window", "late", "expired", "left"):
                 listed = children_of(leader_a, scope, "coverage", category=category, step=row.step).count()
                 assert listed == row.counts[category]
-        rows, total = queries.appointments(scope, steps)
+        rows, total = _rows_and_total(appointments.appointment_figures(scope, steps))
         for row in [*rows, total]:
             for key in ("attended", "not_brought", "cancelled_by_guardian", "cancelled_by_service"):
                 assert row.counts[key] <= row.counts["with_outcome"]
         for row in rows:
             listed = children_of(leader_a, scope, "appointments", category="not_brought", step=row.step).count()
             assert listed == row.counts["not_brought"]
+
+
+def _rows_and_total(result):
+    return result.rows, result.total

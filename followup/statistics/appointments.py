@@ -1,0 +1,302 @@
+"""The appointment figures: children not brought, cancelled and seen, per consultation, per month,
+by reason and by recurrence, counted in one pass over the statistics summary.
+
+Each figure is a condition on one row of ``appointment_base`` (the period's appointments with a
+recorded outcome, one row each in ``StatisticsAppointment``, kept by triggers): the Q its child
+list filters by, and the same condition in SQL for the one-pass aggregate. A figure counts
+children, so it equals the number of children its list shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db import connection
+from django.db.models import BooleanField, Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.utils.translation import gettext, gettext_lazy
+
+from attendance.models import AppointmentStatus, ProgrammeStep, Reason
+from followup.statistics import kostra
+from followup.statistics.models import StatisticsAppointment
+from followup.statistics.scope import FigureError, Scope, months_in, share
+
+RECORDED_STATUSES = (
+    AppointmentStatus.ATTENDED,
+    AppointmentStatus.NOT_BROUGHT,
+    AppointmentStatus.NO_ACCESS,
+    AppointmentStatus.CANCELLED_BY_GUARDIAN,
+    AppointmentStatus.CANCELLED_BY_SERVICE,
+)
+NOT_BROUGHT_STATUSES = (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCESS)
+
+# (key, label, share of "with_outcome")
+APPOINTMENT_CATEGORIES = [
+    ("with_outcome", gettext_lazy("Barn med registrert time"), False),
+    ("attended", gettext_lazy("Møtt"), True),
+    ("not_brought", gettext_lazy("Ikke møtt (inkl. ingen hjemme)"), True),
+    ("cancelled_by_guardian", gettext_lazy("Avbestilt av foresatte"), True),
+    ("cancelled_by_service", gettext_lazy("Avlyst av helsestasjonen"), True),
+    ("cancelled_by_register", gettext_lazy("Avlyst: flyttet eller død (Folkeregisteret)"), False),
+]
+APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
+
+# A time the station cancelled because the register reported a move or a death ("by_register")
+# is shown apart and is not a "registered time" of the family.
+_STATUS_SQL = "status = ANY(%s)"
+APPOINTMENT_CONDITIONS: dict[str, tuple[Q, str, list]] = {
+    "with_outcome": (Q(by_register=False), "NOT by_register", []),
+    "attended": (Q(status=AppointmentStatus.ATTENDED), _STATUS_SQL, [[AppointmentStatus.ATTENDED]]),
+    "not_brought": (Q(status__in=NOT_BROUGHT_STATUSES), _STATUS_SQL, [list(NOT_BROUGHT_STATUSES)]),
+    "cancelled_by_guardian": (
+        Q(status=AppointmentStatus.CANCELLED_BY_GUARDIAN), _STATUS_SQL, [[AppointmentStatus.CANCELLED_BY_GUARDIAN]]
+    ),
+    "cancelled_by_service": (
+        Q(status=AppointmentStatus.CANCELLED_BY_SERVICE, by_register=False),
+        f"{_STATUS_SQL} AND NOT by_register", [[AppointmentStatus.CANCELLED_BY_SERVICE]],
+    ),
+    "cancelled_by_register": (Q(by_register=True), "by_register", []),
+}
+APPOINTMENT_FILTERS = {key: condition for key, (condition, _sql, _params) in APPOINTMENT_CONDITIONS.items()}
+TREND_FILTERS = {key: APPOINTMENT_FILTERS[key] for key in ("with_outcome", "not_brought", "cancelled_by_guardian")}
+
+# The statuses behind each reason column; a reason is only recorded with these.
+REASON_GROUPS = {
+    "not_brought": NOT_BROUGHT_STATUSES,
+    "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
+}
+REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status in statuses)
+# Each figure's bit in the one-pass aggregate.
+_BIT = {key: 1 << i for i, key in enumerate(APPOINTMENT_CONDITIONS)}
+# The pass reads a reason column's statuses from its outcome figure's bit, and the recurrence from
+# "not_brought": they must be the same statuses.
+assert all(APPOINTMENT_FILTERS[key] == Q(status__in=statuses) or APPOINTMENT_FILTERS[key] == Q(status=statuses[0])
+           for key, statuses in REASON_GROUPS.items())
+REASON_GROUP_LABELS = {"not_brought": gettext_lazy("Ikke møtt"), "cancelled_by_guardian": gettext_lazy("Avbestilt av foresatte")}
+NO_REASON = "none"  # the URL value for "no reason given"
+
+RECURRENCE_BUCKETS = {
+    "once": (gettext_lazy("Én gang"), Q(missed=1)),
+    "twice": (gettext_lazy("To ganger"), Q(missed=2)),
+    "three_or_more": (gettext_lazy("Tre ganger eller mer"), Q(missed__gte=3)),
+}
+
+
+def appointment_base(scope: Scope) -> QuerySet:
+    """Appointments in the period with a recorded outcome (moved appointments are not counted;
+    the appointment they were moved to is), counted at the station the child belongs to now."""
+    start, end = scope.bounds()
+    return StatisticsAppointment.objects.filter(
+        station_id__in=scope.station_ids, starts_at__gte=start, starts_at__lt=end, status__in=RECORDED_STATUSES
+    )
+
+
+def reason_filter(reason: str) -> Q:
+    if reason == NO_REASON:
+        return Q(reason="")
+    if reason not in Reason.values:
+        raise FigureError(gettext("Ukjent årsak."))
+    return Q(reason=reason)
+
+
+def missed_per_child(scope: Scope) -> QuerySet:
+    return (
+        appointment_base(scope)
+        .filter(status__in=NOT_BROUGHT_STATUSES)
+        .values("child_id")
+        .annotate(missed=Count("pk"))
+        .order_by()
+    )
+
+
+# --- the figures ---------------------------------------------------------------------------------
+
+
+@dataclass
+class AppointmentRow:
+    step: ProgrammeStep | None
+    counts: dict[str, int]
+
+    def share(self, key: str) -> float | None:
+        return share(self.counts.get(key, 0), self.counts.get("with_outcome", 0))
+
+
+@dataclass
+class MonthRow:
+    month: date
+    counts: dict[str, int]
+
+    def share(self, key: str) -> float | None:
+        return share(self.counts.get(key, 0), self.counts.get("with_outcome", 0))
+
+
+@dataclass
+class ReasonRow:
+    reason: str  # the Reason value, or NO_REASON
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass
+class AppointmentFigures:
+    rows: list[AppointmentRow]  # per consultation
+    total: AppointmentRow  # over all consultations (a child counts once)
+    recurrence: dict[str, int]
+    months: list[MonthRow]
+    reasons: list[ReasonRow]
+    # KOSTRA numerators of the year asked for: station -> measure key -> children.
+    kostra_numerators: dict[int, dict[str, int]] = field(default_factory=dict)
+
+
+def _kostra_bits(year: int | None) -> Case | None:
+    """One bit per KOSTRA measure (in kostra.SSB_MEASURES order), set where the row is an attended
+    appointment of the year that meets it (kostra.numerator_condition, the same Q the measure's child
+    list filters by); None without a KOSTRA year."""
+    if year is None:
+        return None
+    start, end = kostra.year_bounds(year)
+    in_year = Q(status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end)
+    flags = [
+        Case(When(in_year & kostra.numerator_condition(m), then=Value(1 << i)), default=Value(0), output_field=IntegerField())
+        for i, m in enumerate(kostra.SSB_MEASURES)
+    ]
+    return sum(flags[1:], flags[0])  # distinct bits, so the sum is their OR
+
+
+def _pass_rows(scope: Scope, kostra_year: int | None) -> tuple[str, list]:
+    """The rows the pass reads: the period (widened to the KOSTRA year) with an ``in_period`` flag,
+    the reason only where a reason column reads it, and the KOSTRA bits (0 without a year)."""
+    period_start, period_end = scope.bounds()
+    kbits = _kostra_bits(kostra_year)
+    widened = scope.widened_to_year(kostra_year)
+    in_period = Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
+                     output_field=BooleanField())
+    base = appointment_base(widened).annotate(
+        in_period=Value(True) if widened == scope else in_period,
+        kbits=Value(0) if kbits is None else kbits,
+    ).values("child_id", "step_id", "status", "month", "reason", "by_register", "station_id", "in_period", "kbits").order_by()
+    base_sql, base_params = base.query.sql_with_params()
+    sql = (
+        "SELECT child_id, step_id AS step, status, month, CASE WHEN status = ANY(%s) THEN reason END AS reason, "
+        f"by_register, station_id AS station, in_period, kbits FROM ({base_sql}) AS rows"
+    )
+    return sql, [list(REASON_STATUSES), *base_params]
+
+
+def _kostra_sql(with_kostra: bool, width: int) -> str:
+    """Children per station meeting each measure (a child counts once per measure): first one row
+    per station and child, then plain counts (cheaper than a sorting count(DISTINCT) per measure)."""
+    if not with_kostra:
+        return ""
+    measures = len(kostra.SSB_MEASURES)
+    counts = ", ".join(f"count(*) FILTER (WHERE kbits & {1 << i} <> 0)" for i in range(measures))
+    return (
+        f"UNION ALL SELECT 'kostra', station, NULL, NULL, {counts}{', 0' * (width - measures)} "
+        "FROM (SELECT station, child_id, bit_or(kbits) AS kbits FROM appts WHERE kbits <> 0 "
+        "GROUP BY station, child_id) AS kostra_children GROUP BY station"
+    )
+
+
+def _pass_sql(rows_sql: str, with_kostra: bool) -> tuple[str, list, list]:
+    """The one-pass aggregate over ``rows_sql`` and the parameters it adds around the rows' own.
+
+    The outcome conditions are one bit each of one integer per row, so each grouping ORs one
+    integer (bit_or) rather than aggregating a boolean per figure: the same counts, a fraction of
+    the work. Returns (sql, parameters before the rows', parameters after).
+    """
+    width = len(APPOINTMENT_CONDITIONS)
+    bits = " | ".join(f"(CASE WHEN {sql} THEN {1 << i} ELSE 0 END)" for i, (_q, sql, _p) in enumerate(APPOINTMENT_CONDITIONS.values()))
+    counts = ", ".join(f"count(*) FILTER (WHERE bits & {1 << i} <> 0)" for i in range(width))
+    # A reason column's statuses are its outcome figure's (checked below REASON_GROUPS), so its bit says it.
+    reason_flags = ", ".join(f"bool_or(bits & {_BIT[key]} <> 0) AS {key}" for key in REASON_GROUPS)
+    reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in REASON_GROUPS)
+    sql = f"""
+        WITH appts AS MATERIALIZED (
+            SELECT child_id, step, month, reason, station, in_period, kbits, {bits} AS bits FROM ({rows_sql}) AS flagged),
+        period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),
+        per_step AS (SELECT child_id, step, bit_or(bits) AS bits FROM period GROUP BY child_id, step),
+        per_child AS (SELECT child_id, bit_or(bits) AS bits FROM per_step GROUP BY child_id),
+        per_month AS (SELECT child_id, month, bit_or(bits) AS bits FROM period GROUP BY child_id, month),
+        missed AS (SELECT child_id, count(*) AS n FROM period WHERE bits & {_BIT["not_brought"]} <> 0 GROUP BY child_id),
+        per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)
+        SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
+        UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
+        UNION ALL SELECT 'month', NULL, month, NULL, {counts} FROM per_month GROUP BY month
+        UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
+                         count(*) FILTER (WHERE n >= 3){", 0" * (width - 3)} FROM missed
+        UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{", 0" * (width - len(REASON_GROUPS))} FROM per_reason GROUP BY reason
+        {_kostra_sql(with_kostra, width)}
+    """
+    before = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
+    return sql, before, []
+
+
+@dataclass
+class _PassResult:
+    by_step: dict = field(default_factory=dict)
+    by_month: dict = field(default_factory=dict)
+    by_reason: dict = field(default_factory=dict)
+    total: dict | None = None
+    recurrence: dict = field(default_factory=dict)
+    kostra: dict = field(default_factory=dict)
+
+
+def _read_pass(rows) -> _PassResult:
+    keys = list(APPOINTMENT_CONDITIONS)
+    found = _PassResult()
+    for kind, step_id, month, reason, *values in rows:
+        figures = dict(zip(keys, values))
+        if kind == "step":
+            found.by_step[step_id] = figures
+        elif kind == "month":
+            # DATE_TRUNC of a local timestamp may come back as a naive datetime at local midnight.
+            found.by_month[month.date() if isinstance(month, datetime) else month] = figures
+        elif kind == "total":
+            found.total = figures
+        elif kind == "reason":
+            found.by_reason[reason] = dict(zip(REASON_GROUPS, values))
+        elif kind == "kostra":
+            found.kostra[step_id] = {m.key: n for m, n in zip(kostra.SSB_MEASURES, values)}
+        else:
+            found.recurrence = dict(zip(RECURRENCE_BUCKETS, values))
+    return found
+
+
+def _reason_rows(found: dict[str, dict[str, int]]) -> list[ReasonRow]:
+    rows = []
+    for value, label in [*Reason.choices, (NO_REASON, gettext("Ikke oppgitt"))]:
+        counts = found.get("" if value == NO_REASON else value)
+        if counts and any(counts.values()):
+            rows.append(ReasonRow(reason=value, label=str(label), counts=counts))
+    return sorted(rows, key=lambda row: -row.total)
+
+
+def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year: int | None = None) -> AppointmentFigures:
+    """Every appointment figure, and with ``kostra_year`` SSB's numerators of that year, in one query.
+
+    The period's rows (``appointment_base``, compiled by Django) are read once into a
+    materialised CTE, then reduced to one row per child and consultation, per child, and per
+    child and month, with a bit per outcome, so the counts that follow are plain counts of
+    children.
+    """
+    rows_sql, rows_params = _pass_rows(scope, kostra_year)
+    sql, before, after = _pass_sql(rows_sql, kostra_year is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*before, *rows_params, *after])
+        found = _read_pass(cursor.fetchall())
+    empty = dict.fromkeys(APPOINTMENT_CONDITIONS, 0)
+    return AppointmentFigures(
+        rows=[AppointmentRow(step=step, counts=found.by_step.get(step.pk, dict(empty))) for step in steps],
+        total=AppointmentRow(step=None, counts=found.total or dict(empty)),
+        recurrence=found.recurrence or dict.fromkeys(RECURRENCE_BUCKETS, 0),
+        months=[
+            MonthRow(month=month, counts={key: found.by_month.get(month, empty)[key] for key in TREND_FILTERS})
+            for month in months_in(scope)
+        ],
+        reasons=_reason_rows(found.by_reason),
+        kostra_numerators=found.kostra,
+    )

@@ -1,0 +1,91 @@
+"""The statistics summary follows every write to the tables it comes from (database triggers,
+migration followup/0014_statistics_summary), and the rebuild gives the same rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.db import connection
+
+from attendance.models import Appointment, Consultation, Outcome, Place, Reason
+from attendance.booking import appointment_book
+from attendance.outcomes import appointment_record_outcome, outcome_correct
+from followup.statistics.models import StatisticsAppointment, StatisticsChild, StatisticsConsultation
+from helsestasjon.models import Child, ChildStatus, Role, User
+from helsestasjon.services import child_update_from_register
+from tests.factories import StationFactory, UserFactory
+from tests.followup.statistics_population import at, register
+
+pytestmark = pytest.mark.django_db
+
+
+def _summary() -> dict:
+    return {
+        "appointments": sorted(StatisticsAppointment.objects.values_list()),
+        "consultations": sorted(StatisticsConsultation.objects.values_list()),
+        "children": sorted(StatisticsChild.objects.values_list()),
+    }
+
+
+@pytest.fixture
+def home_visit():
+    station = StationFactory()
+    nurse = UserFactory(role=Role.NURSE, stations=[station])
+    child = register(station, "Sammendrag", born=date(2025, 3, 1))
+    consultation = Consultation.objects.get(child=child, step__code="HV")
+    appointment = appointment_book(
+        consultation=consultation, starts_at=at(date(2025, 3, 9)), duration_minutes=30, place=Place.HOME,
+        professional=nurse, booked_by=nurse,
+    )
+    return appointment, nurse
+
+
+def test_an_outcome_and_its_correction_reach_the_summary(home_visit):
+    appointment, nurse = home_visit
+    row = StatisticsAppointment.objects.get(pk=appointment.pk)
+    assert (row.status, row.reason, row.age_days, row.home_by_nurse, row.month) == ("booked", "", 8, True, date(2025, 3, 1))
+    event = appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason=Reason.ILLNESS, recorded_by=nurse)
+    row.refresh_from_db()
+    assert (row.status, row.reason) == ("not_brought", Reason.ILLNESS)
+    outcome_correct(event=event, outcome=Outcome.ATTENDED, reason="", recorded_by=nurse)
+    row.refresh_from_db()
+    assert (row.status, row.reason) == ("attended", "")
+    assert StatisticsConsultation.objects.get(pk=appointment.consultation_id).in_time
+
+
+def test_a_register_cancellation_is_marked_as_the_registers(home_visit):
+    appointment, _nurse = home_visit
+    appointment_record_outcome(appointment=appointment, outcome=Outcome.CANCELLED_BY_SERVICE, reason=Reason.REGISTER_MOVED, recorded_by=None)
+    assert StatisticsAppointment.objects.get(pk=appointment.pk).by_register
+
+
+def test_a_role_a_move_and_a_death_refresh_the_rows_they_change(home_visit):
+    appointment, nurse = home_visit
+    User.objects.filter(pk=nurse.pk).update(role=Role.LEADER)
+    assert not StatisticsAppointment.objects.get(pk=appointment.pk).home_by_nurse
+    other = StationFactory(municipality=appointment.station.municipality)
+    child_update_from_register(child=appointment.child, station=other)
+    assert StatisticsAppointment.objects.get(pk=appointment.pk).station_id == other.pk
+    assert set(StatisticsConsultation.objects.filter(child=appointment.child).values_list("station_id", flat=True)) == {other.pk}
+    # Born 1 March 2025: long past its newborn days, so the station at birth stays.
+    assert StatisticsChild.objects.get(pk=appointment.child_id).birth_station_id == appointment.station_id
+    Child.objects.filter(pk=appointment.child_id).update(status=ChildStatus.DECEASED, status_changed_at=at(date(2025, 6, 2)))
+    assert set(StatisticsConsultation.objects.filter(child=appointment.child).values_list("left_on", flat=True)) == {date(2025, 6, 2)}
+
+
+def test_deleting_an_appointment_removes_its_row(home_visit):
+    appointment, _nurse = home_visit
+    Appointment.objects.filter(pk=appointment.pk).delete()
+    assert not StatisticsAppointment.objects.filter(pk=appointment.pk).exists()
+
+
+def test_the_rebuild_gives_the_rows_the_triggers_keep(home_visit):
+    appointment, nurse = home_visit
+    appointment_record_outcome(appointment=appointment, outcome=Outcome.ATTENDED, recorded_by=nurse)
+    register(appointment.station, "Innflyttet", born=date(2025, 1, 10), arrived=date(2025, 5, 10))
+    kept = _summary()
+    assert any(row[-1] for row in kept["children"])  # the child who moved here after birth
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT followup_statistics_rebuild()")
+    assert _summary() == kept
