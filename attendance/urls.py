@@ -1,12 +1,11 @@
 from django.urls import path
 
-from attendance import views
-from attendance.views import booking, child, working_hours
+from attendance.views import booking, child, day, working_hours
 
 app_name = "attendance"
 urlpatterns = [
-    path("dag/", views.day, name="day"),
-    path("dag/time/<int:appointment_id>/utfall/", views.record_outcome, name="record_outcome"),
+    path("dag/", day.day, name="day"),
+    path("dag/time/<int:appointment_id>/utfall/", day.record_outcome, name="record_outcome"),
     path("timebestilling/", booking.booking_worklist, name="booking_worklist"),
     path("timebestilling/<int:consultation_id>/bestill/", child.book, name="book"),
     path("timebestilling/<int:consultation_id>/bestill-tid/", booking.book_slot, name="book_slot"),

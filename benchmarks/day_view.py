@@ -157,7 +157,7 @@ def measure_rows_and_render(nurse, runs: int) -> list[float]:
     from django.utils import timezone
 
     from attendance.day_list import day_rows
-    from attendance.views import _reason_options
+    from attendance.views.day import _reason_options
 
     request = RequestFactory().get("/dag/")
     request.user = nurse

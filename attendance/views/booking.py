@@ -29,7 +29,7 @@ from attendance.booking import appointment_book_slot
 from attendance.errors import AttendanceError
 from attendance.outcomes import appointment_move_to_slot
 from attendance.slots import SlotPlanner, holiday_name, week_slots
-from attendance.views import _day_url
+from attendance.views.day import _day_url
 from helsestasjon.models import AccessAction, Role, User
 from helsestasjon.permissions import (
     holds_consultations,

@@ -204,7 +204,7 @@ def test_the_busiest_lists_read_no_undefined_template_names(monkeypatch, login, 
 
 
 def test_the_hand_written_colleagues_agree_with_the_queryset(station_a, station_b, nurse_a, leader_a):
-    from attendance.views import _colleagues
+    from attendance.views.day import _colleagues
     from helsestasjon.models import Role, User
     from tests.factories import StationFactory, UserFactory
 

@@ -48,12 +48,12 @@ def test_a_forbidden_page_is_norwegian(debug, login, clerk_a):
 
 def test_an_unexpected_error_in_debug_shows_our_page_and_is_logged(settings, login, nurse_a, monkeypatch, caplog):
     settings.DEBUG = True
-    import attendance.views
+    import attendance.views.day
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(attendance.views, "day_rows", broken)
+    monkeypatch.setattr(attendance.views.day, "day_rows", broken)
     client = login(nurse_a)
     client.raise_request_exception = False
     response = client.get(reverse("attendance:day"))
