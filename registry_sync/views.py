@@ -132,8 +132,9 @@ def _after_action(request, finding: Finding, *, error: str = "", success: str = 
 
 
 def _finding_action(action):
-    """A worklist action's view: the finding if the user's stations hold it (else 404), the action, which
-    returns the success message or raises FindingActionError with the one to show, and the answer."""
+    """A worklist action's view: signed in, POST, a role that handles findings (403 before anything is
+    read), the finding if the user's stations hold it (else 404), then the action, which returns the
+    success message or raises FindingActionError with the one to show, and the answer."""
 
     @wraps(action)
     def view(request, finding_id: int):
@@ -144,21 +145,15 @@ def _finding_action(action):
             return _after_action(request, finding, error=str(exc))
         return _after_action(request, finding, success=success)
 
-    return view
+    return login_required(require_POST(requires(may_handle_findings)(view)))
 
 
-@login_required
-@require_POST
-@requires(may_handle_findings)
 @_finding_action
 def create_journal(request, finding: Finding) -> str:
     child = finding_create_journal(finding=finding, user=request.user)
     return gettext("Journal opprettet for %(name)s, og programmet er planlagt.") % {"name": child.full_name}
 
 
-@login_required
-@require_POST
-@requires(may_handle_findings)
 @_finding_action
 def move_station(request, finding: Finding) -> str:
     target = finding.actions_for(request.user).move_station
@@ -169,9 +164,6 @@ def move_station(request, finding: Finding) -> str:
     return gettext("Barnet er flyttet til %(station)s.") % {"station": station.name}
 
 
-@login_required
-@require_POST
-@requires(may_handle_findings)
 @_finding_action
 def resolve(request, finding: Finding) -> str:
     resolution = request.POST.get("resolution", "")
