@@ -13,18 +13,8 @@ from attendance.services import appointment_record_outcome
 from followup import services
 from followup.letters.models import Letter
 from followup.letters.services import letters_create_due
-from followup.models import (
-    CallResult,
-    Case,
-    CaseStatus,
-    CaseStep,
-    CloseReason,
-    Decision,
-    LadderSettings,
-    PauseReason,
-    StepKind,
-    StepStatus,
-)
+from followup.models import (CallResult, Case, CaseStatus, CaseStep, CloseReason, Decision, LadderSettings, PauseReason,
+                             StepKind, StepStatus)
 from followup.services import Booking, followup_sweep
 from followup.workdays import add_working_days
 from helsestasjon.models import Relation

@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from followup.letters import services
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
-from tests.factories import ChildFactory
-from tests.followup.letters_support import case_at_step, parent, pdf_text
+from tests.followup.letters_support import children_at_step, parent, pdf_text
 from tests.subprocess_env import killed_worker, redis_client, wait_until, worker_env
 
 pytestmark = [
@@ -33,10 +32,7 @@ KILLS = int(os.environ.get("LETTER_KILLS", "2"))
 def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, tmp_path, monkeypatch):
     media = tmp_path / "media"
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
-    for i in range(N):
-        child = ChildFactory(station=station_a, given_name=f"Barn{i}", family_name="Hansen")
-        parent(child, preferred_language="ar" if i % 2 else "nb")
-        case_at_step(child)
+    children_at_step(station_a, N, lambda child, i: parent(child, preferred_language="ar" if i % 2 else "nb"))
     monkeypatch.setattr(services, "_enqueue_batch", lambda batch_id: None)
     batch = services.letter_batch_start(station=station_a, user=clerk_a)
     monkeypatch.undo()

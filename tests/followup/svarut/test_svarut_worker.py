@@ -17,8 +17,7 @@ from followup.letters import services as letters
 from followup.letters.models import Letter, LetterState
 from followup.letters.svarut import services, tasks
 from followup.letters.svarut.choices import SendState
-from tests.factories import ChildFactory
-from tests.followup.letters_support import case_at_step
+from tests.followup.letters_support import children_at_step
 from tests.followup.svarut.conftest import guardian
 from tests.subprocess_env import killed_worker, redis_client, wait_until, worker_env
 
@@ -46,10 +45,7 @@ def _worker_env(media_root, svarut) -> dict:
 def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(station_a, svarut, tmp_path, monkeypatch):
     media = tmp_path / "media"
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
-    for i in range(N):
-        child = ChildFactory(station=station_a, given_name=f"Barn{i}", family_name="Hansen")
-        guardian(child, svarut)
-        case_at_step(child)
+    children_at_step(station_a, N, lambda child, i: guardian(child, svarut))
     with monkeypatch.context() as m:  # make and render here; the worker only sends
         m.setattr(tasks.dispatch, "delay", lambda station_id: None)
         letters.letters_create_due(station=station_a)
