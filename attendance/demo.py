@@ -14,17 +14,8 @@ from datetime import date, datetime, time, timedelta
 from django.db import connection
 from django.utils import timezone
 
-from attendance.models import (
-    Appointment,
-    AppointmentStatus,
-    Consultation,
-    ConsultationState,
-    Outcome,
-    OutcomeEvent,
-    Place,
-    ProgrammeStep,
-    Reason,
-)
+from attendance.models import (Appointment, AppointmentStatus, Consultation, ConsultationState, Outcome, OutcomeEvent,
+                               Place, ProgrammeStep, Reason)
 from helsestasjon.models import Child, Role, User
 
 CHUNK = 2000

@@ -5,7 +5,8 @@ The mixins here are used by every app's admin module:
   protected address cannot be guessed letter by letter with ``?street_address__startswith=``;
 - ``ProtectedAddressAdminMixin`` hides a person's address unless ``address_visible`` allows it and
   sends a protection change through ``guardian_set_protection`` / ``child_set_protection``;
-- ``ChildAccessLogMixin`` writes the access log for list and change pages that show a child.
+- ``ChildAccessLogMixin`` writes the access log for list and change pages that show a child;
+- ``ReadOnlyAdminMixin`` shows a log that nobody adds to, changes or deletes from in the admin.
 """
 
 from __future__ import annotations
@@ -95,6 +96,19 @@ class ChildAccessLogMixin:
             access_log_record(user=request.user, child=child, action=AccessAction.VIEW_RECORD, what=self._what(),
                               path=request.get_full_path())
         return response
+
+
+class ReadOnlyAdminMixin:
+    """A log (sign-ins, the access log): rows are written by the application only, and stay."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ProtectedAddressAdminMixin(NoAddressLookupsMixin):
@@ -198,21 +212,12 @@ class StaffAdmin(UserAdmin):
 
 
 @admin.register(SignIn)
-class SignInAdmin(admin.ModelAdmin):
+class SignInAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The sign-in log: read-only, like the access log."""
 
     list_display = ["at", "method", "outcome", "username", "security_level", "client_ip"]
     list_filter = ["method", "outcome"]
     search_fields = ["username"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class GuardianshipInline(admin.TabularInline):
@@ -246,17 +251,8 @@ class GuardianAdmin(ProtectedAddressAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(NoAddressLookupsMixin, admin.ModelAdmin):
+class AccessLogAdmin(ReadOnlyAdminMixin, NoAddressLookupsMixin, admin.ModelAdmin):
     """Reading the log is not logged again: it would log itself without end."""
 
     list_display = ["at", "username", "role", "child", "action", "what"]
     list_filter = ["action", "role"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

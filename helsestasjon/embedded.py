@@ -179,11 +179,19 @@ def private_redis() -> Iterator[str]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _given(variable: str, problem, forced: bool) -> str | None:
+    """The server the environment names in `variable`, unless `forced` to start one of our own; an error
+    when it does not answer (`problem` says why)."""
+    given = os.environ.get(variable)
+    if not given or forced:
+        return None
+    if reason := problem(given):
+        raise ServerError(f"{variable}={given} does not answer: {reason}")
+    return given
+
+
 def _database_for_tests(stack: contextlib.ExitStack, forced: bool) -> str:
-    given = os.environ.get("DATABASE_URL")
-    if given and not forced:
-        if problem := postgres_problem(given):
-            raise ServerError(f"DATABASE_URL={given} does not answer: {problem}")
+    if given := _given("DATABASE_URL", postgres_problem, forced):
         return given
     if not forced and postgres_problem(MACHINE_DATABASE_URL) is None:
         return MACHINE_DATABASE_URL
@@ -192,10 +200,7 @@ def _database_for_tests(stack: contextlib.ExitStack, forced: bool) -> str:
 
 
 def _redis_for_tests(stack: contextlib.ExitStack, forced: bool) -> str:
-    given = os.environ.get("REDIS_URL")
-    if given and not forced:
-        if problem := redis_problem(given):
-            raise ServerError(f"REDIS_URL={given} does not answer: {problem}")
+    if given := _given("REDIS_URL", redis_problem, forced):
         return given
     if not forced and redis_problem(MACHINE_REDIS_URL) is None:
         return MACHINE_REDIS_URL
@@ -203,12 +208,7 @@ def _redis_for_tests(stack: contextlib.ExitStack, forced: bool) -> str:
 
 
 def _database_for_demo(stack: contextlib.ExitStack, forced: bool) -> str:
-    given = os.environ.get("DATABASE_URL")
-    if given and not forced:
-        if problem := postgres_problem(given):
-            raise ServerError(f"DATABASE_URL={given} does not answer: {problem}")
-        return given
-    return stack.enter_context(embedded_postgres(DEMO_DATA))
+    return _given("DATABASE_URL", postgres_problem, forced) or stack.enter_context(embedded_postgres(DEMO_DATA))
 
 
 def run(mode: str, command: list[str]) -> int:

@@ -171,7 +171,39 @@ class ChildQuerySet(models.QuerySet):
         return self.filter(station_id__in=user.station_ids())
 
 
-class Child(models.Model):
+class Person:
+    """What a child and a guardian share: the names as lists show them and the protected-address rule,
+    asked of the person's protection now (helsestasjon.protection). `full_name` is each model's own."""
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def list_name(self) -> str:
+        """"Etternavn, Fornavn", as lists show it (helsestasjon.formatting)."""
+        from helsestasjon.formatting import list_name
+
+        return list_name(self.given_name, self.family_name)
+
+    @property
+    def address_is_protected(self) -> bool:
+        return self.address_protection in PROTECTED_LEVELS
+
+    def address_visible_to(self, user) -> bool:
+        """The rule of helsestasjon.protection, asked of this person's protection now."""
+        from helsestasjon.protection import address_visible
+
+        return address_visible(self.address_protection, user)
+
+    def stored_address(self, level: str | None = None) -> dict:
+        """The address fields as they may be stored under ``level`` (default: the protection now):
+        blanked when strictly confidential. The one blanking rule is helsestasjon.protection.storable_address."""
+        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
+
+        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
+
+
+class Child(Person, models.Model):
     national_id = models.CharField(_("fødselsnummer"), max_length=11, unique=True, validators=[validator_from_settings])
     given_name = models.CharField(_("fornavn"), max_length=100)
     family_name = models.CharField(_("etternavn"), max_length=100)
@@ -207,42 +239,15 @@ class Child(models.Model):
         ordering = ["family_name", "given_name"]
         indexes = [models.Index(fields=["station", "status"], name="child_station_status")]
 
-    def __str__(self) -> str:
-        return self.full_name
-
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
-
-    @property
-    def list_name(self) -> str:
-        """"Etternavn, Fornavn", as lists show it (helsestasjon.formatting)."""
-        from helsestasjon.formatting import list_name
-
-        return list_name(self.given_name, self.family_name)
 
     @property
     def national_id_display(self) -> str:
         from helsestasjon.formatting import national_id_display
 
         return national_id_display(self.national_id)
-
-    @property
-    def address_is_protected(self) -> bool:
-        return self.address_protection in PROTECTED_LEVELS
-
-    def address_visible_to(self, user) -> bool:
-        """The rule of helsestasjon.protection, asked of this child's protection now."""
-        from helsestasjon.protection import address_visible
-
-        return address_visible(self.address_protection, user)
-
-    def stored_address(self, level: str | None = None) -> dict:
-        """The address fields as they may be stored under ``level`` (default: the protection now):
-        blanked when strictly confidential. The one blanking rule is helsestasjon.protection.storable_address."""
-        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
-
-        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
 
     def age_text(self, on=None) -> str:
         from helsestasjon.dates import age_text
@@ -262,7 +267,7 @@ class Language(models.TextChoices):
     SO = "so", "Soomaali"
 
 
-class Guardian(models.Model):
+class Guardian(Person, models.Model):
     national_id = models.CharField(
         _("fødselsnummer"), max_length=11, unique=True, null=True, blank=True, validators=[validator_from_settings]
     )
@@ -294,19 +299,9 @@ class Guardian(models.Model):
         verbose_name_plural = _("foresatte")
         ordering = ["family_name", "given_name"]
 
-    def __str__(self) -> str:
-        return self.full_name
-
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}".strip()
-
-    @property
-    def list_name(self) -> str:
-        """"Etternavn, Fornavn", as lists show it (helsestasjon.formatting)."""
-        from helsestasjon.formatting import list_name
-
-        return list_name(self.given_name, self.family_name)
 
     @property
     def mobile_display(self) -> str:
@@ -314,22 +309,6 @@ class Guardian(models.Model):
         from helsestasjon.formatting import phone_display
 
         return phone_display(self.mobile)
-
-    @property
-    def address_is_protected(self) -> bool:
-        return self.address_protection in PROTECTED_LEVELS
-
-    def address_visible_to(self, user) -> bool:
-        """The rule of helsestasjon.protection, asked of this guardian's protection now."""
-        from helsestasjon.protection import address_visible
-
-        return address_visible(self.address_protection, user)
-
-    def stored_address(self, level: str | None = None) -> dict:
-        """As Child.stored_address: blanked when strictly confidential (helsestasjon.protection.storable_address)."""
-        from helsestasjon.protection import ADDRESS_FIELDS, storable_address
-
-        return storable_address(level or self.address_protection, {name: getattr(self, name) for name in ADDRESS_FIELDS})
 
     def address_lines(self) -> list[str]:
         lines = [self.street_address] if self.street_address else []

@@ -188,26 +188,29 @@ class Comparison:
     def stop(self, child: JournalChild, reason: str) -> None:
         self.batch.effects.append(Effect("stop", child.pk, reason))
 
+    def leave(self, child: JournalChild, status: str, register_date, f, kind: str, key: str, details: dict) -> None:
+        """A child who is no longer resident (died, emigrated), unless already so: the dated status, the
+        finding with what it records of the date, and the stop of the programme (its reason: `status`)."""
+        if child.status == status:
+            return
+        dated = self.set_status(child, status, register_date=register_date, dated=True)
+        f(kind, key, details={**details, **dated})
+        self.stop(child, str(status))
+
     def status(self, child: JournalChild, record: PersonRecord, f) -> bool:
         """Death, an annulled death, emigration and other register statuses. Returns whether the
         comparison of this child ends here (the child is not resident)."""
         if record.is_deceased:
-            if child.status != ChildStatus.DECEASED:
-                dated = self.set_status(child, ChildStatus.DECEASED, register_date=record.deceased_date, dated=True)
-                f(FindingKind.DECEASED, f"deceased:{record.deceased_date}",
-                  details={"deceased_date": record.deceased_date, **dated})
-                self.stop(child, "deceased")
+            self.leave(child, ChildStatus.DECEASED, record.deceased_date, f, FindingKind.DECEASED,
+                       f"deceased:{record.deceased_date}", {"deceased_date": record.deceased_date})
             return True
         if child.status == ChildStatus.DECEASED:
             f(FindingKind.DEATH_ANNULLED, f"annulled:{child.died_recorded_at.isoformat()}")
             self.set_status(child, ChildStatus.ACTIVE)
             self.batch.effects.append(Effect("plan", child.pk))
         if record.status == "Emigrated":
-            if child.status != ChildStatus.EMIGRATED:
-                dated = self.set_status(child, ChildStatus.EMIGRATED, register_date=record.emigration_date, dated=True)
-                f(FindingKind.EMIGRATED, f"emigrated:{record.emigrated_to}",
-                  details={"country": record.emigrated_to, **dated})
-                self.stop(child, "emigrated")
+            self.leave(child, ChildStatus.EMIGRATED, record.emigration_date, f, FindingKind.EMIGRATED,
+                       f"emigrated:{record.emigrated_to}", {"country": record.emigrated_to})
             return True
         if record.status not in NORMAL_STATUSES:
             f(FindingKind.OTHER_STATUS, f"status:{record.status}", details={"status": record.status})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -130,47 +131,46 @@ def _after_action(request, finding: Finding, *, error: str = "", success: str = 
     return redirect(_safe_next(request))
 
 
-@login_required
-@require_POST
-@requires(may_handle_findings)
-def create_journal(request, finding_id: int):
-    finding = _finding_for_request(request, finding_id)
-    try:
-        child = finding_create_journal(finding=finding, user=request.user)
-    except FindingActionError as exc:
-        return _after_action(request, finding, error=str(exc))
-    return _after_action(request, finding, success=gettext("Journal opprettet for %(name)s, og programmet er planlagt.") % {"name": child.full_name})
+def _finding_action(action):
+    """A worklist action's view: signed in, POST, a role that handles findings (403 before anything is
+    read), the finding if the user's stations hold it (else 404), then the action, which returns the
+    success message or raises FindingActionError with the one to show, and the answer."""
+
+    @wraps(action)
+    def view(request, finding_id: int):
+        finding = _finding_for_request(request, finding_id)
+        try:
+            success = action(request, finding)
+        except FindingActionError as exc:
+            return _after_action(request, finding, error=str(exc))
+        return _after_action(request, finding, success=success)
+
+    return login_required(require_POST(requires(may_handle_findings)(view)))
 
 
-@login_required
-@require_POST
-@requires(may_handle_findings)
-def move_station(request, finding_id: int):
-    finding = _finding_for_request(request, finding_id)
+@_finding_action
+def create_journal(request, finding: Finding) -> str:
+    child = finding_create_journal(finding=finding, user=request.user)
+    return gettext("Journal opprettet for %(name)s, og programmet er planlagt.") % {"name": child.full_name}
+
+
+@_finding_action
+def move_station(request, finding: Finding) -> str:
     target = finding.actions_for(request.user).move_station
     station = Station.objects.filter(pk=target).first() if target else None
     if station is None:
-        return _after_action(request, finding, error=gettext("Fant ikke helsestasjonen barnet skal flyttes til."))
-    try:
-        finding_move_station(finding=finding, user=request.user, station=station)
-    except FindingActionError as exc:
-        return _after_action(request, finding, error=str(exc))
-    return _after_action(request, finding, success=gettext("Barnet er flyttet til %(station)s.") % {"station": station.name})
+        raise FindingActionError(gettext("Fant ikke helsestasjonen barnet skal flyttes til."))
+    finding_move_station(finding=finding, user=request.user, station=station)
+    return gettext("Barnet er flyttet til %(station)s.") % {"station": station.name}
 
 
-@login_required
-@require_POST
-@requires(may_handle_findings)
-def resolve(request, finding_id: int):
-    finding = _finding_for_request(request, finding_id)
+@_finding_action
+def resolve(request, finding: Finding) -> str:
     resolution = request.POST.get("resolution", "")
     comment = request.POST.get("comment", "").strip()[:2000]
-    try:
-        finding_resolve(finding=finding, user=request.user, resolution=resolution, comment=comment)
-    except FindingActionError as exc:
-        return _after_action(request, finding, error=str(exc))
+    finding_resolve(finding=finding, user=request.user, resolution=resolution, comment=comment)
     label = dict(Resolution.choices).get(resolution, gettext("Behandlet"))
-    return _after_action(request, finding, success=f"{label}.")
+    return f"{label}."
 
 
 # ------------------------------------------------------------------ the nurses' alerts

@@ -7,16 +7,7 @@ from datetime import date
 
 import factory
 
-from helsestasjon.models import (
-    Child,
-    Guardian,
-    Guardianship,
-    Municipality,
-    Relation,
-    Role,
-    Station,
-    User,
-)
+from helsestasjon.models import Child, Guardian, Guardianship, Municipality, Relation, Role, Station, User
 from helsestasjon.national_id import make_synthetic
 
 PASSWORD = "korrekt-hest-batteri-42"
@@ -84,33 +75,35 @@ class UserFactory(factory.django.DjangoModelFactory):
             self.save()
 
 
-class ChildFactory(factory.django.DjangoModelFactory):
+class _PersonFactory(factory.django.DjangoModelFactory):
+    """What a child and a guardian share: a distinct national id, the family name and a Bergen address."""
+
+    class Meta:
+        abstract = True
+
+    national_id = factory.LazyFunction(next_national_id)
+    family_name = "Hansen"
+    street_address = "Barneveien 2"
+    postal_code = "5003"
+    city = "Bergen"
+    municipality_number = "4601"
+
+
+class ChildFactory(_PersonFactory):
     class Meta:
         model = Child
 
-    national_id = factory.LazyFunction(next_national_id)
     given_name = factory.Sequence(lambda n: f"Barn{n}")
-    family_name = "Hansen"
     birth_date = date(2025, 1, 15)
     station = factory.SubFactory(StationFactory)
-    street_address = "Barneveien 2"
-    postal_code = "5003"
-    city = "Bergen"
-    municipality_number = "4601"
 
 
-class GuardianFactory(factory.django.DjangoModelFactory):
+class GuardianFactory(_PersonFactory):
     class Meta:
         model = Guardian
 
-    national_id = factory.LazyFunction(next_national_id)
     given_name = factory.Sequence(lambda n: f"Forelder{n}")
-    family_name = "Hansen"
     mobile = factory.Sequence(lambda n: f"4{n % 10000000:07d}")
-    street_address = "Barneveien 2"
-    postal_code = "5003"
-    city = "Bergen"
-    municipality_number = "4601"
 
 
 class GuardianshipFactory(factory.django.DjangoModelFactory):

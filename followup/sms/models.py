@@ -12,13 +12,22 @@ from django.utils.translation import gettext_lazy as _
 __all__ = ["AppointmentCancellationNotice", "AppointmentReminder", "ContactDecision", "ManualContactDecision", "SmsDeliveryReport"]
 
 
-class AppointmentReminder(models.Model):
-    """The reminder SMS before one appointment to one guardian, sent at most once."""
+class _AppointmentNotice(models.Model):
+    """One SMS about one appointment to one guardian; each kind has its unique constraint over the two,
+    so it is sent at most once (followup/sms/services.py: _queue_once)."""
 
     appointment = models.ForeignKey("attendance.Appointment", on_delete=models.CASCADE, related_name="+", verbose_name=_("time"))
     guardian = models.ForeignKey("helsestasjon.Guardian", on_delete=models.CASCADE, related_name="+", verbose_name=_("foresatt"))
-    sms = models.OneToOneField("followup.SmsMessage", on_delete=models.CASCADE, related_name="reminder", verbose_name=_("SMS"))
     created_at = models.DateTimeField(_("opprettet"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class AppointmentReminder(_AppointmentNotice):
+    """The reminder SMS before one appointment to one guardian, sent at most once."""
+
+    sms = models.OneToOneField("followup.SmsMessage", on_delete=models.CASCADE, related_name="reminder", verbose_name=_("SMS"))
 
     class Meta:
         verbose_name = _("SMS-påminnelse")
@@ -26,14 +35,11 @@ class AppointmentReminder(models.Model):
         constraints = [models.UniqueConstraint(fields=["appointment", "guardian"], name="reminder_once_per_appointment_guardian")]
 
 
-class AppointmentCancellationNotice(models.Model):
+class AppointmentCancellationNotice(_AppointmentNotice):
     """The SMS telling one guardian that the station cancelled one booked time because
     the child now belongs to another station, sent at most once."""
 
-    appointment = models.ForeignKey("attendance.Appointment", on_delete=models.CASCADE, related_name="+", verbose_name=_("time"))
-    guardian = models.ForeignKey("helsestasjon.Guardian", on_delete=models.CASCADE, related_name="+", verbose_name=_("foresatt"))
     sms = models.OneToOneField("followup.SmsMessage", on_delete=models.CASCADE, related_name="cancellation_notice", verbose_name=_("SMS"))
-    created_at = models.DateTimeField(_("opprettet"), default=timezone.now)
 
     class Meta:
         verbose_name = _("SMS om avlyst time")

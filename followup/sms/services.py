@@ -56,7 +56,14 @@ def sms_reminders_send(*, now: datetime | None = None) -> int:
 
 
 def _remind(appointment: Appointment, now: datetime) -> int:
-    done = set(AppointmentReminder.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
+    return _queue_once(appointment, AppointmentReminder, now)
+
+
+def _queue_once(appointment: Appointment, notice, now: datetime, purpose: str = "reminder") -> int:
+    """One SMS about `appointment` to each of its recipients, at most once per guardian: the `notice` row
+    (a model with appointment, guardian and a unique constraint over them) records it in the same
+    transaction, and the message is queued when that commits. Returns how many were queued."""
+    done = set(notice.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
     queued = 0
     for guardian in sms_recipients(child_id=appointment.child_id):
         if guardian.id in done:
@@ -64,10 +71,10 @@ def _remind(appointment: Appointment, now: datetime) -> int:
         try:
             with transaction.atomic():
                 message = SmsMessage.objects.create(
-                    to=guardian.mobile, text=sms_text(appointment=appointment, language=guardian.preferred_language),
-                    guardian=guardian, created_at=now,
+                    to=guardian.mobile, guardian=guardian, created_at=now,
+                    text=sms_text(appointment=appointment, language=guardian.preferred_language, purpose=purpose),
                 )
-                AppointmentReminder.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
+                notice.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
                 transaction.on_commit(lambda pk=message.pk: sms_enqueue(pk))
         except IntegrityError:
             continue  # another run got there first
@@ -90,21 +97,7 @@ def sms_cancellations_send(*, appointment_ids: list[int], now: datetime | None =
     appointments = Appointment.objects.filter(pk__in=appointment_ids).select_related("station", "child").order_by("starts_at", "id")
     for appointment in appointments:
         purpose = "cancelled_neutral" if is_protected(appointment.child.address_protection) else "cancelled_moved"
-        done = set(AppointmentCancellationNotice.objects.filter(appointment=appointment).values_list("guardian_id", flat=True))
-        for guardian in sms_recipients(child_id=appointment.child_id):
-            if guardian.id in done:
-                continue
-            try:
-                with transaction.atomic():
-                    message = SmsMessage.objects.create(
-                        to=guardian.mobile, guardian=guardian, created_at=now,
-                        text=sms_text(appointment=appointment, language=guardian.preferred_language, purpose=purpose),
-                    )
-                    AppointmentCancellationNotice.objects.create(appointment=appointment, guardian=guardian, sms=message, created_at=now)
-                    transaction.on_commit(lambda pk=message.pk: sms_enqueue(pk))
-            except IntegrityError:
-                continue  # Another request got there first.
-            queued += 1
+        queued += _queue_once(appointment, AppointmentCancellationNotice, now, purpose)
     return queued
 
 

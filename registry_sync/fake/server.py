@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 from registry_sync.fake.documents import INFORMATION_PARTS
 from registry_sync.fake.store import FakeRegister, UnknownPerson
+from helsestasjon.fake_http import FakeHandler, FakeHTTPServer
+
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +62,7 @@ class _Problem(Exception):
         self.title = title
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body are written separately; without this, Nagle's algorithm
-    # and delayed ACKs add 40 ms to every keep-alive request.
-    disable_nagle_algorithm = True
+class Handler(FakeHandler):
     server: "FakeRegisterServer"
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
@@ -74,13 +70,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- plumbing
     def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(status, body, "application/json; charset=utf-8", headers)
 
     def _json(self, status: int, payload) -> None:
         self._send(status, json.dumps(payload, ensure_ascii=False).encode())
@@ -299,9 +289,8 @@ class Handler(BaseHTTPRequestHandler):
             raise _Problem(400, f"Bad scenario arguments: {exc}") from None
 
 
-class FakeRegisterServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class FakeRegisterServer(FakeHTTPServer):
+    thread_name = "fake-register"
 
     def __init__(self, register: FakeRegister, host: str = "127.0.0.1", port: int = 0, *, api_version: str = "2"):
         self.register = register
@@ -312,11 +301,4 @@ class FakeRegisterServer(ThreadingHTTPServer):
 
     @property
     def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}{PREFIX}"
-
-    def start_in_thread(self) -> threading.Thread:
-        # A short poll interval lets tests shut the server down quickly.
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-register", daemon=True)
-        thread.start()
-        return thread
+        return self.root_url + PREFIX

@@ -12,11 +12,25 @@ from attendance.models import Consultation, Place
 from attendance.booking import appointment_book
 from attendance.plan import child_plan
 from helsestasjon.models import Language, Relation
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
+from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
 
 
 def local(day: date, hour: int = 9, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+def registration(station, **changes) -> dict:
+    """The form for registering a newborn by hand at `station`, with `changes`."""
+    born = timezone.localdate() - timedelta(days=5)
+    data = {
+        "arrival": "birth", "national_id": next_national_id(), "given_name": "Tiril", "family_name": "Dahl",
+        "birth_date": born.strftime("%d.%m.%Y"), "sex": "female", "station": str(station.pk),
+        "street_address": "Fjordgata 2", "postal_code": "5003", "city": "Bergen",
+        "guardian_national_id": "", "guardian_given_name": "Kari", "guardian_family_name": "Dahl",
+        "guardian_relation": "mother", "guardian_mobile": "91234567", "guardian_language": "nb",
+    }
+    data.update(changes)
+    return data
 
 
 def ensure_programme() -> None:

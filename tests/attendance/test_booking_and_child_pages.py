@@ -11,7 +11,7 @@ from django.utils import timezone
 from attendance.models import Appointment, Consultation, ConsultationState, Outcome
 from attendance.outcomes import appointment_record_outcome
 from helsestasjon.models import AccessLog, Child
-from tests.factories import next_national_id
+from tests.attendance.conftest import registration
 
 # Registering by hand asks the (fake) register first that it does not know the child.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("register")]
@@ -102,19 +102,6 @@ def test_a_clerk_sees_the_history_but_not_the_reasons(login, station_a, clerk_a,
 def test_another_stations_child_is_not_found(login, station_b, nurse_a, planned_child):
     child = planned_child(station_b)
     assert login(nurse_a).get(reverse("attendance:child", args=[child.pk])).status_code == 404
-
-
-def registration(station, **changes):
-    born = timezone.localdate() - timedelta(days=5)
-    data = {
-        "arrival": "birth", "national_id": next_national_id(), "given_name": "Tiril", "family_name": "Dahl",
-        "birth_date": born.strftime("%d.%m.%Y"), "sex": "female", "station": str(station.pk),
-        "street_address": "Fjordgata 2", "postal_code": "5003", "city": "Bergen",
-        "guardian_national_id": "", "guardian_given_name": "Kari", "guardian_family_name": "Dahl",
-        "guardian_relation": "mother", "guardian_mobile": "91234567", "guardian_language": "nb",
-    }
-    data.update(changes)
-    return data
 
 
 def test_registering_a_newborn_by_hand_plans_the_programme(login, station_a, clerk_a):

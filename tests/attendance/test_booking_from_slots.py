@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-import threading
 from datetime import time, timedelta
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +20,7 @@ from attendance.working_hours import working_hours_add
 from attendance.slots import free_slots, public_holidays
 from helsestasjon.models import AccessLog
 from tests.attendance.conftest import local
+from tests.concurrency import at_once
 
 WORKLIST = reverse("attendance:booking_worklist")
 BUSY = "Nora Nilsen har allerede en time som overlapper dette tidspunktet. Velg et annet tidspunkt."
@@ -199,24 +198,17 @@ def test_moving_an_appointment_uses_the_same_slots(login, hours, station_a, nurs
 def test_two_clerks_booking_one_slot_through_the_view_book_it_once(hours, station_a, clerk_a, leader_a, nurse_a, planned_child):
     first, second = due(planned_child(station_a)), due(planned_child(station_a))
     slot = local(next_working_day(), 9, 0).isoformat()
-    barrier, bodies = threading.Barrier(2), {}
+    clients = {}
+    for consultation, clerk in ((first, clerk_a), (second, leader_a)):
+        clients[consultation.pk] = Client()
+        clients[consultation.pk].force_login(clerk)
 
-    def attempt(consultation, clerk):
-        client = Client()
-        client.force_login(clerk)
-        try:
-            barrier.wait()
-            bodies[consultation.pk] = client.post(reverse("attendance:book_slot", args=[consultation.pk]),
-                                                  {"professional": nurse_a.pk, "starts_at": slot}, HTTP_HX_REQUEST="true").content.decode()
-        finally:
-            connection.close()
+    def attempt(consultation):
+        return clients[consultation.pk].post(reverse("attendance:book_slot", args=[consultation.pk]),
+                                             {"professional": nurse_a.pk, "starts_at": slot}, HTTP_HX_REQUEST="true").content.decode()
 
     before = {c.pk: c.state for c in Consultation.objects.all()}
-    threads = [threading.Thread(target=attempt, args=(first, clerk_a)), threading.Thread(target=attempt, args=(second, leader_a))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    bodies = dict(zip([first.pk, second.pk], at_once(lambda: attempt(first), lambda: attempt(second))))
     won = [pk for pk, body in bodies.items() if "Bestilt" in body and BUSY not in body]
     lost = [pk for pk, body in bodies.items() if BUSY in body]
     assert len(won) == 1 and len(lost) == 1

@@ -126,12 +126,16 @@ def test_a_recorded_outcome_can_be_corrected_from_the_row(login, station_a, nurs
     assert OutcomeEvent.objects.get(replaces=first).outcome == Outcome.CANCELLED_BY_GUARDIAN
 
 
+def _move(client, appointment, new_day, new_time: str) -> str:
+    """The row's "Flytt" with a new date and time, as htmx posts it; the answer's body."""
+    data = {"outcome": "rescheduled", "new_date": new_day.isoformat(), "new_time": new_time}
+    return client.post(record_url(appointment), data, HTTP_HX_REQUEST="true").content.decode()
+
+
 def test_moving_an_appointment_from_the_row(login, station_a, nurse_a, planned_child, booked):
     appointment = booked(planned_child(station_a), nurse_a)
     new_day = timezone.localdate() + timedelta(days=14)
-    body = login(nurse_a).post(
-        record_url(appointment), {"outcome": "rescheduled", "new_date": new_day.isoformat(), "new_time": "13:15"}, HTTP_HX_REQUEST="true"
-    ).content.decode()
+    body = _move(login(nurse_a), appointment, new_day, "13:15")
     assert "Flyttet" in body and f"{new_day:%d.%m.%Y} 13:15" in body
 
 
@@ -305,9 +309,7 @@ def test_the_swapped_row_announces_what_was_recorded(login, station_a, nurse_a, 
 def test_a_failed_move_keeps_what_was_typed_and_stands_at_the_fields(login, station_a, nurse_a, planned_child, booked):
     appointment = booked(planned_child(station_a), nurse_a)
     new_day = timezone.localdate() + timedelta(days=9)
-    body = login(nurse_a).post(
-        record_url(appointment), {"outcome": "rescheduled", "new_date": new_day.isoformat(), "new_time": ""}, HTTP_HX_REQUEST="true"
-    ).content.decode()
+    body = _move(login(nurse_a), appointment, new_day, "")
     assert "Velg ny dato og tid" in body
     assert '<details class="popup row-menu" open>' in body
     assert f'name="new_date" value="{new_day.isoformat()}" aria-invalid="true" aria-describedby="move-error-{appointment.pk}"' in body

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from followup.letters.addressing import recipients_for_child
 from followup.sms.services import sms_recipients
 from helsestasjon.models import AccessAction, AccessLog, AddressProtection, Child, Guardian, Guardianship, Language, Relation
-from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory, next_national_id
+from tests.attendance.conftest import registration
+from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
 
 # Registering by hand asks the (fake) register first that it does not know the child.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("register")]
 
 NEUTRAL = "Fødselsnummeret kan ikke registreres her. Kontakt leder hvis barnet skal flyttes hit."
-
-
-def registration(station, **changes):
-    born = timezone.localdate() - timedelta(days=5)
-    data = {
-        "arrival": "birth", "national_id": next_national_id(), "given_name": "Tiril", "family_name": "Dahl",
-        "birth_date": born.strftime("%d.%m.%Y"), "sex": "female", "station": str(station.pk),
-        "street_address": "Fjordgata 2", "postal_code": "5003", "city": "Bergen",
-        "guardian_national_id": "", "guardian_given_name": "Kari", "guardian_family_name": "Dahl",
-        "guardian_relation": "mother", "guardian_mobile": "91234567", "guardian_language": "nb",
-    }
-    data.update(changes)
-    return data
 
 
 @pytest.fixture

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from attendance.models import Appointment
 from helsestasjon.models import Child
-from tests.attendance.conftest import local
-from tests.factories import next_national_id
+from tests.attendance.conftest import local, registration
 
 # Registering by hand asks the (fake) register first that it does not know the child.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("register")]
@@ -36,19 +33,6 @@ def test_an_absurd_new_date_for_a_moved_appointment_is_refused(login, station_a,
     )
     assert response.status_code == 200 and BOUNDS in response.content.decode()
     assert Appointment.objects.count() == 1
-
-
-def registration(station, **changes):
-    born = timezone.localdate() - timedelta(days=5)
-    data = {
-        "arrival": "birth", "national_id": next_national_id(), "given_name": "Tiril", "family_name": "Dahl",
-        "birth_date": born.strftime("%d.%m.%Y"), "sex": "female", "station": str(station.pk),
-        "street_address": "Fjordgata 2", "postal_code": "5003", "city": "Bergen",
-        "guardian_national_id": "", "guardian_given_name": "Kari", "guardian_family_name": "Dahl",
-        "guardian_relation": "mother", "guardian_mobile": "91234567", "guardian_language": "nb",
-    }
-    data.update(changes)
-    return data
 
 
 CONTROLS = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200e", "\u200f", "\u061c", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]

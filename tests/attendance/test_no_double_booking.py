@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,6 +14,7 @@ from attendance.errors import ProfessionalBusy
 from attendance.outcomes import appointment_record_outcome
 from helsestasjon.models import Role
 from tests.attendance.conftest import local
+from tests.concurrency import at_once
 from tests.factories import UserFactory
 
 BUSY = "Nora Nilsen har allerede en time som overlapper dette tidspunktet. Velg et annet tidspunkt."
@@ -95,23 +94,14 @@ def test_the_clerk_sees_the_clash_at_the_booking_row(login, station_a, clerk_a, 
 @pytest.mark.django_db(transaction=True)
 def test_two_clerks_booking_one_slot_at_once_book_it_once(station_a, clerk_a, leader_a, nurse_a, planned_child):
     first, second = due(planned_child(station_a)), due(planned_child(station_a))
-    barrier, results = threading.Barrier(2), {}
-
     def attempt(consultation, clerk):
         try:
-            barrier.wait()
             book(consultation, nurse_a, local(day(), 9, 0), booked_by=clerk)
-            results[consultation.pk] = "won"
+            return "won"
         except ProfessionalBusy as exc:
-            results[consultation.pk] = exc.message
-        finally:
-            connection.close()
+            return exc.message
 
-    threads = [threading.Thread(target=attempt, args=(first, clerk_a)), threading.Thread(target=attempt, args=(second, leader_a))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = dict(zip([first.pk, second.pk], at_once(lambda: attempt(first, clerk_a), lambda: attempt(second, leader_a))))
     assert sorted(results.values()) == [BUSY, "won"]
     winner = next(pk for pk, result in results.items() if result == "won")
     loser = first.pk if winner == second.pk else second.pk

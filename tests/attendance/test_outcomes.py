@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from attendance.models import Appointment, AppointmentStatus, ConsultationState, Outcome, OutcomeEvent, Place
@@ -15,6 +13,7 @@ from attendance.cancellations import child_cancel_future
 from attendance.errors import BookingError, OutcomeConflict, OutcomeError
 from attendance.outcomes import appointment_record_outcome, outcome_correct
 from tests.attendance.conftest import local
+from tests.concurrency import at_once
 
 S = ConsultationState
 
@@ -106,29 +105,17 @@ def test_the_database_refuses_a_second_original_event(station_a, nurse_a, planne
 @pytest.mark.django_db(transaction=True)
 def test_two_nurses_recording_at_once_one_wins_and_the_other_is_told(station_a, nurse_a, leader_a, planned_child, booked):
     appointment = booked(planned_child(station_a), nurse_a)
-    barrier, outcomes = threading.Barrier(2), {}
-
     def record(user, outcome):
         try:
-            barrier.wait()
             appointment_record_outcome(appointment=Appointment.objects.get(pk=appointment.pk), outcome=outcome, recorded_by=user)
-            outcomes[outcome] = "won"
+            return "won"
         except OutcomeConflict as exc:
-            outcomes[outcome] = exc.current.outcome
-        finally:
-            connection.close()
+            return exc.current.outcome
 
-    threads = [
-        threading.Thread(target=record, args=(nurse_a, Outcome.ATTENDED)),
-        threading.Thread(target=record, args=(leader_a, Outcome.NOT_BROUGHT)),
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(outcomes.values()).count("won") == 1
+    outcomes = at_once(lambda: record(nurse_a, Outcome.ATTENDED), lambda: record(leader_a, Outcome.NOT_BROUGHT))
+    assert outcomes.count("won") == 1
     winner = OutcomeEvent.objects.get(appointment=appointment)
-    loser_saw = [v for v in outcomes.values() if v != "won"]
+    loser_saw = [v for v in outcomes if v != "won"]
     assert loser_saw == [winner.outcome]
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
 
 from attendance.models import Consultation, ConsultationState
 from attendance.plan import consultations_advance_states
 from attendance.tasks import advance_consultation_states
 from helsestasjon.models import ChildStatus
+from tests.concurrency import at_once
 
 S = ConsultationState
 
@@ -65,23 +64,7 @@ def test_two_concurrent_runs_move_each_consultation_exactly_once(station_a, plan
     for _ in range(20):
         planned_child(station_a, birth_date=date(2025, 1, 10), today=date(2025, 1, 10))
     later = date(2026, 1, 10)
-    results, errors, barrier = [], [], threading.Barrier(2)
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(consultations_advance_states(today=later))
-        except Exception as exc:  # Reported below: a thread's exception would otherwise vanish.
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = at_once(lambda: consultations_advance_states(today=later), lambda: consultations_advance_states(today=later))
     expired = Consultation.objects.filter(state=S.EXPIRED).count()
     due = Consultation.objects.filter(state=S.DUE).count()
     assert sum(r["expired"] for r in results) == expired == 20 * 9  # HV..M10 closed on the first birthday.

@@ -32,6 +32,14 @@ def _logged_in(browser, live_server, fake_helseid, user):
     return page
 
 
+def _mark_not_brought(page, appointment) -> None:
+    """The nurse marks the appointment's row Ikke møtt on her day and sees it recorded."""
+    row = page.locator(f"#time-{appointment.pk}")
+    row.get_by_text("Ikke møtt …").click()  # the reason is asked for only after choosing "Ikke møtt"
+    row.get_by_role("button", name="Ikke møtt", exact=True).click()
+    playwright_sync.expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
+
+
 def _let_deadline_pass(case):
     """The current step's deadline passes (yesterday), and the sweep moves the case on."""
     CaseStep.objects.filter(case=case, status=StepStatus.ACTIVE).update(deadline=timezone.localdate() - timedelta(days=1))
@@ -55,10 +63,7 @@ def test_not_brought_to_leader_decision_and_chronology(
     # The nurse marks the child Ikke møtt on her day.
     nurse = _logged_in(browser, live_server, fake_helseid, nurse_a)
     expect(nurse.get_by_role("heading", level=1)).to_contain_text("Min dag")
-    row = nurse.locator(f"#time-{appointment.pk}")
-    row.get_by_text("Ikke møtt …").click()  # the reason is asked for only after choosing "Ikke møtt"
-    row.get_by_role("button", name="Ikke møtt", exact=True).click()
-    expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
+    _mark_not_brought(nurse, appointment)
 
     followup_sweep()
     case = Case.objects.get(child=child)
@@ -144,10 +149,7 @@ def test_three_unanswered_calls_then_an_agreed_time_that_the_child_attends(
     appointment = booked(child, nurse_a, starts_at=local(today, 8))
 
     nurse = _logged_in(browser, live_server, fake_helseid, nurse_a)
-    row = nurse.locator(f"#time-{appointment.pk}")
-    row.get_by_text("Ikke møtt …").click()  # the reason is asked for only after choosing "Ikke møtt"
-    row.get_by_role("button", name="Ikke møtt", exact=True).click()
-    expect(row.locator(".recorded")).to_contain_text("Ikke møtt")
+    _mark_not_brought(nurse, appointment)
     followup_sweep()
     case = Case.objects.get(child=child)
     case_step_skip(step=case.current_step, user=clerk_a, reason="Foresatte ringte selv")

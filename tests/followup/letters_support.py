@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from followup.models import Case, CaseStep, StepKind
 from followup.ladder import ladder_for_municipality
 from tests.factories import AppointmentFactory, ConsultationFactory, GuardianFactory, GuardianshipFactory, OutcomeEventFactory
+from tests.factories import ChildFactory
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +39,15 @@ def case_at_step(child, kind=StepKind.LETTER_NEW_INVITATION, *, missed_at=None, 
     case.current_step = step
     case.save(update_fields=["current_step"])
     return case, step
+
+
+def children_at_step(station, n: int, contact) -> None:
+    """`n` children Barn0 … Barn<n-1> Hansen at `station`, each with its guardian (`contact(child, i)`)
+    and a case at the letter step."""
+    for i in range(n):
+        child = ChildFactory(station=station, given_name=f"Barn{i}", family_name="Hansen")
+        contact(child, i)
+        case_at_step(child)
 
 
 def parent(child, *, responsibility=True, caretaker=False, relation="mother", **guardian):

@@ -61,6 +61,14 @@ def _ready_batch(station, user, capture):
     return batch
 
 
+def _sent_batch(child, station, user, capture):
+    """The child's letter made in a ready batch that the clerk marked as sent."""
+    case_at_step(child)
+    batch = _ready_batch(station, user, capture)
+    letter_batch_mark_sent(batch=batch, user=user)
+    return batch
+
+
 # --------------------------------------------------------------------------- finding 1
 
 
@@ -229,9 +237,7 @@ def test_a_sent_letter_to_a_now_strictly_confidential_address_is_opened_by_nobod
     login, clerk_a, leader_a, station_a, django_capture_on_commit_callbacks
 ):
     child, guardian = _family(station_a)
-    case_at_step(child)
-    batch = _ready_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    letter_batch_mark_sent(batch=batch, user=clerk_a)
+    batch = _sent_batch(child, station_a, clerk_a, django_capture_on_commit_callbacks)
     letter = Letter.objects.get()
 
     guardian_set_protection(guardian=guardian, level=STRICT)
@@ -249,9 +255,7 @@ def test_a_sent_print_file_now_holding_a_confidential_address_opens_only_with_th
     login, clerk_a, leader_a, station_a, django_capture_on_commit_callbacks
 ):
     child, guardian = _family(station_a)
-    case_at_step(child)
-    batch = _ready_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    letter_batch_mark_sent(batch=batch, user=clerk_a)
+    batch = _sent_batch(child, station_a, clerk_a, django_capture_on_commit_callbacks)
     guardian_set_protection(guardian=guardian, level=CONFIDENTIAL)
     url = reverse("followup:letter_batch_pdf", args=[batch.pk])
     assert login(clerk_a).get(url).status_code == 403
@@ -260,9 +264,7 @@ def test_a_sent_print_file_now_holding_a_confidential_address_opens_only_with_th
 
 def test_a_protected_childs_archived_letter_is_closed_to_the_clerk(login, clerk_a, leader_a, station_a, django_capture_on_commit_callbacks):
     child, _ = _family(station_a)
-    case_at_step(child)
-    batch = _ready_batch(station_a, clerk_a, django_capture_on_commit_callbacks)
-    letter_batch_mark_sent(batch=batch, user=clerk_a)
+    _sent_batch(child, station_a, clerk_a, django_capture_on_commit_callbacks)
     child_set_protection(child=child, level=CONFIDENTIAL)
     letter = Letter.objects.get()
     assert login(clerk_a).get(reverse("followup:letter_pdf", args=[letter.pk])).status_code == 403

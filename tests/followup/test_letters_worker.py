@@ -5,12 +5,7 @@ resume sweep finishes the batch with every letter produced exactly once."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -20,48 +15,18 @@ from followup.letters.batch import letter_batch_start, letters_resume
 from followup.letters.printing import MAX_ATTEMPTS, STALE_AFTER
 from followup.letters.tasks import render_batch
 from followup.letters.models import BatchState, Letter, LetterBatch, LetterState
-from tests.factories import ChildFactory
-from tests.followup.letters_support import case_at_step, parent, pdf_text
-from tests.subprocess_env import database_url_for_subprocess
+from tests.followup.letters_support import children_at_step, parent, pdf_text
+from tests.subprocess_env import killed_worker, redis_client, wait_until, worker_env
 
 pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (bin/test sets REDIS_URL)"),
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 # The suite's short form: 12 letters, the worker killed twice. The full form by hand:
 #   LETTER_KILL_LETTERS=1000 LETTER_KILLS=10 bin/test tests/followup/test_letters_worker.py
 N = int(os.environ.get("LETTER_KILL_LETTERS", "12"))
 KILLS = int(os.environ.get("LETTER_KILLS", "2"))
-
-
-def _redis():
-    import redis
-
-    return redis.Redis.from_url(os.environ["REDIS_URL"])
-
-
-def _worker_env(media_root) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url_for_subprocess(),
-        CELERY_TASK_ALWAYS_EAGER="false",
-        MEDIA_ROOT=str(media_root),
-        LETTER_CHUNK_SIZE="2",  # several commits, so the kill lands mid-batch
-        DEBUG="true",
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
-def _wait(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # Transactional: the worker process must see the committed rows.
@@ -69,16 +34,13 @@ def _wait(predicate, timeout=90.0):
 def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, tmp_path, monkeypatch):
     media = tmp_path / "media"
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
-    for i in range(N):
-        child = ChildFactory(station=station_a, given_name=f"Barn{i}", family_name="Hansen")
-        parent(child, preferred_language="ar" if i % 2 else "nb")
-        case_at_step(child)
+    children_at_step(station_a, N, lambda child, i: parent(child, preferred_language="ar" if i % 2 else "nb"))
     monkeypatch.setattr(render_batch, "delay", lambda *args: None)
     batch = letter_batch_start(station=station_a, user=clerk_a)
     monkeypatch.undo()
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
 
-    r = _redis()
+    r = redis_client()
     r.delete("celery")
     from helsestasjon.celery import app
 
@@ -86,13 +48,8 @@ def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, 
     step = max(1, N // (KILLS + 1))
     for kill in range(KILLS):
         before = produced()
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helsestasjon", "worker", "--concurrency", "1", "--pool", "prefork",
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"killtest-{os.getpid()}-{kill}@%h"],
-            cwd=ROOT, env=_worker_env(media), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        try:
+        env = worker_env(media, LETTER_CHUNK_SIZE="2")  # several commits, so the kill lands mid-batch
+        with killed_worker(f"killtest-{kill}", env):  # the parent and its pool child, killed mid-batch
             if kill == 0:
                 app.send_task("followup.letters.render_batch", args=[batch.id])
             else:
@@ -101,10 +58,7 @@ def test_a_batch_survives_a_killed_worker_and_lost_messages(station_a, clerk_a, 
                     m.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
                     m.setattr(app.conf, "task_always_eager", False)
                     letters_resume(now=timezone.now() + STALE_AFTER + timedelta(seconds=1))
-            assert _wait(lambda: produced() >= min(N - 1, before + step), timeout=600), f"kill {kill}: no progress"
-        finally:
-            os.killpg(worker.pid, signal.SIGKILL)  # the parent and its pool child, mid-batch
-            worker.wait(timeout=30)
+            assert wait_until(lambda: produced() >= min(N - 1, before + step), timeout=600), f"kill {kill}: no progress"
         r.delete("celery", "unacked", "unacked_index")  # the broker forgot everything
 
     states = set(Letter.objects.filter(batch=batch).values_list("state", flat=True))

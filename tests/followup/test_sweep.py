@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,6 +13,7 @@ from followup import sweep as sweep_module
 from followup.models import Case, CaseStatus, CaseStep, CaseTrigger, CloseReason, StepKind, StepStatus, SweepCursor, TriggerKind
 from followup.sweep import followup_sweep
 from helsestasjon.models import ChildStatus
+from tests.concurrency import at_once
 from tests.factories import ChildFactory, ConsultationFactory, OutcomeEventFactory
 
 
@@ -222,24 +222,7 @@ def test_two_sweeps_at_once_leave_exactly_one_case_and_step_each(station_a, outc
         outcome(child, "not_brought", at=timezone.now() - timedelta(days=3, minutes=i))
         if i % 2:
             outcome(child, "cancelled_by_guardian", at=timezone.now() - timedelta(days=2, minutes=i))
-    errors = []
-    barrier = threading.Barrier(2)
-
-    def run():
-        try:
-            barrier.wait()
-            followup_sweep()
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    at_once(followup_sweep, followup_sweep)
     assert Case.objects.count() == 30
     assert CaseStep.objects.count() == 30
     assert CaseTrigger.objects.count() == 30

@@ -14,31 +14,27 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from django.utils import timezone
-from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from registry_sync.client import RegisterClient
 from registry_sync.models import SyncCursor
 from registry_sync.runs import register_sync
 from tests.factories import ChildFactory, next_national_id
+from tests.openapi_support import content_type, schema_fixture
 
 pytestmark = pytest.mark.django_db
 
 SCHEMA = Path(__file__).resolve().parents[2] / "registry_sync" / "persontjenesten.yaml"
 
 
-@pytest.fixture(scope="module")
-def openapi():
-    return OpenAPI.from_file_path(str(SCHEMA))
+openapi = schema_fixture(SCHEMA)
 
 
 def _request(exchange) -> MockRequest:
-    headers = exchange["headers"]
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     return MockRequest(
         "http://fake-register", exchange["method"], exchange["path"],
         args=parse_qsl(exchange["query"], keep_blank_values=True),
-        headers=headers, data=exchange["body"] or None, content_type=content_type.split(";")[0],
+        headers=exchange["headers"], data=exchange["body"] or None, content_type=content_type(exchange).split(";")[0],
     )
 
 

@@ -179,6 +179,22 @@ class SvarUtClient:
         token = self.tokens.token()
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"} if token else {"Accept": "application/json"}
 
+    def _retry_or_raise(self, exc: requests.RequestException, *, idempotent: bool, attempt: int) -> None:
+        """A request that got no answer: returns when another attempt is safe and allowed, else raises.
+        A connection refused before anything was sent is safe to retry; one dropped mid-answer, or a
+        timeout, is not for a request that is not idempotent (SvarUt may have taken it)."""
+        if isinstance(exc, requests.ConnectionError):  # first: a connect timeout is both
+            refused = "NewConnectionError" in repr(exc) or "refused" in str(exc).lower()
+            safe = idempotent or refused
+            lost, unavailable = gettext("Forbindelsen til SvarUt ble brutt før svaret kom."), gettext("SvarUt svarer ikke.")
+        else:
+            safe = idempotent
+            lost = unavailable = gettext("SvarUt svarte ikke i tide.")
+        if not safe:
+            raise SvarUtAnswerLost(lost) from exc
+        if attempt >= self.max_attempts:
+            raise SvarUtUnavailable(unavailable) from exc
+
     def _request(self, method: str, url: str, *, idempotent: bool, timeout: float, **kwargs) -> requests.Response:
         """Send with retries. A non-idempotent request is retried only where nothing was taken."""
         refreshed = False
@@ -188,20 +204,8 @@ class SvarUtClient:
             delay = self.backoff_seconds * (2 ** (attempt - 1))
             try:
                 response = self.session.request(method, url, headers=self._headers(), timeout=timeout, **kwargs)
-            except requests.ConnectionError as exc:
-                # Refused before anything was sent is safe to retry; a connection dropped mid-answer is not.
-                refused = "NewConnectionError" in repr(exc) or "refused" in str(exc).lower()
-                if not idempotent and not refused:
-                    raise SvarUtAnswerLost(gettext("Forbindelsen til SvarUt ble brutt før svaret kom.")) from exc
-                if attempt >= self.max_attempts:
-                    raise SvarUtUnavailable(gettext("SvarUt svarer ikke.")) from exc
-                self._sleep(delay)
-                continue
-            except requests.Timeout as exc:
-                if not idempotent:
-                    raise SvarUtAnswerLost(gettext("SvarUt svarte ikke i tide.")) from exc
-                if attempt >= self.max_attempts:
-                    raise SvarUtUnavailable(gettext("SvarUt svarte ikke i tide.")) from exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                self._retry_or_raise(exc, idempotent=idempotent, attempt=attempt)
                 self._sleep(delay)
                 continue
             except requests.RequestException as exc:

@@ -32,10 +32,11 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import requests
+
+from helsestasjon.fake_http import FakeHandler, FakeHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -200,22 +201,14 @@ def _error(status: int, message: str, path: str) -> bytes:
     return json.dumps(error, ensure_ascii=False).encode()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class Handler(FakeHandler):
     server: "FakeSvarUtServer"
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
         logger.debug("fake SvarUt: " + format, *args)
 
     def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(status, body, "application/json;charset=UTF-8", headers)
 
     def do_GET(self):  # noqa: N802
         self._dispatch("GET")
@@ -427,18 +420,12 @@ class Handler(BaseHTTPRequestHandler):
         raise _Problem(404, f"Unknown action {action!r}")
 
 
-class FakeSvarUtServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class FakeSvarUtServer(FakeHTTPServer):
+    thread_name = "fake-svarut"
 
     def __init__(self, svarut: FakeSvarUt, host: str = "127.0.0.1", port: int = 0):
         self.svarut = svarut
         super().__init__((host, port), Handler)
-
-    @property
-    def root_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
 
     @property
     def base_url(self) -> str:
@@ -447,8 +434,3 @@ class FakeSvarUtServer(ThreadingHTTPServer):
     @property
     def lookup_url(self) -> str:
         return self.root_url + LOOKUP
-
-    def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-svarut", daemon=True)
-        thread.start()
-        return thread

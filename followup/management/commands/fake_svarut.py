@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import signal
-
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
 from followup.letters.svarut.fake import FakeSvarUt, FakeSvarUtServer, krr_from_url
+from helsestasjon.management.fake_server import FakeServerCommand
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-class Command(BaseCommand):
+class Command(FakeServerCommand):
     help = "Starter en falsk SvarUt med samme grensesnitt som KS SvarUt REST v3 (for demo og utvikling)."
 
-    def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8091)
-        parser.add_argument("--host", default="127.0.0.1")
+    default_port = 8091
+
+    def add_fake_arguments(self, parser):
         parser.add_argument("--register-admin", default="http://127.0.0.1:8089/_admin",
                             help="det falske folkeregisterets admin-API, der kontaktregisterdataene hentes")
 
@@ -29,10 +23,4 @@ class Command(BaseCommand):
         server = FakeSvarUtServer(svarut, host=host, port=port)
         self.stdout.write(f"Falsk SvarUt på {server.base_url}; klokka flyttes med `manage.py fake_svarut_clock --hours N`, "
                           f"mottatt: GET {server.root_url}/_admin/received")
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        self.serve(server)

@@ -21,7 +21,6 @@ import threading
 import time
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -29,6 +28,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, import_key
 
+from helsestasjon.fake_http import FakeHandler, FakeHTTPServer
 from helsestasjon.helseid.keys import (
     CLIENT_ASSERTION_TYPE,
     SIGNING_ALGORITHMS,
@@ -419,23 +419,14 @@ PAGE = """<!doctype html><html lang="nb"><head><meta charset="utf-8"><title>Fals
 <ul>{personas}</ul></form></main></body></html>"""
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class Handler(FakeHandler):
     server: "FakeHelseIDServer"
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
         logger.debug("fake HelseID: " + format, *args)
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: dict | None = None):
-        self.send_response(status)
-        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(status, body, f"{content_type}; charset=utf-8", {"Cache-Control": "no-store", **(headers or {})})
 
     def _json(self, payload, status: int = 200):
         self._send(status, json.dumps(payload).encode())
@@ -500,22 +491,11 @@ class Handler(BaseHTTPRequestHandler):
         return PAGE.format(hidden=hidden, personas=personas)
 
 
-class FakeHelseIDServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class FakeHelseIDServer(FakeHTTPServer):
+    thread_name = "fake-helseid"
 
     def __init__(self, provider: FakeHelseID, host: str = "127.0.0.1", port: int = 0):
         self.provider = provider
         super().__init__((host, port), Handler)
         if not provider.issuer:
             provider.issuer = self.base_url
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-helseid", daemon=True)
-        thread.start()
-        return thread

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
 from helsestasjon.helseid.fake import Client, FakeHelseID, FakeHelseIDServer
 from helsestasjon.helseid.fake.provider import ensure_keys, load_personas
 from helsestasjon.helseid.keys import public_jwks
+from helsestasjon.management.fake_server import FakeServerCommand
 
 DEMO_CLIENT_ID = "helsestasjon-demo"
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-class Command(BaseCommand):
+class Command(FakeServerCommand):
     help = "Starter en falsk HelseID (OpenID Connect) med demoansatte å velge blant (kun demo og utvikling)."
 
-    def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8090)
-        parser.add_argument("--host", default="127.0.0.1")
+    default_port = 8090
+
+    def add_fake_arguments(self, parser):
         parser.add_argument("--app-url", action="append", default=None,
                             help="adressen applikasjonen kjører på (kan gjentas; standard http://127.0.0.1:8000)")
         parser.add_argument("--dir", default=None, help="nøkler og personer (standard: FAKE_HELSEID_DIR)")
@@ -53,10 +48,4 @@ class Command(BaseCommand):
             f"Falsk HelseID på {server.base_url} ({len(load_personas(provider.personas_path))} personer); "
             f"klient {DEMO_CLIENT_ID} med nøkkel {directory / 'client_key.json'}"
         )
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        self.serve(server)

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import signal
-
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
+from helsestasjon.management.fake_server import FakeServerCommand
 from registry_sync.fake import FakeRegister, FakeRegisterServer
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-class Command(BaseCommand):
+class Command(FakeServerCommand):
     help = "Starter et falskt folkeregister med samme grensesnitt som det ekte (for demo og utvikling)."
 
-    def add_arguments(self, parser):
-        parser.add_argument("--port", type=int, default=8089)
-        parser.add_argument("--host", default="127.0.0.1")
+    default_port = 8089
+
+    def add_fake_arguments(self, parser):
         parser.add_argument("--data", default=None, help="JSON-fil med registerets data (standard: FAKE_REGISTER_DATA)")
         parser.add_argument("--token", default=None, help="krev dette bearer-tokenet (standard: REGISTER_TOKEN)")
         # --- HelseID (issue 19) ---
@@ -44,12 +38,4 @@ class Command(BaseCommand):
             f"Falskt folkeregister på {server.base_url} ({len(register)} personer, siste hendelse {latest[0] if latest else '-'}); "
             f"endringer: POST http://{host}:{port}/_admin/<scenario>"
         )
-        # Stop cleanly on SIGTERM too (bin/demo), so the last changes are written.
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-            register.flush()
+        self.serve(server, on_stop=register.flush)  # on SIGTERM too (bin/demo), so the last changes are written

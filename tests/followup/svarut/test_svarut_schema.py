@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from followup.letters.making import letters_create_due
@@ -23,22 +22,19 @@ from followup.letters.svarut.client import SvarUtClient
 from tests.factories import ChildFactory
 from tests.followup.letters_support import case_at_step
 from tests.followup.svarut.conftest import TOKEN, guardian
+from tests.openapi_support import content_type, schema_fixture
 
 pytestmark = pytest.mark.django_db
 
 SCHEMA = Path(__file__).resolve().parents[3] / "followup" / "letters" / "svarut" / "svarut-v3.yaml"
 
 
-@pytest.fixture(scope="module")
-def openapi():
-    return OpenAPI.from_file_path(str(SCHEMA))
+openapi = schema_fixture(SCHEMA)
 
 
 def _request(exchange) -> MockRequest:
-    headers = exchange["headers"]
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    return MockRequest("https://svarut.ks.no", exchange["method"], exchange["path"], headers=headers,
-                       data=exchange["body"] or None, content_type=content_type)
+    return MockRequest("https://svarut.ks.no", exchange["method"], exchange["path"], headers=exchange["headers"],
+                       data=exchange["body"] or None, content_type=content_type(exchange))
 
 
 def _validate(openapi, exchanges) -> set[tuple[str, int]]:

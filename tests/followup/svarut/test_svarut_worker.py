@@ -6,12 +6,8 @@ listed for the clerk as uncertain. The fake SvarUt counts what it received, whic
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,17 +17,15 @@ from followup.letters.making import letters_create_due
 from followup.letters.models import Letter, LetterState
 from followup.letters.svarut import services, tasks
 from followup.letters.svarut.choices import SendState
-from tests.factories import ChildFactory
-from tests.followup.letters_support import case_at_step
+from tests.followup.letters_support import children_at_step
 from tests.followup.svarut.conftest import guardian
-from tests.subprocess_env import database_url_for_subprocess
+from tests.subprocess_env import killed_worker, redis_client, wait_until, worker_env
 
 pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (bin/test sets REDIS_URL)"),
     pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
 
-ROOT = Path(__file__).resolve().parents[3]
 # The suite's short form: 10 letters, the worker killed twice. The full form by hand:
 #   SVARUT_KILL_LETTERS=1000 SVARUT_KILLS=10 python -m pytest tests/followup/svarut/test_svarut_worker.py
 N = int(os.environ.get("SVARUT_KILL_LETTERS", "10"))
@@ -39,40 +33,19 @@ KILLS = int(os.environ.get("SVARUT_KILLS", "2"))
 CHUNK = 2
 
 
-def _redis():
-    import redis
-
-    return redis.Redis.from_url(os.environ["REDIS_URL"])
-
-
 def _worker_env(media_root, svarut) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url_for_subprocess(), CELERY_TASK_ALWAYS_EAGER="false", MEDIA_ROOT=str(media_root), DEBUG="true",
-        LOG_LEVEL="WARNING", SVARUT_BASE_URL=svarut.server.base_url, SVARUT_EXTERNAL_REFERENCE_URL=svarut.server.lookup_url,
+    return worker_env(
+        media_root, SVARUT_BASE_URL=svarut.server.base_url, SVARUT_EXTERNAL_REFERENCE_URL=svarut.server.lookup_url,
         SVARUT_ACCOUNT=settings.SVARUT_ACCOUNT, SVARUT_TOKEN=settings.SVARUT_TOKEN, SVARUT_CHUNK_SIZE=str(CHUNK),
         SVARUT_SEND_TIMEOUT_SECONDS="30",
     )
-    return env
-
-
-def _wait(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.mark.django_db(transaction=True)
 def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(station_a, svarut, tmp_path, monkeypatch):
     media = tmp_path / "media"
     monkeypatch.setattr(settings, "MEDIA_ROOT", media)
-    for i in range(N):
-        child = ChildFactory(station=station_a, given_name=f"Barn{i}", family_name="Hansen")
-        guardian(child, svarut)
-        case_at_step(child)
+    children_at_step(station_a, N, lambda child, i: guardian(child, svarut))
     with monkeypatch.context() as m:  # make and render here; the worker only sends
         m.setattr(tasks.dispatch, "delay", lambda station_id: None)
         letters_create_due(station=station_a)
@@ -84,7 +57,7 @@ def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(st
     svarut.add_fault("slow_answer", seconds=float(os.environ.get("SVARUT_KILL_ANSWER_DELAY", "0.4")), count=10 * N,
                      path="/forsendelser/person")
 
-    r = _redis()
+    r = redis_client()
     r.delete("celery")
     from helsestasjon.celery import app
 
@@ -93,13 +66,7 @@ def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(st
     found = caught = 0  # letters a kill left between claim and commit, and those found again by lookup
     for kill in range(KILLS):
         before = received()
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "helsestasjon", "worker", "--concurrency", "1", "--pool", "prefork",
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"svarutkill-{os.getpid()}-{kill}@%h"],
-            cwd=ROOT, env=_worker_env(media, svarut), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        try:
+        with killed_worker(f"svarutkill-{kill}", _worker_env(media, svarut)):
             with monkeypatch.context() as m:
                 m.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
                 m.setattr(app.conf, "task_always_eager", False)
@@ -111,11 +78,8 @@ def test_no_letter_is_sent_twice_when_the_worker_dies_between_send_and_commit(st
                     found += resolved["found"]
                     caught += resolved["found"] + resolved["uncertain"]
             # Past the progress mark, and a send is in flight (taken, not answered yet).
-            assert _wait(lambda: received() >= min(N, before + step), timeout=300), f"kill {kill}: no progress"
+            assert wait_until(lambda: received() >= min(N, before + step), timeout=300, interval=0.02), f"kill {kill}: no progress"
             time.sleep(float(os.environ.get("SVARUT_KILL_ANSWER_DELAY", "0.4")) / 3)
-        finally:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=30)
         r.delete("celery", "unacked", "unacked_index")  # the broker forgot everything
 
     caught += Letter.objects.filter(send_state=SendState.SENDING).count()
