@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, time
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -37,9 +37,13 @@ def working_hours_add(*, professional: User, station: Station, weekday: int, sta
     return _saved(hours, {WORKING_HOURS_NO_OVERLAP: gettext("Arbeidstiden overlapper en annen arbeidstid samme ukedag.")})
 
 
-def absence_add(*, kind: str, starts_on: date, ends_on: date, professional: User | None = None,
-                station: Station | None = None, note: str = "", created_by: User | None = None) -> Absence:
-    """Register leave for a professional or closed days for a station (whole days, inclusive)."""
+def absence_add(*, kind: str, starts_on: date, ends_on: date, from_time: time | None = None, until_time: time | None = None,
+                professional: User | None = None, station: Station | None = None, note: str = "",
+                created_by: User | None = None) -> Absence:
+    """Register leave for a professional or a closing of a station: whole days (inclusive) without
+    times, else from ``from_time`` on the first day until ``until_time`` on the last (part-day leave:
+    a dentist at 10-12 leaves the afternoon bookable). The model's constraints hold the rules; each
+    refusal is a Norwegian message at its field, checked before the write and again by PostgreSQL."""
     if ends_on < starts_on:
         raise ValidationError({"ends_on": gettext("Sluttdatoen må være samme dag som eller etter startdatoen.")})
     if (ends_on - starts_on).days > 366:
@@ -48,15 +52,27 @@ def absence_add(*, kind: str, starts_on: date, ends_on: date, professional: User
         raise ValidationError({"professional": gettext("Velg fagpersonen som har fravær.")})
     if kind == AbsenceKind.CLOSED and station is None:
         raise ValidationError({"station": gettext("Velg helsestasjonen som er stengt.")})
+    _check_part_day(starts_on, ends_on, from_time, until_time)
     absence = Absence(
-        kind=kind, starts_on=starts_on, ends_on=ends_on, note=note.strip()[:200], created_by=created_by,
+        kind=kind, starts_on=starts_on, ends_on=ends_on, from_time=from_time, until_time=until_time,
+        note=note.strip()[:200], created_by=created_by,
         professional=professional if kind == AbsenceKind.LEAVE else None,
         station=station if kind == AbsenceKind.CLOSED else None,
     )
+    absence.validate_constraints()
     return _saved(absence, {
         ABSENCE_NO_OVERLAP: gettext("Fraværet overlapper et fravær som allerede er registrert."),
         "absence_closed_no_overlap": gettext("Stengingen overlapper en stenging som allerede er registrert."),
     })
+
+
+def _check_part_day(starts_on: date, ends_on: date, from_time: time | None, until_time: time | None) -> None:
+    """Both times or neither; on one day the end after the start."""
+    if (from_time is None) != (until_time is None):
+        field = "from_time" if from_time is None else "until_time"
+        raise ValidationError({field: gettext("Fyll inn både fra og til klokkeslett, eller ingen av dem for hele dager.")})
+    if from_time is not None and ends_on == starts_on and until_time <= from_time:
+        raise ValidationError({"until_time": gettext("Sluttiden må være etter starttiden.")})
 
 
 def working_hours_remove(*, user: User, kind: str, pk) -> None:

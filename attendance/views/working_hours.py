@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
-from attendance.absences import absence_register
+from attendance.working_hours import absence_add
 from attendance.forms import (
     add_validation_errors,
     AbsenceForm,
@@ -103,7 +103,7 @@ def _post(request, action: str | None, professional: User, form) -> bool:
             working_hours_add(professional=professional, station=d["station"], weekday=d["weekday"], starts=d["starts"], ends=d["ends"])
             messages.success(request, gettext("Arbeidstiden er lagt til."))
         else:
-            absence_register(kind=d["kind"], professional=professional, station=d["station"], starts_on=d["starts_on"],
+            absence_add(kind=d["kind"], professional=professional, station=d["station"], starts_on=d["starts_on"],
                              ends_on=d["ends_on"], from_time=d["from_time"], until_time=d["until_time"], note=d["note"],
                              created_by=request.user)
             messages.success(request, gettext("Unntaket er registrert."))

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from attendance.absences import absence_register
+from attendance.working_hours import absence_add
 from attendance.models import Absence, AbsenceKind, Weekday
 from attendance.working_hours import working_hours_add
 from attendance.slots import SlotPlanner, free_slots, slot_is_free
@@ -34,7 +34,7 @@ def times(slots) -> list[str]:
 
 def test_slots_before_and_after_part_day_leave_are_free_and_the_leaves_are_not(hours, nurse_a, station_a):
     tuesday = next_weekday(Weekday.TUESDAY)
-    absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=tuesday, ends_on=tuesday,
+    absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=tuesday, ends_on=tuesday,
                      from_time=time(9), until_time=time(10), note="Tannlege")
     assert times(free_slots(nurse_a, station_a, *day_bounds(tuesday), 30)) == ["08:00", "08:15", "08:30", "10:00", "10:15", "10:30"]
     assert not slot_is_free(professional=nurse_a, station=station_a, starts_at=local(tuesday, 8, 45), duration_minutes=30)
@@ -45,7 +45,7 @@ def test_slots_before_and_after_part_day_leave_are_free_and_the_leaves_are_not(h
 
 def test_the_worklists_planner_skips_part_day_leave(hours, nurse_a, station_a):
     tuesday = next_weekday(Weekday.TUESDAY)
-    absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=tuesday, ends_on=tuesday,
+    absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=tuesday, ends_on=tuesday,
                      from_time=time(8), until_time=time(10))
     planner = SlotPlanner.load(professional_ids=[nurse_a.pk], station_ids=[station_a.pk])
     first = planner.first(professional_id=nurse_a.pk, station_id=station_a.pk, duration_minutes=30, not_before=local(tuesday, 0))
@@ -54,7 +54,7 @@ def test_the_worklists_planner_skips_part_day_leave(hours, nurse_a, station_a):
 
 def test_part_day_leave_over_two_days_runs_from_the_first_time_to_the_last(hours, nurse_a, station_a):
     tuesday = next_weekday(Weekday.TUESDAY)
-    absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=tuesday, ends_on=tuesday + timedelta(days=1),
+    absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=tuesday, ends_on=tuesday + timedelta(days=1),
                      from_time=time(10), until_time=time(9))
     assert times(free_slots(nurse_a, station_a, *day_bounds(tuesday), 30))[-1] == "09:30"
     assert times(free_slots(nurse_a, station_a, *day_bounds(tuesday + timedelta(days=1)), 30))[0] == "09:00"
@@ -63,7 +63,7 @@ def test_part_day_leave_over_two_days_runs_from_the_first_time_to_the_last(hours
 def test_a_station_closed_for_the_afternoon_keeps_its_morning(nurse_a, station_a):
     wednesday = next_weekday(Weekday.WEDNESDAY)
     working_hours_add(professional=nurse_a, station=station_a, weekday=Weekday.WEDNESDAY, starts=time(8), ends=time(15))
-    absence_register(kind=AbsenceKind.CLOSED, station=station_a, starts_on=wednesday, ends_on=wednesday,
+    absence_add(kind=AbsenceKind.CLOSED, station=station_a, starts_on=wednesday, ends_on=wednesday,
                      from_time=time(12), until_time=time(15), note="Personalmøte")
     slots = times(free_slots(nurse_a, station_a, *day_bounds(wednesday), 30))
     assert slots[0] == "08:00" and slots[-1] == "11:30"
@@ -72,10 +72,10 @@ def test_a_station_closed_for_the_afternoon_keeps_its_morning(nurse_a, station_a
 def test_an_end_before_the_start_is_a_clear_norwegian_message(nurse_a):
     day = timezone.localdate() + timedelta(days=5)
     with pytest.raises(ValidationError) as exc:
-        absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(12), until_time=time(10))
+        absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(12), until_time=time(10))
     assert exc.value.message_dict == {"until_time": ["Sluttiden må være etter starttiden."]}
     with pytest.raises(ValidationError) as exc:
-        absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(12))
+        absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(12))
     assert exc.value.message_dict == {"until_time": ["Fyll inn både fra og til klokkeslett, eller ingen av dem for hele dager."]}
     assert not Absence.objects.exists()
 
@@ -89,15 +89,15 @@ def test_the_database_refuses_a_part_day_that_ends_before_it_starts(nurse_a):
 
 def test_two_part_day_leaves_on_one_day_are_fine_unless_they_overlap(nurse_a):
     day = timezone.localdate() + timedelta(days=5)
-    absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(9), until_time=time(10))
-    absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(10), until_time=time(11))
+    absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(9), until_time=time(10))
+    absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day, from_time=time(10), until_time=time(11))
     with pytest.raises(ValidationError) as exc:
-        absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day,
+        absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day,
                          from_time=time(10, 30), until_time=time(12))
     assert "Fraværet overlapper et fravær som allerede er registrert." in exc.value.messages
     # A whole day over part-day leave overlaps it too.
     with pytest.raises(ValidationError) as exc:
-        absence_register(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day)
+        absence_add(kind=AbsenceKind.LEAVE, professional=nurse_a, starts_on=day, ends_on=day)
     assert "Fraværet overlapper et fravær som allerede er registrert." in exc.value.messages
     assert Absence.objects.count() == 2
 
