@@ -207,7 +207,11 @@ class RegisterClient:
         return self.fetch_persons_by_id(person_ids).documents()
 
     def persons_by_nin(self, nins) -> list[dict]:
-        return self._bulk("/person/bulk-by-nin", "nins", nins).documents()
+        return self.fetch_persons_by_nin(nins).documents()
+
+    def fetch_persons_by_nin(self, nins) -> "FetchedPersons":
+        """As ``fetch_persons_by_id``, by national id."""
+        return self._bulk("/person/bulk-by-nin", "nins", nins)
 
     def fetch_persons_by_id(self, person_ids) -> "FetchedPersons":
         """The bulk answers for these ids, received but not decoded yet. A sync

@@ -392,17 +392,29 @@ def _full_guardians(run: _FullRun) -> None:
     A guardian's own changes (name, address, protection) and the contact register's (mobile,
     reservations, digital mailbox) are in no child's document, and the municipality search finds
     children only: without this pass a full run would refresh the guardians it creates and never
-    the ones the journal has. Each chunk is written through the core's service in its own transaction.
+    the ones the journal has. Each chunk is written through the core's service in its own
+    transaction; as for the children, the next chunk is fetched in a thread meanwhile.
     """
     guardians = journal_io.guardians_of_children(_compared_children(run.scope))
     by_id = [(pk, pid) for pk, pid, _nin in guardians if pid]
     by_nin = [(pk, nin) for pk, pid, nin in guardians if not pid]
-    for start in range(0, len(by_id), FULL_CHUNK):
-        chunk = by_id[start : start + FULL_CHUNK]
-        _full_compare_guardians(run, [pk for pk, _ in chunk], run.client.fetch_persons_by_id([p for _, p in chunk]).records())
-    for start in range(0, len(by_nin), FULL_CHUNK):
-        chunk = by_nin[start : start + FULL_CHUNK]
-        _full_compare_guardians(run, [pk for pk, _ in chunk], parse_persons(run.client.persons_by_nin([n for _, n in chunk])))
+    chunks = [(by_id[i : i + FULL_CHUNK], "id") for i in range(0, len(by_id), FULL_CHUNK)]
+    chunks += [(by_nin[i : i + FULL_CHUNK], "nin") for i in range(0, len(by_nin), FULL_CHUNK)]
+    if not chunks:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register-fetch") as pool:
+        fetcher = run.client.fork()
+
+        def fetch(index: int):
+            chunk, by = chunks[index]
+            values = [value for _pk, value in chunk]
+            return pool.submit(fetcher.fetch_persons_by_id if by == "id" else fetcher.fetch_persons_by_nin, values)
+
+        pending = fetch(0)
+        for index, (chunk, _by) in enumerate(chunks):
+            fetched = pending.result()
+            pending = fetch(index + 1) if index + 1 < len(chunks) else None
+            _full_compare_guardians(run, [pk for pk, _ in chunk], fetched.records())
 
 
 def _full_compare_guardians(run: _FullRun, pks: list[int], parsed) -> None:
