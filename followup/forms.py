@@ -12,11 +12,31 @@ from helsestasjon.validators import validate_plausible_date
 INTERPRETER_LANGUAGES = [("", "—")] + [(v, label) for v, label in Language.choices if v not in ("nb", "nn")]
 
 
+class DescribedRadioSelect(forms.RadioSelect):
+    """Radios each followed by a line saying what the choice leads to, tied to it by aria-describedby.
+
+    ``descriptions`` maps a choice's value to its line; ``description_id`` is the line's id, with
+    ``%s`` for the value (both set by the page, as they depend on the case).
+    """
+
+    option_template_name = "followup/widgets/described_radio_option.html"
+    descriptions: dict = {}
+    description_id = "%s"
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        if value in self.descriptions:
+            option["description"] = self.descriptions[value]
+            option["description_id"] = self.description_id % value
+            option["attrs"]["aria-describedby"] = option["description_id"]
+        return option
+
+
 class BookingFields(forms.Form):
     """A new time booked from the case page (the same fields the clerk's booking asks for)."""
 
     starts_at = forms.DateTimeField(
-        label=gettext_lazy("Ny time"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        label=gettext_lazy("Tidspunkt"), required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         error_messages={"invalid": gettext_lazy("Skriv et gyldig tidspunkt.")},
     )
@@ -36,15 +56,16 @@ class CallForm(BookingFields):
     result = forms.ChoiceField(label=gettext_lazy("Resultat"), choices=CallResult.choices, widget=forms.RadioSelect,
                                error_messages={"required": gettext_lazy("Velg resultatet av samtalen."),
                                                "invalid_choice": gettext_lazy("Velg resultatet av samtalen.")})
-    guardian = forms.IntegerField(label=gettext_lazy("Foresatt som trenger tolk"), required=False,
+    guardian = forms.IntegerField(label=gettext_lazy("Foresatt"), required=False,
                                   error_messages={"invalid": gettext_lazy("Velg hvilken foresatt som trenger tolk.")})
     language = forms.ChoiceField(label=gettext_lazy("Tolkespråk"), required=False, choices=INTERPRETER_LANGUAGES,
                                  error_messages={"invalid_choice": gettext_lazy("Velg språket det trengs tolk til.")})
     call_again_on = forms.DateField(
-        label=gettext_lazy("Ring igjen dato"), required=False, validators=[validate_plausible_date], widget=forms.DateInput(attrs={"type": "date"}),
+        label=gettext_lazy("Ring igjen dato (ved «Ring igjen»)"), required=False, validators=[validate_plausible_date], widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": gettext_lazy("Skriv en gyldig dato.")},
     )
-    note = forms.CharField(label=gettext_lazy("Notat"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    note = forms.CharField(label=gettext_lazy("Notat (ved «Takker nei»: årsaken)"), required=False, max_length=2000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self):
         data = super().clean()
@@ -72,7 +93,7 @@ class HomeVisitForm(BookingFields):
 
 
 class ConsentForm(forms.Form):
-    note = forms.CharField(label=gettext_lazy("Samtykke (hvem, hvordan)"), max_length=300,
+    note = forms.CharField(label=gettext_lazy("Familiens samtykke til hjemmebesøk (hvem, hvordan)"), max_length=300,
                            error_messages={"required": gettext_lazy("Skriv hvem som samtykket, og hvordan.")})
 
 
@@ -96,20 +117,20 @@ class EvidenceForm(forms.Form):
 
 class SkipForm(forms.Form):
     reason = forms.CharField(
-        label=gettext_lazy("Begrunnelse for å hoppe over"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        label=gettext_lazy("Begrunnelse (påkrevd)"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": gettext_lazy("Skriv en begrunnelse for å hoppe over trinnet.")},
     )
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(label=gettext_lazy("Beslutning"), choices=Decision.choices, widget=forms.RadioSelect,
+    decision = forms.ChoiceField(label=gettext_lazy("Beslutning"), choices=Decision.choices, widget=DescribedRadioSelect,
                                  error_messages={"required": gettext_lazy("Velg en beslutning.")})
     concern_report_date = forms.DateField(
         label=gettext_lazy("Dato for bekymringsmelding"), required=False, validators=[validate_plausible_date], widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": gettext_lazy("Skriv en gyldig dato.")},
     )
-    concern_report_reference = forms.CharField(label=gettext_lazy("Referanse"), required=False, max_length=60)
-    continue_step = forms.CharField(label=gettext_lazy("Fortsett på trinn"), required=False, max_length=24)
+    concern_report_reference = forms.CharField(label=gettext_lazy("Referanse for bekymringsmelding"), required=False, max_length=60)
+    continue_step = forms.CharField(label=gettext_lazy("Fortsett på trinn (ved «Fortsett» eller vedtak)"), required=False, max_length=24)
     note = forms.CharField(
         label=gettext_lazy("Begrunnelse"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": gettext_lazy("Skriv en begrunnelse for beslutningen.")},

@@ -21,8 +21,8 @@ from django.views.decorators.http import require_GET, require_POST
 from attendance.models import Appointment
 from followup import services
 from followup.chronology import case_chronology, chronology_pdf
+from followup.case_forms import CaseForms, add_service_error
 from followup.forms import (
-    INTERPRETER_LANGUAGES,
     CallForm,
     ConsentForm,
     DecisionForm,
@@ -32,7 +32,7 @@ from followup.forms import (
     PauseForm,
     SkipForm,
 )
-from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, PauseReason, StepKind
+from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, StepKind
 from followup.workdays import add_working_days, is_working_day
 from followup.worklists import worklist_cases
 from helsestasjon.access import child_for_request
@@ -120,6 +120,7 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = T
         # "Ring igjen" on a later day: on the list, but not due before that day.
         case.call_later = bool(step and step.follow_up_on and step.follow_up_on > today)
         case.can_act = bool(case.is_open and may_act_on_step(user, step))
+        case.forms = CaseForms(case, user, today=today)
     return cases
 
 
@@ -179,20 +180,17 @@ def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
 
 def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
     return {
-        "page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "today": timezone.localdate(),
-        "interpreter_languages": INTERPRETER_LANGUAGES, "pause_reasons": PauseReason.choices,
+        "page": page, "fra": fra, "case_target": target, "today": timezone.localdate(),
     }
 
 
 def _case_context(request, case: Case) -> dict:
-    """What the case page's current section shows besides the case: the decision form's choices,
-    the steps a leader may continue on, and the leader's last decision."""
+    """What the case page's current section shows besides the case: the leader's last decision; and
+    the case's forms, with the decision form's choices and the steps a leader may continue on."""
     decisions = _decisions(request.user, case)
-    return {
-        "decisions": decisions,
-        "continue_steps": services.continue_step_choices(case=case) if decisions else [],
-        "last_decision": services.latest_decision(case=case),
-    }
+    continue_steps = services.continue_step_choices(case=case) if decisions else []
+    case.forms = CaseForms(case, request.user, today=timezone.localdate(), decisions=decisions, continue_steps=continue_steps)
+    return {"last_decision": services.latest_decision(case=case)}
 
 
 def _decisions(user, case: Case) -> list[services.DecisionChoice]:
@@ -285,9 +283,15 @@ def _all_cases(user):
 @require_GET
 def case_detail(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølgingssak"))
+    return _case_page(request, case)
+
+
+def _case_page(request, case: Case, *, fra: str = "sak", failed: tuple | None = None):
+    """The case page; ``failed`` is a form sent back with its messages (see ``_respond``)."""
     _decorate([case], request.user)
     entries = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
-    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries} | _case_context(request, case)
+    context = _list_context(request, None, fra, CASE_TARGET) | {"case": case, "entries": entries} | _case_context(request, case)
+    _send_back(case, failed)
     return render(request, "followup/case.html", context)
 
 
@@ -319,33 +323,39 @@ def _step_for_request(request, step_id: int) -> CaseStep:
     return step
 
 
-def _errors(form) -> str:
-    return " ".join(e for errors in form.errors.values() for e in errors)
-
-
-def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = ""):
+def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = "", failed: tuple | None = None):
     """Answer an action on a case.
 
     ``queue`` is the work list the acted-on row sits on, decided by the view from what was acted on
     (a step is on its owner's list, a decision on the leader's queue). An htmx request gets that
     list's row only when it targets a list row and the user may open that list; otherwise the case
     page's section. Nothing the client posts selects the fragment.
+
+    ``failed`` is ``(name, form)``: the form the user sent, with its messages, shown again open with
+    what was typed. A plain POST with such a form gets the case page itself (a redirect would lose it).
     """
+    case = _all_cases(request.user).get(pk=case_id)
     if request.htmx:
-        case = _all_cases(request.user).get(pk=case_id)
         on_list = request.htmx.target == f"{ROW_TARGET}-{case_id}" and may_open_list(request.user, queue)
         _decorate([case], request.user, contacts=not (on_list and queue == Role.LEADER))
         if on_list:
             template = LIST_ROWS[queue]
             fra = next(key for key, role in FROM_PAGE.items() if role == queue)
             context = _list_context(request, None, fra)
+            if failed and failed[0] == "decision":
+                # The leader's row shows the decision form again, which needs the case's choices.
+                context |= _case_context(request, case)
         else:
             template = CASE_FRAGMENT
             context = _list_context(request, None, "sak", CASE_TARGET) | _case_context(request, case)
             # The chronology beside it is brought up to date in the same answer (an out-of-band swap).
             context["entries"] = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
             context["chronology_oob"] = True
+        _send_back(case, failed)
         return render(request, template, context | {"case": case, "error": error, "done": done})
+    if failed:
+        fra = request.POST.get("fra", "")
+        return _case_page(request, case, fra=fra if fra in FROM_PAGE else "sak", failed=failed)
     if error:
         messages.error(request, error)
     elif done:
@@ -356,30 +366,45 @@ def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = 
     return redirect(reverse("followup:case", args=[case_id]))
 
 
-def _run(request, case_id: int, call, done: str, *, queue: str):
-    """Call a service; its validation errors become the user's message."""
+def _send_back(case: Case, failed: tuple | None) -> None:
+    if failed:
+        case.forms.sent_back(*failed)
+
+
+def _act(request, case_id: int, *, queue: str, done, act, form=None, name: str = ""):
+    """Check the form, call one service, answer.
+
+    ``act`` takes the form's cleaned data and calls the service; ``done`` is what to say then, or a
+    function making it from what the service returned. A refusal, the form's or the service's, sends the form back with its messages at
+    their fields; an action without a form shows the service's message above the step.
+    """
+    if form is not None and not form.is_valid():
+        return _respond(request, case_id, queue=queue, failed=(name, form))
     try:
-        call()
+        result = act(form.cleaned_data if form is not None else {})
     except ValidationError as exc:
-        return _respond(request, case_id, queue=queue, error=" ".join(exc.messages))
-    return _respond(request, case_id, queue=queue, done=done)
+        if form is None:
+            return _respond(request, case_id, queue=queue, error=" ".join(exc.messages))
+        add_service_error(name, form, exc)
+        return _respond(request, case_id, queue=queue, failed=(name, form))
+    return _respond(request, case_id, queue=queue, done=done(result) if callable(done) else done)
 
 
 def _booking(request, case: Case, form) -> services.Booking | None:
-    """The time a form asks to book, with professionals from the case's station only (else a message)."""
+    """The time a form asks to book, with professionals from the case's station only (else a message at the field)."""
     starts_at, professional_id, duration = form.booking_parts()
     if starts_at is None or professional_id is None:
         return None
     staff = User.objects.filter(is_active=True, stations__id=case.station_id).exclude(role=Role.CLERK)
     professional = staff.filter(pk=professional_id).first()
     if professional is None:
-        raise ValidationError(gettext("Velg en fagperson ved barnets helsestasjon."))
+        raise ValidationError({"professional": gettext("Velg en fagperson ved barnets helsestasjon.")})
     second = None
     second_id = form.cleaned_data.get("second_professional")
     if second_id:
         second = staff.filter(pk=second_id).first()
         if second is None:
-            raise ValidationError(gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon."))
+            raise ValidationError({"second_professional": gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon.")})
     return services.Booking(starts_at=starts_at, professional=professional, duration_minutes=duration, second_professional=second)
 
 
@@ -398,28 +423,24 @@ CALL_DONE = {
 def step_call(request, step_id: int):
     step = _step_for_request(request, step_id)
     form = CallForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    data = form.cleaned_data
 
-    def call():
+    def act(data) -> CallLog:
         booking = _booking(request, step.case, form) if data["result"] == CallResult.REACHED_REBOOKED else None
-        logged = services.case_call_log(
+        return services.case_call_log(
             step=step, user=request.user, result=data["result"], note=data["note"], call_again_on=data["call_again_on"],
             booking=booking, guardian_id=data.get("guardian"), language=data.get("language") or "",
         )
-        if logged.result == CallResult.WRONG_NUMBER:
-            done[0] = (
-                gettext("Kontaktregisteret har nummeret %(number)s. Ring det nummeret.") % {"number": logged.register_number}
-                if logged.register_number else gettext("Kontaktregisteret har ikke noe annet nummer. Saken går til adressekontroll.")
-            )
 
-    done = [str(CALL_DONE[data["result"]])]
-    try:
-        call()
-    except ValidationError as exc:
-        return _respond(request, step.case_id, queue=step.owner_role, error=" ".join(exc.messages))
-    return _respond(request, step.case_id, queue=step.owner_role, done=done[0])
+    return _act(request, step.case_id, queue=step.owner_role, form=form, name="call", act=act, done=_call_done)
+
+
+def _call_done(logged: CallLog) -> str:
+    """What the nurse is told after a call; a wrong number says what the contact register had."""
+    if logged.result != CallResult.WRONG_NUMBER:
+        return str(CALL_DONE[logged.result])
+    if logged.register_number:
+        return gettext("Kontaktregisteret har nummeret %(number)s. Ring det nummeret.") % {"number": logged.register_number}
+    return gettext("Kontaktregisteret har ikke noe annet nummer. Saken går til adressekontroll.")
 
 
 @login_required
@@ -427,12 +448,10 @@ def step_call(request, step_id: int):
 def step_home_visit(request, step_id: int):
     step = _step_for_request(request, step_id)
     form = HomeVisitForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: services.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
-        gettext("Hjemmebesøket er bestilt, og familien får SMS og brev."), queue=step.owner_role,
+    return _act(
+        request, step.case_id, queue=step.owner_role, form=form, name="home_visit",
+        act=lambda data: services.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
+        done=gettext("Hjemmebesøket er bestilt, og familien får SMS og brev."),
     )
 
 
@@ -440,13 +459,10 @@ def step_home_visit(request, step_id: int):
 @require_POST
 def step_consent(request, step_id: int):
     step = _step_for_request(request, step_id)
-    form = ConsentForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: services.case_home_visit_consent(step=step, user=request.user, note=form.cleaned_data["note"]),
-        gettext("Samtykket er registrert."), queue=step.owner_role,
+    return _act(
+        request, step.case_id, queue=step.owner_role, form=ConsentForm(request.POST), name="consent",
+        act=lambda data: services.case_home_visit_consent(step=step, user=request.user, note=data["note"]),
+        done=gettext("Samtykket er registrert."),
     )
 
 
@@ -455,14 +471,10 @@ def step_consent(request, step_id: int):
 @requires(may_pause_case)
 def case_pause(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
-    form = PauseForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, case.pk, queue="", error=_errors(form))
-    data = form.cleaned_data
-    return _run(
-        request, case.pk,
-        lambda: services.case_pause(case=case, user=request.user, reason=data["reason"], until=data["until"], note=data["note"]),
-        gettext("Saken er satt på pause."), queue="",
+    return _act(
+        request, case.pk, queue="", form=PauseForm(request.POST), name="pause",
+        act=lambda data: services.case_pause(case=case, user=request.user, reason=data["reason"], until=data["until"], note=data["note"]),
+        done=gettext("Saken er satt på pause."),
     )
 
 
@@ -471,8 +483,8 @@ def case_pause(request, case_id: int):
 @requires(may_pause_case)
 def case_pause_end(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
-    return _run(request, case.pk, lambda: services.case_pause_end(case=case, user=request.user),
-                gettext("Pausen er avsluttet, og oppfølgingen fortsetter."), queue="")
+    return _act(request, case.pk, queue="", act=lambda data: services.case_pause_end(case=case, user=request.user),
+                done=gettext("Pausen er avsluttet, og oppfølgingen fortsetter."))
 
 
 @login_required
@@ -481,13 +493,10 @@ def step_complete(request, step_id: int):
     step = _step_for_request(request, step_id)
     if step.kind in (StepKind.PHONE_CALL, StepKind.SMS_REBOOK, StepKind.LEADER_DECISION):
         return _respond(request, step.case_id, queue=step.owner_role, error=gettext("Bruk skjemaet for dette trinnet."))
-    form = EvidenceForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: services.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
-        gettext("Trinnet er utført."), queue=step.owner_role,
+    return _act(
+        request, step.case_id, queue=step.owner_role, form=EvidenceForm(request.POST), name="complete",
+        act=lambda data: services.case_step_complete(step=step, user=request.user, evidence=data["evidence"]),
+        done=gettext("Trinnet er utført."),
     )
 
 
@@ -495,21 +504,18 @@ def step_complete(request, step_id: int):
 @require_POST
 def step_sms(request, step_id: int):
     step = _step_for_request(request, step_id)
-    return _run(request, step.case_id, lambda: services.case_sms_rebook(step=step, user=request.user), gettext("SMS er sendt og trinnet utført."),
-                queue=step.owner_role)
+    return _act(request, step.case_id, queue=step.owner_role, act=lambda data: services.case_sms_rebook(step=step, user=request.user),
+                done=gettext("SMS er sendt og trinnet utført."))
 
 
 @login_required
 @require_POST
 def step_skip(request, step_id: int):
     step = _step_for_request(request, step_id)
-    form = SkipForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: services.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
-        gettext("Trinnet er hoppet over."), queue=step.owner_role,
+    return _act(
+        request, step.case_id, queue=step.owner_role, form=SkipForm(request.POST), name="skip",
+        act=lambda data: services.case_step_skip(step=step, user=request.user, reason=data["reason"]),
+        done=gettext("Trinnet er hoppet over."),
     )
 
 
@@ -525,6 +531,7 @@ def step_skip_form(request, step_id: int):
     if case.current_step_id != step.id or not step.is_active or step.kind == StepKind.LEADER_DECISION or case.is_waiting:
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', gettext("Trinnet kan ikke hoppes over nå. Last inn siden på nytt.")))
     fra = request.GET.get("fra", "")
+    case.forms = CaseForms(case, request.user, today=timezone.localdate())
     context = {"case": case, "step": step, "fra": fra if fra in FROM_PAGE else "", "case_target": ROW_TARGET}
     return render(request, "followup/_actions.html#skip_form", context)
 
@@ -534,18 +541,14 @@ def step_skip_form(request, step_id: int):
 @requires(may_decide)
 def case_decide(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
-    form = DecisionForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, case.pk, queue=Role.LEADER, error=_errors(form))
-    data = form.cleaned_data
-    return _run(
-        request, case.pk,
-        lambda: services.case_leader_decide(
+    return _act(
+        request, case.pk, queue=Role.LEADER, form=DecisionForm(request.POST), name="decision",
+        act=lambda data: services.case_leader_decide(
             case=case, user=request.user, decision=data["decision"], note=data["note"],
             concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
             continue_step=data["continue_step"],
         ),
-        gettext("Beslutningen er lagret."), queue=Role.LEADER,
+        done=gettext("Beslutningen er lagret."),
     )
 
 
@@ -554,9 +557,8 @@ def case_decide(request, case_id: int):
 @requires(may_close_with_gp)
 def case_gp_confirmed(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølging hos fastlege"))
-    form = GpConfirmedForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    return _run(
-        request, case.pk, lambda: services.case_gp_confirmed(case=case, user=request.user, note=note),
-        gettext("Saken er avsluttet: oppfølging hos fastlege er bekreftet."), queue="",
+    return _act(
+        request, case.pk, queue="", form=GpConfirmedForm(request.POST), name="gp",
+        act=lambda data: services.case_gp_confirmed(case=case, user=request.user, note=data["note"]),
+        done=gettext("Saken er avsluttet: oppfølging hos fastlege er bekreftet."),
     )
