@@ -38,7 +38,11 @@
   // own focus target (data-focus, a day-list row), its first heading, or the element itself.
   // What to announce: the element's data-announce, else its role=alert/status text.
   document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.elt && event.detail.elt.isConnected ? event.detail.elt : null;
+    // An out-of-band piece of the same answer (the case page's chronology) gets this event too, and
+    // first: it is neither the swapped element nor inside it, so it takes no focus.
+    var elt = event.detail.elt, swapped = event.detail.target;
+    if (elt && swapped && elt !== swapped && elt.id !== swapped.id && !swapped.contains(elt)) { return; }
+    var target = elt && elt.isConnected ? elt : null;
     if (!target || target === document.body) {
       var id = event.detail.target && event.detail.target.id;
       target = (id && document.getElementById(id)) || event.detail.target;
@@ -98,4 +102,14 @@ document.addEventListener("htmx:oobAfterSwap", function (event) {
   var p = region.querySelector(".announcer") || region.appendChild(document.createElement("p"));
   p.className = "announcer visually-hidden";
   p.textContent = spoken.textContent.replace(/\s+/g, " ").trim();
+});
+// A whole page answered with a form sent back (a plain POST with an error): start at its first marked field,
+// as an htmx answer does above, so the message tied to it is read first.
+document.addEventListener("DOMContentLoaded", function () {
+  var invalid = document.querySelector("form [aria-invalid=true]");
+  if (invalid && (!document.activeElement || document.activeElement === document.body)) {
+    var closed = invalid.closest("details:not([open])");
+    if (closed) { closed.open = true; }
+    invalid.focus();
+  }
 });
