@@ -13,21 +13,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy
 
-from followup.forms import (
-    CallForm,
-    ConsentForm,
-    DecisionForm,
-    EvidenceForm,
-    GpConfirmedForm,
-    HomeVisitForm,
-    PauseForm,
-    SkipForm,
-)
+from followup import forms as case_forms
 from followup.models import StepKind
 
 FORMS = {
-    "call": CallForm, "home_visit": HomeVisitForm, "consent": ConsentForm, "pause": PauseForm,
-    "complete": EvidenceForm, "skip": SkipForm, "decision": DecisionForm, "gp": GpConfirmedForm,
+    "call": case_forms.CallForm, "home_visit": case_forms.HomeVisitForm, "consent": case_forms.ConsentForm,
+    "pause": case_forms.PauseForm, "complete": case_forms.EvidenceForm, "skip": case_forms.SkipForm,
+    "decision": case_forms.DecisionForm, "gp": case_forms.GpConfirmedForm,
 }
 
 # The evidence a step's "Marker som utført" asks for, by the step's kind.

@@ -222,15 +222,12 @@ def test_the_booking_week_digital_post_and_working_hours_pages_meet_wcag_21_aa(
 
 def test_the_case_page_after_a_refused_form_meets_wcag_21_aa(live_server, fake_helseid, axe_page, station_a, nurse_a, leader_a, planned_child):
     from followup.models import StepKind
+    from tests.browser.test_case_forms import send_a_call_without_its_date
 
     case, _ = case_at_step(planned_child(station_a, given_name="Frida"), StepKind.PHONE_CALL)
     page, failures = axe_page, []
     browser_login(page, live_server, fake_helseid, nurse_a)
-    page.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
-    section = page.locator(f"#sak-{case.pk}")
-    section.get_by_label("Ring igjen", exact=True).check()
-    section.get_by_label("Notat").fill("Ring etter 15")
-    section.get_by_role("button", name="Lagre samtale").click()
+    section = send_a_call_without_its_date(page, live_server, case, "Ring etter 15")
     playwright_sync.expect(section.locator("[aria-invalid=true]").first).to_be_focused()
     check(page, "case page, a call sent back with its error (htmx)", failures)
 

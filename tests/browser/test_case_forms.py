@@ -20,6 +20,16 @@ from tests.helseid_support import browser_login  # noqa: E402
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
 
+def send_a_call_without_its_date(page, live_server, case, note: str):
+    """On the case page, "Ring igjen" chosen and a note typed, but no date: saved with htmx."""
+    page.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
+    section = page.locator(f"#sak-{case.pk}")
+    section.get_by_label("Ring igjen", exact=True).check()
+    section.get_by_label("Notat").fill(note)
+    section.get_by_role("button", name="Lagre samtale").click()
+    return section
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_call_sent_without_its_date_keeps_the_note_and_marks_the_field(live_server, fake_helseid, browser, station_a, nurse_a, planned_child):
@@ -28,12 +38,7 @@ def test_a_call_sent_without_its_date_keeps_the_note_and_marks_the_field(live_se
     page = browser.new_context().new_page()
     page.set_default_timeout(10_000)
     browser_login(page, live_server, fake_helseid, nurse_a)
-    page.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
-
-    section = page.locator(f"#sak-{case.pk}")
-    section.get_by_label("Ring igjen", exact=True).check()
-    section.get_by_label("Notat").fill("Far ba oss ringe etter klokka 15")
-    section.get_by_role("button", name="Lagre samtale").click()
+    section = send_a_call_without_its_date(page, live_server, case, "Far ba oss ringe etter klokka 15")
 
     # The section comes back in place (htmx): the choice and the note as typed, the date marked and focused.
     date = section.get_by_label("Ring igjen dato")
