@@ -112,11 +112,11 @@ class CaseForms:
         fields = form.fields
         if "professional" in fields:
             professionals = _named(getattr(case, "professionals", []))
-            fields["professional"].widget = forms.Select(choices=professionals)
+            fields["professional"].widget = case_forms.QuickSelect(choices=professionals)
             if "second_professional" in fields:
-                fields["second_professional"].widget = forms.Select(choices=professionals)
+                fields["second_professional"].widget = case_forms.QuickSelect(choices=professionals)
         if name == "call":
-            fields["guardian"].widget = forms.Select(choices=[("", "—")] + [(g.pk, g.full_name) for g in getattr(case, "guardian_list", [])])
+            fields["guardian"].widget = case_forms.QuickSelect(choices=[("", "—")] + [(g.pk, g.full_name) for g in getattr(case, "guardian_list", [])])
             fields["call_again_on"].widget.attrs["min"] = self._today.isoformat()
         elif name == "pause":
             fields["until"].widget.attrs["min"] = self._today.isoformat()
@@ -127,5 +127,5 @@ class CaseForms:
             fields["decision"].choices = [(c.value, c.label) for c in self._decisions]
             fields["decision"].widget.descriptions = {c.value: c.next for c in self._decisions}
             fields["decision"].widget.description_id = f"decision-next-{case.pk}-%s"
-            fields["continue_step"].widget = forms.Select(choices=[("", "—")] + self._continue_steps)
+            fields["continue_step"].widget = case_forms.QuickSelect(choices=[("", "—")] + self._continue_steps)
         return form
