@@ -1,5 +1,9 @@
 """Follow-up pages: the nurse's and the clerk's work lists, the leader's queue,
-a case with its chronology (and PDF), and the htmx actions on a case's step."""
+a case with its chronology (and PDF), and the htmx actions on a case's step.
+
+One module past 500 lines on purpose: the lists, the case page and the actions share the row
+decoration (``_decorate``) and the choice of the fragment an action answers with (``_respond``);
+the actions' forms live in ``followup/case_forms.py``."""
 
 from __future__ import annotations
 
@@ -19,26 +23,13 @@ from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from attendance.models import Appointment
-from followup import calls
-from followup import closing
+from followup import calls, closing, home_visit, steps, waiting
 from followup import decisions as leader_decisions
-from followup import home_visit
 from followup.sms import rebook
-from followup import steps
-from followup import waiting
 from followup.chronology import case_chronology, chronology_pdf
-from followup.forms import (
-    INTERPRETER_LANGUAGES,
-    CallForm,
-    ConsentForm,
-    DecisionForm,
-    EvidenceForm,
-    GpConfirmedForm,
-    HomeVisitForm,
-    PauseForm,
-    SkipForm,
-)
-from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, PauseReason, StepKind
+from followup.case_forms import FORMS, CaseForms, add_service_error
+from followup.forms import CallForm, HomeVisitForm
+from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, StepKind
 from followup.workdays import add_working_days, is_working_day
 from followup.worklists import worklist_cases
 from helsestasjon.access import child_for_request
@@ -126,6 +117,7 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = T
         # "Ring igjen" on a later day: on the list, but not due before that day.
         case.call_later = bool(step and step.follow_up_on and step.follow_up_on > today)
         case.can_act = bool(case.is_open and may_act_on_step(user, step))
+        case.forms = CaseForms(case, user, today=today)
     return cases
 
 
@@ -185,20 +177,17 @@ def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
 
 def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
     return {
-        "page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "today": timezone.localdate(),
-        "interpreter_languages": INTERPRETER_LANGUAGES, "pause_reasons": PauseReason.choices,
+        "page": page, "fra": fra, "case_target": target, "today": timezone.localdate(),
     }
 
 
 def _case_context(request, case: Case) -> dict:
-    """What the case page's current section shows besides the case: the decision form's choices,
-    the steps a leader may continue on, and the leader's last decision."""
+    """What the case page's current section shows besides the case: the leader's last decision; and
+    the case's forms, with the decision form's choices and the steps a leader may continue on."""
     decisions = _decisions(request.user, case)
-    return {
-        "decisions": decisions,
-        "continue_steps": leader_decisions.continue_step_choices(case=case) if decisions else [],
-        "last_decision": leader_decisions.latest_decision(case=case),
-    }
+    continue_steps = leader_decisions.continue_step_choices(case=case) if decisions else []
+    case.forms = CaseForms(case, request.user, today=timezone.localdate(), decisions=decisions, continue_steps=continue_steps)
+    return {"last_decision": leader_decisions.latest_decision(case=case)}
 
 
 def _decisions(user, case: Case) -> list[leader_decisions.DecisionChoice]:
@@ -292,9 +281,15 @@ def _all_cases(user):
 @require_GET
 def case_detail(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølgingssak"))
+    return _case_page(request, case)
+
+
+def _case_page(request, case: Case, *, fra: str = "sak", failed: tuple | None = None):
+    """The case page; ``failed`` is a form sent back with its messages (see ``_respond``)."""
     _decorate([case], request.user)
     entries = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
-    context = _list_context(request, None, "sak", CASE_TARGET) | {"case": case, "entries": entries} | _case_context(request, case)
+    context = _list_context(request, None, fra, CASE_TARGET) | {"case": case, "entries": entries} | _case_context(request, case)
+    _send_back(case, failed)
     return render(request, "followup/case.html", context)
 
 
@@ -326,33 +321,39 @@ def _step_for_request(request, step_id: int) -> CaseStep:
     return step
 
 
-def _errors(form) -> str:
-    return " ".join(e for errors in form.errors.values() for e in errors)
-
-
-def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = ""):
+def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = "", failed: tuple | None = None):
     """Answer an action on a case.
 
     ``queue`` is the work list the acted-on row sits on, decided by the view from what was acted on
     (a step is on its owner's list, a decision on the leader's queue). An htmx request gets that
     list's row only when it targets a list row and the user may open that list; otherwise the case
     page's section. Nothing the client posts selects the fragment.
+
+    ``failed`` is ``(name, form)``: the form the user sent, with its messages, shown again open with
+    what was typed. A plain POST with such a form gets the case page itself (a redirect would lose it).
     """
+    case = _all_cases(request.user).get(pk=case_id)
     if request.htmx:
-        case = _all_cases(request.user).get(pk=case_id)
         on_list = request.htmx.target == f"{ROW_TARGET}-{case_id}" and may_open_list(request.user, queue)
         _decorate([case], request.user, contacts=not (on_list and queue == Role.LEADER))
         if on_list:
             template = LIST_ROWS[queue]
             fra = next(key for key, role in FROM_PAGE.items() if role == queue)
             context = _list_context(request, None, fra)
+            if failed and failed[0] == "decision":
+                # The leader's row shows the decision form again, which needs the case's choices.
+                context |= _case_context(request, case)
         else:
             template = CASE_FRAGMENT
             context = _list_context(request, None, "sak", CASE_TARGET) | _case_context(request, case)
             # The chronology beside it is brought up to date in the same answer (an out-of-band swap).
             context["entries"] = case_chronology(case=case, include_clinical=may_see_clinical_text(request.user))
             context["chronology_oob"] = True
+        _send_back(case, failed)
         return render(request, template, context | {"case": case, "error": error, "done": done})
+    if failed:
+        fra = request.POST.get("fra", "")
+        return _case_page(request, case, fra=fra if fra in FROM_PAGE else "sak", failed=failed)
     if error:
         messages.error(request, error)
     elif done:
@@ -363,30 +364,54 @@ def _respond(request, case_id: int, *, queue: str, error: str = "", done: str = 
     return redirect(reverse("followup:case", args=[case_id]))
 
 
-def _run(request, case_id: int, call, done: str, *, queue: str):
-    """Call a service; its validation errors become the user's message."""
+def _send_back(case: Case, failed: tuple | None) -> None:
+    if failed:
+        case.forms.sent_back(*failed)
+
+
+def _act(request, case_id: int, *, queue: str, done, act, form=None, name: str = ""):
+    """Check the form, call one service, answer.
+
+    ``act`` takes the form's cleaned data and calls the service; ``done`` is what to say then, or a
+    function making it from what the service returned. A refusal, the form's or the service's, sends the form back with its messages at
+    their fields; an action without a form shows the service's message above the step.
+    """
+    if form is not None and not form.is_valid():
+        return _respond(request, case_id, queue=queue, failed=(name, form))
     try:
-        call()
+        result = act(form.cleaned_data if form is not None else {})
     except ValidationError as exc:
-        return _respond(request, case_id, queue=queue, error=" ".join(exc.messages))
-    return _respond(request, case_id, queue=queue, done=done)
+        if form is None:
+            return _respond(request, case_id, queue=queue, error=" ".join(exc.messages))
+        add_service_error(name, form, exc)
+        return _respond(request, case_id, queue=queue, failed=(name, form))
+    return _respond(request, case_id, queue=queue, done=done(result) if callable(done) else done)
+
+
+def _with_form(request, name: str, done: str, service, *fields: str, queue: str, case_id: int, **target):
+    """An action with one of the case's forms: the service gets ``target`` (``step=`` or ``case=``),
+    the user, and the form's ``fields`` under their own names."""
+    return _act(
+        request, case_id, queue=queue, form=FORMS[name](request.POST), name=name, done=done,
+        act=lambda data: service(user=request.user, **target, **{field: data[field] for field in fields}),
+    )
 
 
 def _booking(request, case: Case, form) -> steps.Booking | None:
-    """The time a form asks to book, with professionals from the case's station only (else a message)."""
+    """The time a form asks to book, with professionals from the case's station only (else a message at the field)."""
     starts_at, professional_id, duration = form.booking_parts()
     if starts_at is None or professional_id is None:
         return None
     staff = User.objects.filter(is_active=True, stations__id=case.station_id).exclude(role=Role.CLERK)
     professional = staff.filter(pk=professional_id).first()
     if professional is None:
-        raise ValidationError(gettext("Velg en fagperson ved barnets helsestasjon."))
+        raise ValidationError({"professional": gettext("Velg en fagperson ved barnets helsestasjon.")})
     second = None
     second_id = form.cleaned_data.get("second_professional")
     if second_id:
         second = staff.filter(pk=second_id).first()
         if second is None:
-            raise ValidationError(gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon."))
+            raise ValidationError({"second_professional": gettext("Fagperson nr. 2 må være en annen fagperson ved barnets helsestasjon.")})
     return steps.Booking(starts_at=starts_at, professional=professional, duration_minutes=duration, second_professional=second)
 
 
@@ -405,28 +430,24 @@ CALL_DONE = {
 def step_call(request, step_id: int):
     step = _step_for_request(request, step_id)
     form = CallForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    data = form.cleaned_data
 
-    def call():
+    def act(data) -> CallLog:
         booking = _booking(request, step.case, form) if data["result"] == CallResult.REACHED_REBOOKED else None
-        logged = calls.case_call_log(
+        return calls.case_call_log(
             step=step, user=request.user, result=data["result"], note=data["note"], call_again_on=data["call_again_on"],
             booking=booking, guardian_id=data.get("guardian"), language=data.get("language") or "",
         )
-        if logged.result == CallResult.WRONG_NUMBER:
-            done[0] = (
-                gettext("Kontaktregisteret har nummeret %(number)s. Ring det nummeret.") % {"number": logged.register_number}
-                if logged.register_number else gettext("Kontaktregisteret har ikke noe annet nummer. Saken går til adressekontroll.")
-            )
 
-    done = [str(CALL_DONE[data["result"]])]
-    try:
-        call()
-    except ValidationError as exc:
-        return _respond(request, step.case_id, queue=step.owner_role, error=" ".join(exc.messages))
-    return _respond(request, step.case_id, queue=step.owner_role, done=done[0])
+    return _act(request, step.case_id, queue=step.owner_role, form=form, name="call", act=act, done=_call_done)
+
+
+def _call_done(logged: CallLog) -> str:
+    """What the nurse is told after a call; a wrong number says what the contact register had."""
+    if logged.result != CallResult.WRONG_NUMBER:
+        return str(CALL_DONE[logged.result])
+    if logged.register_number:
+        return gettext("Kontaktregisteret har nummeret %(number)s. Ring det nummeret.") % {"number": logged.register_number}
+    return gettext("Kontaktregisteret har ikke noe annet nummer. Saken går til adressekontroll.")
 
 
 @login_required
@@ -434,12 +455,10 @@ def step_call(request, step_id: int):
 def step_home_visit(request, step_id: int):
     step = _step_for_request(request, step_id)
     form = HomeVisitForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: home_visit.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
-        gettext("Hjemmebesøket er bestilt, og familien får SMS og brev."), queue=step.owner_role,
+    return _act(
+        request, step.case_id, queue=step.owner_role, form=form, name="home_visit",
+        act=lambda data: home_visit.case_home_visit_book(step=step, user=request.user, booking=_booking(request, step.case, form)),
+        done=gettext("Hjemmebesøket er bestilt, og familien får SMS og brev."),
     )
 
 
@@ -447,14 +466,8 @@ def step_home_visit(request, step_id: int):
 @require_POST
 def step_consent(request, step_id: int):
     step = _step_for_request(request, step_id)
-    form = ConsentForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: home_visit.case_home_visit_consent(step=step, user=request.user, note=form.cleaned_data["note"]),
-        gettext("Samtykket er registrert."), queue=step.owner_role,
-    )
+    return _with_form(request, "consent", gettext("Samtykket er registrert."), home_visit.case_home_visit_consent, "note",
+                      queue=step.owner_role, case_id=step.case_id, step=step)
 
 
 @login_required
@@ -462,15 +475,8 @@ def step_consent(request, step_id: int):
 @requires(may_pause_case)
 def case_pause(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
-    form = PauseForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, case.pk, queue="", error=_errors(form))
-    data = form.cleaned_data
-    return _run(
-        request, case.pk,
-        lambda: waiting.case_pause(case=case, user=request.user, reason=data["reason"], until=data["until"], note=data["note"]),
-        gettext("Saken er satt på pause."), queue="",
-    )
+    return _with_form(request, "pause", gettext("Saken er satt på pause."), waiting.case_pause, "reason", "until", "note",
+                      queue="", case_id=case.pk, case=case)
 
 
 @login_required
@@ -478,8 +484,8 @@ def case_pause(request, case_id: int):
 @requires(may_pause_case)
 def case_pause_end(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Pause i oppfølgingen"))
-    return _run(request, case.pk, lambda: waiting.case_pause_end(case=case, user=request.user),
-                gettext("Pausen er avsluttet, og oppfølgingen fortsetter."), queue="")
+    return _act(request, case.pk, queue="", act=lambda data: waiting.case_pause_end(case=case, user=request.user),
+                done=gettext("Pausen er avsluttet, og oppfølgingen fortsetter."))
 
 
 @login_required
@@ -488,36 +494,24 @@ def step_complete(request, step_id: int):
     step = _step_for_request(request, step_id)
     if step.kind in (StepKind.PHONE_CALL, StepKind.SMS_REBOOK, StepKind.LEADER_DECISION):
         return _respond(request, step.case_id, queue=step.owner_role, error=gettext("Bruk skjemaet for dette trinnet."))
-    form = EvidenceForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: steps.case_step_complete(step=step, user=request.user, evidence=form.cleaned_data["evidence"]),
-        gettext("Trinnet er utført."), queue=step.owner_role,
-    )
+    return _with_form(request, "complete", gettext("Trinnet er utført."), steps.case_step_complete, "evidence",
+                      queue=step.owner_role, case_id=step.case_id, step=step)
 
 
 @login_required
 @require_POST
 def step_sms(request, step_id: int):
     step = _step_for_request(request, step_id)
-    return _run(request, step.case_id, lambda: rebook.case_sms_rebook(step=step, user=request.user), gettext("SMS er sendt og trinnet utført."),
-                queue=step.owner_role)
+    return _act(request, step.case_id, queue=step.owner_role, act=lambda data: rebook.case_sms_rebook(step=step, user=request.user),
+                done=gettext("SMS er sendt og trinnet utført."))
 
 
 @login_required
 @require_POST
 def step_skip(request, step_id: int):
     step = _step_for_request(request, step_id)
-    form = SkipForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, step.case_id, queue=step.owner_role, error=_errors(form))
-    return _run(
-        request, step.case_id,
-        lambda: steps.case_step_skip(step=step, user=request.user, reason=form.cleaned_data["reason"]),
-        gettext("Trinnet er hoppet over."), queue=step.owner_role,
-    )
+    return _with_form(request, "skip", gettext("Trinnet er hoppet over."), steps.case_step_skip, "reason",
+                      queue=step.owner_role, case_id=step.case_id, step=step)
 
 
 @login_required
@@ -532,6 +526,7 @@ def step_skip_form(request, step_id: int):
     if case.current_step_id != step.id or not step.is_active or step.kind == StepKind.LEADER_DECISION or case.is_waiting:
         return HttpResponse(format_html('<p class="error" role="alert">{}</p>', gettext("Trinnet kan ikke hoppes over nå. Last inn siden på nytt.")))
     fra = request.GET.get("fra", "")
+    case.forms = CaseForms(case, request.user, today=timezone.localdate())
     context = {"case": case, "step": step, "fra": fra if fra in FROM_PAGE else "", "case_target": ROW_TARGET}
     return render(request, "followup/_actions.html#skip_form", context)
 
@@ -541,18 +536,10 @@ def step_skip_form(request, step_id: int):
 @requires(may_decide)
 def case_decide(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Lederbeslutning"))
-    form = DecisionForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, case.pk, queue=Role.LEADER, error=_errors(form))
-    data = form.cleaned_data
-    return _run(
-        request, case.pk,
-        lambda: leader_decisions.case_leader_decide(
-            case=case, user=request.user, decision=data["decision"], note=data["note"],
-            concern_report_date=data["concern_report_date"], concern_report_reference=data["concern_report_reference"],
-            continue_step=data["continue_step"],
-        ),
-        gettext("Beslutningen er lagret."), queue=Role.LEADER,
+    return _with_form(
+        request, "decision", gettext("Beslutningen er lagret."), leader_decisions.case_leader_decide,
+        "decision", "note", "concern_report_date", "concern_report_reference", "continue_step",
+        queue=Role.LEADER, case_id=case.pk, case=case,
     )
 
 
@@ -561,9 +548,5 @@ def case_decide(request, case_id: int):
 @requires(may_close_with_gp)
 def case_gp_confirmed(request, case_id: int):
     case = _case_for_request(request, case_id, what=gettext("Oppfølging hos fastlege"))
-    form = GpConfirmedForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    return _run(
-        request, case.pk, lambda: closing.case_gp_confirmed(case=case, user=request.user, note=note),
-        gettext("Saken er avsluttet: oppfølging hos fastlege er bekreftet."), queue="",
-    )
+    return _with_form(request, "gp", gettext("Saken er avsluttet: oppfølging hos fastlege er bekreftet."), closing.case_gp_confirmed,
+                      "note", queue="", case_id=case.pk, case=case)

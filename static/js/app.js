@@ -38,7 +38,11 @@
   // own focus target (data-focus, a day-list row), its first heading, or the element itself.
   // What to announce: the element's data-announce, else its role=alert/status text.
   document.addEventListener("htmx:afterSwap", function (event) {
-    var target = event.detail.elt && event.detail.elt.isConnected ? event.detail.elt : null;
+    // An out-of-band piece of the same answer (the case page's chronology) gets this event too, and
+    // first: it is neither the swapped element nor inside it, so it takes no focus.
+    var elt = event.detail.elt, swapped = event.detail.target;
+    if (elt && swapped && elt !== swapped && elt.id !== swapped.id && !swapped.contains(elt)) { return; }
+    var target = elt && elt.isConnected ? elt : null;
     if (!target || target === document.body) {
       var id = event.detail.target && event.detail.target.id;
       target = (id && document.getElementById(id)) || event.detail.target;
@@ -99,12 +103,15 @@ document.addEventListener("htmx:oobAfterSwap", function (event) {
   p.className = "announcer visually-hidden";
   p.textContent = spoken.textContent.replace(/\s+/g, " ").trim();
 });
-// A page drawn again after a refused form (no htmx): the focus goes to the first invalid field,
-// whose message is read with it (aria-describedby), else to the form's message.
+// A whole page drawn again after a refused form (a plain POST, no htmx): the focus goes to the first
+// marked field, whose message is read with it (aria-describedby), else to the form's message.
 document.addEventListener("DOMContentLoaded", function () {
-  var main = document.getElementById("main");
-  var spot = main && (main.querySelector("[aria-invalid=true]") || main.querySelector(".form-errors[role=alert], .error[role=alert]"));
+  if (document.activeElement && document.activeElement !== document.body) { return; }
+  var main = document.getElementById("main") || document;
+  var spot = main.querySelector("[aria-invalid=true]") || main.querySelector(".form-errors[role=alert], .error[role=alert]");
   if (!spot) { return; }
+  var closed = spot.closest("details:not([open])");
+  if (closed) { closed.open = true; }
   if (!/^(A|BUTTON|INPUT|SELECT|TEXTAREA)$/.test(spot.tagName)) { spot.setAttribute("tabindex", "-1"); }
   spot.focus();
 });

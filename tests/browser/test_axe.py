@@ -14,10 +14,12 @@ import os
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.attendance.conftest import booked, local, planned_child, programme  # noqa: F401 (fixtures)
 from tests.followup.letters_support import _media, case_at_step, parent  # noqa: F401 (fixture)
+from tests.followup.svarut.conftest import svarut  # noqa: F401 (fixture)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -181,3 +183,60 @@ def test_the_check_fails_on_a_page_with_a_violation(live_server, axe_page):
     }""")
     found = " ".join(axe_violations(page))
     assert "image-alt" in found and ("listitem" in found or "aria-allowed-role" in found)
+
+
+def test_the_booking_week_digital_post_and_working_hours_pages_meet_wcag_21_aa(
+    live_server, fake_helseid, axe_page, station_a, clerk_a, nurse_a, planned_child, svarut
+):
+    from datetime import time
+
+    from attendance.models import ConsultationState
+    from attendance.working_hours import working_hours_add
+    from followup.letters import services as letters
+    from followup.letters.svarut import services as svarut_services
+    from tests.followup.svarut.conftest import guardian
+
+    for weekday in range(5):
+        working_hours_add(professional=nurse_a, station=station_a, weekday=weekday, starts=time(8), ends=time(12))
+    child = planned_child(station_a, given_name="Selma")
+    consultation = child.consultations.filter(state=ConsultationState.DUE).order_by("step__order").first()
+    # A letter made and handed to SvarUt, so the digital post page has figures.
+    guardian(child, svarut)
+    case_at_step(child)
+    letters.letters_create_due(station=station_a)
+    svarut_services.svarut_dispatch(station_id=station_a.id)
+    page, failures = axe_page, []
+    browser_login(page, live_server, fake_helseid, clerk_a)
+    for path in [f"/timebestilling/{consultation.pk}/ledige-tider/", f"{reverse('followup:svarut_letters')}?stasjon={station_a.id}",
+                 f"/arbeidstid/?fagperson={nurse_a.pk}"]:
+        page.goto(f"{live_server.url}{path}")
+        playwright_sync.expect(page.locator("h1")).to_be_visible()
+        check(page, path, failures)
+    # Working hours sent with an error: the messages stand at their fields.
+    page.get_by_role("button", name="Legg til").click()
+    page.wait_for_load_state("load")
+    playwright_sync.expect(page.locator("[aria-invalid=true]").first).to_be_visible()
+    check(page, "working hours, with errors", failures)
+    assert_none(page, failures)
+
+
+def test_the_case_page_after_a_refused_form_meets_wcag_21_aa(live_server, fake_helseid, axe_page, station_a, nurse_a, leader_a, planned_child):
+    from followup.models import StepKind
+    from tests.browser.test_case_forms import send_a_call_without_its_date
+
+    case, _ = case_at_step(planned_child(station_a, given_name="Frida"), StepKind.PHONE_CALL)
+    page, failures = axe_page, []
+    browser_login(page, live_server, fake_helseid, nurse_a)
+    section = send_a_call_without_its_date(page, live_server, case, "Ring etter 15")
+    playwright_sync.expect(section.locator("[aria-invalid=true]").first).to_be_focused()
+    check(page, "case page, a call sent back with its error (htmx)", failures)
+
+    # The leader's decision sent without its reason, as a plain POST (the form comes back on a whole page).
+    page.context.clear_cookies()
+    browser_login(page, live_server, fake_helseid, leader_a)
+    page.goto(f"{live_server.url}/oppfolging/sak/{case.pk}/")
+    with page.expect_navigation():
+        page.evaluate("document.querySelector('.decision-form').submit()")  # no submit event: neither htmx nor the browser's checks
+    playwright_sync.expect(page.locator(".decision-form [aria-invalid=true]").first).to_be_focused()
+    check(page, "case page, a decision sent back with its errors (plain POST)", failures)
+    assert_none(page, failures)

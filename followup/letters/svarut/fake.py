@@ -276,7 +276,8 @@ class Handler(FakeHandler):
         svarut = self.server.svarut
         if path.startswith(LOOKUP + "/eksternref/") and method == "GET":
             reference = unquote(path[len(LOOKUP + "/eksternref/"):])
-            return 200, json.dumps(list(svarut.by_reference.get(reference, []))).encode()
+            # KS: List<ForsendelsesId>, each an object {"id": uuid} (svarut-rest-klient's model), not bare ids.
+            return 200, json.dumps([{"id": i} for i in svarut.by_reference.get(reference, [])]).encode()
         match = _ROUTE.match(path[len(API):]) if path.startswith(API) else None
         if match is None or method != "POST":
             raise _Problem(404, "Not found")

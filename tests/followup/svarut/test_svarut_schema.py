@@ -100,3 +100,29 @@ def test_the_schema_reads_the_multipart_forsendelse_part(openapi):
     bad = prepared({"mottaker": {"navn": "Kari"}, "dokumenter": []})
     with pytest.raises(Exception):
         openapi.validate_request(MockRequest("https://svarut.ks.no", "post", path, data=bad.body, content_type=bad.headers["Content-Type"]))
+
+
+def test_the_lookup_by_external_reference_answers_as_ks_documents_it(station_a, svarut, openapi):
+    """v1's GET /eksternref/{eksternref} answers List<ForsendelsesId>: objects with an id, found for a sent letter."""
+    import json
+    import uuid
+
+    from followup.letters.models import Letter
+
+    child = ChildFactory(station=station_a)
+    guardian(child, svarut)
+    case_at_step(child)
+    letters.letters_create_due(station=station_a)
+    services.svarut_dispatch(station_id=station_a.id)
+    letter = Letter.objects.get(child=child)
+    svarut.exchanges = exchanges = []
+    found = SvarUtClient.from_settings(sleep=lambda s: None).lookup_external_reference(services.external_reference(letter.pk))
+    assert len(found) == 1 and isinstance(found[0], uuid.UUID)
+    (exchange,) = exchanges
+    assert json.loads(exchange["response"]) == [{"id": str(found[0])}]
+    assert _validate(openapi, exchanges) == {("eksternref", 200)}
+    # Bare ids, as the fake once answered, do not fit KS's model.
+    request = _request(exchange)
+    with pytest.raises(Exception):
+        openapi.validate_response(request, MockResponse(json.dumps([str(found[0])]).encode(), status_code=200,
+                                                        content_type="application/json"))
