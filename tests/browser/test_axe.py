@@ -192,7 +192,7 @@ def test_the_booking_week_digital_post_and_working_hours_pages_meet_wcag_21_aa(
 
     from attendance.models import ConsultationState
     from attendance.working_hours import working_hours_add
-    from followup.letters import services as letters
+    from followup.letters.making import letters_create_due
     from followup.letters.svarut import services as svarut_services
     from tests.followup.svarut.conftest import guardian
 
@@ -203,7 +203,7 @@ def test_the_booking_week_digital_post_and_working_hours_pages_meet_wcag_21_aa(
     # A letter made and handed to SvarUt, so the digital post page has figures.
     guardian(child, svarut)
     case_at_step(child)
-    letters.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     svarut_services.svarut_dispatch(station_id=station_a.id)
     page, failures = axe_page, []
     browser_login(page, live_server, fake_helseid, clerk_a)

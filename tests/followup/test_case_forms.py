@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from followup import services
+from followup.steps import case_step_skip
 from followup.models import Case, CaseStatus, StepKind
 from followup.sweep import followup_sweep
 from tests.factories import ChildFactory, GuardianFactory, GuardianshipFactory
@@ -81,7 +81,7 @@ def _case(child, outcome):
 
 def _at_call_step(child, outcome, clerk) -> Case:
     case = _case(child, outcome)
-    services.case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte")
+    case_step_skip(step=case.current_step, user=clerk, reason="Foresatte ringte")
     case.refresh_from_db()
     assert case.current_step.kind == StepKind.PHONE_CALL
     return case
@@ -167,7 +167,7 @@ def _at_home_visit(child, outcome, clerk, nurse) -> Case:
     case = _at_call_step(child, outcome, clerk)
     step = case.current_step
     for user in (nurse, clerk, clerk, clerk):
-        step = services.case_step_skip(step=step, user=user, reason="Gjort utenfor systemet")
+        step = case_step_skip(step=step, user=user, reason="Gjort utenfor systemet")
     assert step.kind == StepKind.HOME_VISIT
     case.refresh_from_db()
     return case

@@ -112,7 +112,7 @@ def test_the_lookup_by_external_reference_answers_as_ks_documents_it(station_a, 
     child = ChildFactory(station=station_a)
     guardian(child, svarut)
     case_at_step(child)
-    letters.letters_create_due(station=station_a)
+    letters_create_due(station=station_a)
     services.svarut_dispatch(station_id=station_a.id)
     letter = Letter.objects.get(child=child)
     svarut.exchanges = exchanges = []
