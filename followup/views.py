@@ -58,8 +58,8 @@ LEADER_KINDS = (StepKind.DISCUSSION, StepKind.LEADER_DECISION)
 # Who may open each is helsestasjon.permissions.may_open_list; an htmx action answers with a
 # list's row only to a user who may open that list, so no one gets another role's row.
 LIST_ROWS = {
-    Role.NURSE: "followup/nurse_worklist.html#row",
-    Role.CLERK: "followup/clerk_worklist.html#row",
+    Role.NURSE: "followup/worklist.html#row",
+    Role.CLERK: "followup/worklist.html#row",
     Role.LEADER: "followup/leader_queue.html#row",
 }
 LIST_PAGES = {Role.NURSE: "followup:nurse_worklist", Role.CLERK: "followup:clerk_worklist", Role.LEADER: "followup:leader_queue"}
@@ -109,7 +109,7 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = T
         for case in cases:
             case.attempts, case.call_progress, case.professionals = [], None, []
     for case in cases:
-        case.waited_appointment = case.waiting_for  # joined by the list's query
+        case.waited_appointment = case.waiting_for  # joined or prefetched by the read
         step = case.current_step
         case.guardian_list = guardians.get(case.child_id, [])
         case.sms_guardians = [g for g in case.guardian_list if g.mobile and not g.sms_reserved]
@@ -178,9 +178,10 @@ def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
 
 
 def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
+    # list_role: whose list the page (or the row an action answers with) is, from the page's ``fra``.
     return {
-        "page": page, "fra": fra, "case_target": target, "call_results": CallResult.choices, "today": timezone.localdate(),
-        "interpreter_languages": INTERPRETER_LANGUAGES, "pause_reasons": PauseReason.choices,
+        "page": page, "fra": fra, "list_role": FROM_PAGE.get(fra), "case_target": target, "call_results": CallResult.choices,
+        "today": timezone.localdate(), "interpreter_languages": INTERPRETER_LANGUAGES, "pause_reasons": PauseReason.choices,
     }
 
 
@@ -216,7 +217,7 @@ def nurse_worklist(request):
     )
     qs = worklist_cases(request.user, Role.NURSE).annotate(later=later).order_by("later", "current_step__deadline", "id")
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
-    return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
+    return render(request, "followup/worklist.html", _list_context(request, page, "sykepleier"))
 
 
 @login_required
@@ -226,7 +227,7 @@ def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
     qs = worklist_cases(request.user, Role.CLERK)
     page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"), phone=False)
-    return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
+    return render(request, "followup/worklist.html", _list_context(request, page, "merkantil"))
 
 
 def leader_queue_cases(user):

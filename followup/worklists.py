@@ -19,10 +19,15 @@ def worklist_cases(user, role: str) -> QuerySet[Case]:
     of cases). Joined in, every open case's child was read and hashed before the sort could cut the
     page: a scan of the whole child table on each request, the slowest part of the clerk's list under
     load (docs/decisions.md, "Letters with postal sense, a demo with work, the clerk's list").
+
+    The appointment a case waits for is read the same way, for the page's waiting cases only (no
+    query when none waits): joined in, the planner hashed the whole appointment table to find the
+    few the page needs, the largest part of the list's database time (docs/decisions.md, "The work
+    lists' rows").
     """
     return (
         Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids(), current_step__owner_role=role)
-        .select_related("current_step", "station", "waiting_for")
-        .prefetch_related("child")
+        .select_related("current_step", "station")
+        .prefetch_related("child", "waiting_for")
         .order_by("current_step__deadline", "id")
     )
