@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case as DbCase, IntegerField, Q, Value, When
+from django.db.models import Case as DbCase, F, IntegerField, Q, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -48,7 +48,7 @@ from helsestasjon.permissions import (
     require,
     requires,
 )
-from helsestasjon.models import AccessAction, Guardianship, Role, User
+from helsestasjon.models import AccessAction, Guardian, Guardianship, Role, User
 from helsestasjon.services import access_log_record_many
 
 PAGE_SIZE = 50
@@ -93,10 +93,13 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = T
     guardians = defaultdict(list)
     next_appointments = {}
     if contacts:
-        for g in (
-            Guardianship.objects.with_responsibility().filter(child_id__in=child_ids).select_related("guardian").order_by("id")
+        # The guardians themselves, each with the child it was found for: one row and one model
+        # instance per guardian and child, in the order of the guardianships.
+        shown = Guardianship.objects.with_responsibility().filter(child_id__in=child_ids)
+        for guardian in (
+            Guardian.objects.filter(guardianships__in=shown).annotate(for_child=F("guardianships__child_id")).order_by("guardianships__id")
         ):
-            guardians[g.child_id].append(g.guardian)
+            guardians[guardian.for_child].append(guardian)
         next_appointments = Appointment.objects.filter(child_id__in=child_ids).next_booked_by_child(now=now)
     # Missed in the last 12 months: a column of the leader's queue only.
     missed = {} if contacts else Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
@@ -215,7 +218,8 @@ def nurse_worklist(request):
              | Q(current_step__follow_up_on__gt=today), then=Value(1)),
         default=Value(0), output_field=IntegerField(),
     )
-    qs = worklist_cases(request.user, Role.NURSE).annotate(later=later).order_by("later", "current_step__deadline", "id")
+    # The station's municipality gives the phone step's rule (_attach_calls); the clerk's list does without.
+    qs = worklist_cases(request.user, Role.NURSE).select_related("station").annotate(later=later).order_by("later", "current_step__deadline", "id")
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
     return render(request, "followup/worklist.html", _list_context(request, page, "sykepleier"))
 

@@ -27,7 +27,7 @@ def worklist_cases(user, role: str) -> QuerySet[Case]:
     """
     return (
         Case.objects.filter(status=CaseStatus.OPEN, station_id__in=user.station_ids(), current_step__owner_role=role)
-        .select_related("current_step", "station")
+        .select_related("current_step")
         .prefetch_related("child", "waiting_for")
         .order_by("current_step__deadline", "id")
     )
