@@ -34,7 +34,7 @@ from followup.forms import (
 )
 from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, PauseReason, StepKind
 from followup.workdays import add_working_days, is_working_day
-from followup.worklists import worklist_cases
+from followup.worklists import worklist_cases, worklist_page
 from helsestasjon.access import child_for_request
 from helsestasjon.permissions import (
     may_act_on_step,
@@ -174,7 +174,7 @@ def _log_list(request, cases: list[Case], what: str) -> None:
 
 def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
-    cases = list(page.object_list)
+    cases = page.object_list = worklist_page(qs, page)
     _decorate(cases, request.user, contacts=contacts, phone=phone)
     _log_list(request, cases, what)
     return page
