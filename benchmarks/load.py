@@ -230,10 +230,16 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def load_arguments(description: str | None) -> argparse.ArgumentParser:
+    """The options naming the load test's database and Redis (benchmarks/worklists.py reads the same data)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hs_load"))
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
+    return parser
+
+
+def main() -> int:
+    parser = load_arguments(__doc__)
     parser.add_argument("--children", type=int, default=40000)
     parser.add_argument("--nurses", type=int, default=20)
     parser.add_argument("--clerks", type=int, default=2)

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Case as DbCase, IntegerField, Q, Value, When
+from django.db.models import Case as DbCase, F, IntegerField, Q, Value, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -31,7 +31,7 @@ from followup.case_forms import FORMS, CaseForms, add_service_error
 from followup.forms import CallForm, HomeVisitForm
 from followup.models import CallLog, CallResult, Case, CaseStatus, CaseStep, LadderSettings, StepKind
 from followup.workdays import add_working_days, is_working_day
-from followup.worklists import worklist_cases
+from followup.worklists import worklist_cases, worklist_page
 from helsestasjon.access import child_for_request
 from helsestasjon.permissions import (
     may_act_on_step,
@@ -45,7 +45,7 @@ from helsestasjon.permissions import (
     require,
     requires,
 )
-from helsestasjon.models import AccessAction, Guardianship, Role, User
+from helsestasjon.models import AccessAction, Guardian, Guardianship, Role, User
 from helsestasjon.services import access_log_record_many
 
 PAGE_SIZE = 50
@@ -55,8 +55,8 @@ LEADER_KINDS = (StepKind.DISCUSSION, StepKind.LEADER_DECISION)
 # Who may open each is helsestasjon.permissions.may_open_list; an htmx action answers with a
 # list's row only to a user who may open that list, so no one gets another role's row.
 LIST_ROWS = {
-    Role.NURSE: "followup/nurse_worklist.html#row",
-    Role.CLERK: "followup/clerk_worklist.html#row",
+    Role.NURSE: "followup/worklist.html#row",
+    Role.CLERK: "followup/worklist.html#row",
     Role.LEADER: "followup/leader_queue.html#row",
 }
 LIST_PAGES = {Role.NURSE: "followup:nurse_worklist", Role.CLERK: "followup:clerk_worklist", Role.LEADER: "followup:leader_queue"}
@@ -90,10 +90,13 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = T
     guardians = defaultdict(list)
     next_appointments = {}
     if contacts:
-        for g in (
-            Guardianship.objects.with_responsibility().filter(child_id__in=child_ids).select_related("guardian").order_by("id")
+        # The guardians themselves, each with the child it was found for: one row and one model
+        # instance per guardian and child, in the order of the guardianships.
+        shown = Guardianship.objects.with_responsibility().filter(child_id__in=child_ids)
+        for guardian in (
+            Guardian.objects.filter(guardianships__in=shown).annotate(for_child=F("guardianships__child_id")).order_by("guardianships__id")
         ):
-            guardians[g.child_id].append(g.guardian)
+            guardians[guardian.for_child].append(guardian)
         next_appointments = Appointment.objects.filter(child_id__in=child_ids).next_booked_by_child(now=now)
     # Missed in the last 12 months: a column of the leader's queue only.
     missed = {} if contacts else Appointment.objects.filter(child_id__in=child_ids).missed_counts(now=now)
@@ -106,7 +109,7 @@ def _decorate(cases: list[Case], user, *, contacts: bool = True, phone: bool = T
         for case in cases:
             case.attempts, case.call_progress, case.professionals = [], None, []
     for case in cases:
-        case.waited_appointment = case.waiting_for  # joined by the list's query
+        case.waited_appointment = case.waiting_for  # joined or prefetched by the read
         step = case.current_step
         case.guardian_list = guardians.get(case.child_id, [])
         case.sms_guardians = [g for g in case.guardian_list if g.mobile and not g.sms_reserved]
@@ -169,15 +172,16 @@ def _log_list(request, cases: list[Case], what: str) -> None:
 
 def _page(request, qs, *, what: str, contacts: bool = True, phone: bool = True):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("side"))
-    cases = list(page.object_list)
+    cases = page.object_list = worklist_page(qs, page)
     _decorate(cases, request.user, contacts=contacts, phone=phone)
     _log_list(request, cases, what)
     return page
 
 
 def _list_context(request, page, fra: str, target: str = ROW_TARGET) -> dict:
+    # list_role: whose list the page (or the row an action answers with) is, from the page's ``fra``.
     return {
-        "page": page, "fra": fra, "case_target": target, "today": timezone.localdate(),
+        "page": page, "fra": fra, "list_role": FROM_PAGE.get(fra), "case_target": target, "today": timezone.localdate(),
     }
 
 
@@ -209,9 +213,10 @@ def nurse_worklist(request):
              | Q(current_step__follow_up_on__gt=today), then=Value(1)),
         default=Value(0), output_field=IntegerField(),
     )
-    qs = worklist_cases(request.user, Role.NURSE).annotate(later=later).order_by("later", "current_step__deadline", "id")
+    # The station's municipality gives the phone step's rule (_attach_calls); the clerk's list does without.
+    qs = worklist_cases(request.user, Role.NURSE).select_related("station").annotate(later=later).order_by("later", "current_step__deadline", "id")
     page = _page(request, qs, what=gettext("Oppfølging: helsesykepleiers liste"))
-    return render(request, "followup/nurse_worklist.html", _list_context(request, page, "sykepleier"))
+    return render(request, "followup/worklist.html", _list_context(request, page, "sykepleier"))
 
 
 @login_required
@@ -221,7 +226,7 @@ def clerk_worklist(request):
     """Cases needing a new appointment and SMS, an address check, or a letter."""
     qs = worklist_cases(request.user, Role.CLERK)
     page = _page(request, qs, what=gettext("Oppfølging: merkantils liste"), phone=False)
-    return render(request, "followup/clerk_worklist.html", _list_context(request, page, "merkantil"))
+    return render(request, "followup/worklist.html", _list_context(request, page, "merkantil"))
 
 
 def leader_queue_cases(user):
