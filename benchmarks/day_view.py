@@ -37,6 +37,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("SMS_BACKEND", "memory")
 
 TARGET_P95_MS = 50.0
 TARGET_FLOOR_RATIO = 2.0
