@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import connection
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
@@ -37,6 +39,18 @@ PROTECTION_MARKS = {
     AddressProtection.STRICTLY_CONFIDENTIAL: gettext_lazy("Strengt fortrolig adresse"),
 }
 GOOD, NEUTRAL = {Outcome.ATTENDED}, {Outcome.CANCELLED_BY_SERVICE, Outcome.RESCHEDULED}
+# The columns. Each row repeats its column's heading as data-label, which the narrow layout shows in front of
+# the cell, so they are translated once per page (column_labels) rather than once per cell.
+COLUMNS = {
+    "time": gettext_lazy("Tid"), "child": gettext_lazy("Barn"), "consultation": gettext_lazy("Konsultasjon"),
+    "guardians": gettext_lazy("Foresatte"), "missed": gettext_lazy("Uteblitt 12 mnd"), "outcome": gettext_lazy("Utfall"),
+}
+OPEN_CASE_MARK = gettext_lazy("Åpen oppfølgingssak")
+SPECIAL_ATTENTION_MARK = gettext_lazy("Særlig oppfølging")
+
+
+def column_labels() -> dict[str, str]:
+    return {key: str(label) for key, label in COLUMNS.items()}
 
 
 class _TemplateLookups:
@@ -103,8 +117,11 @@ class DayRow(_TemplateLookups):
     child_url: str = ""
     guardians: list[Guardian] = field(default_factory=list)
     guardians_html: str = ""
+    duration: str = ""
+    marks_html: str = ""
     events: list[Event] = field(default_factory=list)
     current: Event | None = None
+    controls: str = ""  # the outcome control, filled in by RowControls
 
     @property
     def is_booked(self) -> bool:
@@ -136,6 +153,15 @@ def _guardians_html(guardians: list[Guardian]) -> str:
             for g in guardians
         ),
     )
+
+
+def _marks_html(row: DayRow, open_case: str, special_attention: str) -> str:
+    """The child's marks: status, protected address, open case, special attention (issue 18)."""
+    marks = (
+        ("bad", row.status_mark), ("warn", row.protection_mark), ("warn", open_case if row.open_case else ""),
+        ("warn", special_attention if row.special_attention else ""),
+    )
+    return format_html_join(" ", '<span class="tag {}">{}</span>', ((tone, text) for tone, text in marks if text))
 
 
 def _local(moment: datetime, fmt: str) -> str:
@@ -236,6 +262,8 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     # Reversed once, not once per row: URL reversing is a visible part of the page's time.
     record_url = reverse("attendance:record_outcome", args=[0])
     child_url = reverse("attendance:child", args=[0])
+    # Translated once, not once per row.
+    duration_text, open_case_mark, special_mark = gettext("%(minutes)s min"), str(OPEN_CASE_MARK), str(SPECIAL_ATTENTION_MARK)
     rows = []
     for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
          step_name, moved_to, child_status, protection, open_case, missed, guardians_json, events_json) in values:
@@ -256,6 +284,8 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
                 )
             )
         row.guardians_html = _guardians_html(row.guardians)
+        row.duration = duration_text % {"minutes": duration}
+        row.marks_html = _marks_html(row, open_case_mark, special_mark)
         for e_pk, outcome, reason, replaces_id, recorded_at, first, last in events_json or ():
             row.events.append(
                 Event(
@@ -271,3 +301,55 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
             row.current = current[-1] if current else None
         rows.append(row)
     return rows
+
+
+class RowControls:
+    """Each row's outcome control (the ``outcome_form`` fragment of attendance/day.html), filled in per row.
+
+    The control is the larger part of a row and the same for every row but for the row's id, address and
+    child's name, so it is rendered once per kind of row (home visit or not, first outcome or a correction)
+    with placeholders and filled in per row: rendering it per row was over half the day list's time
+    (benchmarks/day_view.py). ``panel`` carries what an htmx redraw after an error shows in it (the open
+    panel, the chosen reason, the typed time); a full page passes only the reason options.
+    """
+
+    _FRAGMENT = "attendance/day.html#outcome_form"
+    # Placeholders that escaping leaves as they are and no label contains.
+    _PK, _URL, _NAME, _REPLACES = "__row_pk__", "__row_url__", "__row_name__", "__row_replaces__"
+
+    def __init__(self, request, **panel):
+        self._context = {
+            "csrf_token": get_token(request), "open_panel": "", "move_error": False, "error": "", "move_date": "",
+            "move_time": "", **panel,
+        }
+        self._rendered: dict[tuple[bool, bool], str] = {}
+
+    def _fragment(self, home_visit: bool, correction: bool) -> str:
+        key = (home_visit, correction)
+        html = self._rendered.get(key)
+        if html is None:
+            row = {"pk": self._PK, "record_url": self._URL, "child_name": self._NAME, "is_home_visit": home_visit}
+            # Rendered without the request: the context processors (menu, alerts) are the page's, not the fragment's.
+            context = {**self._context, "row": row, "replaces": self._REPLACES if correction else ""}
+            html = self._rendered[key] = get_template(self._FRAGMENT).render(context)
+        return html
+
+    def for_row(self, row: DayRow) -> str:
+        """The row's control: a correction of its current outcome, a first outcome for a booked time, else none."""
+        if row.current is not None:
+            if row.current.outcome == Outcome.RESCHEDULED:
+                return ""
+            html, replaces = self._fragment(row.is_home_visit, True), str(row.current.pk)
+        elif row.is_booked:
+            html, replaces = self._fragment(row.is_home_visit, False), ""
+        else:
+            return ""
+        return mark_safe(
+            html.replace(self._PK, str(row.pk)).replace(self._URL, escape(row.record_url))
+            .replace(self._NAME, escape(row.child_name)).replace(self._REPLACES, replaces)
+        )
+
+    def fill(self, rows: list[DayRow]) -> list[DayRow]:
+        for row in rows:
+            row.controls = self.for_row(row)
+        return rows

@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from attendance.day_list import DayRow, ListAccess, day_rows
+from attendance.day_list import DayRow, ListAccess, RowControls, column_labels, day_rows
 from attendance.forms import (
     AbsenceForm,
     BookingForm,
@@ -115,6 +115,8 @@ def _reason_options(selected: str = ""):
 # The row's panels, by the outcome posted from them (reopened with what was chosen after an error).
 MISSED_PANEL = {Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS}
 MENU_PANEL = {Outcome.CANCELLED_BY_SERVICE, Outcome.RESCHEDULED}
+# What a redrawn row's outcome control shows of the failed action (attendance.day_list.RowControls).
+PANEL_CONTEXT = ("error", "reason_options", "open_panel", "move_error", "move_date", "move_time")
 
 
 def _day_url(day, professional_id, user, anchor=""):
@@ -162,7 +164,7 @@ def day(request):
                        path=request.get_full_path()),
     )
     context = {
-        "rows": rows,
+        "rows": RowControls(request, reason_options=_reason_options()).fill(rows),
         "day": shown_day,
         "today": today,
         "previous_day": shown_day - timedelta(days=1),
@@ -170,9 +172,9 @@ def day(request):
         "professional": professional,
         "colleagues": colleagues,
         "own": professional.pk == request.user.pk,
-        "reason_options": _reason_options(),
+        "labels": column_labels(),
         # Rows read these; a missing name costs the template engine an exception per row.
-        "error": "", "announce": False, "open_panel": "", "move_error": False, "move_date": "", "move_time": "",
+        "error": "", "announce": False, "open_panel": "", "move_error": False,
     }
     return render(request, "attendance/day.html", context)
 
@@ -211,7 +213,7 @@ def record_outcome(request, appointment_id: int):
             error = exc.message
     if request.htmx:
         row = _day_row(appointment_id, request)
-        context = {"row": row, "error": error, "announce": True, "reason_options": _reason_options(),
+        context = {"row": row, "labels": column_labels(), "error": error, "announce": True, "reason_options": _reason_options(),
                    "open_panel": "", "move_error": False, "move_date": "", "move_time": ""}
         if error:
             # What was chosen and typed stays: the panel it came from open, the reason chosen, the new time.
@@ -223,6 +225,7 @@ def record_outcome(request, appointment_id: int):
                 move_date=request.POST.get("new_date", "")[:10], move_time=request.POST.get("new_time", "")[:5],
                 reason_options=_reason_options(reason if reason in Reason.values else ""),
             )
+        RowControls(request, **{key: context[key] for key in PANEL_CONTEXT}).fill([row])
         return render(request, "attendance/day.html#row", context)
     if error:
         messages.error(request, error)
