@@ -10,6 +10,7 @@ outcome events as JSON arrays.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -18,7 +19,6 @@ from django.middleware.csrf import get_token
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
@@ -141,27 +141,50 @@ class DayRow(_TemplateLookups):
         return str(PROTECTION_MARKS[self.address_protection]) if self.address_protection in PROTECTED_LEVELS else ""
 
 
-def _guardians_html(guardians: list[Guardian]) -> str:
+def _e(text) -> str:
+    """Django's ``escape`` (which is the standard library's) without its lazy-string wrapper and SafeString:
+    checking every argument for laziness was a fifth of building the rows (benchmarks/day_view.py)."""
+    return html.escape(str(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _CellTexts:
+    """The words the cells built here repeat, translated once per list rather than once per row."""
+
+    nobody: str
+    interpreter: str
+    open_case: str
+    special_attention: str
+    duration: str
+
+    @classmethod
+    def now(cls) -> _CellTexts:
+        return cls(
+            nobody=gettext('<span class="muted">Ingen registrert</span>'),
+            interpreter=f' <span class="tag warn">{_e(gettext("Tolk"))}</span>',
+            open_case=str(OPEN_CASE_MARK), special_attention=str(SPECIAL_ATTENTION_MARK), duration=gettext("%(minutes)s min"),
+        )
+
+
+def _guardians_html(guardians: list[Guardian], texts: _CellTexts) -> str:
     """The guardians cell, escaped here once per row rather than by a template loop."""
     if not guardians:
-        return mark_safe(gettext('<span class="muted">Ingen registrert</span>'))
-    return format_html_join(
-        "", '<div>{} <span class="muted">({})</span>{}{}</div>',
-        (
-            (g.name, g.relation, format_html(' <span class="tag">{}</span>', g.language) if g.language else "",
-             format_html(' <span class="tag warn">{}</span>', gettext("Tolk")) if g.interpreter else "")
-            for g in guardians
-        ),
-    )
+        return mark_safe(texts.nobody)
+    cells = []
+    for g in guardians:
+        language = f' <span class="tag">{_e(g.language)}</span>' if g.language else ""
+        cells.append(f'<div>{_e(g.name)} <span class="muted">({_e(g.relation)})</span>{language}'
+                     f'{texts.interpreter if g.interpreter else ""}</div>')
+    return mark_safe("".join(cells))
 
 
-def _marks_html(row: DayRow, open_case: str, special_attention: str) -> str:
+def _marks_html(row: DayRow, texts: _CellTexts) -> str:
     """The child's marks: status, protected address, open case, special attention (issue 18)."""
     marks = (
-        ("bad", row.status_mark), ("warn", row.protection_mark), ("warn", open_case if row.open_case else ""),
-        ("warn", special_attention if row.special_attention else ""),
+        ("bad", row.status_mark), ("warn", row.protection_mark), ("warn", texts.open_case if row.open_case else ""),
+        ("warn", texts.special_attention if row.special_attention else ""),
     )
-    return format_html_join(" ", '<span class="tag {}">{}</span>', ((tone, text) for tone, text in marks if text))
+    return mark_safe(" ".join(f'<span class="tag {tone}">{_e(text)}</span>' for tone, text in marks if text))
 
 
 def _local(moment: datetime, fmt: str) -> str:
@@ -262,8 +285,7 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     # Reversed once, not once per row: URL reversing is a visible part of the page's time.
     record_url = reverse("attendance:record_outcome", args=[0])
     child_url = reverse("attendance:child", args=[0])
-    # Translated once, not once per row.
-    duration_text, open_case_mark, special_mark = gettext("%(minutes)s min"), str(OPEN_CASE_MARK), str(SPECIAL_ATTENTION_MARK)
+    texts = _CellTexts.now()
     rows = []
     for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
          step_name, moved_to, child_status, protection, open_case, missed, guardians_json, events_json) in values:
@@ -283,9 +305,9 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
                     interpreter=bool(interpreter),
                 )
             )
-        row.guardians_html = _guardians_html(row.guardians)
-        row.duration = duration_text % {"minutes": duration}
-        row.marks_html = _marks_html(row, open_case_mark, special_mark)
+        row.guardians_html = _guardians_html(row.guardians, texts)
+        row.duration = texts.duration % {"minutes": duration}
+        row.marks_html = _marks_html(row, texts)
         for e_pk, outcome, reason, replaces_id, recorded_at, first, last in events_json or ():
             row.events.append(
                 Event(
@@ -326,27 +348,27 @@ class RowControls:
 
     def _fragment(self, home_visit: bool, correction: bool) -> str:
         key = (home_visit, correction)
-        html = self._rendered.get(key)
-        if html is None:
+        fragment = self._rendered.get(key)
+        if fragment is None:
             row = {"pk": self._PK, "record_url": self._URL, "child_name": self._NAME, "is_home_visit": home_visit}
             # Rendered without the request: the context processors (menu, alerts) are the page's, not the fragment's.
             context = {**self._context, "row": row, "replaces": self._REPLACES if correction else ""}
-            html = self._rendered[key] = get_template(self._FRAGMENT).render(context)
-        return html
+            fragment = self._rendered[key] = get_template(self._FRAGMENT).render(context)
+        return fragment
 
     def for_row(self, row: DayRow) -> str:
         """The row's control: a correction of its current outcome, a first outcome for a booked time, else none."""
         if row.current is not None:
             if row.current.outcome == Outcome.RESCHEDULED:
                 return ""
-            html, replaces = self._fragment(row.is_home_visit, True), str(row.current.pk)
+            fragment, replaces = self._fragment(row.is_home_visit, True), str(row.current.pk)
         elif row.is_booked:
-            html, replaces = self._fragment(row.is_home_visit, False), ""
+            fragment, replaces = self._fragment(row.is_home_visit, False), ""
         else:
             return ""
         return mark_safe(
-            html.replace(self._PK, str(row.pk)).replace(self._URL, escape(row.record_url))
-            .replace(self._NAME, escape(row.child_name)).replace(self._REPLACES, replaces)
+            fragment.replace(self._PK, str(row.pk)).replace(self._URL, _e(row.record_url))
+            .replace(self._NAME, _e(row.child_name)).replace(self._REPLACES, replaces)
         )
 
     def fill(self, rows: list[DayRow]) -> list[DayRow]:
