@@ -10,13 +10,15 @@ outcome events as JSON arrays.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db import connection
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
@@ -37,6 +39,18 @@ PROTECTION_MARKS = {
     AddressProtection.STRICTLY_CONFIDENTIAL: gettext_lazy("Strengt fortrolig adresse"),
 }
 GOOD, NEUTRAL = {Outcome.ATTENDED}, {Outcome.CANCELLED_BY_SERVICE, Outcome.RESCHEDULED}
+# The columns. Each row repeats its column's heading as data-label, which the narrow layout shows in front of
+# the cell, so they are translated once per page (column_labels) rather than once per cell.
+COLUMNS = {
+    "time": gettext_lazy("Tid"), "child": gettext_lazy("Barn"), "consultation": gettext_lazy("Konsultasjon"),
+    "guardians": gettext_lazy("Foresatte"), "missed": gettext_lazy("Uteblitt 12 mnd"), "outcome": gettext_lazy("Utfall"),
+}
+OPEN_CASE_MARK = gettext_lazy("Åpen oppfølgingssak")
+SPECIAL_ATTENTION_MARK = gettext_lazy("Særlig oppfølging")
+
+
+def column_labels() -> dict[str, str]:
+    return {key: str(label) for key, label in COLUMNS.items()}
 
 
 class _TemplateLookups:
@@ -102,9 +116,10 @@ class DayRow(_TemplateLookups):
     record_url: str = ""
     child_url: str = ""
     guardians: list[Guardian] = field(default_factory=list)
-    guardians_html: str = ""
+    cells_html: str = ""  # the cells up to the outcome, see _cells_html
     events: list[Event] = field(default_factory=list)
     current: Event | None = None
+    controls: str = ""  # the outcome control, filled in by RowControls
 
     @property
     def is_booked(self) -> bool:
@@ -124,17 +139,71 @@ class DayRow(_TemplateLookups):
         return str(PROTECTION_MARKS[self.address_protection]) if self.address_protection in PROTECTED_LEVELS else ""
 
 
-def _guardians_html(guardians: list[Guardian]) -> str:
+def _e(text) -> str:
+    """Django's ``escape`` (which is the standard library's) without its lazy-string wrapper and SafeString:
+    checking every argument for laziness was a fifth of building the rows (benchmarks/day_view.py)."""
+    return html.escape(str(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _CellTexts:
+    """The words the cells built here repeat, translated once per list rather than once per row."""
+
+    nobody: str
+    interpreter: str
+    open_case: str
+    special_attention: str
+    duration: str
+    home_visit: str
+    labels: dict[str, str]  # escaped
+
+    @classmethod
+    def now(cls) -> _CellTexts:
+        return cls(
+            nobody=gettext('<span class="muted">Ingen registrert</span>'),
+            interpreter=f' <span class="tag warn">{_e(gettext("Tolk"))}</span>',
+            open_case=str(OPEN_CASE_MARK), special_attention=str(SPECIAL_ATTENTION_MARK), duration=gettext("%(minutes)s min"),
+            home_visit=f' <span class="tag">{_e(gettext("Hjemmebesøk"))}</span>',
+            labels={key: _e(label) for key, label in column_labels().items()},
+        )
+
+
+def _guardians_html(guardians: list[Guardian], texts: _CellTexts) -> str:
     """The guardians cell, escaped here once per row rather than by a template loop."""
     if not guardians:
-        return mark_safe(gettext('<span class="muted">Ingen registrert</span>'))
-    return format_html_join(
-        "", '<div>{} <span class="muted">({})</span>{}{}</div>',
-        (
-            (g.name, g.relation, format_html(' <span class="tag">{}</span>', g.language) if g.language else "",
-             format_html(' <span class="tag warn">{}</span>', gettext("Tolk")) if g.interpreter else "")
-            for g in guardians
-        ),
+        return mark_safe(texts.nobody)
+    cells = []
+    for g in guardians:
+        language = f' <span class="tag">{_e(g.language)}</span>' if g.language else ""
+        cells.append(f'<div>{_e(g.name)} <span class="muted">({_e(g.relation)})</span>{language}'
+                     f'{texts.interpreter if g.interpreter else ""}</div>')
+    return mark_safe("".join(cells))
+
+
+def _marks_html(row: DayRow, texts: _CellTexts) -> str:
+    """The child's marks: status, protected address, open case, special attention (issue 18)."""
+    marks = (
+        ("bad", row.status_mark), ("warn", row.protection_mark), ("warn", texts.open_case if row.open_case else ""),
+        ("warn", texts.special_attention if row.special_attention else ""),
+    )
+    return mark_safe(" ".join(f'<span class="tag {tone}">{_e(text)}</span>' for tone, text in marks if text))
+
+
+def _cells_html(row: DayRow, texts: _CellTexts) -> str:
+    """The row's cells up to the outcome (time, child with marks, consultation, guardians, missed count), written
+    here once per row: as template tags they were most of the row's rendering (benchmarks/day_view.py). Each cell
+    carries its column's label for the narrow layout."""
+    labels = texts.labels
+    place = texts.home_visit if row.is_home_visit else (f' <span class="muted">{_e(row.room)}</span>' if row.room else "")
+    duration = _e(texts.duration % {"minutes": row.duration_minutes})
+    missed = f'<span class="tag bad">{row.missed_12m}</span>' if row.missed_12m else "0"
+    return mark_safe(
+        f'<td data-label="{labels["time"]}"><strong>{row.time}</strong> <span class="muted">{duration}</span>{place}</td>\n'
+        f'    <td data-label="{labels["child"]}" class="child"><a href="{_e(row.child_url)}">{_e(row.child_name)}</a>'
+        f' <span class="muted">{_e(row.age)}</span>\n      {_marks_html(row, texts)}</td>\n'
+        f'    <td data-label="{labels["consultation"]}">{_e(row.step_name)}</td>\n'
+        f'    <td data-label="{labels["guardians"]}" class="guardians">{_guardians_html(row.guardians, texts)}</td>\n'
+        f'    <td data-label="{labels["missed"]}">{missed}</td>'
     )
 
 
@@ -210,15 +279,36 @@ class ListAccess:
     path: str = ""
 
 
+@dataclass(slots=True)
+class Alongside:
+    """Another read sent in the same round trip as the rows (its result comes first): on a loaded machine each
+    round trip costs the request a wait for the CPU, and the day view makes few enough that one fewer shows."""
+
+    sql: str
+    params: list
+    rows: list = field(default_factory=list)
+
+
 def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None,
-             log: ListAccess | None = None) -> list[DayRow]:
+             log: ListAccess | None = None, alongside: Alongside | None = None) -> list[DayRow]:
     """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap).
 
-    With ``log``, every row read is written to the access log in the same statement.
+    With ``log``, every row read is written to the access log in the same statement; ``alongside`` is read
+    in the same round trip.
     """
     station_ids = list(station_ids)
     if not station_ids:
         return []
+    today = timezone.localdate()
+    # Reversed once, not once per row: URL reversing is a visible part of the page's time.
+    record_url = reverse("attendance:record_outcome", args=[0])
+    child_url = reverse("attendance:child", args=[0])
+    texts = _CellTexts.now()
+    return [_row(values, today, record_url, child_url, texts)
+            for values in _read(station_ids, professional_id, day, appointment_id, log, alongside)]
+
+
+def _read(station_ids: list, professional_id, day, appointment_id, log: ListAccess | None, alongside: Alongside | None) -> list:
     # The rule of AppointmentQuerySet.missed_in_last_12_months, in the statement: its statuses and window.
     params: list = [*MISSED_STATUSES, timezone.now() - MISSED_WINDOW, *station_ids]
     if appointment_id is not None:
@@ -229,45 +319,101 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
     if log is not None:
         user = log.user
         params += [timezone.now(), user.pk, user.get_username(), user.role, log.action, log.what[:200], log.path[:500]]
+    sql = _day_sql(len(station_ids), appointment_id is not None, log is not None)
     with connection.cursor() as cursor:
-        cursor.execute(_day_sql(len(station_ids), appointment_id is not None, log is not None), params)
-        values = cursor.fetchall()
-    today = timezone.localdate()
-    # Reversed once, not once per row: URL reversing is a visible part of the page's time.
-    record_url = reverse("attendance:record_outcome", args=[0])
-    child_url = reverse("attendance:child", args=[0])
-    rows = []
-    for (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
-         step_name, moved_to, child_status, protection, open_case, missed, guardians_json, events_json) in values:
-        row = DayRow(
-            pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
-            professional_id=professional, child_id=child_id, station_id=station, child_name=list_name(given, family),
-            age=age_text(born, today), special_attention=bool(special), step_name=step_name, missed_12m=missed or 0,
-            rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
-            child_status=child_status, address_protection=protection or "", open_case=bool(open_case),
-            record_url=record_url.replace("/0/", f"/{pk}/"), child_url=child_url.replace("/0/", f"/{child_id}/"),
+        if alongside is None:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        # Two statements in one execute: Django's psycopg cursor binds on the client, which allows it.
+        cursor.execute(f"{alongside.sql};\n{sql}", [*alongside.params, *params])
+        alongside.rows = cursor.fetchall()
+        cursor.nextset()
+        return cursor.fetchall()
+
+
+def _row(values: tuple, today: date, record_url: str, child_url: str, texts: _CellTexts) -> DayRow:
+    (pk, starts_at, duration, place, room, status, professional, child_id, station, given, family, born, special,
+     step_name, moved_to, child_status, protection, open_case, missed, guardians_json, events_json) = values
+    row = DayRow(
+        pk=pk, time=_local(starts_at, "%H:%M"), duration_minutes=duration, place=place, room=room, status=status,
+        professional_id=professional, child_id=child_id, station_id=station, child_name=list_name(given, family),
+        age=age_text(born, today), special_attention=bool(special), step_name=step_name, missed_12m=missed or 0,
+        rescheduled_to=_local(moved_to, "%d.%m.%Y %H:%M") if moved_to else "",
+        child_status=child_status, address_protection=protection or "", open_case=bool(open_case),
+        record_url=record_url.replace("/0/", f"/{pk}/"), child_url=child_url.replace("/0/", f"/{child_id}/"),
+    )
+    for relation, g_given, g_family, language, interpreter in guardians_json or ():
+        row.guardians.append(
+            Guardian(
+                name=list_name(g_given, g_family), relation=RELATION_LABELS.get(relation, relation),
+                language="" if language in NORWEGIAN else LANGUAGE_LABELS.get(language, language),
+                interpreter=bool(interpreter),
+            )
         )
-        for relation, g_given, g_family, language, interpreter in guardians_json or ():
-            row.guardians.append(
-                Guardian(
-                    name=list_name(g_given, g_family), relation=RELATION_LABELS.get(relation, relation),
-                    language="" if language in NORWEGIAN else LANGUAGE_LABELS.get(language, language),
-                    interpreter=bool(interpreter),
-                )
+    row.cells_html = _cells_html(row, texts)
+    for e_pk, outcome, reason, replaces_id, recorded_at, first, last in events_json or ():
+        row.events.append(
+            Event(
+                pk=e_pk, outcome=outcome, outcome_label=str(OUTCOME_LABELS[outcome]),
+                reason_label=str(REASON_LABELS.get(reason, "")) if reason else "", replaces_id=replaces_id,
+                recorded_by=f"{first or ''} {last or ''}".strip() or gettext("Systemet"),
+                recorded_at=_local(datetime.fromisoformat(recorded_at), "%d.%m. %H:%M"),
             )
-        row.guardians_html = _guardians_html(row.guardians)
-        for e_pk, outcome, reason, replaces_id, recorded_at, first, last in events_json or ():
-            row.events.append(
-                Event(
-                    pk=e_pk, outcome=outcome, outcome_label=str(OUTCOME_LABELS[outcome]),
-                    reason_label=str(REASON_LABELS.get(reason, "")) if reason else "", replaces_id=replaces_id,
-                    recorded_by=f"{first or ''} {last or ''}".strip() or gettext("Systemet"),
-                    recorded_at=_local(datetime.fromisoformat(recorded_at), "%d.%m. %H:%M"),
-                )
-            )
-        if row.events:
-            replaced = {e.replaces_id for e in row.events if e.replaces_id}
-            current = [e for e in row.events if e.pk not in replaced]
-            row.current = current[-1] if current else None
-        rows.append(row)
-    return rows
+        )
+    if row.events:
+        replaced = {e.replaces_id for e in row.events if e.replaces_id}
+        current = [e for e in row.events if e.pk not in replaced]
+        row.current = current[-1] if current else None
+    return row
+
+
+class RowControls:
+    """Each row's outcome control (the ``outcome_form`` fragment of attendance/day.html), filled in per row.
+
+    The control is the larger part of a row and the same for every row but for the row's id, address and
+    child's name, so it is rendered once per kind of row (home visit or not, first outcome or a correction)
+    with placeholders and filled in per row: rendering it per row was over half the day list's time
+    (benchmarks/day_view.py). ``panel`` carries what an htmx redraw after an error shows in it (the open
+    panel, the chosen reason, the typed time); a full page passes only the reason options.
+    """
+
+    _FRAGMENT = "attendance/day.html#outcome_form"
+    # Placeholders that escaping leaves as they are and no label contains.
+    _PK, _URL, _NAME, _REPLACES = "__row_pk__", "__row_url__", "__row_name__", "__row_replaces__"
+
+    def __init__(self, request, **panel):
+        self._context = {
+            "csrf_token": get_token(request), "open_panel": "", "move_error": False, "error": "", "move_date": "",
+            "move_time": "", **panel,
+        }
+        self._rendered: dict[tuple[bool, bool], str] = {}
+
+    def _fragment(self, home_visit: bool, correction: bool) -> str:
+        key = (home_visit, correction)
+        fragment = self._rendered.get(key)
+        if fragment is None:
+            row = {"pk": self._PK, "record_url": self._URL, "child_name": self._NAME, "is_home_visit": home_visit}
+            # Rendered without the request: the context processors (menu, alerts) are the page's, not the fragment's.
+            context = {**self._context, "row": row, "replaces": self._REPLACES if correction else ""}
+            fragment = self._rendered[key] = get_template(self._FRAGMENT).render(context)
+        return fragment
+
+    def for_row(self, row: DayRow) -> str:
+        """The row's control: a correction of its current outcome, a first outcome for a booked time, else none."""
+        if row.current is not None:
+            if row.current.outcome == Outcome.RESCHEDULED:
+                return ""
+            fragment, replaces = self._fragment(row.is_home_visit, True), str(row.current.pk)
+        elif row.is_booked:
+            fragment, replaces = self._fragment(row.is_home_visit, False), ""
+        else:
+            return ""
+        return mark_safe(
+            fragment.replace(self._PK, str(row.pk)).replace(self._URL, _e(row.record_url))
+            .replace(self._NAME, _e(row.child_name)).replace(self._REPLACES, replaces)
+        )
+
+    def fill(self, rows: list[DayRow]) -> list[DayRow]:
+        for row in rows:
+            row.controls = self.for_row(row)
+        return rows

@@ -37,6 +37,7 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
 os.environ.setdefault("ALLOW_SYNTHETIC_IDS", "true")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("SMS_BACKEND", "memory")
 
 TARGET_P95_MS = 50.0
 TARGET_FLOOR_RATIO = 2.0
@@ -156,7 +157,7 @@ def measure_rows_and_render(nurse, runs: int) -> list[float]:
     from django.test import RequestFactory
     from django.utils import timezone
 
-    from attendance.day_list import day_rows
+    from attendance.day_list import RowControls, column_labels, day_rows
     from attendance.views.day import _reason_options
 
     request = RequestFactory().get("/dag/")
@@ -166,12 +167,12 @@ def measure_rows_and_render(nurse, runs: int) -> list[float]:
     for _ in range(runs):
         started = time.perf_counter()
         today = timezone.localdate()
-        rows = day_rows(professional_id=nurse.pk, day=today, station_ids=station_ids)
+        rows = RowControls(request, reason_options=_reason_options()).fill(
+            day_rows(professional_id=nurse.pk, day=today, station_ids=station_ids))
         render_to_string(
             "attendance/day.html",
             {"rows": rows, "day": today, "today": today, "previous_day": today, "next_day": today, "professional": nurse,
-             "colleagues": [nurse], "own": True, "reason_options": _reason_options(), "error": "",
-             "announce": False, "open_panel": "", "move_error": False, "move_date": "", "move_time": ""},
+             "colleagues": [nurse], "own": True, "labels": column_labels(), "error": "", "announce": False, "open_panel": "", "move_error": False},
             request=request,
         )
         times.append((time.perf_counter() - started) * 1000)

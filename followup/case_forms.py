@@ -116,7 +116,7 @@ class CaseForms:
             if "second_professional" in fields:
                 fields["second_professional"].widget = case_forms.QuickSelect(choices=professionals)
         if name == "call":
-            fields["guardian"].widget = case_forms.QuickSelect(choices=[("", "—")] + [(g.pk, g.full_name) for g in getattr(case, "guardian_list", [])])
+            fields["guardian"].widget = case_forms.QuickSelect(choices=[("", "—")] + [(g.pk, g.list_name) for g in getattr(case, "guardian_list", [])])
             fields["call_again_on"].widget.attrs["min"] = self._today.isoformat()
         elif name == "pause":
             fields["until"].widget.attrs["min"] = self._today.isoformat()

@@ -17,7 +17,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 
-from attendance.day_list import DayRow, ListAccess, day_rows
+from attendance.day_list import Alongside, DayRow, ListAccess, RowControls, column_labels, day_rows
 from attendance.forms import (
     DayForm,
     OutcomeForm,
@@ -49,18 +49,30 @@ def _colleagues(user):
     queryset (filter, exclude, distinct, only) cost 3.7-5.7 ms more per request than this
     statement (docs/decisions.md, "Hand-written reads revisited"; a test checks the two agree).
     """
-    station_ids = user.station_ids()
-    if not station_ids:
+    read = _colleagues_read(user)
+    if read is None:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT DISTINCT u.id, u.username, u.first_name, u.last_name, u.role"
-            f" FROM {User._meta.db_table} u JOIN {User.stations.through._meta.db_table} us ON us.user_id = u.id"
-            f" WHERE u.is_active AND u.role <> ALL(%s) AND us.station_id IN ({', '.join(['%s'] * len(station_ids))})"
-            f" ORDER BY u.first_name, u.last_name, u.id",
-            [[str(role) for role in NON_CONSULTING_ROLES], *station_ids],
-        )
-        return [User.from_db(connection.alias, _COLLEAGUE_FIELDS, row) for row in cursor.fetchall()]
+        cursor.execute(read.sql, read.params)
+        return _colleagues_from(cursor.fetchall())
+
+
+def _colleagues_read(user) -> Alongside | None:
+    """The statement of ``_colleagues``, also sent alongside the rows of the user's own day; None without stations."""
+    station_ids = user.station_ids()
+    if not station_ids:
+        return None
+    return Alongside(
+        f"SELECT DISTINCT u.id, u.username, u.first_name, u.last_name, u.role"
+        f" FROM {User._meta.db_table} u JOIN {User.stations.through._meta.db_table} us ON us.user_id = u.id"
+        f" WHERE u.is_active AND u.role <> ALL(%s) AND us.station_id IN ({', '.join(['%s'] * len(station_ids))})"
+        f" ORDER BY u.first_name, u.last_name, u.id",
+        [[str(role) for role in NON_CONSULTING_ROLES], *station_ids],
+    )
+
+
+def _colleagues_from(values) -> list[User]:
+    return [User.from_db(connection.alias, _COLLEAGUE_FIELDS, row) for row in values]
 
 
 def _reason_options(selected: str = ""):
@@ -74,6 +86,8 @@ def _reason_options(selected: str = ""):
 # The row's panels, by the outcome posted from them (reopened with what was chosen after an error).
 MISSED_PANEL = {Outcome.NOT_BROUGHT, Outcome.CANCELLED_BY_GUARDIAN, Outcome.NO_ACCESS}
 MENU_PANEL = {Outcome.CANCELLED_BY_SERVICE, Outcome.RESCHEDULED}
+# What a redrawn row's outcome control shows of the failed action (attendance.day_list.RowControls).
+PANEL_CONTEXT = ("error", "reason_options", "open_panel", "move_error", "move_date", "move_time")
 
 
 def _day_url(day, professional_id, user, anchor=""):
@@ -109,8 +123,11 @@ def day(request):
     else:
         problems = " ".join(e for errors in form.errors.values() for e in errors)
         messages.error(request, gettext("%(errors)s Viser dagens liste.") % {"errors": problems})
-    colleagues = _colleagues(request.user)
-    professional = next((c for c in colleagues if c.pk == professional_id), None)
+    # Her own day (the common case) needs no check of whose day it is first, so the colleagues for the
+    # picker are read in the same round trip as the rows; a colleague's day is checked against them first.
+    colleagues_read = _colleagues_read(request.user) if professional_id == request.user.pk else None
+    colleagues = None if colleagues_read else _colleagues(request.user)
+    professional = request.user if colleagues is None else next((c for c in colleagues if c.pk == professional_id), None)
     if professional is None:
         if professional_id != request.user.pk:
             messages.error(request, gettext("Fant ikke fagpersonen ved din helsestasjon. Viser din egen liste."))
@@ -119,9 +136,12 @@ def day(request):
         professional_id=professional.pk, day=shown_day, station_ids=request.user.station_ids(),
         log=ListAccess(user=request.user, action=AccessAction.VIEW_LIST, what=gettext("Dagsliste %(day)s") % {"day": f"{shown_day:%d.%m.%Y}"},
                        path=request.get_full_path()),
+        alongside=colleagues_read,
     )
+    if colleagues is None:
+        colleagues = _colleagues_from(colleagues_read.rows)
     context = {
-        "rows": rows,
+        "rows": RowControls(request, reason_options=_reason_options()).fill(rows),
         "day": shown_day,
         "today": today,
         "previous_day": shown_day - timedelta(days=1),
@@ -129,9 +149,9 @@ def day(request):
         "professional": professional,
         "colleagues": colleagues,
         "own": professional.pk == request.user.pk,
-        "reason_options": _reason_options(),
+        "labels": column_labels(),
         # Rows read these; a missing name costs the template engine an exception per row.
-        "error": "", "announce": False, "open_panel": "", "move_error": False, "move_date": "", "move_time": "",
+        "error": "", "announce": False, "open_panel": "", "move_error": False,
     }
     return render(request, "attendance/day.html", context)
 
@@ -170,7 +190,7 @@ def record_outcome(request, appointment_id: int):
             error = exc.message
     if request.htmx:
         row = _day_row(appointment_id, request)
-        context = {"row": row, "error": error, "announce": True, "reason_options": _reason_options(),
+        context = {"row": row, "labels": column_labels(), "error": error, "announce": True, "reason_options": _reason_options(),
                    "open_panel": "", "move_error": False, "move_date": "", "move_time": ""}
         if error:
             # What was chosen and typed stays: the panel it came from open, the reason chosen, the new time.
@@ -182,6 +202,7 @@ def record_outcome(request, appointment_id: int):
                 move_date=request.POST.get("new_date", "")[:10], move_time=request.POST.get("new_time", "")[:5],
                 reason_options=_reason_options(reason if reason in Reason.values else ""),
             )
+        RowControls(request, **{key: context[key] for key in PANEL_CONTEXT}).fill([row])
         return render(request, "attendance/day.html#row", context)
     if error:
         messages.error(request, error)

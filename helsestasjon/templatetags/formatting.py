@@ -30,28 +30,30 @@ def dato(value) -> str:
     return formatting.date_display(value)
 
 
-@register.filter
-def list_name(person) -> str:
-    """Anything with given_name and family_name (a child, a guardian, a user's first_name/last_name)."""
-    if person is None or person == "":
-        return ""
+def _name_parts(person) -> tuple[str, str] | None:
+    """A child's or guardian's given_name/family_name, or a user's first_name/last_name; None when neither."""
     given = getattr(person, "given_name", None)
     family = getattr(person, "family_name", None)
     if given is None and family is None:
         given, family = getattr(person, "first_name", ""), getattr(person, "last_name", "")
         if not (given or family):
-            return str(person)
-    return formatting.list_name(given, family)
+            return None
+    return given, family
+
+
+def _name_filter(person, order) -> str:
+    if person is None or person == "":
+        return ""
+    parts = _name_parts(person)
+    return str(person) if parts is None else order(*parts)
+
+
+@register.filter
+def list_name(person) -> str:
+    """Anything with given_name and family_name (a child, a guardian, a user's first_name/last_name)."""
+    return _name_filter(person, formatting.list_name)
 
 
 @register.filter
 def heading_name(person) -> str:
-    if person is None or person == "":
-        return ""
-    given = getattr(person, "given_name", None)
-    family = getattr(person, "family_name", None)
-    if given is None and family is None:
-        given, family = getattr(person, "first_name", ""), getattr(person, "last_name", "")
-        if not (given or family):
-            return str(person)
-    return formatting.heading_name(given, family)
+    return _name_filter(person, formatting.heading_name)

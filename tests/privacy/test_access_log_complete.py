@@ -85,7 +85,7 @@ def test_the_booking_row_redrawn_after_booking_is_logged(login, station_a, clerk
         reverse("attendance:book", args=[consultation.pk]), data,
         HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"konsultasjon-{consultation.pk}",
     )
-    assert consultation.child.full_name in response.content.decode()
+    assert consultation.child.list_name in response.content.decode()
     assert listed(clerk_a, consultation.child) == 1
 
 

@@ -36,7 +36,7 @@ def test_a_death_is_shown_to_the_stations_nurses_until_one_marks_it_seen(synced,
     page = login(nurse_a).get(reverse("attendance:day")).content.decode()
     assert 'aria-label="1 nye varsler"' in page  # The menu's badge on the nurse's day.
     page = login(nurse_a).get(ALERTS).content.decode()
-    assert "Vilja Varsel" in page and "Alle fremtidige timer, brev og SMS er stoppet" in page and "Marker som sett" in page
+    assert "Varsel, Vilja" in page and "Alle fremtidige timer, brev og SMS er stoppet" in page and "Marker som sett" in page
 
     response = login(colleague).post(seen_url(finding), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and "Sett " in response.content.decode() and "Kari Kollega" in response.content.decode()
@@ -55,7 +55,7 @@ def test_a_death_is_shown_to_the_stations_nurses_until_one_marks_it_seen(synced,
     page = login(nurse_a).get(reverse("attendance:day")).content.decode()
     assert "nye varsler" not in page
     page = login(nurse_a).get(ALERTS).content.decode()
-    assert "Ingen nye varsler." in page and "Vilja Varsel" in page  # Listed under "seen".
+    assert "Ingen nye varsler." in page and "Varsel, Vilja" in page  # Listed under "seen".
 
 
 def test_a_placement_is_flagged_and_other_stations_and_clerks_see_nothing(synced, register, nurse_a, nurse_b, clerk_a, login):
@@ -63,10 +63,10 @@ def test_a_placement_is_flagged_and_other_stations_and_clerks_see_nothing(synced
     register_sync()
     finding = Finding.objects.get(kind=FindingKind.GUARDIANS_CHANGED)
     page = login(nurse_a).get(ALERTS).content.decode()
-    assert "Mulig barnevernsplassering" in page and "Vilja Varsel" in page
+    assert "Mulig barnevernsplassering" in page and "Varsel, Vilja" in page
     assert "Bergen kommune, barneverntjenesten" in page  # The organisation's name as the register writes it.
 
-    assert "Vilja Varsel" not in login(nurse_b).get(ALERTS).content.decode()
+    assert "Varsel, Vilja" not in login(nurse_b).get(ALERTS).content.decode()
     assert login(nurse_b).post(seen_url(finding)).status_code == 404
     assert login(clerk_a).get(ALERTS).status_code == 403
     assert login(clerk_a).post(seen_url(finding)).status_code == 403
@@ -79,7 +79,7 @@ def test_the_leader_reads_the_alerts_but_only_a_nurse_marks_them_seen(synced, re
     register_sync()
     finding = Finding.objects.get(kind=FindingKind.DECEASED)
     page = login(leader_a).get(ALERTS).content.decode()
-    assert "Vilja Varsel" in page and "Ikke sett av helsesykepleier ennå" in page and "Marker som sett" not in page
+    assert "Varsel, Vilja" in page and "Ikke sett av helsesykepleier ennå" in page and "Marker som sett" not in page
     assert login(leader_a).post(seen_url(finding)).status_code == 403
     finding.refresh_from_db()
     assert finding.alert_seen_at is None
@@ -109,7 +109,7 @@ def test_an_alert_never_shows_an_address(synced, register, nurse_a, leader_a, lo
     assert Finding.objects.filter(kind=FindingKind.DECEASED).exists()
     for user in (nurse_a, leader_a):
         page = login(user).get(ALERTS).content.decode()
-        assert "Vilja Varsel" in page and "Barneveien" not in page
+        assert "Varsel, Vilja" in page and "Barneveien" not in page
 
 
 def test_the_menus_hand_written_count_agrees_with_the_queryset(station_a, station_b, nurse_a):

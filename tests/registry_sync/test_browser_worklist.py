@@ -33,7 +33,8 @@ def test_clerk_creates_a_journal_from_the_register_worklist(live_server, fake_he
     page = browser_page
     browser_login(page, live_server, fake_helseid, clerk_a)
     page.get_by_role("link", name="Folkeregisteret").click()
-    row = page.locator("tr", has_text="Lilja Moen")
+    # Before the journal the row names the register's person ("Lilja Moen"), after it the child ("Moen, Lilja").
+    row = page.locator("tr", has_text="Lilja")
     expect(row).to_contain_text("Bosatt i kommunen, ingen journal")
     row.get_by_role("button", name="Opprett journal").click()
     expect(row).to_contain_text("Journal opprettet")
@@ -62,7 +63,7 @@ def test_nurse_sees_a_death_alert_and_marks_it_seen(live_server, fake_helseid, b
     badge = page.locator("#varsler-antall")
     expect(badge).to_have_text("1")  # On the nurse's day, in the menu.
     page.get_by_role("link", name="Varsler").click()
-    row = page.locator("tr", has_text="Vilde Varsel")
+    row = page.locator("tr", has_text="Varsel, Vilde")
     expect(row).to_contain_text("Alle fremtidige timer, brev og SMS er stoppet")
     url = page.url
     row.get_by_role("button", name="Marker som sett").click()

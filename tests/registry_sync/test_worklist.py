@@ -169,7 +169,7 @@ def test_moving_station_takes_the_open_case_and_unsent_letters_and_cancels_booke
     assert Finding.objects.get(pk=finding.pk).comment == "Flyttet til Helsestasjon B. 1 bestilt(e) time(r) avlyst; 0 SMS til foresatte."
     # The consultation is due again and waits on the new station's booking worklist, not the old one's.
     clerk_b = __import__("tests.factories", fromlist=["UserFactory"]).UserFactory(role="clerk", stations=[station_b])
-    assert child.full_name in login(clerk_b).get(reverse("attendance:booking_worklist")).content.decode()
+    assert child.list_name in login(clerk_b).get(reverse("attendance:booking_worklist")).content.decode()
     assert child.full_name not in login(clerk_a).get(reverse("attendance:booking_worklist")).content.decode()
 
 

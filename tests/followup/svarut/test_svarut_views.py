@@ -33,7 +33,7 @@ def test_clerk_sees_counts_and_statuses_and_the_page_is_logged(login, clerk_a, s
     page = client.get(reverse("followup:svarut_letters") + f"?stasjon={station_a.id}")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Kari Nordmann" in text and "Mottatt" in text and "Sendt digitalt" in text
+    assert "Nordmann, Kari" in text and "Mottatt" in text and "Sendt digitalt" in text
     assert AccessLog.objects.filter(user=clerk_a, child=letter.child).exists()
     letters_page = client.get(reverse("followup:letters") + f"?stasjon={station_a.id}")
     assert "Digital post og papir" in letters_page.content.decode()
