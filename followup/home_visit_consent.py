@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 from attendance.models import Appointment, Outcome, Place
 from followup.models import CaseStatus, CaseStep, StepKind, StepStatus
 
+
 def attended_without_consent(*, appointment: Appointment, outcome: str) -> str | None:
     """The refusal when ``appointment`` is a ladder's home visit recorded as attended without consent.
 
