@@ -1,4 +1,9 @@
-"""The programme, each child's plan, appointments and their outcomes (facts only)."""
+"""The programme, each child's plan, appointments and their outcomes, and the working hours and
+exceptions that make the free slots (facts only).
+
+One module past 500 lines on purpose: the booking's exclusion constraints tie appointments, working
+hours and absences to the same time ranges, and Django finds an app's models in one module; the rules
+that use them are in the modules named for them (booking, outcomes, slots, working_hours)."""
 
 from __future__ import annotations
 
