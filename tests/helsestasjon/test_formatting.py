@@ -82,7 +82,14 @@ EMPTY_IN_SMALL_DEMO = {"followup:letters", "followup:svarut_letters", "registry_
 
 
 def _names_on(page: str, children) -> tuple[list[str], list[str]]:
-    """The children a page names family name first, and those it names given name first."""
+    """The children a page names family name first, and those it names given name first.
+
+    Staff are named given name first (the header, the day's colleague picker) and may share a
+    child's name, so their names are taken out first."""
+    from helsestasjon.models import User
+
+    for staff in User.objects.exclude(first_name=""):
+        page = page.replace(f">{staff.get_full_name()}<", "><").replace(f" {staff.get_full_name()}<", " <")
     listed = [c.list_name for c in children if c.list_name in page]
     given_first = [c.full_name for c in children if f">{c.full_name}<" in page or f" {c.full_name}<" in page]
     return listed, given_first
