@@ -43,21 +43,38 @@ APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIE
 
 # A time the station cancelled because the register reported a move or a death ("by_register")
 # is shown apart and is not a "registered time" of the family.
-_STATUS_SQL = "status = ANY(%s)"
-APPOINTMENT_CONDITIONS: dict[str, tuple[Q, str, list]] = {
-    "with_outcome": (Q(by_register=False), "NOT by_register", []),
-    "attended": (Q(status=AppointmentStatus.ATTENDED), _STATUS_SQL, [[AppointmentStatus.ATTENDED]]),
-    "not_brought": (Q(status__in=NOT_BROUGHT_STATUSES), _STATUS_SQL, [list(NOT_BROUGHT_STATUSES)]),
-    "cancelled_by_guardian": (
-        Q(status=AppointmentStatus.CANCELLED_BY_GUARDIAN), _STATUS_SQL, [[AppointmentStatus.CANCELLED_BY_GUARDIAN]]
-    ),
-    "cancelled_by_service": (
-        Q(status=AppointmentStatus.CANCELLED_BY_SERVICE, by_register=False),
-        f"{_STATUS_SQL} AND NOT by_register", [[AppointmentStatus.CANCELLED_BY_SERVICE]],
-    ),
-    "cancelled_by_register": (Q(by_register=True), "by_register", []),
+
+
+@dataclass(frozen=True)
+class RowCondition:
+    """A figure's condition on a row of ``appointment_base``: its statuses (None: any recorded one)
+    and whether the register caused it (None: either). One definition gives both the Q its child
+    list filters by and its bit in the one-pass aggregate (``_bits_sql``)."""
+
+    statuses: tuple[str, ...] | None
+    by_register: bool | None = None
+
+    def q(self) -> Q:
+        condition = Q()
+        if self.statuses is not None:
+            condition &= Q(status=self.statuses[0]) if len(self.statuses) == 1 else Q(status__in=self.statuses)
+        if self.by_register is not None:
+            condition &= Q(by_register=self.by_register)
+        return condition
+
+    def holds(self, status: str, by_register: bool) -> bool:
+        return (self.statuses is None or status in self.statuses) and self.by_register in (None, by_register)
+
+
+APPOINTMENT_CONDITIONS: dict[str, RowCondition] = {
+    "with_outcome": RowCondition(None, by_register=False),
+    "attended": RowCondition((AppointmentStatus.ATTENDED,)),
+    "not_brought": RowCondition(NOT_BROUGHT_STATUSES),
+    "cancelled_by_guardian": RowCondition((AppointmentStatus.CANCELLED_BY_GUARDIAN,)),
+    "cancelled_by_service": RowCondition((AppointmentStatus.CANCELLED_BY_SERVICE,), by_register=False),
+    "cancelled_by_register": RowCondition(None, by_register=True),
 }
-APPOINTMENT_FILTERS = {key: condition for key, (condition, _sql, _params) in APPOINTMENT_CONDITIONS.items()}
+APPOINTMENT_FILTERS = {key: condition.q() for key, condition in APPOINTMENT_CONDITIONS.items()}
 TREND_FILTERS = {key: APPOINTMENT_FILTERS[key] for key in ("with_outcome", "not_brought", "cancelled_by_guardian")}
 
 # The statuses behind each reason column; a reason is only recorded with these.
@@ -70,8 +87,7 @@ REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status
 _BIT = {key: 1 << i for i, key in enumerate(APPOINTMENT_CONDITIONS)}
 # The pass reads a reason column's statuses from its outcome figure's bit, and the recurrence from
 # "not_brought": they must be the same statuses.
-assert all(APPOINTMENT_FILTERS[key] == Q(status__in=statuses) or APPOINTMENT_FILTERS[key] == Q(status=statuses[0])
-           for key, statuses in REASON_GROUPS.items())
+assert all(APPOINTMENT_CONDITIONS[key] == RowCondition(tuple(statuses)) for key, statuses in REASON_GROUPS.items())
 REASON_GROUP_LABELS = {"not_brought": gettext_lazy("Ikke møtt"), "cancelled_by_guardian": gettext_lazy("Avbestilt av foresatte")}
 NO_REASON = "none"  # the URL value for "no reason given"
 
@@ -152,26 +168,65 @@ class AppointmentFigures:
     kostra_numerators: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
-def _kostra_bits(year: int | None) -> Case | None:
+def _kostra_bits(year: int | None, steps: list[ProgrammeStep]) -> Case | None:
     """One bit per KOSTRA measure (in kostra.SSB_MEASURES order), set where the row is an attended
-    appointment of the year that meets it (kostra.numerator_condition, the same Q the measure's child
-    list filters by); None without a KOSTRA year."""
+    appointment of the year that meets it (kostra.numerator_condition: the measure's step and its
+    condition); None without a KOSTRA year.
+
+    Written as one test of status and year, then one of the step (by id), then the measures of that
+    step: per row a few comparisons rather than every measure's whole condition, which made this
+    expression the costliest part of the pass."""
     if year is None:
         return None
     start, end = kostra.year_bounds(year)
+    step_ids = _step_ids(steps, {m.step_code for m in kostra.SSB_MEASURES})
+    per_step: dict[int, list] = {}
+    for i, m in enumerate(kostra.SSB_MEASURES):
+        if m.step_code not in step_ids:
+            continue  # no such consultation in the programme: as the subquery of numerator_condition finds none
+        bit = Value(1 << i)
+        flag = Case(When(m.condition, then=bit), default=Value(0)) if m.condition else bit
+        per_step.setdefault(step_ids[m.step_code], []).append(flag)
+    if not per_step:
+        return Value(0)
+    by_step = Case(
+        *(When(step_id=step_id, then=sum(flags[1:], flags[0])) for step_id, flags in per_step.items()),
+        default=Value(0), output_field=IntegerField(),
+    )  # distinct bits, so the sum is their OR
     in_year = Q(status=AppointmentStatus.ATTENDED, starts_at__gte=start, starts_at__lt=end)
-    flags = [
-        Case(When(in_year & kostra.numerator_condition(m), then=Value(1 << i)), default=Value(0), output_field=IntegerField())
-        for i, m in enumerate(kostra.SSB_MEASURES)
-    ]
-    return sum(flags[1:], flags[0])  # distinct bits, so the sum is their OR
+    return Case(When(in_year, then=by_step), default=Value(0), output_field=IntegerField())
 
 
-def _pass_rows(scope: Scope, kostra_year: int | None) -> tuple[str, list]:
+def _step_ids(steps: list[ProgrammeStep], codes: set[str]) -> dict[str, int]:
+    """The ids of the consultations with these codes: from the page's list, else from the database."""
+    known = {step.code: step.pk for step in steps if step.code in codes}
+    if len(known) < len(codes):
+        known = dict(ProgrammeStep.objects.filter(code__in=codes).values_list("code", "id"))
+    return known
+
+
+def _bits_sql() -> tuple[str, list]:
+    """Each row's figure bits from its status and by_register (``RowCondition.holds``): one CASE on
+    by_register, then one on the status, whose arm is the OR of the bits of every figure that holds."""
+
+    def by_status(by_register: bool) -> tuple[str, list]:
+        arms, params = [], []
+        for status in RECORDED_STATUSES:
+            mask = sum(_BIT[key] for key, condition in APPOINTMENT_CONDITIONS.items() if condition.holds(status, by_register))
+            arms.append(f"WHEN %s THEN {mask}")
+            params.append(str(status))
+        return f"CASE status {' '.join(arms)} ELSE 0 END", params
+
+    register_sql, register_params = by_status(True)
+    family_sql, family_params = by_status(False)
+    return f"CASE WHEN by_register THEN {register_sql} ELSE {family_sql} END", [*register_params, *family_params]
+
+
+def _pass_rows(scope: Scope, kostra_year: int | None, steps: list[ProgrammeStep]) -> tuple[str, list]:
     """The rows the pass reads: the period (widened to the KOSTRA year) with an ``in_period`` flag,
     the reason only where a reason column reads it, and the KOSTRA bits (0 without a year)."""
     period_start, period_end = scope.bounds()
-    kbits = _kostra_bits(kostra_year)
+    kbits = _kostra_bits(kostra_year, steps)
     widened = scope.widened_to_year(kostra_year)
     in_period = Case(When(starts_at__gte=period_start, starts_at__lt=period_end, then=Value(True)), default=Value(False),
                      output_field=BooleanField())
@@ -209,7 +264,7 @@ def _pass_sql(rows_sql: str, with_kostra: bool) -> tuple[str, list, list]:
     the work. Returns (sql, parameters before the rows', parameters after).
     """
     width = len(APPOINTMENT_CONDITIONS)
-    bits = " | ".join(f"(CASE WHEN {sql} THEN {1 << i} ELSE 0 END)" for i, (_q, sql, _p) in enumerate(APPOINTMENT_CONDITIONS.values()))
+    bits, bits_params = _bits_sql()
     counts = ", ".join(f"count(*) FILTER (WHERE bits & {1 << i} <> 0)" for i in range(width))
     # A reason column's statuses are its outcome figure's (checked below REASON_GROUPS), so its bit says it.
     reason_flags = ", ".join(f"bool_or(bits & {_BIT[key]} <> 0) AS {key}" for key in REASON_GROUPS)
@@ -231,8 +286,7 @@ def _pass_sql(rows_sql: str, with_kostra: bool) -> tuple[str, list, list]:
         UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{", 0" * (width - len(REASON_GROUPS))} FROM per_reason GROUP BY reason
         {_kostra_sql(with_kostra, width)}
     """
-    before = [param for _q, _sql, params in APPOINTMENT_CONDITIONS.values() for param in params]
-    return sql, before, []
+    return sql, bits_params, []
 
 
 @dataclass
@@ -283,7 +337,7 @@ def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year
     child and month, with a bit per outcome, so the counts that follow are plain counts of
     children.
     """
-    rows_sql, rows_params = _pass_rows(scope, kostra_year)
+    rows_sql, rows_params = _pass_rows(scope, kostra_year, steps)
     sql, before, after = _pass_sql(rows_sql, kostra_year is not None)
     with connection.cursor() as cursor:
         cursor.execute(sql, [*before, *rows_params, *after])
