@@ -3,8 +3,9 @@ by reason and by recurrence, counted in one pass over the statistics summary.
 
 Each figure is a condition on one row of ``appointment_base`` (the period's appointments with a
 recorded outcome, one row each in ``StatisticsAppointment``, kept by triggers): the Q its child
-list filters by, and the same condition in SQL for the one-pass aggregate. A figure counts
-children, so it equals the number of children its list shows.
+list filters by, and the bit the database computes from the same condition (outcome_bits.py) for
+the one-pass aggregate. A figure counts children, so it equals the number of children its list
+shows.
 """
 
 from __future__ import annotations
@@ -19,16 +20,14 @@ from django.utils.translation import gettext, gettext_lazy
 from attendance.models import AppointmentStatus, ProgrammeStep, Reason
 from followup.statistics import kostra
 from followup.statistics.models import StatisticsAppointment
-from followup.statistics.scope import FigureError, Scope, months_in, share
-
-RECORDED_STATUSES = (
-    AppointmentStatus.ATTENDED,
-    AppointmentStatus.NOT_BROUGHT,
-    AppointmentStatus.NO_ACCESS,
-    AppointmentStatus.CANCELLED_BY_GUARDIAN,
-    AppointmentStatus.CANCELLED_BY_SERVICE,
+from followup.statistics.outcome_bits import (
+    APPOINTMENT_CONDITIONS,
+    FIGURE_BIT,
+    NOT_BROUGHT_STATUSES,
+    RECORDED_STATUSES,
+    RowCondition,
 )
-NOT_BROUGHT_STATUSES = (AppointmentStatus.NOT_BROUGHT, AppointmentStatus.NO_ACCESS)
+from followup.statistics.scope import FigureError, Scope, months_in, share
 
 # (key, label, share of "with_outcome")
 APPOINTMENT_CATEGORIES = [
@@ -41,39 +40,6 @@ APPOINTMENT_CATEGORIES = [
 ]
 APPOINTMENT_LABELS = {key: label for key, label, _share in APPOINTMENT_CATEGORIES}
 
-# A time the station cancelled because the register reported a move or a death ("by_register")
-# is shown apart and is not a "registered time" of the family.
-
-
-@dataclass(frozen=True)
-class RowCondition:
-    """A figure's condition on a row of ``appointment_base``: its statuses (None: any recorded one)
-    and whether the register caused it (None: either). One definition gives both the Q its child
-    list filters by and its bit in the one-pass aggregate (``_bits_sql``)."""
-
-    statuses: tuple[str, ...] | None
-    by_register: bool | None = None
-
-    def q(self) -> Q:
-        condition = Q()
-        if self.statuses is not None:
-            condition &= Q(status=self.statuses[0]) if len(self.statuses) == 1 else Q(status__in=self.statuses)
-        if self.by_register is not None:
-            condition &= Q(by_register=self.by_register)
-        return condition
-
-    def holds(self, status: str, by_register: bool) -> bool:
-        return (self.statuses is None or status in self.statuses) and self.by_register in (None, by_register)
-
-
-APPOINTMENT_CONDITIONS: dict[str, RowCondition] = {
-    "with_outcome": RowCondition(None, by_register=False),
-    "attended": RowCondition((AppointmentStatus.ATTENDED,)),
-    "not_brought": RowCondition(NOT_BROUGHT_STATUSES),
-    "cancelled_by_guardian": RowCondition((AppointmentStatus.CANCELLED_BY_GUARDIAN,)),
-    "cancelled_by_service": RowCondition((AppointmentStatus.CANCELLED_BY_SERVICE,), by_register=False),
-    "cancelled_by_register": RowCondition(None, by_register=True),
-}
 APPOINTMENT_FILTERS = {key: condition.q() for key, condition in APPOINTMENT_CONDITIONS.items()}
 TREND_FILTERS = {key: APPOINTMENT_FILTERS[key] for key in ("with_outcome", "not_brought", "cancelled_by_guardian")}
 
@@ -83,8 +49,7 @@ REASON_GROUPS = {
     "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
 }
 REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status in statuses)
-# Each figure's bit in the one-pass aggregate.
-_BIT = {key: 1 << i for i, key in enumerate(APPOINTMENT_CONDITIONS)}
+_BIT = FIGURE_BIT  # each figure's bit in StatisticsAppointment.bits
 # The pass reads a reason column's statuses from its outcome figure's bit, and the recurrence from
 # "not_brought": they must be the same statuses.
 assert all(APPOINTMENT_CONDITIONS[key] == RowCondition(tuple(statuses)) for key, statuses in REASON_GROUPS.items())
@@ -205,26 +170,17 @@ def _step_ids(steps: list[ProgrammeStep], codes: set[str]) -> dict[str, int]:
     return known
 
 
-def _bits_sql() -> tuple[str, list]:
-    """Each row's figure bits from its status and by_register (``RowCondition.holds``): one CASE on
-    by_register, then one on the status, whose arm is the OR of the bits of every figure that holds."""
-
-    def by_status(by_register: bool) -> tuple[str, list]:
-        arms, params = [], []
-        for status in RECORDED_STATUSES:
-            mask = sum(_BIT[key] for key, condition in APPOINTMENT_CONDITIONS.items() if condition.holds(status, by_register))
-            arms.append(f"WHEN %s THEN {mask}")
-            params.append(str(status))
-        return f"CASE status {' '.join(arms)} ELSE 0 END", params
-
-    register_sql, register_params = by_status(True)
-    family_sql, family_params = by_status(False)
-    return f"CASE WHEN by_register THEN {register_sql} ELSE {family_sql} END", [*register_params, *family_params]
+def whole_year(scope: Scope, kostra_year: int | None) -> bool:
+    """The period is one calendar year (and the KOSTRA year, if any, is that year): the pass counts
+    children from the rows' first bits instead of grouping the year's rows by child."""
+    year = scope.start.year
+    return (scope.start, scope.end) == (date(year, 1, 1), date(year, 12, 31)) and kostra_year in (None, year)
 
 
 def _pass_rows(scope: Scope, kostra_year: int | None, steps: list[ProgrammeStep]) -> tuple[str, list]:
     """The rows the pass reads: the period (widened to the KOSTRA year) with an ``in_period`` flag,
-    the reason only where a reason column reads it, and the KOSTRA bits (0 without a year)."""
+    the figure bits and the first bits, the reason only where a reason column reads it, and the
+    KOSTRA bits (0 without a year)."""
     period_start, period_end = scope.bounds()
     kbits = _kostra_bits(kostra_year, steps)
     widened = scope.widened_to_year(kostra_year)
@@ -233,11 +189,15 @@ def _pass_rows(scope: Scope, kostra_year: int | None, steps: list[ProgrammeStep]
     base = appointment_base(widened).annotate(
         in_period=Value(True) if widened == scope else in_period,
         kbits=Value(0) if kbits is None else kbits,
-    ).values("child_id", "step_id", "status", "month", "reason", "by_register", "station_id", "in_period", "kbits").order_by()
+    ).values(
+        "child_id", "step_id", "status", "month", "reason", "station_id", "in_period", "kbits", "bits",
+        "year_first_bits", "step_first_bits", "month_first_bits",
+    ).order_by()
     base_sql, base_params = base.query.sql_with_params()
     sql = (
-        "SELECT child_id, step_id AS step, status, month, CASE WHEN status = ANY(%s) THEN reason END AS reason, "
-        f"by_register, station_id AS station, in_period, kbits FROM ({base_sql}) AS rows"
+        "SELECT child_id, step_id AS step, month, CASE WHEN status = ANY(%s) THEN reason END AS reason, "
+        "station_id AS station, in_period, kbits, bits, year_first_bits, step_first_bits, month_first_bits "
+        f"FROM ({base_sql}) AS rows"
     )
     return sql, [list(REASON_STATUSES), *base_params]
 
@@ -256,37 +216,50 @@ def _kostra_sql(with_kostra: bool, width: int) -> str:
     )
 
 
-def _pass_sql(rows_sql: str, with_kostra: bool) -> tuple[str, list, list]:
-    """The one-pass aggregate over ``rows_sql`` and the parameters it adds around the rows' own.
+def _counts(column: str) -> str:
+    return ", ".join(f"count(*) FILTER (WHERE {column} & {bit} <> 0)" for bit in _BIT.values())
 
-    The outcome conditions are one bit each of one integer per row, so each grouping ORs one
-    integer (bit_or) rather than aggregating a boolean per figure: the same counts, a fraction of
-    the work. Returns (sql, parameters before the rows', parameters after).
+
+def _pass_sql(rows_sql: str, with_kostra: bool, *, whole_year: bool) -> str:
+    """The one-pass aggregate over ``rows_sql``.
+
+    Each row carries its figures as bits of one integer (``StatisticsAppointment.bits``), so a
+    grouping ORs one integer (bit_or) rather than aggregating a boolean per figure. A figure counts
+    children: in general the period's rows are first reduced to one row per child and consultation,
+    per child, and per child and month. For a calendar year (``whole_year``) the rows' first bits
+    say the same without that reduction: a row's ``step_first_bits`` are the bits no earlier row of
+    its child, consultation and year carried, so counting rows by them counts children (likewise
+    ``year_first_bits`` for the whole year and ``month_first_bits`` per month). The reasons, the
+    recurrence and SSB's numerators group few rows and are counted alike in both.
     """
     width = len(APPOINTMENT_CONDITIONS)
-    bits, bits_params = _bits_sql()
-    counts = ", ".join(f"count(*) FILTER (WHERE bits & {1 << i} <> 0)" for i in range(width))
     # A reason column's statuses are its outcome figure's (checked below REASON_GROUPS), so its bit says it.
     reason_flags = ", ".join(f"bool_or(bits & {_BIT[key]} <> 0) AS {key}" for key in REASON_GROUPS)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in REASON_GROUPS)
-    sql = f"""
-        WITH appts AS MATERIALIZED (
-            SELECT child_id, step, month, reason, station, in_period, kbits, {bits} AS bits FROM ({rows_sql}) AS flagged),
-        period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),
+    shared = f"""
+        missed AS (SELECT child_id, count(*) AS n FROM period WHERE bits & {_BIT["not_brought"]} <> 0 GROUP BY child_id),
+        per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)"""
+    if whole_year:
+        figures = f"""{shared}
+        SELECT 'step', step, NULL::date, NULL::text, {_counts("step_first_bits")} FROM period GROUP BY step
+        UNION ALL SELECT 'total', NULL, NULL, NULL, {_counts("year_first_bits")} FROM period
+        UNION ALL SELECT 'month', NULL, month, NULL, {_counts("month_first_bits")} FROM period GROUP BY month"""
+    else:
+        figures = f"""
         per_step AS (SELECT child_id, step, bit_or(bits) AS bits FROM period GROUP BY child_id, step),
         per_child AS (SELECT child_id, bit_or(bits) AS bits FROM per_step GROUP BY child_id),
-        per_month AS (SELECT child_id, month, bit_or(bits) AS bits FROM period GROUP BY child_id, month),
-        missed AS (SELECT child_id, count(*) AS n FROM period WHERE bits & {_BIT["not_brought"]} <> 0 GROUP BY child_id),
-        per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)
-        SELECT 'step', step, NULL::date, NULL::text, {counts} FROM per_step GROUP BY step
-        UNION ALL SELECT 'total', NULL, NULL, NULL, {counts} FROM per_child
-        UNION ALL SELECT 'month', NULL, month, NULL, {counts} FROM per_month GROUP BY month
+        per_month AS (SELECT child_id, month, bit_or(bits) AS bits FROM period GROUP BY child_id, month),{shared}
+        SELECT 'step', step, NULL::date, NULL::text, {_counts("bits")} FROM per_step GROUP BY step
+        UNION ALL SELECT 'total', NULL, NULL, NULL, {_counts("bits")} FROM per_child
+        UNION ALL SELECT 'month', NULL, month, NULL, {_counts("bits")} FROM per_month GROUP BY month"""
+    return f"""
+        WITH appts AS MATERIALIZED ({rows_sql}),
+        period AS NOT MATERIALIZED (SELECT * FROM appts WHERE in_period),{figures}
         UNION ALL SELECT 'recurrence', NULL, NULL, NULL, count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2),
                          count(*) FILTER (WHERE n >= 3){", 0" * (width - 3)} FROM missed
         UNION ALL SELECT 'reason', NULL, NULL, reason, {reason_counts}{", 0" * (width - len(REASON_GROUPS))} FROM per_reason GROUP BY reason
         {_kostra_sql(with_kostra, width)}
     """
-    return sql, bits_params, []
 
 
 @dataclass
@@ -329,18 +302,20 @@ def _reason_rows(found: dict[str, dict[str, int]]) -> list[ReasonRow]:
     return sorted(rows, key=lambda row: -row.total)
 
 
-def appointment_figures(scope: Scope, steps: list[ProgrammeStep], *, kostra_year: int | None = None) -> AppointmentFigures:
+def appointment_figures(
+    scope: Scope, steps: list[ProgrammeStep], *, kostra_year: int | None = None, by_first_bits: bool = True
+) -> AppointmentFigures:
     """Every appointment figure, and with ``kostra_year`` SSB's numerators of that year, in one query.
 
     The period's rows (``appointment_base``, compiled by Django) are read once into a
-    materialised CTE, then reduced to one row per child and consultation, per child, and per
-    child and month, with a bit per outcome, so the counts that follow are plain counts of
-    children.
+    materialised CTE and counted as ``_pass_sql`` says: by their first bits for a calendar year,
+    else reduced to one row per child first. ``by_first_bits=False`` takes the general way for a
+    calendar year too (the tests compare the two).
     """
     rows_sql, rows_params = _pass_rows(scope, kostra_year, steps)
-    sql, before, after = _pass_sql(rows_sql, kostra_year is not None)
+    sql = _pass_sql(rows_sql, kostra_year is not None, whole_year=whole_year(scope, kostra_year) if by_first_bits else False)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*before, *rows_params, *after])
+        cursor.execute(sql, rows_params)
         found = _read_pass(cursor.fetchall())
     empty = dict.fromkeys(APPOINTMENT_CONDITIONS, 0)
     return AppointmentFigures(

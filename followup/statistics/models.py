@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from followup.statistics.outcome_bits import bits_expression
 from helsestasjon.models import Child, Station
 
 
@@ -89,6 +90,16 @@ class StatisticsAppointment(models.Model):
     by_register = models.BooleanField()  # cancelled by the station because the register reported a move or death
     age_days = models.IntegerField()  # days from birth to the local day of the appointment
     home_by_nurse = models.BooleanField()  # at home, by a nurse (helsesykepleier)
+    # The figure bits of the row (outcome_bits: one per appointment figure; 0 without an outcome),
+    # computed by the database from status and by_register.
+    bits = models.GeneratedField(expression=bits_expression(), output_field=models.SmallIntegerField(), db_persist=True)
+    # The bits this row is the first of its child's recorded rows to carry (by time, then id): in
+    # its calendar year, in its consultation and calendar year, and in its calendar month. Summing
+    # them counts children per figure for a calendar year without grouping by child
+    # (appointments.py, "whole year"); the triggers keep them (followup_statistics_first_bits).
+    year_first_bits = models.SmallIntegerField(db_default=0)
+    step_first_bits = models.SmallIntegerField(db_default=0)
+    month_first_bits = models.SmallIntegerField(db_default=0)
 
     class Meta:
         indexes = [

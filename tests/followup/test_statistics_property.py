@@ -19,6 +19,7 @@ from attendance.models import (
     Outcome,
     OutcomeEvent,
     Place,
+    ProgrammeStep,
     Reason,
 )
 from attendance.booking import appointment_book
@@ -184,6 +185,12 @@ def check(station_ids, leader_scope_user) -> None:
     scope = Scope(station_ids=tuple(station_ids), start=date(YEAR, 1, 1), end=date(YEAR, 12, 31), today=date(2026, 6, 1))
     expected = recount(station_ids)
     total = appointment_figures.appointment_figures(scope, []).total.counts
+    # A calendar year is counted from the rows' first bits; the general way (one row per child
+    # first) gives every appointment figure alike.
+    steps = list(ProgrammeStep.objects.order_by("order"))
+    assert appointment_figures.whole_year(scope, YEAR)
+    assert appointment_figures.appointment_figures(scope, steps, kostra_year=YEAR) == appointment_figures.appointment_figures(
+        scope, steps, kostra_year=YEAR, by_first_bits=False)
     for key, children in expected["appointments"].items():
         listed = _ids(figures.figure_child_ids(scope, "appointments", figures.FigureRequest(category=key)))
         assert total[key] == len(children) == len(listed), key

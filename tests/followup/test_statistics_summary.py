@@ -12,6 +12,7 @@ from attendance.models import Appointment, Consultation, Outcome, Place, Reason
 from attendance.booking import appointment_book
 from attendance.outcomes import appointment_record_outcome, outcome_correct
 from followup.statistics.models import StatisticsAppointment, StatisticsChild, StatisticsConsultation
+from followup.statistics.outcome_bits import FIGURE_BIT
 from helsestasjon.models import Child, ChildStatus, Role, User
 from helsestasjon.services import child_update_from_register
 from tests.factories import StationFactory, UserFactory
@@ -89,3 +90,33 @@ def test_the_rebuild_gives_the_rows_the_triggers_keep(home_visit):
     with connection.cursor() as cursor:
         cursor.execute("SELECT followup_statistics_rebuild()")
     assert _summary() == kept
+
+
+def test_first_bits_move_to_the_next_row_on_a_correction_and_a_deletion(home_visit):
+    """The first of a child's rows in the year, the consultation and the month to carry a figure's
+    bit keeps it; corrected or deleted, the next row takes it over, as the rebuild says too."""
+    appointment, nurse = home_visit
+    event = appointment_record_outcome(appointment=appointment, outcome=Outcome.NOT_BROUGHT, reason=Reason.ILLNESS, recorded_by=nurse)
+    again = appointment_book(
+        consultation=appointment.consultation, starts_at=at(date(2025, 3, 12)), duration_minutes=30, place=Place.HOME,
+        professional=nurse, booked_by=nurse,
+    )
+    appointment_record_outcome(appointment=again, outcome=Outcome.NOT_BROUGHT, reason=Reason.ILLNESS, recorded_by=nurse)
+    not_brought, attended = FIGURE_BIT["not_brought"], FIGURE_BIT["attended"]
+
+    def first_bits(pk):
+        row = StatisticsAppointment.objects.get(pk=pk)
+        return {row.year_first_bits & not_brought, row.step_first_bits & not_brought, row.month_first_bits & not_brought}
+
+    assert (first_bits(appointment.pk), first_bits(again.pk)) == ({not_brought}, {0})
+    outcome_correct(event=event, outcome=Outcome.ATTENDED, reason="", recorded_by=nurse)
+    assert (first_bits(appointment.pk), first_bits(again.pk)) == ({0}, {not_brought})
+    assert StatisticsAppointment.objects.get(pk=appointment.pk).step_first_bits & attended
+    kept = _summary()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT followup_statistics_rebuild()")
+    assert _summary() == kept
+    with connection.cursor() as cursor:  # events protect their appointment; the trigger sees the bare DELETE
+        cursor.execute("DELETE FROM attendance_outcomeevent WHERE appointment_id = %s", [appointment.pk])
+        cursor.execute("DELETE FROM attendance_appointment WHERE id = %s", [appointment.pk])
+    assert StatisticsAppointment.objects.get(pk=again.pk).year_first_bits & FIGURE_BIT["with_outcome"]
