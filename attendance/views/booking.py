@@ -34,6 +34,7 @@ from helsestasjon.models import AccessAction, Role, User
 from helsestasjon.permissions import (
     holds_consultations,
     may_book,
+    may_hold_consultations,
     requires,
 )
 from helsestasjon.services import access_log_record, access_log_record_many
@@ -277,7 +278,7 @@ def appointment_move(request, appointment_id: int):
             messages.success(request, gettext("Timen er flyttet til %(date)s kl. %(time)s.") % {
                 "date": f"{when:%d.%m.%Y}", "time": f"{when:%H:%M}"})
             return redirect(_day_url(when.date(), professional.pk, request.user, f"#time-{appointment.rescheduled_to_id or ''}")
-                            if request.user.role != Role.CLERK else reverse("attendance:child", args=[appointment.child_id]))
+                            if may_hold_consultations(request.user) else reverse("attendance:child", args=[appointment.child_id]))
         # Refused: the same week again with the time chosen marked and the message beside it.
         query, chosen = _chosen_week(request, form)
     context = _week_context(query, station_id=appointment.station_id, professionals=[professional],
