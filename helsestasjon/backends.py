@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
+
 from django.contrib.auth.backends import ModelBackend
 from django.db import connection, connections, router
 
@@ -32,13 +35,40 @@ def _converters(conn) -> list[tuple[int, list, object]]:
     return found
 
 
+# The user's row as read in the same round trip as the session (helsestasjon.sessions): (the session's user id,
+# the row, when). get_user takes it instead of reading the row again, once, only for that user id and only
+# moments after it was read; anything else reads the row as before.
+_offered: ContextVar[tuple[str, tuple, float] | None] = ContextVar("user_row_read_with_session", default=None)
+OFFER_SECONDS = 1.0
+
+
+def user_read(user_id: str) -> tuple[str, list]:
+    """The statement that get_user runs for this session user id, for the session store to send with its own read."""
+    return _SQL, [User._meta.pk.to_python(user_id)]
+
+
+def offer_user_row(user_id: str, row: tuple) -> None:
+    """The row ``user_read(user_id)`` returned during this request, for the get_user that follows the session's load."""
+    _offered.set((user_id, row, time.monotonic()))
+
+
+def _take_offered(user_id) -> tuple | None:
+    offered = _offered.get()
+    if offered is None:
+        return None
+    _offered.set(None)
+    offered_id, row, at = offered
+    return row if offered_id == str(user_id) and time.monotonic() - at < OFFER_SECONDS else None
+
+
 class StationModelBackend(ModelBackend):
     """Loads the logged-in user and the ids of the user's stations in one statement.
 
     Every page of a logged-in user asks which stations the user belongs to (the
     station isolation rule); reading them with the user saves a round trip per
     page. They are read fresh on every request, so a change of stations takes
-    effect at the user's next click, as before.
+    effect at the user's next click, as before. Usually the row arrives with the
+    session, read in the same round trip (helsestasjon.sessions), still fresh.
     """
 
     def get_user(self, user_id):
@@ -47,9 +77,11 @@ class StationModelBackend(ModelBackend):
         except Exception:
             return None
         conn = connections[router.db_for_read(User)]
-        with conn.cursor() as cursor:
-            cursor.execute(_SQL, [pk])
-            row = cursor.fetchone()
+        row = _take_offered(user_id)
+        if row is None:
+            with conn.cursor() as cursor:
+                cursor.execute(_SQL, [pk])
+                row = cursor.fetchone()
         if row is None:
             return None
         *values, station_list = row
