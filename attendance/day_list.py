@@ -11,6 +11,7 @@ outcome events as JSON arrays.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -281,8 +282,8 @@ class ListAccess:
 
 @dataclass(slots=True)
 class Alongside:
-    """Another read sent in the same round trip as the rows (its result comes first): on a loaded machine each
-    round trip costs the request a wait for the CPU, and the day view makes few enough that one fewer shows."""
+    """Another read sent in the same round trip as the rows (the results come first, in order): on a loaded machine
+    each round trip costs the request a wait for the CPU, and the day view makes few enough that one fewer shows."""
 
     sql: str
     params: list
@@ -290,11 +291,11 @@ class Alongside:
 
 
 def day_rows(*, professional_id: int | None = None, day: date | None = None, station_ids, appointment_id: int | None = None,
-             log: ListAccess | None = None, alongside: Alongside | None = None) -> list[DayRow]:
+             log: ListAccess | None = None, alongside: Sequence[Alongside] = ()) -> list[DayRow]:
     """A professional's rows for one local day, or the one row ``appointment_id`` (for an htmx swap).
 
-    With ``log``, every row read is written to the access log in the same statement; ``alongside`` is read
-    in the same round trip.
+    With ``log``, every row read is written to the access log in the same statement; the ``alongside`` reads
+    are sent in the same round trip.
     """
     station_ids = list(station_ids)
     if not station_ids:
@@ -308,7 +309,7 @@ def day_rows(*, professional_id: int | None = None, day: date | None = None, sta
             for values in _read(station_ids, professional_id, day, appointment_id, log, alongside)]
 
 
-def _read(station_ids: list, professional_id, day, appointment_id, log: ListAccess | None, alongside: Alongside | None) -> list:
+def _read(station_ids: list, professional_id, day, appointment_id, log: ListAccess | None, alongside: Sequence[Alongside]) -> list:
     # The rule of AppointmentQuerySet.missed_in_last_12_months, in the statement: its statuses and window.
     params: list = [*MISSED_STATUSES, timezone.now() - MISSED_WINDOW, *station_ids]
     if appointment_id is not None:
@@ -321,13 +322,14 @@ def _read(station_ids: list, professional_id, day, appointment_id, log: ListAcce
         params += [timezone.now(), user.pk, user.get_username(), user.role, log.action, log.what[:200], log.path[:500]]
     sql = _day_sql(len(station_ids), appointment_id is not None, log is not None)
     with connection.cursor() as cursor:
-        if alongside is None:
+        if not alongside:
             cursor.execute(sql, params)
             return cursor.fetchall()
-        # Two statements in one execute: Django's psycopg cursor binds on the client, which allows it.
-        cursor.execute(f"{alongside.sql};\n{sql}", [*alongside.params, *params])
-        alongside.rows = cursor.fetchall()
-        cursor.nextset()
+        # Several statements in one execute: Django's psycopg cursor binds on the client, which allows it.
+        cursor.execute(";\n".join([*(read.sql for read in alongside), sql]), [p for read in alongside for p in read.params] + params)
+        for read in alongside:
+            read.rows = cursor.fetchall()
+            cursor.nextset()
         return cursor.fetchall()
 
 
