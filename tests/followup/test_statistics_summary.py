@@ -3,10 +3,12 @@ migration followup/0014_statistics_summary), and the rebuild gives the same rows
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from attendance.models import Appointment, Consultation, Outcome, Place, Reason
 from attendance.booking import appointment_book
@@ -15,6 +17,7 @@ from followup.statistics.models import StatisticsAppointment, StatisticsChild, S
 from followup.statistics.outcome_bits import FIGURE_BIT
 from helsestasjon.models import Child, ChildStatus, Role, User
 from helsestasjon.services import child_update_from_register
+from tests.concurrency import at_once
 from tests.factories import StationFactory, UserFactory
 from tests.followup.statistics_population import at, register
 
@@ -120,3 +123,42 @@ def test_first_bits_move_to_the_next_row_on_a_correction_and_a_deletion(home_vis
         cursor.execute("DELETE FROM attendance_outcomeevent WHERE appointment_id = %s", [appointment.pk])
         cursor.execute("DELETE FROM attendance_appointment WHERE id = %s", [appointment.pk])
     assert StatisticsAppointment.objects.get(pk=again.pk).year_first_bits & FIGURE_BIT["with_outcome"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writes_for_one_child_at_once_leave_the_first_bits_the_rebuild_gives():
+    """The first bits of a child depend on all its rows: two writers at once take turns (an advisory lock
+    per child, migration 0017), so the second sees the first's row and the child counts once. Without the
+    lock both rows were the year's first."""
+    station = StationFactory()
+    nurse = UserFactory(role=Role.NURSE, stations=[station])
+    other = UserFactory(role=Role.NURSE, stations=[station])
+    child = register(station, "Samtidig", born=date(2025, 3, 1))
+    booked = [
+        appointment_book(consultation=Consultation.objects.get(child=child, step__code=code), starts_at=at(day), duration_minutes=30,
+                         place=Place.HOME if code == "HV" else Place.STATION, professional=who, booked_by=who)
+        for code, day, who in (("HV", date(2025, 3, 9), nurse), ("W4", date(2025, 3, 30), other))
+    ]
+    first_wrote = threading.Event()
+
+    def attend(appointment) -> None:  # a bare write: the services' own locks are not what is tested
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE attendance_appointment SET status = 'attended' WHERE id = %s", [appointment.pk])
+
+    def first():  # writes and keeps its transaction open a moment
+        with transaction.atomic():
+            attend(booked[0])
+            first_wrote.set()
+            time.sleep(0.5)
+
+    def second():  # writes while the first has not committed
+        assert first_wrote.wait(10)
+        attend(booked[1])
+
+    at_once(first, second)
+    rows = StatisticsAppointment.objects.filter(child=child, bits__gt=0).order_by("starts_at")
+    assert [row.year_first_bits & FIGURE_BIT["with_outcome"] for row in rows] == [FIGURE_BIT["with_outcome"], 0]
+    kept = _summary()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT followup_statistics_rebuild()")
+    assert _summary() == kept
