@@ -274,9 +274,7 @@ class _Dataset:
             # The triggers wrote the summary child by child; laid out again in time order, as a
             # municipality's appointments accrue (followup/migrations/0014_statistics_summary.py).
             cursor.execute("SELECT followup_statistics_rebuild()")
-            # The rebuild writes each row, then its first bits (a second version of most rows):
-            # vacuumed, as autovacuum would before long, so the page reads a settled table.
-            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("ANALYZE")
 
 
 def _empty_tables() -> None:

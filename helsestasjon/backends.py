@@ -24,14 +24,22 @@ _SQL = (
 )
 
 
+_CONVERTERS: dict[str, list[tuple[int, list, object]]] = {}
+
+
 def _converters(conn) -> list[tuple[int, list, object]]:
-    """The fields' and the backend's converters, as a queryset applies them (none for today's columns)."""
+    """The fields' and the backend's converters, as a queryset applies them (none for today's columns);
+    worked out once per database alias, not on every request."""
+    known = _CONVERTERS.get(conn.alias)
+    if known is not None:
+        return known
     found = []
     for index, f in enumerate(User._meta.concrete_fields):
         column = f.get_col(User._meta.db_table)
         converters = conn.ops.get_db_converters(column) + column.get_db_converters(conn)
         if converters:
             found.append((index, converters, column))
+    _CONVERTERS[conn.alias] = found
     return found
 
 

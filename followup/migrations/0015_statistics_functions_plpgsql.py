@@ -2,8 +2,8 @@
 and followup_statistics_consultations) in PL/pgSQL rather than SQL: a SQL function's statements
 are planned again at each call, a PL/pgSQL function's plans are kept for the session. Recording
 an outcome runs them three times; the appointment trigger went from 3.2-3.8 ms to 1.7-2.7 ms on
-the statistics benchmark's 45,000 children (docs/decisions.md, "Statistics summary triggers in
-PL/pgSQL"). The bodies are 0014's, unchanged.
+the statistics benchmark's 45,000 children (docs/decisions.md, "Statistics: a calendar year counted
+without grouping by child"). The bodies are 0014's, unchanged.
 """
 
 import importlib

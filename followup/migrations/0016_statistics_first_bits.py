@@ -35,24 +35,31 @@ END $$
 """
 
 _ON_APPOINTMENT_HEAD = "CREATE FUNCTION followup_statistics_on_appointment() RETURNS trigger LANGUAGE plpgsql AS $$"
-ON_APPOINTMENT = """
-CREATE OR REPLACE FUNCTION followup_statistics_on_appointment() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        DELETE FROM followup_statisticsappointment WHERE appointment_id IN (SELECT id FROM old_rows);
-        PERFORM followup_statistics_first_bits(ARRAY(SELECT DISTINCT child_id FROM old_rows));
-        PERFORM followup_statistics_consultations(ARRAY(SELECT DISTINCT consultation_id FROM old_rows));
-    ELSIF TG_OP = 'INSERT' THEN
-        PERFORM followup_statistics_appointments(ARRAY(SELECT id FROM new_rows));
-        PERFORM followup_statistics_consultations(ARRAY(SELECT DISTINCT consultation_id FROM new_rows));
-    ELSE
-        PERFORM followup_statistics_appointments(ARRAY(SELECT id FROM new_rows));
-        PERFORM followup_statistics_consultations(
-            ARRAY(SELECT consultation_id FROM new_rows UNION SELECT consultation_id FROM old_rows));
-    END IF;
-    RETURN NULL;
-END $$
-"""
+_DELETE = "        DELETE FROM followup_statisticsappointment WHERE appointment_id IN (SELECT id FROM old_rows);\n"
+_FIRST_BITS_OF_DELETED = "        PERFORM followup_statistics_first_bits(ARRAY(SELECT DISTINCT child_id FROM old_rows));\n"
+
+
+def on_appointment(body: str) -> str:
+    return f"CREATE OR REPLACE FUNCTION followup_statistics_on_appointment() RETURNS trigger LANGUAGE plpgsql AS $${body}END $$"
+
+
+# 0014's appointment trigger; deleted appointments' children get their first bits again.
+_ON_APPOINTMENT_0014 = _SUMMARY.FUNCTIONS.split(_ON_APPOINTMENT_HEAD, 1)[1].split("END $$;", 1)[0]
+assert _DELETE in _ON_APPOINTMENT_0014
+ON_APPOINTMENT = on_appointment(_ON_APPOINTMENT_0014.replace(_DELETE, _DELETE + _FIRST_BITS_OF_DELETED))
+
+
+def appointments_function(before: str = "") -> str:
+    """0015's summary function, then the first bits of the children of the rows it refreshed (the
+    child an appointment had before, too); ``before`` runs once those children are known."""
+    return (
+        "CREATE OR REPLACE FUNCTION followup_statistics_appointments(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$\n"
+        "DECLARE\n    children bigint[];\nBEGIN\n"
+        "    children := ARRAY(SELECT child_id FROM followup_statisticsappointment WHERE appointment_id = ANY(ids)\n"
+        "                      UNION SELECT child_id FROM attendance_appointment WHERE id = ANY(ids));"
+        f"{before}{_PLPGSQL._body('followup_statistics_appointments')}"
+        "    PERFORM followup_statistics_first_bits(children);\nEND $$"
+    )
 
 
 _REBUILD_HEAD = "CREATE FUNCTION followup_statistics_rebuild() RETURNS void LANGUAGE sql AS $$"
@@ -83,16 +90,7 @@ def _rebuild() -> str:
 
 def add_first_bits(apps, schema_editor):
     schema_editor.execute(FIRST_BITS)
-    # 0015's function, then the first bits of the children of the rows it refreshed (the child
-    # an appointment had before, too).
-    schema_editor.execute(
-        "CREATE OR REPLACE FUNCTION followup_statistics_appointments(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$\n"
-        "DECLARE\n    children bigint[];\nBEGIN\n"
-        "    children := ARRAY(SELECT child_id FROM followup_statisticsappointment WHERE appointment_id = ANY(ids)\n"
-        "                      UNION SELECT child_id FROM attendance_appointment WHERE id = ANY(ids));"
-        f"{_PLPGSQL._body('followup_statistics_appointments')}"
-        "    PERFORM followup_statistics_first_bits(children);\nEND $$"
-    )
+    schema_editor.execute(appointments_function())
     schema_editor.execute(ON_APPOINTMENT)
     schema_editor.execute(_rebuild())
     schema_editor.execute("SELECT followup_statistics_rebuild()")
@@ -100,8 +98,7 @@ def add_first_bits(apps, schema_editor):
 
 
 def remove_first_bits(apps, schema_editor):
-    body = _SUMMARY.FUNCTIONS.split(_ON_APPOINTMENT_HEAD, 1)[1].split("END $$;", 1)[0]
-    schema_editor.execute(f"CREATE OR REPLACE FUNCTION followup_statistics_on_appointment() RETURNS trigger LANGUAGE plpgsql AS $${body}END $$")
+    schema_editor.execute(on_appointment(_ON_APPOINTMENT_0014))
     _PLPGSQL.to_plpgsql(apps, schema_editor)
     schema_editor.execute(f"CREATE OR REPLACE FUNCTION followup_statistics_rebuild() RETURNS void LANGUAGE sql AS $${_rebuild_body()}$$")
     schema_editor.execute("DROP FUNCTION followup_statistics_first_bits(bigint[])")

@@ -16,7 +16,6 @@ import importlib
 from django.db import migrations
 
 _FIRST_BITS = importlib.import_module("followup.migrations.0016_statistics_first_bits")
-_PLPGSQL = importlib.import_module("followup.migrations.0015_statistics_functions_plpgsql")
 
 NAMESPACE = 1_213_420_372  # the first key of these advisory locks ("HSST"), the child id the second
 
@@ -32,32 +31,19 @@ END $$
 """
 
 
-def _appointments(lock: bool) -> str:
-    return (
-        "CREATE OR REPLACE FUNCTION followup_statistics_appointments(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$\n"
-        "DECLARE\n    children bigint[];\nBEGIN\n"
-        "    children := ARRAY(SELECT child_id FROM followup_statisticsappointment WHERE appointment_id = ANY(ids)\n"
-        "                      UNION SELECT child_id FROM attendance_appointment WHERE id = ANY(ids));\n"
-        + ("    PERFORM followup_statistics_lock_children(children);" if lock else "")
-        + f"{_PLPGSQL._body('followup_statistics_appointments')}"
-        "    PERFORM followup_statistics_first_bits(children);\nEND $$"
-    )
-
-
-_DELETE = "        DELETE FROM followup_statisticsappointment WHERE appointment_id IN (SELECT id FROM old_rows);\n"
-_LOCKED_DELETE = "        PERFORM followup_statistics_lock_children(ARRAY(SELECT DISTINCT child_id FROM old_rows));\n" + _DELETE
+_LOCK = "\n    PERFORM followup_statistics_lock_children(children);"
+_LOCKED_DELETE = "        PERFORM followup_statistics_lock_children(ARRAY(SELECT DISTINCT child_id FROM old_rows));\n" + _FIRST_BITS._DELETE
 
 
 def add_lock(apps, schema_editor):
     schema_editor.execute(LOCK_CHILDREN)
-    schema_editor.execute(_appointments(lock=True))
-    assert _DELETE in _FIRST_BITS.ON_APPOINTMENT
-    schema_editor.execute(_FIRST_BITS.ON_APPOINTMENT.replace(_DELETE, _LOCKED_DELETE))
+    schema_editor.execute(_FIRST_BITS.appointments_function(before=_LOCK))
+    schema_editor.execute(_FIRST_BITS.ON_APPOINTMENT.replace(_FIRST_BITS._DELETE, _LOCKED_DELETE))
 
 
 def remove_lock(apps, schema_editor):
     schema_editor.execute(_FIRST_BITS.ON_APPOINTMENT)
-    schema_editor.execute(_appointments(lock=False))
+    schema_editor.execute(_FIRST_BITS.appointments_function())
     schema_editor.execute("DROP FUNCTION followup_statistics_lock_children(bigint[])")
 
 

@@ -49,7 +49,6 @@ REASON_GROUPS = {
     "cancelled_by_guardian": (AppointmentStatus.CANCELLED_BY_GUARDIAN,),
 }
 REASON_STATUSES = tuple(status for statuses in REASON_GROUPS.values() for status in statuses)
-_BIT = FIGURE_BIT  # each figure's bit in StatisticsAppointment.bits
 # The pass reads a reason column's statuses from its outcome figure's bit, and the recurrence from
 # "not_brought": they must be the same statuses.
 assert all(APPOINTMENT_CONDITIONS[key] == RowCondition(tuple(statuses)) for key, statuses in REASON_GROUPS.items())
@@ -217,7 +216,7 @@ def _kostra_sql(with_kostra: bool, width: int) -> str:
 
 
 def _counts(column: str) -> str:
-    return ", ".join(f"count(*) FILTER (WHERE {column} & {bit} <> 0)" for bit in _BIT.values())
+    return ", ".join(f"count(*) FILTER (WHERE {column} & {bit} <> 0)" for bit in FIGURE_BIT.values())
 
 
 def _pass_sql(rows_sql: str, with_kostra: bool, *, whole_year: bool) -> str:
@@ -234,10 +233,10 @@ def _pass_sql(rows_sql: str, with_kostra: bool, *, whole_year: bool) -> str:
     """
     width = len(APPOINTMENT_CONDITIONS)
     # A reason column's statuses are its outcome figure's (checked below REASON_GROUPS), so its bit says it.
-    reason_flags = ", ".join(f"bool_or(bits & {_BIT[key]} <> 0) AS {key}" for key in REASON_GROUPS)
+    reason_flags = ", ".join(f"bool_or(bits & {FIGURE_BIT[key]} <> 0) AS {key}" for key in REASON_GROUPS)
     reason_counts = ", ".join(f"count(*) FILTER (WHERE {key})" for key in REASON_GROUPS)
     shared = f"""
-        missed AS (SELECT child_id, count(*) AS n FROM period WHERE bits & {_BIT["not_brought"]} <> 0 GROUP BY child_id),
+        missed AS (SELECT child_id, count(*) AS n FROM period WHERE bits & {FIGURE_BIT["not_brought"]} <> 0 GROUP BY child_id),
         per_reason AS (SELECT child_id, reason, {reason_flags} FROM period WHERE reason IS NOT NULL GROUP BY child_id, reason)"""
     if whole_year:
         figures = f"""{shared}
